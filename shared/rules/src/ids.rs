@@ -74,13 +74,16 @@ string_id!(
     TemplateName
 );
 string_id!(
+    /// An outreach: one business-initiated template message to one contact. Switchboard names it
+    /// before sending (the id goes into the buttons' payloads, OUT-8); Meta's `wamid` for it is
+    /// kept beside it once known.
+    OutreachId
+);
+string_id!(
     /// The key under which an event is applied at most once (ARCHITECTURE invariant 1): a message
     /// id, message id + status, or field + id + time, as produced by ingest.
     EventKey
 );
-
-/// An outreach is identified by the `wamid` Meta returned for it (SPEC §1).
-pub type OutreachId = MessageId;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {

@@ -7,13 +7,29 @@
 //! Rule IDs from `SPEC.md` appear in the tests that prove them (`grep -r OUT-EXP-2`). Choices the
 //! specification leaves open are written down in `DECISIONS.md` beside this crate's `Cargo.toml`.
 
+pub mod agents;
 pub mod billing;
 pub mod campaign;
+pub mod channel;
+pub mod effect;
+pub mod engine;
+pub mod event;
 pub mod ids;
+pub mod outreach;
 pub mod pacing;
+pub mod recipe;
 pub mod send_error;
+pub mod settings;
+pub mod state;
 pub mod templates;
 pub mod time;
+pub mod window;
 
+pub use effect::{Decision, Effect, LogEntry, Notice, OutboundContent, SendPurpose, SendRequest};
+pub use engine::{Context, decide};
+pub use event::{AgentAction, Event, Inbound, InboundContent};
 pub use ids::*;
+pub use settings::NumberSettings;
+pub use state::{ContactState, Handler, TimerKind};
 pub use time::{Date, Duration, Timestamp};
+pub use window::{WindowKind, WindowStatus, window};

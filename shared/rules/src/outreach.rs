@@ -1,0 +1,255 @@
+//! Outreach expiry and interactions (OUT-EXP-1..4, OUT-ACT-1..6, OUT-7..9; seed 000).
+//!
+//! An outreach is one business-initiated template sent to one contact. It is active for the number's
+//! expiry (30 days by default) after it was sent, then expired. What happens when the customer
+//! answers it depends on whether it is active, whether the customer *interacted* (pressed a quick
+//! reply or call to action) or *replied* (wrote anything else quoting it), and on who handles the
+//! current conversation; the table lives in [`crate::engine`], the classification here.
+//!
+//! OUT-8: expiry must be decidable after the outreach record is gone, so every button payload
+//! Switchboard puts on an outreach carries the outreach id and its send time, protected by an
+//! HMAC-SHA256 under a deployment key. A payload that does not verify is ignored (the message is
+//! a plain inbound one).
+
+use crate::ids::{CampaignId, MessageId, OutreachId, TemplateName};
+use crate::time::{Duration, Timestamp};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// Seed 000: "any outreach past 30 days is considered an Expired Outreach".
+pub const DEFAULT_EXPIRY: Duration = Duration::days(30);
+/// Seed 000's default text for an interaction with an expired outreach.
+pub const DEFAULT_EXPIRED_TEXT: &str = "The message has expired, how can we help you?";
+
+/// Who takes the conversation after a campaign answer (CAMP-7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandOff {
+    /// The number's enabled bot recipe, falling back to the queue when none is enabled (OUT-7).
+    #[default]
+    Bot,
+    /// Straight to an agent (XCALLY's behaviour, seed 002).
+    Agent,
+}
+
+/// The campaign an outreach belongs to, with what the contact's lane needs to judge answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignLink {
+    pub campaign: CampaignId,
+    /// The campaign's response timeout, from the send time (CAMP-7, CAMP-8).
+    pub response_timeout: Duration,
+    #[serde(default)]
+    pub hand_off: HandOff,
+}
+
+/// A sent outreach, as stored for the contact (its record expires with a TTL; OUT-8 covers that).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutreachRecord {
+    pub id: OutreachId,
+    /// Meta's id for the sent template: what a reply's `context.id` points at.
+    pub wamid: MessageId,
+    pub template: TemplateName,
+    pub sent_at: Timestamp,
+    /// The quick-reply buttons' titles, in order (index = the payload's button number).
+    #[serde(default)]
+    pub buttons: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignLink>,
+}
+
+impl OutreachRecord {
+    pub fn is_active(&self, expiry: Duration, at: Timestamp) -> bool {
+        is_active(self.sent_at, expiry, at)
+    }
+}
+
+/// An outreach sent at `sent_at` is active at `at` for `expiry`, then expired.
+pub fn is_active(sent_at: Timestamp, expiry: Duration, at: Timestamp) -> bool {
+    at < sent_at + expiry
+}
+
+/// The deployment's key for outreach payloads (OUT-8). Never logged.
+#[derive(Clone)]
+pub struct OutreachKey(Vec<u8>);
+
+impl OutreachKey {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        OutreachKey(bytes.into())
+    }
+}
+
+impl std::fmt::Debug for OutreachKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutreachKey(…)")
+    }
+}
+
+/// What a verified button payload says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ButtonPayload {
+    pub outreach: OutreachId,
+    pub sent_at: Timestamp,
+    /// Which quick reply was pressed (0-based).
+    pub button: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error(
+        "outreach id may contain only letters, digits, '_' and '-' (at most 64), got {0} bytes"
+    )]
+    BadOutreachId(usize),
+    #[error("payload is not a Switchboard outreach payload")]
+    NotOurs,
+    #[error("payload is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("payload signature does not verify")]
+    BadSignature,
+}
+
+const PREFIX: &str = "sb1";
+const MAC_LEN: usize = 16;
+
+impl ButtonPayload {
+    /// Encodes `sb1.<outreach>.<sent_at>.<button>.<mac>`: at most ~100 characters, within the
+    /// payload limits of quick-reply buttons.
+    pub fn encode(&self, key: &OutreachKey) -> Result<String, PayloadError> {
+        let id = self.outreach.as_str();
+        if id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(PayloadError::BadOutreachId(id.len()));
+        }
+        let body = format!("{PREFIX}.{id}.{}.{}", self.sent_at.unix(), self.button);
+        let tag = mac(key, body.as_bytes());
+        Ok(format!(
+            "{body}.{}",
+            URL_SAFE_NO_PAD.encode(&tag[..MAC_LEN])
+        ))
+    }
+
+    /// Verifies and decodes a payload. Anything that is not ours, malformed or forged is an error;
+    /// the caller treats the message as plain inbound (OUT-8).
+    pub fn verify(key: &OutreachKey, payload: &str) -> Result<ButtonPayload, PayloadError> {
+        let Some((body, tag)) = payload.rsplit_once('.') else {
+            return Err(PayloadError::NotOurs);
+        };
+        let mut parts = body.split('.');
+        if parts.next() != Some(PREFIX) {
+            return Err(PayloadError::NotOurs);
+        }
+        let (Some(id), Some(sent), Some(button), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(PayloadError::Malformed("expected five dot-separated parts"));
+        };
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| PayloadError::Malformed("signature is not base64url"))?;
+        let expected = mac(key, body.as_bytes());
+        if tag.len() != MAC_LEN
+            || !bool::from(subtle::ConstantTimeEq::ct_eq(
+                &expected[..MAC_LEN],
+                &tag[..],
+            ))
+        {
+            return Err(PayloadError::BadSignature);
+        }
+        let sent_at = sent
+            .parse::<i64>()
+            .map(Timestamp::from_unix)
+            .map_err(|_| PayloadError::Malformed("send time is not a number"))?;
+        let button = button
+            .parse::<u8>()
+            .map_err(|_| PayloadError::Malformed("button is not a number"))?;
+        let outreach =
+            OutreachId::new(id).map_err(|_| PayloadError::Malformed("outreach id is empty"))?;
+        Ok(ButtonPayload {
+            outreach,
+            sent_at,
+            button,
+        })
+    }
+}
+
+fn mac(key: &OutreachKey, body: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length; this cannot fail.
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("HMAC takes any key length");
+    m.update(body);
+    m.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> OutreachKey {
+        OutreachKey::new(b"deployment-key-for-tests".to_vec())
+    }
+
+    fn payload() -> ButtonPayload {
+        ButtonPayload {
+            outreach: OutreachId::new("camp7-0001-c42").unwrap(),
+            sent_at: Timestamp::from_unix(1_750_000_000),
+            button: 2,
+        }
+    }
+
+    #[test]
+    fn out_8_payload_round_trips_and_carries_id_and_send_time() {
+        let encoded = payload().encode(&key()).unwrap();
+        assert!(encoded.len() <= 128, "{encoded}");
+        assert!(encoded.starts_with("sb1.camp7-0001-c42.1750000000.2."));
+        assert_eq!(ButtonPayload::verify(&key(), &encoded), Ok(payload()));
+    }
+
+    #[test]
+    fn out_8_forged_or_foreign_payloads_do_not_verify() {
+        let encoded = payload().encode(&key()).unwrap();
+        // Another key.
+        assert_eq!(
+            ButtonPayload::verify(&OutreachKey::new(b"other".to_vec()), &encoded),
+            Err(PayloadError::BadSignature)
+        );
+        // A customer's client rewriting the send time to look active again.
+        let forged = encoded.replace(".1750000000.", ".1760000000.");
+        assert_eq!(
+            ButtonPayload::verify(&key(), &forged),
+            Err(PayloadError::BadSignature)
+        );
+        assert_eq!(
+            ButtonPayload::verify(&key(), "Yes please"),
+            Err(PayloadError::NotOurs)
+        );
+        assert!(ButtonPayload::verify(&key(), "sb1.a.b.c").is_err());
+        assert!(ButtonPayload::verify(&key(), "sb1.a.1.2.!!!").is_err());
+        assert!(ButtonPayload::verify(&key(), "").is_err());
+    }
+
+    #[test]
+    fn out_8_expiry_is_decidable_from_the_payload_alone() {
+        let p = ButtonPayload::verify(&key(), &payload().encode(&key()).unwrap()).unwrap();
+        assert!(is_active(
+            p.sent_at,
+            DEFAULT_EXPIRY,
+            p.sent_at + Duration::days(29)
+        ));
+        assert!(!is_active(
+            p.sent_at,
+            DEFAULT_EXPIRY,
+            p.sent_at + Duration::days(30)
+        ));
+    }
+
+    #[test]
+    fn outreach_ids_with_separators_are_refused_at_encode() {
+        let mut p = payload();
+        p.outreach = OutreachId::new("a.b").unwrap();
+        assert_eq!(p.encode(&key()), Err(PayloadError::BadOutreachId(3)));
+    }
+}
