@@ -1,0 +1,31 @@
+//! # Switchboard's WhatsApp Cloud API edge
+//!
+//! What Meta sends and how Switchboard reads it, with no I/O:
+//!
+//! - [`signature`]: `X-Hub-Signature-256` verification over the raw body (HOOK-2) and the GET
+//!   subscription handshake (HOOK-1);
+//! - [`webhook`]: the webhook body as it arrives, tolerant of what Meta really sends;
+//! - [`event`]: the normalised events (one per message, status and account/template change), each
+//!   with a stable key and a [`Route`]: customer events to the inbound FIFO in the contact's group,
+//!   everything else to the updates queue. The module's table says which event maps to what;
+//! - [`parse_events`]: body bytes → events (HOOK-4 errors for bodies that are not JSON or not a
+//!   WhatsApp payload).
+//!
+//! Typical use, after the signature check:
+//!
+//! ```
+//! let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"100","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"200"},"messages":[{"from":"15550001111","id":"wamid.A","timestamp":"1700000000","type":"text","text":{"body":"hi"}}]}}]}]}"#;
+//! let events = whatsapp::parse_events(body).unwrap();
+//! assert_eq!(events[0].key, "wamid.A");
+//! assert_eq!(events[0].route(), whatsapp::Route::Inbound { group: "200#15550001111".into() });
+//! ```
+
+pub mod event;
+mod lenient;
+mod normalise;
+pub mod signature;
+pub mod webhook;
+
+pub use event::{Event, EventBody, InboundMessage, MessageContent, Route, StatusUpdate};
+pub use normalise::{PayloadError, normalise, parse_events};
+pub use signature::{AppSecret, HandshakeError, SignatureError, sign, verify, verify_handshake};
