@@ -119,6 +119,8 @@ pub enum Effect {
     /// fewest open conversations, else queue it; answer with `AgentAssigned` or `Queued`.
     RequestAgent {
         conversation: ConversationId,
+        /// Echoed in the answer, so an answer to an older request is recognised as stale.
+        request: u64,
         /// CHAN-3 `keep_assignee`: the contact's agent, tried first.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         preferred: Option<AgentId>,

@@ -51,11 +51,13 @@ pub fn decide(state: &ContactState, event: &Event, ctx: &Context<'_>, now: Times
         Event::AgentAssigned {
             agent,
             conversation,
-        } => e.assigned(agent, conversation),
+            request,
+        } => e.assigned(agent, conversation, *request),
         Event::Queued {
             position,
             conversation,
-        } => e.queued(*position, conversation),
+            request,
+        } => e.queued(*position, conversation, *request),
         Event::Agent(action) => e.agent_action(action),
     }
     Decision {
@@ -405,7 +407,10 @@ impl Engine<'_> {
         self.s.conversation = Some(Conversation {
             id: id.clone(),
             status: ConversationStatus::Open,
-            handler: Handler::Unassigned { position: None },
+            handler: Handler::Unassigned {
+                position: None,
+                request: 0,
+            },
             opened_at: at,
             origin,
             last_customer_at: None,
@@ -538,7 +543,12 @@ impl Engine<'_> {
         let Some(c) = self.s.conversation.as_mut() else {
             return;
         };
-        c.handler = Handler::Unassigned { position: None };
+        let request = self.s.next_token;
+        self.s.next_token += 1;
+        c.handler = Handler::Unassigned {
+            position: None,
+            request,
+        };
         let id = c.id.clone();
         self.notice(&id, Notice::Unassigned);
         if let Some(reply) = self.settings.unassigned_reply.clone() {
@@ -546,6 +556,7 @@ impl Engine<'_> {
         }
         self.effects.push(Effect::RequestAgent {
             conversation: id,
+            request,
             preferred,
             exclude,
         });
@@ -817,10 +828,12 @@ impl Engine<'_> {
         self.set_timer(TimerKind::CampaignResponse, respond_by);
     }
 
-    fn assigned(&mut self, agent: &AgentId, conversation: &ConversationId) {
+    fn assigned(&mut self, agent: &AgentId, conversation: &ConversationId, request: u64) {
         let current = self.s.conversation.as_ref();
         match current.map(|c| (&c.id, &c.handler)) {
-            Some((id, Handler::Unassigned { .. })) if id == conversation => {
+            Some((id, Handler::Unassigned { request: r, .. }))
+                if id == conversation && *r == request =>
+            {
                 self.take(agent.clone());
             }
             // Delivered twice: already done.
@@ -853,18 +866,25 @@ impl Engine<'_> {
         }
     }
 
-    fn queued(&mut self, position: u32, conversation: &ConversationId) {
+    fn queued(&mut self, position: u32, conversation: &ConversationId, request: u64) {
         let Some(c) = self.s.conversation.as_mut() else {
             return;
         };
         if &c.id != conversation {
             return;
         }
-        let Handler::Unassigned { position: p } = &mut c.handler else {
+        let Handler::Unassigned {
+            position: p,
+            request: r,
+        } = &mut c.handler
+        else {
             return;
         };
-        if *p == Some(position) {
-            return; // delivered twice
+        if *r != request {
+            return; // an answer to an older request
+        }
+        if p.is_some() {
+            return; // one answer per request: delivered twice
         }
         *p = Some(position);
         let id = c.id.clone();

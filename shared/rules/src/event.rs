@@ -25,11 +25,13 @@ pub enum Event {
     AgentAssigned {
         agent: AgentId,
         conversation: ConversationId,
+        request: u64,
     },
     /// Answer to `RequestAgent`: no agent has capacity; the conversation waits at `position`.
     Queued {
         position: u32,
         conversation: ConversationId,
+        request: u64,
     },
     /// Something an agent did in the console.
     Agent(AgentAction),

@@ -257,7 +257,8 @@ pub(crate) mod tests {
         assert!(matches!(r.validate(), Err(RecipeError::ButtonTitle { .. })));
         let mut r = support_recipe();
         for _ in 0..2 {
-            r.steps[0].buttons.push(r.steps[0].buttons[0].clone());
+            let extra = r.steps[0].buttons[0].clone();
+            r.steps[0].buttons.push(extra);
         }
         assert!(matches!(r.validate(), Err(RecipeError::TooManyButtons(_))));
     }

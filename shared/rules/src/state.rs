@@ -104,6 +104,9 @@ pub enum Handler {
     Unassigned {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         position: Option<u32>,
+        /// The pending `RequestAgent` (0: none); answers to older requests are stale.
+        #[serde(default)]
+        request: u64,
     },
 }
 

@@ -53,9 +53,16 @@ fn camp_7_hand_off_to_an_agent_when_the_campaign_says_so() {
     let o = sent(&mut w, HandOff::Agent);
     w.advance(Duration::minutes(5));
     w.press(&o, 0);
-    assert!(matches!(answers(&w)[0], CampaignOutcome::Answered { button: 0, .. }));
+    assert!(matches!(
+        answers(&w)[0],
+        CampaignOutcome::Answered { button: 0, .. }
+    ));
     assert!(is_unassigned(w.handler()));
-    assert!(w.effects.iter().any(|e| matches!(e, Effect::RequestAgent { .. })));
+    assert!(
+        w.effects
+            .iter()
+            .any(|e| matches!(e, Effect::RequestAgent { .. }))
+    );
 }
 
 #[test]
@@ -65,8 +72,14 @@ fn camp_8_answer_after_the_timeout_is_not_counted_and_opens_an_agent_conversatio
     w.advance(Duration::hours(3));
     assert_eq!(answers(&w), vec![CampaignOutcome::TimedOut]);
     w.press(&o, 2);
-    assert_eq!(answers(&w), vec![CampaignOutcome::TimedOut, CampaignOutcome::Late]);
-    assert!(is_unassigned(w.handler()), "an agent handles it, not the bot");
+    assert_eq!(
+        answers(&w),
+        vec![CampaignOutcome::TimedOut, CampaignOutcome::Late]
+    );
+    assert!(
+        is_unassigned(w.handler()),
+        "an agent handles it, not the bot"
+    );
     assert!(!w.sent_purposes().contains(&SendPurpose::Bot));
 }
 
@@ -91,7 +104,11 @@ fn camp_9_free_text_during_a_bot_conversation_hands_it_to_an_agent() {
     let before = w.conversation_id();
     w.text();
     assert_eq!(answers(&w), vec![CampaignOutcome::FreeText]);
-    assert_eq!(w.conversation_id(), before, "OUT-ACT-6: the text joins the open conversation");
+    assert_eq!(
+        w.conversation_id(),
+        before,
+        "OUT-ACT-6: the text joins the open conversation"
+    );
     assert!(is_unassigned(w.handler()));
 }
 

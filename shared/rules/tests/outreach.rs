@@ -23,7 +23,11 @@ fn out_exp_1_reply_to_expired_outreach_without_conversation_is_plain_inbound_for
     w.now = at(40 * DAY);
     let o = expired(&w);
     w.reply_to(&o);
-    let c = w.state.conversation.as_ref().expect("a new conversation starts");
+    let c = w
+        .state
+        .conversation
+        .as_ref()
+        .expect("a new conversation starts");
     assert_eq!(c.origin, Origin::Inbound);
     assert!(is_bot(w.handler()));
     assert_eq!(w.sent_purposes(), vec![SendPurpose::Bot]);
@@ -66,7 +70,8 @@ fn out_exp_2_expired_text_is_configurable() {
 }
 
 #[test]
-fn out_exp_3_interaction_with_expired_outreach_during_bot_conversation_sends_expired_text_bot_goes_on() {
+fn out_exp_3_interaction_with_expired_outreach_during_bot_conversation_sends_expired_text_bot_goes_on()
+ {
     let mut w = World::new(settings_with_bot());
     w.now = at(40 * DAY);
     w.text();
@@ -154,7 +159,10 @@ fn out_act_3_interaction_with_same_outreach_during_its_bot_conversation_closes_a
     w.now = w.now + Duration::minutes(2);
     w.press(&o, 2);
     let second = w.conversation_id().unwrap();
-    assert_ne!(first, second, "one campaign may lead to several conversations");
+    assert_ne!(
+        first, second,
+        "one campaign may lead to several conversations"
+    );
     assert!(w.notices().contains(&Notice::ConversationClosed {
         reason: CloseReason::ReplacedByOutreach
     }));
@@ -250,7 +258,11 @@ fn out_7_without_an_enabled_recipe_the_conversation_enters_unassigned() {
     let o = active(&w);
     let effects = w.press(&o, 0);
     assert!(is_unassigned(w.handler()));
-    assert!(effects.iter().any(|e| matches!(e, Effect::RequestAgent { .. })));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::RequestAgent { .. }))
+    );
     assert_eq!(w.sent_purposes(), vec![SendPurpose::UnassignedReply]); // AUTO-3
 }
 
@@ -276,7 +288,10 @@ fn out_8_forged_payload_is_treated_as_plain_inbound() {
     );
     // Plain inbound: a conversation with the bot, no expired text, no outreach origin.
     assert!(is_bot(w.handler()));
-    assert_eq!(w.state.conversation.as_ref().unwrap().origin, Origin::Inbound);
+    assert_eq!(
+        w.state.conversation.as_ref().unwrap().origin,
+        Origin::Inbound
+    );
     assert_eq!(w.sent_purposes(), vec![SendPurpose::Bot]);
 }
 
@@ -327,6 +342,9 @@ fn out_9_reply_quoting_an_unknown_message_is_plain_inbound() {
         outreach: None,
         referral: None,
     }));
-    assert_eq!(w.state.conversation.as_ref().unwrap().origin, Origin::Inbound);
+    assert_eq!(
+        w.state.conversation.as_ref().unwrap().origin,
+        Origin::Inbound
+    );
     assert!(is_bot(w.handler()));
 }

@@ -130,7 +130,11 @@ impl World {
         MessageId::new(format!("wamid.in{}", self.seq)).unwrap()
     }
 
-    pub fn inbound(&mut self, content: InboundContent, outreach: Option<OutreachRecord>) -> Vec<Effect> {
+    pub fn inbound(
+        &mut self,
+        content: InboundContent,
+        outreach: Option<OutreachRecord>,
+    ) -> Vec<Effect> {
         let id = self.next_id();
         let context = outreach.as_ref().map(|o| o.wamid.clone());
         self.apply(Event::Inbound(Inbound {
@@ -165,7 +169,11 @@ impl World {
         }
         .encode(&self.key)
         .unwrap();
-        let text = outreach.buttons.get(usize::from(button)).cloned().unwrap_or_default();
+        let text = outreach
+            .buttons
+            .get(usize::from(button))
+            .cloned()
+            .unwrap_or_default();
         self.inbound(
             InboundContent::QuickReply { payload, text },
             Some(outreach.clone()),
@@ -197,24 +205,31 @@ impl World {
 
     /// Answers the latest `RequestAgent` with an assignment.
     pub fn assign(&mut self, who: &str) -> Vec<Effect> {
-        let conversation = self.requested().expect("an agent was requested");
+        let (conversation, request) = self.requested().expect("an agent was requested");
         self.apply(Event::AgentAssigned {
             agent: agent(who),
             conversation,
+            request,
         })
     }
 
     pub fn queue_at(&mut self, position: u32) -> Vec<Effect> {
-        let conversation = self.requested().expect("an agent was requested");
+        let (conversation, request) = self.requested().expect("an agent was requested");
         self.apply(Event::Queued {
             position,
             conversation,
+            request,
         })
     }
 
-    pub fn requested(&self) -> Option<ConversationId> {
+    /// The latest `RequestAgent`: its conversation and request number.
+    pub fn requested(&self) -> Option<(ConversationId, u64)> {
         self.effects.iter().rev().find_map(|e| match e {
-            Effect::RequestAgent { conversation, .. } => Some(conversation.clone()),
+            Effect::RequestAgent {
+                conversation,
+                request,
+                ..
+            } => Some((conversation.clone(), *request)),
             _ => None,
         })
     }
@@ -255,7 +270,11 @@ impl World {
             wamid: MessageId::new(format!("wamid.out-{id}")).unwrap(),
             template: TemplateName::new("spring_offer").unwrap(),
             sent_at,
-            buttons: vec!["Phone call".into(), "WhatsApp message".into(), "Email".into()],
+            buttons: vec![
+                "Phone call".into(),
+                "WhatsApp message".into(),
+                "Email".into(),
+            ],
             campaign: None,
         }
     }
