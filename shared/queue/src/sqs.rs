@@ -280,7 +280,10 @@ mod tests {
         assert_eq!(batches, [0..2, 2..4, 4..5]);
         // Exactly at the limit fits; one byte more is refused before anything is sent.
         let exact = [env("a", None, MAX_MESSAGE_BYTES)];
-        assert_eq!(plan(Destination::Updates, &exact).unwrap(), [0..1]);
+        assert_eq!(
+            plan(Destination::Updates, &exact).unwrap(),
+            vec![Range { start: 0, end: 1 }]
+        );
         let over = [env("a", None, MAX_MESSAGE_BYTES + 1)];
         assert!(matches!(
             plan(Destination::Updates, &over),
