@@ -18,7 +18,7 @@ use crate::recipe::{BotInput, Next, button_id};
 use crate::settings::NumberSettings;
 use crate::state::{
     CampaignInteraction, CampaignOutcome, ClosedConversation, ContactState, Conversation,
-    ConversationStatus, Firing, Handler, Origin, RECENT_MESSAGES, TimerKind, fnv1a,
+    ConversationStatus, Firing, Handler, Origin, TimerKind, fnv1a,
 };
 use crate::time::Timestamp;
 
@@ -107,13 +107,10 @@ impl Engine<'_> {
     fn inbound(&mut self, m: &Inbound) {
         // Invariant 1, second line: a message seen recently changes nothing.
         let hash = fnv1a(m.id.as_str().as_bytes());
-        if self.s.recent_messages.contains(&hash) {
+        if self.s.recent_messages.contains(hash) {
             return;
         }
-        if self.s.recent_messages.len() >= RECENT_MESSAGES {
-            self.s.recent_messages.remove(0);
-        }
-        self.s.recent_messages.push(hash);
+        self.s.recent_messages.remember(hash);
 
         if m.content == InboundContent::System {
             // `user_changed_number` and the like: logged, not the customer writing.

@@ -3,13 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Wraps an id. Ids are opaque; an empty id is refused.
@@ -21,7 +22,7 @@ macro_rules! string_id {
                 if value.len() > MAX_ID_LEN {
                     return Err(IdError::TooLong(stringify!($name), value.len()));
                 }
-                Ok($name(value))
+                Ok($name(Arc::from(value)))
             }
 
             pub fn as_str(&self) -> &str {
@@ -99,7 +100,8 @@ pub enum IdError {
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case", tag = "problem", content = "detail")]
 pub enum PhoneError {
     #[error("phone number is empty")]
     Empty,

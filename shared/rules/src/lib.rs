@@ -18,6 +18,7 @@ pub mod ids;
 pub mod outreach;
 pub mod pacing;
 pub mod recipe;
+pub mod search;
 pub mod send_error;
 pub mod settings;
 pub mod state;

@@ -40,7 +40,7 @@ pub struct ContactState {
     /// The open campaign interaction (CAMP-3, CAMP-7..9).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign: Option<CampaignInteraction>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Timers::is_idle")]
     pub timers: Timers,
     /// Source of timer tokens: strictly increasing, so a stale wake-up never matches (TIME-2).
     #[serde(default)]
@@ -49,8 +49,8 @@ pub struct ContactState {
     #[serde(default)]
     pub conversations_opened: u64,
     /// FNV-1a hashes of the latest inbound message ids.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recent_messages: Vec<u64>,
+    #[serde(default, skip_serializing_if = "RecentMessages::is_empty")]
+    pub recent_messages: RecentMessages,
 }
 
 fn whatsapp() -> Channel {
@@ -73,7 +73,7 @@ impl ContactState {
             timers: Timers::default(),
             next_token: 1,
             conversations_opened: 0,
-            recent_messages: Vec::new(),
+            recent_messages: RecentMessages::default(),
         }
     }
 
@@ -276,19 +276,66 @@ pub struct TimerSlot {
     pub armed: Option<Armed>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The contact's clocks: one slot per kind, fixed in size so copying a state never allocates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timers {
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub slots: std::collections::BTreeMap<TimerKind, TimerSlot>,
+    #[serde(default, skip_serializing_if = "TimerSlot::is_idle")]
+    pub bot_inactivity: TimerSlot,
+    #[serde(default, skip_serializing_if = "TimerSlot::is_idle")]
+    pub auto_close: TimerSlot,
+    #[serde(default, skip_serializing_if = "TimerSlot::is_idle")]
+    pub no_reply_reminder: TimerSlot,
+    #[serde(default, skip_serializing_if = "TimerSlot::is_idle")]
+    pub silent_agent: TimerSlot,
+    #[serde(default, skip_serializing_if = "TimerSlot::is_idle")]
+    pub campaign_response: TimerSlot,
+    #[serde(default, skip_serializing_if = "TimerSlot::is_idle")]
+    pub snooze_wake: TimerSlot,
+    #[serde(default, skip_serializing_if = "TimerSlot::is_idle")]
+    pub window_nudge: TimerSlot,
+}
+
+impl TimerSlot {
+    pub fn is_idle(&self) -> bool {
+        self.deadline.is_none() && self.armed.is_none()
+    }
 }
 
 impl Timers {
+    pub fn slot(&self, kind: TimerKind) -> &TimerSlot {
+        match kind {
+            TimerKind::BotInactivity => &self.bot_inactivity,
+            TimerKind::AutoClose => &self.auto_close,
+            TimerKind::NoReplyReminder => &self.no_reply_reminder,
+            TimerKind::SilentAgent => &self.silent_agent,
+            TimerKind::CampaignResponse => &self.campaign_response,
+            TimerKind::SnoozeWake => &self.snooze_wake,
+            TimerKind::WindowNudge => &self.window_nudge,
+        }
+    }
+
+    fn slot_mut(&mut self, kind: TimerKind) -> &mut TimerSlot {
+        match kind {
+            TimerKind::BotInactivity => &mut self.bot_inactivity,
+            TimerKind::AutoClose => &mut self.auto_close,
+            TimerKind::NoReplyReminder => &mut self.no_reply_reminder,
+            TimerKind::SilentAgent => &mut self.silent_agent,
+            TimerKind::CampaignResponse => &mut self.campaign_response,
+            TimerKind::SnoozeWake => &mut self.snooze_wake,
+            TimerKind::WindowNudge => &mut self.window_nudge,
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        TimerKind::ALL.iter().all(|k| self.slot(*k).is_idle())
+    }
+
     pub fn deadline(&self, kind: TimerKind) -> Option<Timestamp> {
-        self.slots.get(&kind).and_then(|s| s.deadline)
+        self.slot(kind).deadline
     }
 
     pub fn armed(&self, kind: TimerKind) -> Option<Armed> {
-        self.slots.get(&kind).and_then(|s| s.armed)
+        self.slot(kind).armed
     }
 
     /// Sets the deadline of `kind`. Arms a wake-up only when none is armed at or before the new
@@ -299,7 +346,7 @@ impl Timers {
         deadline: Timestamp,
         next_token: &mut u64,
     ) -> Option<Wake> {
-        let slot = self.slots.entry(kind).or_default();
+        let slot = self.slot_mut(kind);
         slot.deadline = Some(deadline);
         match slot.armed {
             Some(armed) if armed.at <= deadline => None,
@@ -309,12 +356,7 @@ impl Timers {
 
     /// Clears the deadline of `kind`. The armed wake-up, if any, stays and will find nothing to do.
     pub fn clear(&mut self, kind: TimerKind) {
-        if let Some(slot) = self.slots.get_mut(&kind) {
-            slot.deadline = None;
-            if slot.armed.is_none() {
-                self.slots.remove(&kind);
-            }
-        }
+        self.slot_mut(kind).deadline = None;
     }
 
     pub fn clear_all(&mut self) {
@@ -331,23 +373,18 @@ impl Timers {
         now: Timestamp,
         next_token: &mut u64,
     ) -> Firing {
-        let Some(slot) = self.slots.get_mut(&kind) else {
-            return Firing::Stale;
-        };
+        let slot = self.slot_mut(kind);
         if slot.armed.map(|a| a.token) != Some(token) {
             return Firing::Stale;
         }
         slot.armed = None;
         match slot.deadline {
-            None => {
-                self.slots.remove(&kind);
-                Firing::Stale
-            }
+            None => Firing::Stale,
             Some(deadline) if deadline > now => {
                 Firing::Rearm(arm(slot, deadline, next_token, kind))
             }
             Some(_) => {
-                self.slots.remove(&kind);
+                slot.deadline = None;
                 Firing::Due
             }
         }
@@ -370,6 +407,55 @@ pub enum Firing {
     Rearm(Wake),
     /// The deadline is reached: act.
     Due,
+}
+
+/// A ring of the latest inbound message id hashes, fixed in size (no allocation on copy);
+/// serialised as a list, oldest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<u64>", into = "Vec<u64>")]
+pub struct RecentMessages {
+    /// Oldest first; slots past `len` are zero, so equal contents compare equal.
+    hashes: [u64; RECENT_MESSAGES],
+    len: u8,
+}
+
+impl RecentMessages {
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn contains(&self, hash: u64) -> bool {
+        self.hashes[..usize::from(self.len)].contains(&hash)
+    }
+
+    /// Remembers `hash`, forgetting the oldest when full.
+    pub fn remember(&mut self, hash: u64) {
+        let len = usize::from(self.len);
+        if len < RECENT_MESSAGES {
+            self.hashes[len] = hash;
+            self.len += 1;
+        } else {
+            self.hashes.rotate_left(1);
+            self.hashes[RECENT_MESSAGES - 1] = hash;
+        }
+    }
+}
+
+impl From<Vec<u64>> for RecentMessages {
+    fn from(list: Vec<u64>) -> Self {
+        let mut r = RecentMessages::default();
+        let skip = list.len().saturating_sub(RECENT_MESSAGES);
+        for h in list.into_iter().skip(skip) {
+            r.remember(h);
+        }
+        r
+    }
+}
+
+impl From<RecentMessages> for Vec<u64> {
+    fn from(r: RecentMessages) -> Vec<u64> {
+        r.hashes[..usize::from(r.len)].to_vec()
+    }
 }
 
 /// FNV-1a, 64 bit: a stable hash for remembering message ids (not for security).
@@ -457,7 +543,20 @@ mod tests {
             timers.fire(TimerKind::NoReplyReminder, w.token, t(5), &mut token),
             Firing::Stale
         );
-        assert!(timers.slots.is_empty());
+        assert!(timers.is_idle());
+    }
+
+    #[test]
+    fn recent_messages_keep_the_latest_sixteen_in_order() {
+        let mut r = RecentMessages::default();
+        for h in 0..20u64 {
+            r.remember(h);
+        }
+        assert!(!r.contains(3));
+        assert!(r.contains(4) && r.contains(19));
+        let list: Vec<u64> = r.into();
+        assert_eq!(list, (4..20).collect::<Vec<_>>());
+        assert_eq!(RecentMessages::from(list), r);
     }
 
     #[test]
@@ -467,9 +566,9 @@ mod tests {
             ContactKey::new("4915123456789").unwrap(),
         );
         s.windows.record_inbound(t(0), false);
-        s.recent_messages = (0..RECENT_MESSAGES as u64)
-            .map(|i| fnv1a(&i.to_le_bytes()))
-            .collect();
+        for i in 0..40u64 {
+            s.recent_messages.remember(fnv1a(&i.to_le_bytes()));
+        }
         s.conversation = Some(Conversation {
             id: ConversationId::new("4915123456789#12").unwrap(),
             status: ConversationStatus::Open,

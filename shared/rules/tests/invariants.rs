@@ -3,7 +3,8 @@
 //! - a window never closes earlier because an older message arrived late (WIN-1);
 //! - a stale timer never produces an effect (TIME-2, invariant 6);
 //! - every decision is deterministic for the same inputs (invariant 5).
-//! (The hopper invariant, CAMP-2, is proved in `rules::campaign`.)
+//!
+//! The hopper invariant (CAMP-2) is proved in `rules::campaign`.
 
 mod common;
 use common::*;
