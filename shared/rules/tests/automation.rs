@@ -543,6 +543,7 @@ fn time_2_a_stale_or_repeated_wakeup_does_nothing() {
 
 #[test]
 fn time_3_timer_events_are_ordinary_events_in_the_contacts_lane() {
+    // TIME-3: timers and messages share one lane; order decides, never a race.
     // A customer message processed before a due wake-up in the same lane pushes the deadline,
     // so the wake-up that follows re-arms instead of closing the conversation.
     let mut w = World::new(settings_with_bot());
