@@ -10,6 +10,7 @@
 //! | `phone_number_quality` ([`PhoneNumberQuality`]) | `phone_number_quality_update` | updates | field `:` WABA id `:` display number `:` entry time |
 //! | `capability` ([`CapabilityUpdate`]) | `business_capability_update` | updates | field `:` WABA id `:` entry time |
 //! | `other_field` ([`OtherField`]) | any other field | updates | field `:` WABA id `:` entry time `:` change index |
+//! | `timer_fired` ([`TimerFired`]) | a timer wake-up (the timers function or the local timer wheel), not Meta | inbound FIFO, group `phone_number_id#contact` (TIME-3) | `timer:` phone_number_id `:` contact `:` timer kind `:` token |
 //!
 //! The contact key of a customer event is the sender's `wa_id` (phone), or their business-scoped
 //! user id when Meta sends no phone. The JSON form of [`Event`] is the queue message body.
@@ -48,6 +49,9 @@ impl Event {
             (EventBody::Message(m), Some(b)) => Route::Inbound {
                 group: format!("{}#{}", b.phone_number_id, m.contact.key),
             },
+            (EventBody::TimerFired(t), Some(b)) => Route::Inbound {
+                group: format!("{}#{}", b.phone_number_id, t.contact),
+            },
             _ => Route::Updates,
         }
     }
@@ -63,6 +67,24 @@ impl Event {
             EventBody::PhoneNumberQuality(_) => "phone_number_quality",
             EventBody::Capability(_) => "capability",
             EventBody::OtherField(_) => "other_field",
+            EventBody::TimerFired(_) => "timer_fired",
+        }
+    }
+
+    /// A timer wake-up for a contact of business number `phone_number_id`. It belongs to no
+    /// webhook entry, so `waba_id` is empty.
+    pub fn timer_fired(phone_number_id: &str, fired: TimerFired) -> Event {
+        Event {
+            key: format!(
+                "timer:{phone_number_id}:{}:{}:{}",
+                fired.contact, fired.timer, fired.token
+            ),
+            waba_id: String::new(),
+            business: Some(BusinessNumber {
+                phone_number_id: phone_number_id.to_owned(),
+                display_phone_number: None,
+            }),
+            body: EventBody::TimerFired(fired),
         }
     }
 }
@@ -86,6 +108,21 @@ pub enum EventBody {
     PhoneNumberQuality(PhoneNumberQuality),
     Capability(CapabilityUpdate),
     OtherField(OtherField),
+    TimerFired(TimerFired),
+}
+
+/// A timer wake-up (TIME-1). It travels in the contact's lane on the inbound FIFO (TIME-3); the
+/// router acts on it only if `token` is still the one armed (TIME-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerFired {
+    /// The contact key, as in [`ContactRef::key`].
+    pub contact: String,
+    /// The timer kind's stable name (`bot_inactivity`, `auto_close`, …). Not `kind`: that is the
+    /// body's tag.
+    pub timer: String,
+    /// Epoch seconds: when the wake-up was armed to fire.
+    pub deadline: i64,
+    pub token: u64,
 }
 
 /// A message from a customer.

@@ -26,6 +26,8 @@ mod normalise;
 pub mod signature;
 pub mod webhook;
 
-pub use event::{Event, EventBody, InboundMessage, MessageContent, Route, StatusUpdate};
+pub use event::{
+    Event, EventBody, InboundMessage, MessageContent, Route, StatusUpdate, TimerFired,
+};
 pub use normalise::{PayloadError, normalise, parse_events};
 pub use signature::{AppSecret, HandshakeError, SignatureError, sign, verify, verify_handshake};
