@@ -176,7 +176,7 @@ async fn time_1_arms_a_one_time_schedule_that_invokes_the_timers_function_with_t
     assert_eq!(s.calls.0.load(Ordering::SeqCst), 1, "one CreateSchedule");
 
     let name = schedule_name(&number(), &contact(), TimerKind::BotInactivity);
-    assert_eq!(s.names().await, [name.clone()]);
+    assert_eq!(s.names().await, std::slice::from_ref(&name));
     let schedule = s.get(&name).await;
     assert_eq!(schedule.group_name(), Some(s.group.as_str()));
     assert_eq!(
@@ -225,7 +225,11 @@ async fn arming_a_slot_again_replaces_its_schedule() {
     // Replacing costs CreateSchedule (conflict) + UpdateSchedule.
     assert_eq!(s.calls.0.load(Ordering::SeqCst), 3);
     let name = schedule_name(&number(), &contact(), TimerKind::AutoClose);
-    assert_eq!(s.names().await, [name.clone()], "one schedule per slot");
+    assert_eq!(
+        s.names().await,
+        std::slice::from_ref(&name),
+        "one schedule per slot"
+    );
     let schedule = s.get(&name).await;
     assert_eq!(
         schedule.schedule_expression(),
