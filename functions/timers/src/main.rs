@@ -1,0 +1,30 @@
+//! The timers Lambda: wiring only (tracing, configuration, SQS client, runtime).
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use queue::SqsQueues;
+use serde_json::Value;
+use timers_lambda::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+
+    let config = Config::from_env()?;
+    let aws = aws_config::load_from_env().await;
+    // This function writes only to the inbound FIFO; it has no updates queue.
+    let inbound = SqsQueues::new(&aws, config.inbound_queue_url, String::new());
+
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let inbound = &inbound;
+        async move { timers_lambda::handle(inbound, event).await }
+    }))
+    .await
+}
