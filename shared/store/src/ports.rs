@@ -1,0 +1,289 @@
+//! The ports: narrow traits owned by the code that uses them. Each adapter implements all of
+//! them; a function takes the one it needs (`impl ContactStore`), or [`Store`] for everything.
+//!
+//! Methods return `Send` futures so they run on tokio's multi-threaded runtime; the traits are
+//! meant for generics (`S: ContactStore`), not `dyn`.
+
+use crate::Result;
+use crate::model::*;
+use rules::agents::AgentLoad;
+use rules::templates::Template;
+use rules::{
+    AgentId, BusinessNumberId, CampaignId, ContactKey, ConversationId, Date, EventKey, MessageId,
+    NumberSettings, TemplateName, Timestamp,
+};
+use std::future::Future;
+
+/// The router's port: one read to load, one conditional write to commit.
+pub trait ContactStore: Send + Sync {
+    /// The contact's versioned state, its pending outbox and its live outreach records, in ONE
+    /// read. Items with `expires_at <= now` are ignored (WIN-6).
+    fn load_contact(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<LoadedContact>> + Send;
+
+    /// Atomically: the next state (conditional on `expected_version`), the outbox (replacing the
+    /// previous one), the log entries, the new outreach records, and the event key's dedup marker.
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<CommitOutcome>> + Send;
+
+    /// The outbox, if its effects are not marked done.
+    fn pending_effects(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+    ) -> impl Future<Output = Result<Option<Outbox>>> + Send;
+
+    /// Clears the outbox if it still belongs to `event_key`. `false`: it did not (already done, or
+    /// replaced by a later commit).
+    fn mark_effects_done(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+        event_key: &EventKey,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// The sender's port for outbound messages and outreach records.
+pub trait OutboundStore: Send + Sync {
+    /// Claims an idempotency key before a send (first caller wins).
+    fn claim_send(
+        &self,
+        idempotency_key: &str,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SendClaim>> + Send;
+
+    /// Meta accepted the send: link the key to its wamid and record `sent` at `at`.
+    fn record_sent(
+        &self,
+        idempotency_key: &str,
+        wamid: &MessageId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Applies a status webhook; monotonic and order-independent. Returns the message after it.
+    fn apply_status(
+        &self,
+        update: &StatusUpdate,
+    ) -> impl Future<Output = Result<OutboundMessage>> + Send;
+
+    fn outbound_by_wamid(
+        &self,
+        wamid: &MessageId,
+    ) -> impl Future<Output = Result<Option<OutboundMessage>>> + Send;
+
+    /// The wamid a key was sent as (`Some(None)`: claimed, not yet accepted).
+    fn outbound_by_key(
+        &self,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<Option<Option<MessageId>>>> + Send;
+
+    /// Records an outreach sent outside a commit (campaigns); read back by `load_contact`.
+    fn put_outreach(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+        outreach: &NewOutreach,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Per-number settings (loaded by the router and the sender, written by the console).
+pub trait SettingsStore: Send + Sync {
+    fn settings(
+        &self,
+        number: &BusinessNumberId,
+    ) -> impl Future<Output = Result<Option<NumberSettings>>> + Send;
+
+    fn put_settings(&self, settings: &NumberSettings) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Agents and their capacity counters (AUTO-4, AUTO-5).
+pub trait AgentStore: Send + Sync {
+    /// Creates or updates an agent's capacity and presence; the open count is kept.
+    fn put_agent(
+        &self,
+        agent: &AgentId,
+        capacity: u32,
+        online: bool,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn agents(&self) -> impl Future<Output = Result<Vec<AgentLoad>>> + Send;
+
+    /// Takes one unit of capacity if `open < capacity` (conditional: never over capacity under
+    /// concurrency). `false`: full (or unknown agent).
+    fn take_capacity(&self, agent: &AgentId) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Gives one unit back; never below zero. `false`: it was already zero.
+    fn release_capacity(&self, agent: &AgentId) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// The number's queue of conversations waiting for an agent: first in, first out (AUTO-4).
+pub trait QueueStore: Send + Sync {
+    /// Adds the conversation (idempotent: queued again keeps its place). Returns its position
+    /// (1 = next).
+    fn enqueue(&self, entry: &QueueEntry) -> impl Future<Output = Result<u32>> + Send;
+
+    /// 1-based position, `None` when not queued.
+    fn queue_position(
+        &self,
+        number: &BusinessNumberId,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<Option<u32>>> + Send;
+
+    /// The oldest entries, first first.
+    fn queue_head(
+        &self,
+        number: &BusinessNumberId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<QueueEntry>>> + Send;
+
+    /// Removes the conversation. `true` for exactly one caller: use it to claim the head.
+    fn leave_queue(
+        &self,
+        number: &BusinessNumberId,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// The template catalogue (TPL-1..5).
+pub trait TemplateStore: Send + Sync {
+    fn put_template(
+        &self,
+        number: &BusinessNumberId,
+        template: &Template,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn template(
+        &self,
+        number: &BusinessNumberId,
+        name: &TemplateName,
+        language: &str,
+    ) -> impl Future<Output = Result<Option<Template>>> + Send;
+
+    fn templates(
+        &self,
+        number: &BusinessNumberId,
+    ) -> impl Future<Output = Result<Vec<Template>>> + Send;
+}
+
+/// Campaigns, their hopper counters and per-contact rows.
+pub trait CampaignStore: Send + Sync {
+    /// Creates or replaces the definition; the hopper counters are kept.
+    fn put_campaign(&self, campaign: &CampaignRecord) -> impl Future<Output = Result<()>> + Send;
+
+    fn campaign(
+        &self,
+        id: &CampaignId,
+    ) -> impl Future<Output = Result<Option<CampaignRecord>>> + Send;
+
+    /// Adds a contact at `row.stage`, counting it in the hopper. `false`: already there.
+    fn add_campaign_row(
+        &self,
+        id: &CampaignId,
+        row: &CampaignRow,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Moves a row from stage `from` to `row.stage`, moving the counters with it, atomically.
+    /// `false`: the row is not at `from` (moved by someone else, or absent).
+    fn move_campaign_row(
+        &self,
+        id: &CampaignId,
+        from: &str,
+        row: &CampaignRow,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    fn campaign_rows(
+        &self,
+        id: &CampaignId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<CampaignRow>>> + Send;
+}
+
+/// The cost ledger: per number, category and UTC day.
+pub trait LedgerStore: Send + Sync {
+    fn add_to_ledger(
+        &self,
+        number: &BusinessNumberId,
+        day: Date,
+        category: &str,
+        side: LedgerSide,
+        count: i64,
+        micros: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Lines from `from` to `to` inclusive, by day then category.
+    fn ledger(
+        &self,
+        number: &BusinessNumberId,
+        from: Date,
+        to: Date,
+    ) -> impl Future<Output = Result<Vec<LedgerLine>>> + Send;
+}
+
+/// The console: contacts, search (CHAN-4), the message log.
+pub trait ConsoleStore: Send + Sync {
+    /// Sets the contact's profile (creating the contact, `Closed`, if it never wrote).
+    fn put_profile(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+        profile: &ContactProfile,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn contact_summary(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+    ) -> impl Future<Output = Result<Option<ContactSummary>>> + Send;
+
+    fn search_contacts(
+        &self,
+        search: &ContactSearch,
+    ) -> impl Future<Output = Result<Page<ContactSummary>>> + Send;
+
+    /// The contact's message log, newest first.
+    fn message_log(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<LoggedMessage>>> + Send;
+}
+
+/// Every port: what an adapter is.
+pub trait Store:
+    ContactStore
+    + OutboundStore
+    + SettingsStore
+    + AgentStore
+    + QueueStore
+    + TemplateStore
+    + CampaignStore
+    + LedgerStore
+    + ConsoleStore
+    + Clone
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: ContactStore
+        + OutboundStore
+        + SettingsStore
+        + AgentStore
+        + QueueStore
+        + TemplateStore
+        + CampaignStore
+        + LedgerStore
+        + ConsoleStore
+        + Clone
+        + 'static
+{
+}

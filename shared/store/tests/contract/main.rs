@@ -1,0 +1,52 @@
+//! The contract suite: written once (`suite.rs`), run against both adapters. The DynamoDB half
+//! needs moto (`AWS_ENDPOINT_URL` or `SWITCHBOARD_MOTO_URL`); it panics when neither is set, it
+//! never skips. `scripts/test` starts moto and sets both.
+
+mod calls;
+mod harness;
+mod suite;
+
+macro_rules! contract {
+    ($adapter:ident, $make:path, [$($test:ident),* $(,)?]) => {
+        mod $adapter {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    crate::suite::$test($make().await).await
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! contract_suite {
+    ($adapter:ident, $make:path) => {
+        contract!(
+            $adapter,
+            $make,
+            [
+                commit_then_load_round_trips,
+                duplicate_event_changes_nothing,
+                expired_dedup_marker_no_longer_blocks,
+                two_concurrent_writers_exactly_one_wins,
+                agent_capacity_never_exceeded_under_20_concurrent_assignments,
+                expired_outreach_is_ignored_on_read,
+                statuses_are_monotonic_in_any_order,
+                send_claims_are_idempotent,
+                queue_is_first_in_first_out,
+                search_filters_scope_status_and_text,
+                search_pages_newest_first,
+                message_log_pages_newest_first,
+                outbox_lists_and_marks_done,
+                profile_survives_commits,
+                corrupt_state_is_a_typed_error_naming_the_key,
+                settings_and_templates_round_trip,
+                ledger_adds_per_day_and_category,
+                campaign_hopper_counts_follow_rows,
+            ]
+        );
+    };
+}
+
+contract_suite!(sqlite, crate::harness::sqlite);
+contract_suite!(dynamo, crate::harness::dynamo);
