@@ -16,7 +16,9 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
 
-    let config = Config::from_env()?;
+    // Fail fast, with the variable's name, before taking any request.
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "ingest cannot start"))?;
     let aws = aws_config::load_from_env().await;
     let queues = SqsQueues::new(&aws, config.inbound_queue_url, config.updates_queue_url);
     let webhook = Webhook {

@@ -136,20 +136,24 @@ async fn send_batch(
             Ok(out) if out.failed().is_empty() => return Ok(()),
             Ok(out) => {
                 let failed: HashSet<&str> = out.failed().iter().map(|f| f.id()).collect();
+                entries.retain(|e| failed.contains(e.id()));
+                if entries.is_empty() {
+                    // Only ids that were not in this batch were reported: everything was taken.
+                    return Ok(());
+                }
                 if let Some(permanent) = out.failed().iter().find(|f| f.sender_fault()) {
                     return Err(QueueError::NotAccepted {
-                        failed: failed.len(),
+                        failed: entries.len(),
                         code: permanent.code().to_owned(),
                     });
                 }
                 last_error = out.failed()[0].code().to_owned();
                 tracing::warn!(
-                    failed = failed.len(),
+                    failed = entries.len(),
                     code = %last_error,
                     attempt,
                     "SendMessageBatch partly failed; retrying the failed entries"
                 );
-                entries.retain(|e| failed.contains(e.id()));
             }
             Err(e) => {
                 last_error = aws_sdk_sqs::error::DisplayErrorContext(&e).to_string();

@@ -384,3 +384,118 @@ async fn hook_5_a_queue_that_does_not_take_the_batch_is_an_error() {
         .unwrap_err();
     assert_eq!(err, QueueError::MissingGroup { key: "k".into() });
 }
+
+/// Rewrites the answer of the next `failures` `SendMessageBatch` calls into "every entry failed"
+/// (moto never fails part of a batch), to drive the adapter's retries.
+#[derive(Debug, Clone)]
+struct FailingBatches {
+    failures: Arc<AtomicUsize>,
+    sender_fault: bool,
+}
+
+impl aws_sdk_sqs::config::Intercept for FailingBatches {
+    fn name(&self) -> &'static str {
+        "FailingBatches"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_sdk_sqs::config::interceptors::BeforeDeserializationInterceptorContextMut<
+            '_,
+        >,
+        _components: &aws_sdk_sqs::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_sqs::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let fail = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail {
+            let failed: Vec<String> = (0..MAX_BATCH_ENTRIES)
+                .map(|i| {
+                    format!(
+                        r#"{{"Id":"{i}","SenderFault":{},"Code":"InjectedFailure","Message":"injected"}}"#,
+                        self.sender_fault
+                    )
+                })
+                .collect();
+            let body = format!(r#"{{"Successful":[],"Failed":[{}]}}"#, failed.join(","));
+            *context.response_mut().body_mut() = body.into();
+        }
+        Ok(())
+    }
+}
+
+/// The adapter on this test's standard queue, with `failures` batch answers turned into failures.
+async fn failing_adapter(
+    test: &str,
+    failures: usize,
+    sender_fault: bool,
+) -> (Client, SqsQueues, String, BatchRecorder) {
+    let (client, _, fifo, standard, _) = recorded_queues(test).await;
+    let config = sdk_config().await;
+    let recorder = BatchRecorder::default();
+    let conf = aws_sdk_sqs::config::Builder::from(&config)
+        .interceptor(recorder.clone())
+        .interceptor(FailingBatches {
+            failures: Arc::new(AtomicUsize::new(failures)),
+            sender_fault,
+        })
+        .build();
+    let adapter =
+        SqsQueues::with_client(Client::from_conf(conf), fifo, standard.clone()).attempts(3);
+    (client, adapter, standard, recorder)
+}
+
+fn three() -> Vec<Envelope> {
+    (0..3)
+        .map(|i| envelope(&format!("r{i}"), None, format!("{{\"r\":{i}}}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn hook_5_failed_entries_are_retried_then_accepted() {
+    let (client, adapter, standard, recorder) = failing_adapter("retry-ok", 2, false).await;
+    adapter
+        .send(Destination::Updates, three())
+        .await
+        .expect("accepted on the third attempt");
+    assert_eq!(
+        recorder.calls().iter().map(|c| c.0).collect::<Vec<_>>(),
+        [3, 3, 3]
+    );
+    // What moto took on the failed-looking calls is delivered again: at least once, keyed.
+    let got = drain(&client, &standard).await;
+    assert_eq!(got.len(), 9);
+}
+
+#[tokio::test]
+async fn hook_5_entries_still_failing_after_the_last_attempt_are_an_error() {
+    let (_, adapter, _, recorder) = failing_adapter("retry-exhausted", usize::MAX, false).await;
+    let err = adapter
+        .send(Destination::Updates, three())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        QueueError::NotAccepted {
+            failed: 3,
+            code: "InjectedFailure".into()
+        }
+    );
+    assert_eq!(recorder.calls().len(), 3, "tried `attempts` times");
+}
+
+#[tokio::test]
+async fn hook_5_a_sender_fault_is_not_retried() {
+    let (_, adapter, _, recorder) = failing_adapter("sender-fault", usize::MAX, true).await;
+    let err = adapter
+        .send(Destination::Updates, three())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, QueueError::NotAccepted { failed: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(recorder.calls().len(), 1);
+}
