@@ -4,13 +4,17 @@
 //! |---|---|---|---|
 //! | `message` ([`InboundMessage`], every [`MessageContent`] incl. `request_welcome`, `system`, `unsupported`) | `messages` field, `value.messages[]` | inbound FIFO, group `phone_number_id#contact` | message id (`wamid…`) |
 //! | `status` ([`StatusUpdate`]) | `messages` field, `value.statuses[]` | updates | message id `:` status |
-//! | `account_error` ([`AccountError`]) | `messages` field, `value.errors[]` | updates | `errors:` phone_number_id `:` entry time `:` code |
-//! | `template_status` ([`TemplateStatus`]) | `message_template_status_update` | updates | field `:` template id `:` entry time |
-//! | `template_quality` ([`TemplateQuality`]) | `message_template_quality_update` | updates | field `:` template id `:` entry time |
-//! | `phone_number_quality` ([`PhoneNumberQuality`]) | `phone_number_quality_update` | updates | field `:` WABA id `:` display number `:` entry time |
-//! | `capability` ([`CapabilityUpdate`]) | `business_capability_update` | updates | field `:` WABA id `:` entry time |
-//! | `other_field` ([`OtherField`]) | any other field | updates | field `:` WABA id `:` entry time `:` change index |
+//! | `account_error` ([`AccountError`]) | `messages` field, `value.errors[]` | updates | `errors:` phone_number_id `:` time `:` code `:` index |
+//! | `template_status` ([`TemplateStatus`]) | `message_template_status_update` | updates | field `:` template id `:` time |
+//! | `template_quality` ([`TemplateQuality`]) | `message_template_quality_update` | updates | field `:` template id `:` time |
+//! | `phone_number_quality` ([`PhoneNumberQuality`]) | `phone_number_quality_update` | updates | field `:` WABA id `:` time `:` change index |
+//! | `capability` ([`CapabilityUpdate`]) | `business_capability_update` | updates | field `:` WABA id `:` time `:` change index |
+//! | `other_field` ([`OtherField`]) | any other field | updates | field `:` WABA id `:` time `:` change index |
 //! | `timer_fired` ([`TimerFired`]) | a timer wake-up (the timers function or the local timer wheel), not Meta | inbound FIFO, group `phone_number_id#contact` (TIME-3) | `timer:` phone_number_id `:` contact `:` timer kind `:` token |
+//!
+//! "time" in a key is `entry[].time`; when Meta sends none (e.g. `value.errors`, group events) it
+//! is `h` + 16 hex digits of the SHA-256 of the change's raw `value`, so distinct changes never
+//! share a key.
 //!
 //! The contact key of a customer event is the sender's `wa_id` (phone), or their business-scoped
 //! user id when Meta sends no phone. The JSON form of [`Event`] is the queue message body.

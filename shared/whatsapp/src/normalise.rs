@@ -12,6 +12,7 @@ use crate::webhook::{
     WireStatus,
 };
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 /// Why a well-signed body was refused (HOOK-4: answered 400 with this reason).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,8 +58,17 @@ fn value<T: DeserializeOwned>(change: &Change<'_>) -> Result<T, String> {
     serde_json::from_str(change.value.get()).map_err(|e| format!("{} value: {e}", change.field))
 }
 
-fn time_part(time: Option<i64>) -> String {
-    time.map_or_else(|| "-".to_owned(), |t| t.to_string())
+/// The "time" part of an account event's key: `entry[].time`, or, when Meta sends none, a digest
+/// of the change's raw value (`h` + 16 hex digits), so that two different changes never share a
+/// key and a redelivery of the same bytes keeps it.
+fn time_part(time: Option<i64>, raw_value: &str) -> String {
+    match time {
+        Some(t) => t.to_string(),
+        None => {
+            let digest = Sha256::digest(raw_value.as_bytes());
+            format!("h{}", hex::encode(&digest[..8]))
+        }
+    }
 }
 
 fn normalise_change(
@@ -75,13 +85,13 @@ fn normalise_change(
         body,
     };
     match field {
-        "messages" => messages(entry, value(change)?, out)?,
+        "messages" => messages(entry, change, value(change)?, out)?,
         "message_template_status_update" => {
             let v: TemplateStatusValue = value(change)?;
             let key = format!(
                 "{field}:{}:{}",
                 v.message_template_id,
-                time_part(entry.time)
+                time_part(entry.time, change.value.get())
             );
             out.push(account_event(
                 key,
@@ -102,7 +112,7 @@ fn normalise_change(
             let key = format!(
                 "{field}:{}:{}",
                 v.message_template_id,
-                time_part(entry.time)
+                time_part(entry.time, change.value.get())
             );
             out.push(account_event(
                 key,
@@ -120,7 +130,11 @@ fn normalise_change(
         // keys (which are logged) carry no phone number.
         "phone_number_quality_update" => {
             let v: PhoneQualityValue = value(change)?;
-            let key = format!("{field}:{}:{}:{index}", entry.id, time_part(entry.time));
+            let key = format!(
+                "{field}:{}:{}:{index}",
+                entry.id,
+                time_part(entry.time, change.value.get())
+            );
             out.push(account_event(
                 key,
                 EventBody::PhoneNumberQuality(PhoneNumberQuality {
@@ -137,7 +151,11 @@ fn normalise_change(
         }
         "business_capability_update" => {
             let v: CapabilityValue = value(change)?;
-            let key = format!("{field}:{}:{}:{index}", entry.id, time_part(entry.time));
+            let key = format!(
+                "{field}:{}:{}:{index}",
+                entry.id,
+                time_part(entry.time, change.value.get())
+            );
             out.push(account_event(
                 key,
                 EventBody::Capability(CapabilityUpdate {
@@ -154,7 +172,11 @@ fn normalise_change(
         _ => {
             let raw = change.value.get();
             let small = raw.len() <= OTHER_FIELD_MAX_BYTES;
-            let key = format!("{field}:{}:{}:{index}", entry.id, time_part(entry.time));
+            let key = format!(
+                "{field}:{}:{}:{index}",
+                entry.id,
+                time_part(entry.time, change.value.get())
+            );
             out.push(account_event(
                 key,
                 EventBody::OtherField(OtherField {
@@ -183,7 +205,12 @@ fn limit(v: LimitValue) -> MessagingLimit {
     }
 }
 
-fn messages(entry: &Entry<'_>, value: MessagesValue, out: &mut Vec<Event>) -> Result<(), String> {
+fn messages(
+    entry: &Entry<'_>,
+    change: &Change<'_>,
+    value: MessagesValue,
+    out: &mut Vec<Event>,
+) -> Result<(), String> {
     let business = value.metadata.map(|m| BusinessNumber {
         phone_number_id: m.phone_number_id,
         display_phone_number: m.display_phone_number,
@@ -212,7 +239,10 @@ fn messages(entry: &Entry<'_>, value: MessagesValue, out: &mut Vec<Event>) -> Re
         .map_or("-", |b| b.phone_number_id.as_str());
     for (i, error) in value.errors.into_iter().enumerate() {
         let code = error.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
-        let key = format!("errors:{number}:{}:{code}:{i}", time_part(entry.time));
+        let key = format!(
+            "errors:{number}:{}:{code}:{i}",
+            time_part(entry.time, change.value.get())
+        );
         out.push(event(
             key,
             EventBody::AccountError(AccountError {
@@ -361,5 +391,45 @@ fn status_update(s: WireStatus) -> StatusUpdate {
         }),
         errors: s.errors,
         biz_opaque_callback_data: s.biz_opaque_callback_data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group_event(subject: &str) -> String {
+        // Meta's group webhooks carry no `entry[].time`.
+        format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"group_lifecycle_update","value":{{"groups":[{{"subject":"{subject}"}}]}}}}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn keys_without_entry_time_are_stable_and_distinct() {
+        let a = parse_events(group_event("a").as_bytes()).unwrap();
+        let again = parse_events(group_event("a").as_bytes()).unwrap();
+        let b = parse_events(group_event("b").as_bytes()).unwrap();
+        assert_eq!(a[0].key, again[0].key, "a redelivery keeps its key");
+        assert_ne!(a[0].key, b[0].key, "two changes never share a key");
+        assert!(a[0].key.starts_with("group_lifecycle_update:1:h"));
+        assert_eq!(a[0].key.len(), "group_lifecycle_update:1:h".len() + 16 + 2);
+    }
+
+    #[test]
+    fn messaging_limits_as_tiers_or_counts() {
+        let read = |v: LimitValue| limit(v).per_day;
+        assert_eq!(read(LimitValue::Tier("TIER_250".into())), Some(250));
+        assert_eq!(read(LimitValue::Tier("TIER_1K".into())), Some(1_000));
+        assert_eq!(read(LimitValue::Tier("TIER_100K".into())), Some(100_000));
+        assert_eq!(read(LimitValue::Tier("1000".into())), Some(1_000));
+        assert_eq!(read(LimitValue::Count(2_000)), Some(2_000));
+        let unlimited = limit(LimitValue::Tier("TIER_UNLIMITED".into()));
+        assert!(unlimited.unlimited && unlimited.per_day.is_none());
+        let odd = limit(LimitValue::Tier("TIER_SOMETHING".into()));
+        assert_eq!(
+            (odd.per_day, odd.tier.as_deref()),
+            (None, Some("TIER_SOMETHING"))
+        );
     }
 }
