@@ -236,6 +236,13 @@ fn cancellation_codes(
 }
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
+/// Cancellation reasons that mean "try again" (TransactWriteItems).
+const RETRYABLE_REASONS: &[&str] = &[
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+];
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -372,6 +379,17 @@ impl DynamoStore {
             Ok(_) => Ok(Ok(())),
             Err(e) => match cancellation_codes(&e) {
                 Some(codes) if codes.iter().any(|c| c == CONDITION_FAILED) => Ok(Err(codes)),
+                // Cancelled by a concurrent transaction or throttling: nothing was written.
+                Some(codes)
+                    if codes
+                        .iter()
+                        .any(|c| RETRYABLE_REASONS.contains(&c.as_str())) =>
+                {
+                    Err(StoreError::Retryable {
+                        operation,
+                        message: format!("transaction cancelled: {codes:?}"),
+                    })
+                }
                 _ => Err(sdk_error(operation, e)),
             },
         }

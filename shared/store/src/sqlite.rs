@@ -55,8 +55,13 @@ pub struct SqliteStore {
 
 struct Inner {
     conn: Mutex<Connection>,
+    /// Commits waiting for the connection: whoever holds it next applies all of them in one
+    /// transaction (group commit), each inside its own savepoint.
+    pending: Mutex<Vec<PendingCommit>>,
     path: PathBuf,
 }
+
+type PendingCommit = (Commit, tokio::sync::oneshot::Sender<Result<CommitOutcome>>);
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -237,12 +242,14 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|()| conn.pragma_update(None, "busy_timeout", 5000))
+            .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 4000))
             .and_then(|()| conn.execute_batch(SCHEMA))
             .map_err(sql_error("open"))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
+                pending: Mutex::new(Vec::new()),
                 path,
             }),
         })
@@ -319,7 +326,14 @@ fn commit_sync(c: &Connection, commit: Commit) -> Result<CommitOutcome> {
         return Ok(CommitOutcome::Duplicate);
     }
     let state_key = keys::state(number, contact);
-    let current = get_row(c, &state_key)?.and_then(|r| r.version);
+    let current: Option<i64> = c
+        .prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![state_key.pk, state_key.sk], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_error("commit"))?
+        .flatten();
     let expected = commit.expected_version.map(|v| v as i64);
     if current != expected {
         return Ok(CommitOutcome::VersionConflict);
@@ -378,6 +392,49 @@ fn commit_sync(c: &Connection, commit: Commit) -> Result<CommitOutcome> {
         put_outreach_sync(c, number, contact, &o)?;
     }
     Ok(CommitOutcome::Committed { version })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Applies every queued commit in one transaction, each in its own savepoint so one commit's
+/// failure undoes only its own writes. Conditions see the earlier commits of the batch, exactly
+/// as if they had run one after the other. If the transaction itself fails, every commit of the
+/// batch gets the error (nothing of it was written).
+fn group_commit(inner: &Inner) {
+    let mut conn = lock(&inner.conn);
+    let batch = std::mem::take(&mut *lock(&inner.pending));
+    if batch.is_empty() {
+        return; // an earlier holder of the connection applied ours
+    }
+    let run = |conn: &mut Connection, batch: Vec<PendingCommit>| -> Result<Vec<_>> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_error("commit"))?;
+        let mut results = Vec::with_capacity(batch.len());
+        for (commit, reply) in batch {
+            tx.execute_batch("SAVEPOINT one_commit")
+                .map_err(sql_error("commit"))?;
+            let outcome = commit_sync(&tx, commit);
+            if outcome.is_err() {
+                tx.execute_batch("ROLLBACK TO one_commit")
+                    .map_err(sql_error("commit"))?;
+            }
+            tx.execute_batch("RELEASE one_commit")
+                .map_err(sql_error("commit"))?;
+            results.push((outcome, reply));
+        }
+        tx.commit().map_err(sql_error("commit"))?;
+        Ok(results)
+    };
+    // On failure the batch's reply senders are dropped inside `run`: each waiting commit sees a
+    // closed channel and reports a retryable error (its transaction rolled back).
+    if let Ok(results) = run(&mut conn, batch) {
+        for (outcome, reply) in results {
+            let _ = reply.send(outcome);
+        }
+    }
 }
 
 fn put_outreach_sync(
@@ -455,7 +512,19 @@ impl ContactStore for SqliteStore {
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome> {
-        self.run("commit", move |c| commit_sync(c, commit)).await
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock(&self.inner.pending).push((commit, tx));
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || group_commit(&inner))
+            .await
+            .map_err(|e| StoreError::Backend {
+                operation: "commit",
+                message: e.to_string(),
+            })?;
+        rx.await.map_err(|_| StoreError::Retryable {
+            operation: "commit",
+            message: "the group commit's transaction failed; nothing was written".into(),
+        })?
     }
 
     async fn pending_effects(

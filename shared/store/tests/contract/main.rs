@@ -2,6 +2,7 @@
 //! needs moto (`AWS_ENDPOINT_URL` or `SWITCHBOARD_MOTO_URL`); it panics when neither is set, it
 //! never skips. `scripts/test` starts moto and sets both.
 
+mod adapters;
 mod calls;
 mod harness;
 mod suite;
