@@ -3,11 +3,30 @@
 //!
 //! One `items` table mirrors the DynamoDB table: primary key `(pk, sk)`, the item body as JSON in
 //! `data`, plus the attributes DynamoDB conditions and indexes use as columns (`version`,
-//! `expires_at`, `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`) and the console's `profile`. Every
-//! operation runs in one `BEGIN IMMEDIATE` transaction on one connection behind a mutex, on
-//! tokio's blocking pool, so a conditional write here is exactly as atomic as its DynamoDB twin.
-//! Expired rows are ignored on read like DynamoDB's late TTL; [`SqliteStore::purge_expired`]
-//! deletes them.
+//! `expires_at`, `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`) and the console's `profile`. Expired rows
+//! are ignored on read like DynamoDB's late TTL; [`SqliteStore::purge_expired`] deletes them.
+//!
+//! ## Writes: one writer thread, group commit
+//!
+//! Every write (a commit, a conditional counter update, a queue change …) is a job sent over a
+//! channel to one dedicated writer thread that owns the only write connection. The writer takes
+//! every job waiting and applies them in ONE `BEGIN IMMEDIATE` transaction, each job inside its
+//! own savepoint: a job that fails undoes only its own writes, and each job's conditions see the
+//! jobs before it, exactly as if they had run one after the other (the writes are serialised, so
+//! a conditional write here is as atomic as its DynamoDB twin). A job's caller gets its answer
+//! only after the transaction committed; if the transaction fails, every job of it gets a
+//! retryable error and nothing of it was written.
+//!
+//! ## Reads: their own connections, on the caller's thread
+//!
+//! Reads never take the write lock: they run on a small pool of read connections (WAL lets
+//! readers run beside the writer and see the last committed state), directly on the calling
+//! thread. A read is a few primary-key lookups served from the page cache (microseconds), so it is
+//! cheaper to run it in place than to hand it to another thread. Reads of several statements run
+//! in one deferred transaction (one snapshot).
+//!
+//! Durability: WAL with `synchronous=NORMAL` — a commit is atomic and survives a crash of the
+//! process; a power loss may lose the last commits before a checkpoint (never corrupts the file).
 
 use crate::items::*;
 use crate::keys::{self, Key};
@@ -20,11 +39,11 @@ use rules::{
     AgentId, BusinessNumberId, CampaignId, ContactKey, ConversationId, Date, EventKey, MessageId,
     NumberSettings, TemplateName, Timestamp,
 };
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 /// The default database file of the one-process runner.
 pub const DEFAULT_PATH: &str = "./switchboard.db";
@@ -47,21 +66,65 @@ CREATE INDEX IF NOT EXISTS gsi1 ON items (gsi1pk, gsi1sk) WHERE gsi1pk IS NOT NU
 CREATE INDEX IF NOT EXISTS gsi2 ON items (gsi2pk, gsi2sk) WHERE gsi2pk IS NOT NULL;
 ";
 
-/// The embedded store. Cheap to clone (one shared connection).
+/// The embedded store. Cheap to clone (one writer thread, one pool of read connections).
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    conn: Mutex<Connection>,
-    /// Commits waiting for the connection: whoever holds it next applies all of them in one
-    /// transaction (group commit), each inside its own savepoint.
-    pending: Mutex<Vec<PendingCommit>>,
+    /// The writer thread's queue; the thread stops when the last clone of the store is dropped.
+    writer: mpsc::Sender<Box<dyn Job>>,
+    /// Idle read connections (at most one per thread that reads at the same time).
+    readers: Mutex<Vec<Connection>>,
     path: PathBuf,
 }
 
-type PendingCommit = (Commit, tokio::sync::oneshot::Sender<Result<CommitOutcome>>);
+/// Most jobs one group transaction applies.
+const MAX_BATCH: usize = 512;
+
+/// The writer's page cache (negative: KiB; a read connection's cache is reset whenever the WAL
+/// changed, so readers keep SQLite's small default).
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
+
+/// The writer asks the checkpointer thread for a checkpoint after this many jobs.
+const CHECKPOINT_EVERY: usize = 256;
+
+/// One write, applied by the writer thread inside its own savepoint.
+trait Job: Send {
+    /// Runs the write; `false`: it failed and its savepoint must be rolled back.
+    fn apply(&mut self, c: &Connection) -> bool;
+    /// The transaction committed: hand the result to the caller.
+    fn finish(self: Box<Self>);
+}
+
+struct Task<T, F> {
+    f: Option<F>,
+    out: Option<Result<T>>,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for Task<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn apply(&mut self, c: &Connection) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        let out = f(c);
+        let ok = out.is_ok();
+        self.out = Some(out);
+        ok
+    }
+
+    fn finish(self: Box<Self>) {
+        if let Some(out) = self.out {
+            let _ = self.reply.send(out);
+        }
+    }
+}
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -235,24 +298,53 @@ pub(crate) fn summary_of(
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, in WAL mode.
+    /// Opens (creating if needed) the database at `path`, in WAL mode, and starts its writer
+    /// thread.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let conn = Connection::open(&path).map_err(sql_error("open"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|()| conn.pragma_update(None, "busy_timeout", 5000))
-            .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 4000))
+            // Checkpoints run on their own thread (below); this is only a backstop.
+            .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 50_000))
+            .and_then(|()| conn.execute_batch(WRITER_PRAGMAS))
             .and_then(|()| conn.execute_batch(SCHEMA))
             .map_err(sql_error("open"))?;
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(SqliteStore {
+        let checkpointer = Connection::open(&path).map_err(sql_error("open"))?;
+        checkpointer
+            .pragma_update(None, "busy_timeout", 5000)
+            .map_err(sql_error("open"))?;
+        let (wake, wakes) = mpsc::sync_channel::<()>(1);
+        let (writer, jobs) = mpsc::channel();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| StoreError::Backend {
+                    operation: "open",
+                    message: e.to_string(),
+                })
+        };
+        spawn(
+            "sqlite-checkpoint",
+            Box::new(move || checkpoint_loop(checkpointer, wakes)),
+        )?;
+        spawn(
+            "sqlite-writer",
+            Box::new(move || write_loop(conn, jobs, wake)),
+        )?;
+        let store = SqliteStore {
             inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
-                pending: Mutex::new(Vec::new()),
+                writer,
+                readers: Mutex::new(Vec::new()),
                 path,
             }),
-        })
+        };
+        let reader = store.open_reader()?;
+        lock(&store.inner.readers).push(reader);
+        Ok(store)
     }
 
     /// Opens `./switchboard.db`.
@@ -264,26 +356,78 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Runs `f` in one immediate transaction on the blocking pool.
+    fn open_reader(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.inner.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql_error("open"))?;
+        conn.pragma_update(None, "busy_timeout", 5000)
+            .and_then(|()| conn.pragma_update(None, "query_only", true))
+            .map_err(sql_error("open"))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    /// Runs the read `f` on a read connection, on this thread: one statement on its own, or
+    /// several in one deferred transaction (`snapshot`).
+    fn read_with<T>(
+        &self,
+        operation: &'static str,
+        snapshot: bool,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        let pooled = lock(&self.inner.readers).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let out = if snapshot {
+            conn.unchecked_transaction()
+                .map_err(sql_error(operation))
+                .and_then(|tx| {
+                    let out = f(&tx)?;
+                    tx.commit().map_err(sql_error(operation))?;
+                    Ok(out)
+                })
+        } else {
+            f(&conn)
+        };
+        lock(&self.inner.readers).push(conn);
+        out
+    }
+
+    /// A read of several statements, on one snapshot.
+    async fn read<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        self.read_with(operation, true, f)
+    }
+
+    /// Runs the write `f` on the writer thread (inside the next group transaction) and waits
+    /// until that transaction committed.
     async fn run<T, F>(&self, operation: &'static str, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.conn.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql_error(operation))?;
-            let out = f(&tx)?;
-            tx.commit().map_err(sql_error(operation))?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| StoreError::Backend {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inner
+            .writer
+            .send(Box::new(Task {
+                f: Some(f),
+                out: None,
+                reply,
+            }))
+            .map_err(|_| StoreError::Backend {
+                operation,
+                message: "the SQLite writer thread stopped".into(),
+            })?;
+        answer.await.map_err(|_| StoreError::Retryable {
             operation,
-            message: e.to_string(),
+            message: "the group transaction failed; nothing was written".into(),
         })?
     }
 
@@ -398,41 +542,60 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Applies every queued commit in one transaction, each in its own savepoint so one commit's
-/// failure undoes only its own writes. Conditions see the earlier commits of the batch, exactly
-/// as if they had run one after the other. If the transaction itself fails, every commit of the
-/// batch gets the error (nothing of it was written).
-fn group_commit(inner: &Inner) {
-    let mut conn = lock(&inner.conn);
-    let batch = std::mem::take(&mut *lock(&inner.pending));
-    if batch.is_empty() {
-        return; // an earlier holder of the connection applied ours
-    }
-    let run = |conn: &mut Connection, batch: Vec<PendingCommit>| -> Result<Vec<_>> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_error("commit"))?;
-        let mut results = Vec::with_capacity(batch.len());
-        for (commit, reply) in batch {
-            tx.execute_batch("SAVEPOINT one_commit")
-                .map_err(sql_error("commit"))?;
-            let outcome = commit_sync(&tx, commit);
-            if outcome.is_err() {
-                tx.execute_batch("ROLLBACK TO one_commit")
-                    .map_err(sql_error("commit"))?;
+/// The writer thread: waits for a job, takes every job queued behind it, applies them all in one
+/// transaction. Stops when the store is dropped.
+fn write_loop(
+    mut conn: Connection,
+    jobs: mpsc::Receiver<Box<dyn Job>>,
+    checkpoint: mpsc::SyncSender<()>,
+) {
+    let mut since_checkpoint = 0;
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
-            tx.execute_batch("RELEASE one_commit")
-                .map_err(sql_error("commit"))?;
-            results.push((outcome, reply));
         }
-        tx.commit().map_err(sql_error("commit"))?;
-        Ok(results)
+        since_checkpoint += batch.len();
+        group_commit(&mut conn, batch);
+        if since_checkpoint >= CHECKPOINT_EVERY {
+            since_checkpoint = 0;
+            let _ = checkpoint.try_send(()); // full: one is already due
+        }
+    }
+}
+
+/// Copies the WAL back into the database file off the writer's path (a passive checkpoint never
+/// blocks the writer or the readers). Stops with the writer.
+fn checkpoint_loop(conn: Connection, wakes: mpsc::Receiver<()>) {
+    while wakes.recv().is_ok() {
+        let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+    }
+}
+
+/// Applies `batch` in one transaction, each job in its own savepoint so one job's failure undoes
+/// only its own writes. Conditions see the earlier jobs of the batch, exactly as if they had run
+/// one after the other. Results are handed out only after the transaction committed; if it
+/// fails, the jobs are dropped and every caller sees a retryable error (nothing was written).
+fn group_commit(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
+    let run = |conn: &mut Connection, batch: &mut [Box<dyn Job>]| -> rusqlite::Result<()> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for job in batch.iter_mut() {
+            tx.prepare_cached("SAVEPOINT one_job")?.execute([])?;
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.apply(&tx)))
+                .unwrap_or(false);
+            if !ok {
+                tx.prepare_cached("ROLLBACK TO one_job")?.execute([])?;
+            }
+            tx.prepare_cached("RELEASE one_job")?.execute([])?;
+        }
+        tx.commit()
     };
-    // On failure the batch's reply senders are dropped inside `run`: each waiting commit sees a
-    // closed channel and reports a retryable error (its transaction rolled back).
-    if let Ok(results) = run(&mut conn, batch) {
-        for (outcome, reply) in results {
-            let _ = reply.send(outcome);
+    if run(conn, &mut batch).is_ok() {
+        for job in batch {
+            job.finish();
         }
     }
 }
@@ -507,24 +670,11 @@ impl ContactStore for SqliteStore {
         now: Timestamp,
     ) -> Result<LoadedContact> {
         let pk = keys::contact_pk(number, contact);
-        self.run("load_contact", move |c| load_sync(c, pk, now))
-            .await
+        self.read_with("load_contact", false, move |c| load_sync(c, pk, now))
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        lock(&self.inner.pending).push((commit, tx));
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || group_commit(&inner))
-            .await
-            .map_err(|e| StoreError::Backend {
-                operation: "commit",
-                message: e.to_string(),
-            })?;
-        rx.await.map_err(|_| StoreError::Retryable {
-            operation: "commit",
-            message: "the group commit's transaction failed; nothing was written".into(),
-        })?
+        self.run("commit", move |c| commit_sync(c, commit)).await
     }
 
     async fn pending_effects(
@@ -533,7 +683,7 @@ impl ContactStore for SqliteStore {
         contact: &ContactKey,
     ) -> Result<Option<Outbox>> {
         let key = keys::state(number, contact);
-        self.run("pending_effects", move |c| match get_row(c, &key)? {
+        self.read("pending_effects", move |c| match get_row(c, &key)? {
             Some(row) if row.data.is_some() => {
                 let item: StateItem = decode(&key.pk, &key.sk, row.data.as_deref())?;
                 Ok(item.outbox)
@@ -640,13 +790,13 @@ impl OutboundStore for SqliteStore {
 
     async fn outbound_by_wamid(&self, wamid: &MessageId) -> Result<Option<OutboundMessage>> {
         let key = keys::outbound_by_wamid(wamid);
-        self.run("outbound_by_wamid", move |c| get_item(c, &key))
+        self.read("outbound_by_wamid", move |c| get_item(c, &key))
             .await
     }
 
     async fn outbound_by_key(&self, idempotency_key: &str) -> Result<Option<Option<MessageId>>> {
         let key = keys::outbound_by_key(idempotency_key);
-        self.run("outbound_by_key", move |c| {
+        self.read("outbound_by_key", move |c| {
             Ok(get_item::<OutboundKeyItem>(c, &key)?.map(|i| i.wamid))
         })
         .await
@@ -669,7 +819,7 @@ impl OutboundStore for SqliteStore {
 impl SettingsStore for SqliteStore {
     async fn settings(&self, number: &BusinessNumberId) -> Result<Option<NumberSettings>> {
         let key = keys::settings(number);
-        self.run("settings", move |c| {
+        self.read("settings", move |c| {
             Ok(get_item::<SettingsItem>(c, &key)?.map(|i| i.settings))
         })
         .await
@@ -705,7 +855,7 @@ impl AgentStore for SqliteStore {
     }
 
     async fn agents(&self) -> Result<Vec<AgentLoad>> {
-        self.run("agents", |c| {
+        self.read("agents", |c| {
             Ok(
                 query_range::<AgentLoad>(c, keys::AGENTS_PK, "", "\u{10FFFF}", false, u32::MAX)?
                     .into_iter()
@@ -792,7 +942,7 @@ impl QueueStore for SqliteStore {
         conversation: &ConversationId,
     ) -> Result<Option<u32>> {
         let pointer_key = keys::queue_pointer(number, conversation);
-        self.run("queue_position", move |c| {
+        self.read("queue_position", move |c| {
             match get_item::<QueuePointerItem>(c, &pointer_key)? {
                 Some(p) => queue_position_sync(c, &pointer_key.pk, &p.entry_sk).map(Some),
                 None => Ok(None),
@@ -803,7 +953,7 @@ impl QueueStore for SqliteStore {
 
     async fn queue_head(&self, number: &BusinessNumberId, limit: u32) -> Result<Vec<QueueEntry>> {
         let pk = keys::queue_pk(number);
-        self.run("queue_head", move |c| {
+        self.read("queue_head", move |c| {
             let prefix = keys::QUEUE_ENTRY_PREFIX;
             Ok(
                 query_range::<QueueEntry>(c, &pk, prefix, &prefix_end(prefix), false, limit)?
@@ -855,7 +1005,7 @@ impl TemplateStore for SqliteStore {
         language: &str,
     ) -> Result<Option<Template>> {
         let key = keys::template(number, name, language);
-        self.run("template", move |c| {
+        self.read("template", move |c| {
             Ok(get_item::<TemplateItem>(c, &key)?.map(|i| i.template))
         })
         .await
@@ -863,7 +1013,7 @@ impl TemplateStore for SqliteStore {
 
     async fn templates(&self, number: &BusinessNumberId) -> Result<Vec<Template>> {
         let pk = keys::template_pk(number);
-        self.run("templates", move |c| {
+        self.read("templates", move |c| {
             Ok(
                 query_range::<TemplateItem>(c, &pk, "", "\u{10FFFF}", false, u32::MAX)?
                     .into_iter()
@@ -918,7 +1068,7 @@ impl CampaignStore for SqliteStore {
 
     async fn campaign(&self, id: &CampaignId) -> Result<Option<CampaignRecord>> {
         let key = keys::campaign(id);
-        self.run("campaign", move |c| {
+        self.read("campaign", move |c| {
             match get_item::<CampaignItem>(c, &key)? {
                 Some(item) => campaign_record(&key.pk, &key.sk, item).map(Some),
                 None => Ok(None),
@@ -997,7 +1147,7 @@ impl CampaignStore for SqliteStore {
             Some(c) => format!("{c}\u{1}"),
             None => keys::CAMPAIGN_ROW_PREFIX.to_owned(),
         };
-        self.run("campaign_rows", move |c| {
+        self.read("campaign_rows", move |c| {
             let hi = prefix_end(keys::CAMPAIGN_ROW_PREFIX);
             let rows =
                 query_range::<CampaignRowItem>(c, &pk, &lo, &hi, false, limit.saturating_add(1))?;
@@ -1068,7 +1218,7 @@ impl LedgerStore for SqliteStore {
     ) -> Result<Vec<LedgerLine>> {
         let pk = keys::ledger_pk(number);
         let (lo, hi) = (format!("{from}#"), format!("{to}$"));
-        self.run("ledger", move |c| {
+        self.read("ledger", move |c| {
             Ok(
                 query_range::<LedgerLine>(c, &pk, &lo, &hi, false, u32::MAX)?
                     .into_iter()
@@ -1118,7 +1268,7 @@ impl ConsoleStore for SqliteStore {
         contact: &ContactKey,
     ) -> Result<Option<ContactSummary>> {
         let key = keys::state(number, contact);
-        self.run("contact_summary", move |c| match get_row(c, &key)? {
+        self.read("contact_summary", move |c| match get_row(c, &key)? {
             Some(row) => state_summary(&key, &row).map(Some),
             None => Ok(None),
         })
@@ -1141,7 +1291,7 @@ impl ConsoleStore for SqliteStore {
         let cursor = search.cursor.clone();
         let term = search.text.as_deref().and_then(SearchTerm::parse);
         let limit = search.limit as usize;
-        self.run("search_contacts", move |c| {
+        self.read("search_contacts", move |c| {
             let mut stmt = c
                 .prepare_cached(sql)
                 .map_err(sql_error("search_contacts"))?;
@@ -1193,7 +1343,7 @@ impl ConsoleStore for SqliteStore {
     ) -> Result<Page<LoggedMessage>> {
         let pk = keys::contact_pk(number, contact);
         let hi = cursor.map_or_else(|| prefix_end(keys::LOG_PREFIX), str::to_owned);
-        self.run("message_log", move |c| {
+        self.read("message_log", move |c| {
             let rows = query_range::<LogItem>(
                 c,
                 &pk,
