@@ -92,8 +92,12 @@ const CHECKPOINT_EVERY: usize = 256;
 
 /// One write, applied by the writer thread inside its own savepoint.
 trait Job: Send {
-    /// Runs the write; `false`: it failed and its savepoint must be rolled back.
-    fn apply(&mut self, c: &Connection) -> bool;
+    /// Whether the job runs inside its own savepoint (it may fail after writing).
+    fn savepoint(&self) -> bool {
+        true
+    }
+    /// Runs the write.
+    fn apply(&mut self, c: &Connection) -> Applied;
     /// The transaction committed: hand the result to the caller.
     fn finish(self: Box<Self>);
 }
@@ -109,14 +113,18 @@ where
     T: Send,
     F: FnOnce(&Connection) -> Result<T> + Send,
 {
-    fn apply(&mut self, c: &Connection) -> bool {
+    fn apply(&mut self, c: &Connection) -> Applied {
         let Some(f) = self.f.take() else {
-            return false;
+            return Applied::Undo;
         };
         let out = f(c);
-        let ok = out.is_ok();
+        let applied = if out.is_ok() {
+            Applied::Clean
+        } else {
+            Applied::Undo
+        };
         self.out = Some(out);
-        ok
+        applied
     }
 
     fn finish(self: Box<Self>) {
@@ -406,6 +414,16 @@ impl SqliteStore {
         self.read_with(operation, true, f)
     }
 
+    fn send(&self, operation: &'static str, job: Box<dyn Job>) -> Result<()> {
+        self.inner
+            .writer
+            .send(job)
+            .map_err(|_| StoreError::Backend {
+                operation,
+                message: "the SQLite writer thread stopped".into(),
+            })
+    }
+
     /// Runs the write `f` on the writer thread (inside the next group transaction) and waits
     /// until that transaction committed.
     async fn run<T, F>(&self, operation: &'static str, f: F) -> Result<T>
@@ -414,17 +432,14 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.inner
-            .writer
-            .send(Box::new(Task {
+        self.send(
+            operation,
+            Box::new(Task {
                 f: Some(f),
                 out: None,
                 reply,
-            }))
-            .map_err(|_| StoreError::Backend {
-                operation,
-                message: "the SQLite writer thread stopped".into(),
-            })?;
+            }),
+        )?;
         answer.await.map_err(|_| StoreError::Retryable {
             operation,
             message: "the group transaction failed; nothing was written".into(),
@@ -454,7 +469,34 @@ impl SqliteStore {
     }
 }
 
-fn commit_sync(c: &Connection, commit: Commit) -> Result<CommitOutcome> {
+/// A commit with everything computed that does not need the database (keys, index attributes,
+/// JSON), done on the caller's thread so the writer only checks and writes.
+struct PreparedCommit {
+    marker_key: Key,
+    state_key: Key,
+    expected: Option<i64>,
+    version: u64,
+    now: i64,
+    state_data: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    gsi2pk: Option<String>,
+    marker_data: String,
+    marker_expires_at: i64,
+    /// Log and outreach items: key, JSON, `expires_at`.
+    items: Vec<(Key, String, Option<i64>)>,
+}
+
+/// The state item as a commit writes it (the same JSON as [`StateItem`], without cloning).
+#[derive(Serialize)]
+struct CommittedState<'a> {
+    state: &'a rules::ContactState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outbox: Option<&'a Outbox>,
+    updated_at: Timestamp,
+}
+
+fn prepare_commit(commit: Commit) -> Result<PreparedCommit> {
     let number = &commit.next.number;
     let contact = &commit.next.contact;
     if commit.log.len() + commit.outreach.len() > MAX_COMMIT_ITEMS {
@@ -463,79 +505,169 @@ fn commit_sync(c: &Connection, commit: Commit) -> Result<CommitOutcome> {
         )));
     }
     let now = commit.now;
-    let marker_key = keys::dedup(number, contact, &commit.event_key);
-    if let Some(marker) = get_row(c, &marker_key)?
-        && marker.live(Some(now))
-    {
-        return Ok(CommitOutcome::Duplicate);
+    let status = InboxStatus::of(&commit.next);
+    let outbox = (!commit.effects.is_empty()).then(|| Outbox {
+        effects: commit
+            .effects
+            .into_iter()
+            .enumerate()
+            .map(|(i, effect)| OutboxEffect {
+                id: format!("{}#{i}", commit.event_key),
+                effect,
+            })
+            .collect(),
+        event_key: commit.event_key.clone(),
+    });
+    let state_data = encode(&CommittedState {
+        state: &commit.next,
+        outbox: outbox.as_ref(),
+        updated_at: now,
+    })?;
+    let marker_expires_at = now + DEDUP_TTL;
+    let marker_data = encode(&MarkerItem {
+        event_key: commit.event_key.clone(),
+        at: now,
+        expires_at: marker_expires_at,
+    })?;
+    let mut items = Vec::with_capacity(commit.log.len() + commit.outreach.len());
+    for (i, record) in commit.log.into_iter().enumerate() {
+        let key = keys::log(number, contact, record.at(), &commit.event_key, i);
+        let item = LogItem {
+            event_key: commit.event_key.clone(),
+            body: record.body.as_ref().map(json_text),
+            entry: record.entry,
+        };
+        items.push((key, encode(&item)?, None));
     }
-    let state_key = keys::state(number, contact);
+    for o in commit.outreach {
+        let key = keys::outreach(number, contact, &o.record.id);
+        let expires_at = o.expires_at.unix();
+        let item = OutreachItem {
+            record: o.record,
+            expires_at: o.expires_at,
+        };
+        items.push((key, encode(&item)?, Some(expires_at)));
+    }
+    Ok(PreparedCommit {
+        marker_key: keys::dedup(number, contact, &commit.event_key),
+        state_key: keys::state(number, contact),
+        expected: commit.expected_version.map(|v| v as i64),
+        version: commit.expected_version.unwrap_or(0) + 1,
+        now: now.unix(),
+        state_data,
+        gsi1pk: keys::inbox_all(number, status),
+        gsi1sk: keys::inbox_sort(now, contact),
+        gsi2pk: assignee_of(&commit.next).map(|a| keys::inbox_mine(number, a, status)),
+        marker_data,
+        marker_expires_at: marker_expires_at.unix(),
+        items,
+    })
+}
+
+/// Checks the dedup marker and the version; nothing is written unless both pass.
+fn check_commit(c: &Connection, p: &PreparedCommit) -> Result<Option<CommitOutcome>> {
+    let marker: Option<Option<i64>> = c
+        .prepare_cached("SELECT expires_at FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![p.marker_key.pk, p.marker_key.sk], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_error("commit"))?;
+    if let Some(expires_at) = marker
+        && expires_at.is_none_or(|exp| exp > p.now)
+    {
+        return Ok(Some(CommitOutcome::Duplicate));
+    }
     let current: Option<i64> = c
         .prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2")
         .and_then(|mut s| {
-            s.query_row(params![state_key.pk, state_key.sk], |r| r.get(0))
+            s.query_row(params![p.state_key.pk, p.state_key.sk], |r| r.get(0))
                 .optional()
         })
         .map_err(sql_error("commit"))?
         .flatten();
-    let expected = commit.expected_version.map(|v| v as i64);
-    if current != expected {
-        return Ok(CommitOutcome::VersionConflict);
+    if current != p.expected {
+        return Ok(Some(CommitOutcome::VersionConflict));
     }
-    let version = commit.expected_version.unwrap_or(0) + 1;
-    let status = InboxStatus::of(&commit.next);
-    let sort = keys::inbox_sort(now, contact);
-    let mine = assignee_of(&commit.next).map(|a| keys::inbox_mine(number, a, status));
-    let outbox =
-        (!commit.effects.is_empty()).then(|| Outbox::new(&commit.event_key, &commit.effects));
-    let item = StateItem {
-        version: None,
-        state: Some(commit.next.clone()),
-        outbox,
-        profile: None,
-        number: None,
-        contact: None,
-        updated_at: Some(now),
-    };
+    Ok(None)
+}
+
+/// The writes of a checked commit.
+fn write_commit(c: &Connection, p: &PreparedCommit) -> rusqlite::Result<()> {
     c.prepare_cached(
         "INSERT INTO items (pk, sk, data, version, gsi1pk, gsi1sk, gsi2pk, gsi2sk)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data, version = excluded.version,
            gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk,
            gsi2pk = excluded.gsi2pk, gsi2sk = excluded.gsi2sk",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            state_key.pk,
-            state_key.sk,
-            encode(&item).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-            version as i64,
-            keys::inbox_all(number, status),
-            sort,
-            mine,
-            mine.as_ref().map(|_| &sort),
-        ])
-    })
-    .map_err(sql_error("commit"))?;
-    let marker = MarkerItem {
-        event_key: commit.event_key.clone(),
-        at: now,
-        expires_at: now + DEDUP_TTL,
-    };
-    put_item(c, &marker_key, &marker, Some(marker.expires_at.unix()))?;
-    for (i, record) in commit.log.into_iter().enumerate() {
-        let key = keys::log(number, contact, record.at(), &commit.event_key, i);
-        let item = LogItem {
-            event_key: commit.event_key.clone(),
-            entry: record.entry,
-            body: record.body.as_ref().map(json_text),
-        };
-        put_item(c, &key, &item, None)?;
+    )?
+    .execute(params![
+        p.state_key.pk,
+        p.state_key.sk,
+        p.state_data,
+        p.version as i64,
+        p.gsi1pk,
+        p.gsi1sk,
+        p.gsi2pk,
+        p.gsi2pk.as_ref().map(|_| &p.gsi1sk),
+    ])?;
+    let mut put = c.prepare_cached(
+        "INSERT INTO items (pk, sk, data, expires_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+    )?;
+    put.execute(params![
+        p.marker_key.pk,
+        p.marker_key.sk,
+        p.marker_data,
+        p.marker_expires_at
+    ])?;
+    for (key, data, expires_at) in &p.items {
+        put.execute(params![key.pk, key.sk, data, expires_at])?;
     }
-    for o in commit.outreach {
-        put_outreach_sync(c, number, contact, &o)?;
+    Ok(())
+}
+
+/// What a job did to the transaction.
+enum Applied {
+    /// Done (successfully or not) with nothing to undo.
+    Clean,
+    /// Failed after writing: undo its savepoint.
+    Undo,
+    /// Failed after writing, without a savepoint: the whole transaction must roll back.
+    Abort,
+}
+
+/// A commit job: checks and writes without a savepoint (it writes only after every check
+/// passed; a failed write aborts the whole group transaction, so nothing is half-written).
+struct CommitJob {
+    prepared: PreparedCommit,
+    out: Option<Result<CommitOutcome>>,
+    reply: tokio::sync::oneshot::Sender<Result<CommitOutcome>>,
+}
+
+impl Job for CommitJob {
+    fn savepoint(&self) -> bool {
+        false
     }
-    Ok(CommitOutcome::Committed { version })
+
+    fn apply(&mut self, c: &Connection) -> Applied {
+        let p = &self.prepared;
+        match check_commit(c, p) {
+            Ok(Some(outcome)) => self.out = Some(Ok(outcome)),
+            Err(e) => self.out = Some(Err(e)),
+            Ok(None) => match write_commit(c, p) {
+                Ok(()) => self.out = Some(Ok(CommitOutcome::Committed { version: p.version })),
+                Err(_) => return Applied::Abort,
+            },
+        }
+        Applied::Clean
+    }
+
+    fn finish(self: Box<Self>) {
+        if let Some(out) = self.out {
+            let _ = self.reply.send(out);
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -583,13 +715,24 @@ fn group_commit(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
     let run = |conn: &mut Connection, batch: &mut [Box<dyn Job>]| -> rusqlite::Result<()> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for job in batch.iter_mut() {
-            tx.prepare_cached("SAVEPOINT one_job")?.execute([])?;
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.apply(&tx)))
-                .unwrap_or(false);
-            if !ok {
-                tx.prepare_cached("ROLLBACK TO one_job")?.execute([])?;
+            let savepoint = job.savepoint();
+            if savepoint {
+                tx.prepare_cached("SAVEPOINT one_job")?.execute([])?;
             }
-            tx.prepare_cached("RELEASE one_job")?.execute([])?;
+            let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.apply(&tx)))
+                .unwrap_or(Applied::Abort);
+            match (applied, savepoint) {
+                (Applied::Clean, _) => {}
+                (Applied::Undo | Applied::Abort, true) => {
+                    tx.prepare_cached("ROLLBACK TO one_job")?.execute([])?;
+                }
+                (Applied::Undo | Applied::Abort, false) => {
+                    return Err(rusqlite::Error::InvalidQuery);
+                }
+            }
+            if savepoint {
+                tx.prepare_cached("RELEASE one_job")?.execute([])?;
+            }
         }
         tx.commit()
     };
@@ -674,7 +817,20 @@ impl ContactStore for SqliteStore {
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome> {
-        self.run("commit", move |c| commit_sync(c, commit)).await
+        let prepared = prepare_commit(commit)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(
+            "commit",
+            Box::new(CommitJob {
+                prepared,
+                out: None,
+                reply,
+            }),
+        )?;
+        answer.await.map_err(|_| StoreError::Retryable {
+            operation: "commit",
+            message: "the group transaction failed; nothing was written".into(),
+        })?
     }
 
     async fn pending_effects(
