@@ -497,7 +497,7 @@ impl ContactStore for DynamoStore {
         let contact = &commit.next.contact;
         let now = commit.now;
         let version = commit.expected_version.unwrap_or(0) + 1;
-        let status = InboxStatus::of(&commit.next);
+        let status = rules::search::status_of(&commit.next);
         let sort = keys::inbox_sort(now, contact);
 
         // 0: the state item (update, so the console's profile survives).

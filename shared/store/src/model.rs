@@ -176,51 +176,9 @@ pub enum CommitOutcome {
 // ---------------------------------------------------------------------------------------------
 // Console: contacts, search, the message log.
 
-/// CHAN-4: the inbox filter. `Closed`: the contact has no current conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InboxStatus {
-    Open,
-    Snoozed,
-    Closed,
-}
-
-impl InboxStatus {
-    pub fn of(state: &ContactState) -> Self {
-        match state.conversation.as_ref().map(|c| c.status) {
-            Some(rules::state::ConversationStatus::Open) => InboxStatus::Open,
-            Some(rules::state::ConversationStatus::Snoozed { .. }) => InboxStatus::Snoozed,
-            None => InboxStatus::Closed,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InboxStatus::Open => "open",
-            InboxStatus::Snoozed => "snoozed",
-            InboxStatus::Closed => "closed",
-        }
-    }
-}
-
-/// The agent a contact counts as assigned to for `Mine`: the current conversation's agent, else
-/// the contact's kept assignee (CHAN-3).
-pub fn assignee_of(state: &ContactState) -> Option<&AgentId> {
-    state.agent().or(state.assignee.as_ref())
-}
-
-/// What agents know about a contact beyond the WhatsApp id (CHAN-4).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContactProfile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<rules::PhoneNumber>,
-}
+/// CHAN-4: the inbox filter and the contact profile are the rules' own types; the store indexes
+/// them (`Closed`: the contact has no current conversation).
+pub use rules::search::{ContactProfile, StatusFilter as InboxStatus, owner as assignee_of};
 
 /// What a search term is matched against: lower-cased names and email, one a line, and the
 /// phone digits (the profile's phone, then the contact key: a WhatsApp id is the phone's digits).
@@ -510,4 +468,44 @@ pub struct CampaignRow {
     pub stage: String,
     #[serde(default)]
     pub data: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // CHAN-4: the indexed search answers as `rules::search::text_matches` does on the profile
+    // (the store also finds a contact by the digits of its WhatsApp id).
+    #[test]
+    fn chan_4_indexed_search_agrees_with_the_rules() {
+        let contact = ContactKey::new("wa-user-7").unwrap();
+        let profile = ContactProfile {
+            first_name: Some("Jana".into()),
+            last_name: Some("Novák".into()),
+            email: Some("jana.novak@example.com".into()),
+            phone: Some(rules::PhoneNumber::parse("+4915123456789").unwrap()),
+            profile_name: None,
+        };
+        let fields = search_fields(&contact, Some(&profile));
+        for text in [
+            "jana",
+            "NOVÁK",
+            "example.com",
+            "+49 151 234",
+            "15123456789",
+            "0151234",
+            "petr",
+            "999",
+            "gmail",
+            "jana novák",
+            "(0151) 234",
+        ] {
+            let store = SearchTerm::parse(text).is_none_or(|t| t.matches(&fields));
+            assert_eq!(
+                store,
+                rules::search::text_matches(text, &profile),
+                "{text:?}"
+            );
+        }
+    }
 }

@@ -302,7 +302,7 @@ pub(crate) fn summary_of(
     Ok(ContactSummary {
         number,
         contact,
-        status: state.map_or(InboxStatus::Closed, InboxStatus::of),
+        status: state.map_or(InboxStatus::Closed, rules::search::status_of),
         assignee: state.and_then(assignee_of).cloned(),
         conversation: state.and_then(|s| s.conversation.as_ref().map(|c| c.id.clone())),
         updated_at: item.updated_at.unwrap_or(Timestamp::EPOCH),
@@ -513,7 +513,7 @@ fn prepare_commit(commit: Commit) -> Result<PreparedCommit> {
         )));
     }
     let now = commit.now;
-    let status = InboxStatus::of(&commit.next);
+    let status = rules::search::status_of(&commit.next);
     let outbox = (!commit.effects.is_empty()).then(|| Outbox {
         effects: commit
             .effects

@@ -496,6 +496,7 @@ fn profile(first: &str, last: &str, email: &str, phone: &str) -> ContactProfile 
         last_name: Some(last.into()),
         email: Some(email.into()),
         phone: Some(PhoneNumber::parse(phone).unwrap()),
+        profile_name: None,
     }
 }
 
