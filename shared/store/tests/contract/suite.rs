@@ -351,6 +351,8 @@ fn status(w: &str, status: DeliveryStatus, at: i64) -> StatusUpdate {
 }
 
 pub async fn statuses_are_monotonic_in_any_order<S: Harness>(store: S) {
+    // HOOK-3: a status delivered twice or late (`read` then `delivered`) never moves it back;
+    // `failed` is kept with its error.
     // sent < delivered < read, whatever order the webhooks arrive in; pricing kept from the
     // status that carried it; failed is final and keeps its error.
     let c = contact(1);
