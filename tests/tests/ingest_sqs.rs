@@ -3,30 +3,15 @@
 //! (`./scripts/test` starts moto); fails loudly without it.
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use ingest::{Webhook, WebhookRequest, handle};
 use queue::SqsQueues;
 use switchboard_tests::fixture;
+use testkit::moto_config as moto;
 use whatsapp::event::EventBody;
 use whatsapp::{AppSecret, Event, sign};
 
 const SECRET: &str = "switchboard-test-secret";
-
-async fn moto() -> aws_config::SdkConfig {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: run ./scripts/test (it starts moto server), or start \
-             moto as in ../shared/LOCAL-STACK.md and export AWS_ENDPOINT_URL"
-        )
-    });
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await
-}
 
 async fn create(client: &Client, name: String, fifo: bool) -> String {
     let mut request = client.create_queue().queue_name(name);

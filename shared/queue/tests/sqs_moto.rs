@@ -3,7 +3,6 @@
 //! loudly: they never skip.
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use queue::SqsQueues;
 use queue::sqs::{plan, sqs_id};
@@ -11,6 +10,7 @@ use queue::{Destination, Envelope, EventQueue, MAX_BATCH_ENTRIES, MAX_MESSAGE_BY
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use testkit::{moto_config as sdk_config, unique};
 
 /// Records every `SendMessageBatch` call the adapter makes: (entries, bytes of bodies). Moto does
 /// not enforce SQS's size limits, so the test checks them on the calls themselves.
@@ -43,37 +43,6 @@ impl BatchRecorder {
     fn calls(&self) -> Vec<(usize, usize)> {
         self.0.lock().unwrap().clone()
     }
-}
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: these tests need moto server. Run ./scripts/test, or start \
-             moto as in ../shared/LOCAL-STACK.md and export AWS_ENDPOINT_URL=http://127.0.0.1:<port>"
-        )
-    })
-}
-
-async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await
-}
-
-fn unique(name: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "ingest-{name}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// A FIFO and a standard queue of this test's own, and the adapter on them.

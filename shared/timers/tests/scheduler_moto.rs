@@ -5,13 +5,13 @@
 //! loudly: they never skip.
 
 use aws_sdk_scheduler::Client;
-use aws_sdk_scheduler::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindowMode, ScheduleState};
 use queue::{Destination, MemoryQueue};
 use rules::effect::Wake;
 use rules::{BusinessNumberId, ContactKey, Duration, TimerKind, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use testkit::{moto_config as sdk_config, unique};
 use timers::scheduler::{MIN_LEAD, schedule_name};
 use timers::{
     Arming, ManualClock, SchedulerConfig, SchedulerTimers, TimerError, TimerPort, WakeUp,
@@ -22,40 +22,6 @@ const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
 fn at(minutes: i64) -> Timestamp {
     Timestamp::from_unix(T0) + Duration::minutes(minutes)
-}
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL")
-        .or_else(|_| std::env::var("SWITCHBOARD_MOTO_URL"))
-        .unwrap_or_else(|_| {
-            panic!(
-                "AWS_ENDPOINT_URL (or SWITCHBOARD_MOTO_URL) is not set: these tests need moto \
-                 server. Run ./scripts/test, or start moto as in ../shared/LOCAL-STACK.md and \
-                 export AWS_ENDPOINT_URL=http://127.0.0.1:<port>"
-            )
-        })
-}
-
-async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await
-}
-
-fn unique(name: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "timers-{name}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Counts the Scheduler API calls the adapter makes.

@@ -3,22 +3,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use rules::{BusinessNumberId, ContactKey};
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
 use store::{DynamoStore, SqliteStore, Store, keys};
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use testkit::{moto_config as dynamo_config, unique};
 
 /// What the suite needs beyond the ports: planting a corrupt state item.
 pub trait Harness: Store {
@@ -35,28 +21,7 @@ pub async fn sqlite() -> SqliteStore {
     SqliteStore::open(dir.join(format!("{}.db", unique("t")))).expect("open sqlite")
 }
 
-/// The moto endpoint; panics (never skips) when the environment does not name one.
-pub fn moto_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL")
-        .or_else(|_| std::env::var("SWITCHBOARD_MOTO_URL"))
-        .expect(
-            "DynamoDB contract tests need moto: set AWS_ENDPOINT_URL (or SWITCHBOARD_MOTO_URL), \
-             e.g. run ./scripts/test, which starts moto server and sets both",
-        )
-}
-
-pub async fn dynamo_config() -> aws_config::SdkConfig {
-    let endpoint = moto_endpoint();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await
-}
-
+/// A new DynamoDB table on moto (panics, never skips, without moto).
 pub async fn dynamo() -> DynamoStore {
     let config = dynamo_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), unique("sb"));
