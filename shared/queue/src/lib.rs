@@ -8,14 +8,19 @@
 //!   It returns `Ok` only once every envelope is accepted (HOOK-5 relies on it).
 //! - [`SqsQueues`]: the adapter on Amazon SQS (`SendMessageBatch` in chunks within SQS's limits).
 //! - [`MemoryQueue`]: the in-process twin used by the local runner and by tests.
+//! - [`SendJob`]: the body of an outbound-queue message (router, console and campaigns produce
+//!   it; the sender consumes it).
 //!
 //! Bodies are JSON documents (the normalised events); keys are the events' stable keys and become
 //! the FIFO deduplication ids.
 
 use std::future::Future;
 
+pub mod job;
 mod memory;
 pub mod sqs;
+
+pub use job::{OutreachPlan, SendJob, SendOrigin};
 
 pub use memory::MemoryQueue;
 pub use sqs::SqsQueues;
@@ -27,6 +32,8 @@ pub enum Destination {
     Inbound,
     /// The standard updates queue.
     Updates,
+    /// The standard outbound queue: [`SendJob`]s for the sender.
+    Outbound,
 }
 
 /// One queue message: the event's stable key, its FIFO group (inbound only) and its JSON body.

@@ -14,6 +14,7 @@ pub struct MemoryQueue {
 struct State {
     inbound: Vec<Envelope>,
     updates: Vec<Envelope>,
+    outbound: Vec<Envelope>,
     inbound_keys: HashSet<String>,
     sends: usize,
     fail_next: usize,
@@ -40,6 +41,7 @@ impl MemoryQueue {
         match on {
             Destination::Inbound => s.inbound.clone(),
             Destination::Updates => s.updates.clone(),
+            Destination::Outbound => s.outbound.clone(),
         }
     }
 
@@ -59,13 +61,14 @@ impl MemoryQueue {
         match on {
             Destination::Inbound => std::mem::take(&mut s.inbound),
             Destination::Updates => std::mem::take(&mut s.updates),
+            Destination::Outbound => std::mem::take(&mut s.outbound),
         }
     }
 
     /// How many envelopes are waiting on both queues.
     pub fn len(&self) -> usize {
         let s = self.state();
-        s.inbound.len() + s.updates.len()
+        s.inbound.len() + s.updates.len() + s.outbound.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -95,6 +98,7 @@ impl EventQueue for MemoryQueue {
                     }
                 }
                 Destination::Updates => s.updates.push(e),
+                Destination::Outbound => s.outbound.push(e),
             }
         }
         Ok(())

@@ -24,6 +24,7 @@ pub struct SqsQueues {
     client: aws_sdk_sqs::Client,
     inbound_url: String,
     updates_url: String,
+    outbound_url: String,
     concurrency: usize,
     attempts: u32,
 }
@@ -48,9 +49,17 @@ impl SqsQueues {
             client,
             inbound_url: inbound_url.into(),
             updates_url: updates_url.into(),
+            outbound_url: String::new(),
             concurrency: 16,
             attempts: 4,
         }
+    }
+
+    /// The outbound queue's URL (functions that never send to it leave it unset; sending to it
+    /// then fails as unavailable).
+    pub fn outbound(mut self, url: impl Into<String>) -> SqsQueues {
+        self.outbound_url = url.into();
+        self
     }
 
     /// How many batches are in flight at once (default 16).
@@ -69,12 +78,18 @@ impl SqsQueues {
         match to {
             Destination::Inbound => &self.inbound_url,
             Destination::Updates => &self.updates_url,
+            Destination::Outbound => &self.outbound_url,
         }
     }
 }
 
 impl EventQueue for SqsQueues {
     async fn send(&self, to: Destination, envelopes: Vec<Envelope>) -> Result<(), QueueError> {
+        if self.url(to).is_empty() {
+            return Err(QueueError::Unavailable(format!(
+                "no URL configured for the {to:?} queue"
+            )));
+        }
         let mut batches = Vec::new();
         for range in plan(to, &envelopes)? {
             let batch = &envelopes[range];

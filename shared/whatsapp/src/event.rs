@@ -10,6 +10,7 @@
 //! | `phone_number_quality` ([`PhoneNumberQuality`]) | `phone_number_quality_update` | updates | field `:` WABA id `:` time `:` change index |
 //! | `capability` ([`CapabilityUpdate`]) | `business_capability_update` | updates | field `:` WABA id `:` time `:` change index |
 //! | `other_field` ([`OtherField`]) | any other field | updates | field `:` WABA id `:` time `:` change index |
+//! | `lane` ([`LaneEvent`]) | the console or the router (an agent action, an assignment answer), not Meta | inbound FIFO, group `phone_number_id#contact` | chosen by the producer, stable per action |
 //! | `timer_fired` ([`TimerFired`]) | a timer wake-up (the timers function or the local timer wheel), not Meta | inbound FIFO, group `phone_number_id#contact` (TIME-3) | `timer:` phone_number_id `:` contact `:` timer kind `:` token |
 //!
 //! "time" in a key is `entry[].time`; when Meta sends none (e.g. `value.errors`, group events) it
@@ -56,6 +57,9 @@ impl Event {
             (EventBody::TimerFired(t), Some(b)) => Route::Inbound {
                 group: format!("{}#{}", b.phone_number_id, t.contact),
             },
+            (EventBody::Lane(l), Some(b)) => Route::Inbound {
+                group: format!("{}#{}", b.phone_number_id, l.contact),
+            },
             _ => Route::Updates,
         }
     }
@@ -72,6 +76,7 @@ impl Event {
             EventBody::Capability(_) => "capability",
             EventBody::OtherField(_) => "other_field",
             EventBody::TimerFired(_) => "timer_fired",
+            EventBody::Lane(_) => "lane",
         }
     }
 
@@ -91,6 +96,32 @@ impl Event {
             body: EventBody::TimerFired(fired),
         }
     }
+}
+
+/// An event Switchboard itself puts in a contact's lane: a console action (it must not race the
+/// customer's messages) or the answer to an agent request made for another contact (AUTO-5's
+/// next queued conversation). `key` must be stable for the action, so a retry dedups.
+pub fn lane_event(phone_number_id: &str, contact: &str, key: String, event: rules::Event) -> Event {
+    Event {
+        key,
+        waba_id: String::new(),
+        business: Some(BusinessNumber {
+            phone_number_id: phone_number_id.to_owned(),
+            display_phone_number: None,
+        }),
+        body: EventBody::Lane(LaneEvent {
+            contact: contact.to_owned(),
+            event,
+        }),
+    }
+}
+
+/// The body of [`lane_event`]: a rules event for `contact`, decided by the router as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaneEvent {
+    /// The contact key, as in [`ContactRef::key`].
+    pub contact: String,
+    pub event: rules::Event,
 }
 
 /// The business number: `phone_number_id` is the id every setting hangs off.
@@ -113,6 +144,7 @@ pub enum EventBody {
     Capability(CapabilityUpdate),
     OtherField(OtherField),
     TimerFired(TimerFired),
+    Lane(LaneEvent),
 }
 
 /// A timer wake-up (TIME-1). It travels in the contact's lane on the inbound FIFO (TIME-3); the

@@ -27,7 +27,8 @@ pub mod signature;
 pub mod webhook;
 
 pub use event::{
-    Event, EventBody, InboundMessage, MessageContent, Route, StatusUpdate, TimerFired,
+    Event, EventBody, InboundMessage, LaneEvent, MessageContent, Route, StatusUpdate, TimerFired,
+    lane_event,
 };
 pub use normalise::{PayloadError, normalise, parse_events};
 pub use signature::{AppSecret, HandshakeError, SignatureError, sign, verify, verify_handshake};
