@@ -1,4 +1,5 @@
-//! The outbound queue's message: one send, ready for the sender.
+//! The outbound queue's messages ([`OutboundJob`]): one send, ready for the sender, or a
+//! campaign tick (the sender feeds the campaign's next contacts from its hopper: CAMP-5).
 //!
 //! The router turns each `Effect::Send` of its outbox into a [`SendJob`] whose `key` is the
 //! outbox effect's id (`<event_key>#<index>`); the console and campaigns use their own stable
@@ -50,22 +51,60 @@ pub struct OutreachPlan {
     pub campaign: Option<CampaignLink>,
 }
 
-impl SendJob {
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a SendJob always serialises")
+/// Start or continue sending a campaign: the sender takes the next contacts from the hopper
+/// within the pacing limits and queues a later tick while contacts remain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignTick {
+    /// Stable per tick (the console's start action, or the previous tick's successor).
+    pub key: String,
+    pub campaign: CampaignId,
+    pub at: Timestamp,
+}
+
+/// An outbound-queue message body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "job")]
+pub enum OutboundJob {
+    Send(SendJob),
+    CampaignTick(CampaignTick),
+}
+
+impl OutboundJob {
+    pub fn key(&self) -> &str {
+        match self {
+            OutboundJob::Send(s) => &s.key,
+            OutboundJob::CampaignTick(t) => &t.key,
+        }
     }
 
-    pub fn parse(body: &str) -> Result<SendJob, serde_json::Error> {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an OutboundJob always serialises")
+    }
+
+    pub fn parse(body: &str) -> Result<OutboundJob, serde_json::Error> {
         serde_json::from_str(body)
     }
 
     /// The outbound-queue envelope (no group: the outbound queue is a standard queue).
     pub fn envelope(&self) -> crate::Envelope {
         crate::Envelope {
-            key: self.key.clone(),
+            key: self.key().to_owned(),
             group: None,
             body: self.to_json(),
         }
+    }
+}
+
+impl SendJob {
+    /// The outbound-queue envelope of this send.
+    pub fn envelope(&self) -> crate::Envelope {
+        OutboundJob::Send(self.clone()).envelope()
+    }
+}
+
+impl CampaignTick {
+    pub fn envelope(&self) -> crate::Envelope {
+        OutboundJob::CampaignTick(self.clone()).envelope()
     }
 }
 
@@ -92,8 +131,21 @@ mod tests {
             requested_at: Timestamp::from_unix(1_700_000_000),
             outreach: None,
         };
-        let back = SendJob::parse(&job.to_json()).unwrap();
-        assert_eq!(back, job);
-        assert_eq!(job.envelope().group, None);
+        let envelope = job.envelope();
+        assert_eq!(envelope.group, None);
+        assert_eq!(envelope.key, "wamid.X#0");
+        assert_eq!(
+            OutboundJob::parse(&envelope.body).unwrap(),
+            OutboundJob::Send(job)
+        );
+        let tick = CampaignTick {
+            key: "start:c1".into(),
+            campaign: CampaignId::new("c1").unwrap(),
+            at: Timestamp::from_unix(1_700_000_000),
+        };
+        assert_eq!(
+            OutboundJob::parse(&tick.envelope().body).unwrap(),
+            OutboundJob::CampaignTick(tick)
+        );
     }
 }

@@ -8,7 +8,7 @@
 //!   It returns `Ok` only once every envelope is accepted (HOOK-5 relies on it).
 //! - [`SqsQueues`]: the adapter on Amazon SQS (`SendMessageBatch` in chunks within SQS's limits).
 //! - [`MemoryQueue`]: the in-process twin used by the local runner and by tests.
-//! - [`SendJob`]: the body of an outbound-queue message (router, console and campaigns produce
+//! - [`OutboundJob`] ([`SendJob`] or [`CampaignTick`]): the body of an outbound-queue message (router, console and campaigns produce
 //!   it; the sender consumes it).
 //!
 //! Bodies are JSON documents (the normalised events); keys are the events' stable keys and become
@@ -20,7 +20,7 @@ pub mod job;
 mod memory;
 pub mod sqs;
 
-pub use job::{OutreachPlan, SendJob, SendOrigin};
+pub use job::{CampaignTick, OutboundJob, OutreachPlan, SendJob, SendOrigin};
 
 pub use memory::MemoryQueue;
 pub use sqs::SqsQueues;
