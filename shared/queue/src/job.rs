@@ -7,6 +7,7 @@
 //! at-least-once, and the router may re-run an outbox after a crash) is sent once.
 
 use rules::outreach::CampaignLink;
+use rules::state::CampaignOutcome;
 use rules::{
     AgentId, BusinessNumberId, CampaignId, ContactKey, OutreachId, SendRequest, Timestamp,
 };
@@ -61,12 +62,27 @@ pub struct CampaignTick {
     pub at: Timestamp,
 }
 
+/// A campaign interaction ended for a contact (CAMP-7..9, or no answer in time): the router
+/// forwards it to the sender, which owns the campaign's rows and hopper.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignResult {
+    /// Stable: the router's outbox effect id.
+    pub key: String,
+    pub campaign: CampaignId,
+    pub number: BusinessNumberId,
+    pub contact: ContactKey,
+    pub outreach: OutreachId,
+    pub outcome: CampaignOutcome,
+    pub at: Timestamp,
+}
+
 /// An outbound-queue message body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "job")]
 pub enum OutboundJob {
     Send(SendJob),
     CampaignTick(CampaignTick),
+    CampaignResult(CampaignResult),
 }
 
 impl OutboundJob {
@@ -74,6 +90,7 @@ impl OutboundJob {
         match self {
             OutboundJob::Send(s) => &s.key,
             OutboundJob::CampaignTick(t) => &t.key,
+            OutboundJob::CampaignResult(r) => &r.key,
         }
     }
 

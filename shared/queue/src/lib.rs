@@ -20,7 +20,7 @@ pub mod job;
 mod memory;
 pub mod sqs;
 
-pub use job::{CampaignTick, OutboundJob, OutreachPlan, SendJob, SendOrigin};
+pub use job::{CampaignResult, CampaignTick, OutboundJob, OutreachPlan, SendJob, SendOrigin};
 
 pub use memory::MemoryQueue;
 pub use sqs::SqsQueues;

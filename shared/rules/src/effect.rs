@@ -190,6 +190,13 @@ pub enum Notice {
     },
     Reopened,
     HandedOffByBot,
+    /// AUTO-9: the customer's survey answer (the shell records `Effect::RecordCsat` in the same
+    /// commit as this notice, so the score is kept exactly once).
+    CsatAnswered {
+        score: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<AgentId>,
+    },
     /// A console send that the rules refused (window closed, …).
     SendRefused {
         reason: String,

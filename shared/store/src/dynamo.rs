@@ -828,36 +828,6 @@ impl SettingsStore for DynamoStore {
     }
 }
 
-impl DynamoStore {
-    /// A conditional counter update on an agent: `Ok(false)` when the condition fails.
-    async fn agent_counter(
-        &self,
-        operation: &'static str,
-        agent: &AgentId,
-        expression: &str,
-        condition: &str,
-        attr_names: &[(&str, &str)],
-        vals: Vec<(&str, AttributeValue)>,
-    ) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(self.table.as_ref())
-            .set_key(Some(key_item(&keys::agent(agent))))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names(attr_names)))
-            .set_expression_attribute_values(Some(values(vals)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_error(operation, e)),
-        }
-    }
-}
-
 impl AgentStore for DynamoStore {
     async fn put_agent(&self, agent: &AgentId, capacity: u32, online: bool) -> Result<()> {
         self.client
@@ -894,28 +864,83 @@ impl AgentStore for DynamoStore {
         items.into_iter().map(parse).collect()
     }
 
-    async fn take_capacity(&self, agent: &AgentId) -> Result<bool> {
-        self.agent_counter(
-            "take_capacity",
-            agent,
-            "SET #o = #o + :one",
-            "#o < #c",
-            &[("#o", "open"), ("#c", "capacity")],
-            vec![(":one", n(1))],
-        )
-        .await
+    async fn take_capacity(
+        &self,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentId>> {
+        let marker = keys::capacity_op(op);
+        let ops = vec![
+            self.op_marker_put(&marker, agent, None, now)?,
+            self.take_one_op(agent)?,
+        ];
+        match self.transact("take_capacity", ops).await? {
+            Ok(()) => Ok(Some(agent.clone())),
+            Err(codes) if codes.first().is_some_and(|c| c == CONDITION_FAILED) => Ok(self
+                .get_typed::<CapacityOpItem>("take_capacity", &marker)
+                .await?
+                .map(|m| m.agent)),
+            Err(_) => Ok(None),
+        }
     }
 
-    async fn release_capacity(&self, agent: &AgentId) -> Result<bool> {
-        self.agent_counter(
-            "release_capacity",
-            agent,
-            "SET #o = #o - :one",
-            "#o > :zero",
-            &[("#o", "open")],
-            vec![(":one", n(1)), (":zero", n(0))],
+    async fn capacity_taken_by(&self, op: &str) -> Result<Option<AgentId>> {
+        Ok(self
+            .get_typed::<CapacityOpItem>("capacity_taken_by", &keys::capacity_op(op))
+            .await?
+            .map(|m| m.agent))
+    }
+
+    async fn release_capacity(&self, agent: &AgentId, op: &str, now: Timestamp) -> Result<bool> {
+        let marker = keys::capacity_op(op);
+        let ops = vec![
+            self.op_marker_put(&marker, agent, None, now)?,
+            self.update_op(
+                &keys::agent(agent),
+                "SET #o = #o - :one".into(),
+                Some("#o > :zero"),
+                names(&[("#o", "open")]),
+                values(vec![(":one", n(1)), (":zero", n(0))]),
+            )?,
+        ];
+        Ok(self.transact("release_capacity", ops).await?.is_ok())
+    }
+}
+
+impl DynamoStore {
+    /// The marker of a keyed capacity operation, written only if absent.
+    fn op_marker_put(
+        &self,
+        marker: &Key,
+        agent: &AgentId,
+        entry: Option<QueueEntry>,
+        now: Timestamp,
+    ) -> Result<TransactWriteItem> {
+        let item = CapacityOpItem {
+            agent: agent.clone(),
+            entry,
+            expires_at: now + DEDUP_TTL,
+        };
+        self.put_op(
+            item_of(marker, &item)?,
+            Some((
+                "attribute_not_exists(#pk)",
+                names(&[("#pk", "pk")]),
+                HashMap::new(),
+            )),
         )
-        .await
+    }
+
+    /// One unit of the agent's capacity, if free (and the agent exists).
+    fn take_one_op(&self, agent: &AgentId) -> Result<TransactWriteItem> {
+        self.update_op(
+            &keys::agent(agent),
+            "SET #o = #o + :one".into(),
+            Some("#o < #c"),
+            names(&[("#o", "open"), ("#c", "capacity")]),
+            values(vec![(":one", n(1))]),
+        )
     }
 }
 
@@ -1010,6 +1035,65 @@ impl QueueStore for DynamoStore {
             .query_until("queue_head", query, limit as usize)
             .await?;
         items.into_iter().take(limit as usize).map(parse).collect()
+    }
+
+    async fn claim_queue_head(
+        &self,
+        number: &BusinessNumberId,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> Result<Option<QueueEntry>> {
+        let marker = keys::capacity_op(op);
+        if let Some(done) = self
+            .get_typed::<CapacityOpItem>("claim_queue_head", &marker)
+            .await?
+        {
+            return Ok(done.entry);
+        }
+        // Another agent may take the head between the read and the write: try the next head.
+        for _ in 0..8 {
+            let Some(entry) = self.queue_head(number, 1).await?.into_iter().next() else {
+                return Ok(None);
+            };
+            let entry_key = keys::queue_entry(number, entry.enqueued_at, &entry.conversation);
+            let pointer_key = keys::queue_pointer(number, &entry.conversation);
+            let delete = |key: &Key| -> Result<TransactWriteItem> {
+                let d = Delete::builder()
+                    .table_name(self.table.as_ref())
+                    .set_key(Some(key_item(key)))
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", "pk");
+                Ok(TransactWriteItem::builder()
+                    .delete(built(d.build())?)
+                    .build())
+            };
+            let ops = vec![
+                self.op_marker_put(&marker, agent, Some(entry.clone()), now)?,
+                self.take_one_op(agent)?,
+                delete(&entry_key)?,
+                delete(&pointer_key)?,
+            ];
+            match self.transact("claim_queue_head", ops).await? {
+                Ok(()) => return Ok(Some(entry)),
+                Err(codes) => {
+                    let failed = |i: usize| codes.get(i).is_some_and(|c| c == CONDITION_FAILED);
+                    if failed(0) {
+                        return Ok(self
+                            .get_typed::<CapacityOpItem>("claim_queue_head", &marker)
+                            .await?
+                            .and_then(|m| m.entry));
+                    }
+                    if failed(1) {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        Err(StoreError::Retryable {
+            operation: "claim_queue_head",
+            message: "the queue's head kept moving".into(),
+        })
     }
 
     async fn leave_queue(

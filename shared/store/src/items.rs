@@ -3,9 +3,11 @@
 //! JSON in the `data` column of its `items` table. Opaque JSON payloads (a log body, a campaign
 //! definition, Meta's pricing) are kept as JSON text so both stores give them back byte for byte.
 
-use crate::model::{ContactProfile, Outbox};
+use crate::model::{ContactProfile, Outbox, QueueEntry};
 use rules::outreach::OutreachRecord;
-use rules::{BusinessNumberId, ContactKey, ContactState, EventKey, LogEntry, MessageId, Timestamp};
+use rules::{
+    AgentId, BusinessNumberId, ContactKey, ContactState, EventKey, LogEntry, MessageId, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -54,6 +56,18 @@ pub struct LogItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SettingsItem {
     pub settings: rules::NumberSettings,
+}
+
+/// The marker of one keyed capacity operation (take, release, claim of the queue head): written
+/// in the same transaction as the counter it moves, so repeating the operation after a crash
+/// finds it and changes nothing (ARCHITECTURE invariant 3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapacityOpItem {
+    pub agent: AgentId,
+    /// The queue entry a claim took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<QueueEntry>,
+    pub expires_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

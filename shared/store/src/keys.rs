@@ -108,6 +108,11 @@ pub fn queue_pointer(number: &BusinessNumberId, conversation: &rules::Conversati
     Key::new(queue_pk(number), format!("P#{conversation}"))
 }
 
+/// The marker of a keyed capacity operation (its own partition: operations are spread).
+pub fn capacity_op(op: &str) -> Key {
+    Key::new(format!("OP#{op}"), "op")
+}
+
 pub fn agent(agent: &AgentId) -> Key {
     Key::new(AGENTS_PK.to_owned(), agent.as_str())
 }

@@ -424,6 +424,10 @@ pub struct QueueEntry {
     pub conversation: ConversationId,
     pub contact: ContactKey,
     pub enqueued_at: Timestamp,
+    /// The contact's agent request this entry answers (echoed in `AgentAssigned`, so the rules
+    /// can tell a current answer from a stale one).
+    #[serde(default)]
+    pub request: u64,
 }
 
 /// Which side of the ledger a line adds to.

@@ -113,12 +113,29 @@ pub trait AgentStore: Send + Sync {
 
     fn agents(&self) -> impl Future<Output = Result<Vec<AgentLoad>>> + Send;
 
-    /// Takes one unit of capacity if `open < capacity` (conditional: never over capacity under
-    /// concurrency). `false`: full (or unknown agent).
-    fn take_capacity(&self, agent: &AgentId) -> impl Future<Output = Result<bool>> + Send;
+    /// Takes one unit of the agent's capacity for operation `op`, if `open < capacity`
+    /// (conditional: never over capacity under concurrency). Keyed: when `op` already took
+    /// capacity (a repeat after a crash), nothing changes and the agent it took is returned, which
+    /// may differ from `agent`. `None`: full (or unknown agent).
+    fn take_capacity(
+        &self,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<AgentId>>> + Send;
 
-    /// Gives one unit back; never below zero. `false`: it was already zero.
-    fn release_capacity(&self, agent: &AgentId) -> impl Future<Output = Result<bool>> + Send;
+    /// The agent whose capacity operation `op` took, if it ran (the router asks when it repeats
+    /// an agent request after a crash, before choosing again).
+    fn capacity_taken_by(&self, op: &str) -> impl Future<Output = Result<Option<AgentId>>> + Send;
+
+    /// Gives one unit back for operation `op`; never below zero. Keyed like `take_capacity`.
+    /// `false`: `op` was applied before, or the count was already zero.
+    fn release_capacity(
+        &self,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// The number's queue of conversations waiting for an agent: first in, first out (AUTO-4).
@@ -140,6 +157,17 @@ pub trait QueueStore: Send + Sync {
         number: &BusinessNumberId,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<QueueEntry>>> + Send;
+
+    /// AUTO-5: atomically takes the oldest queued conversation off the number's queue and one
+    /// unit of `agent`'s capacity for it. Keyed by `op`: a repeat returns the entry the first
+    /// call took. `None`: the queue is empty or the agent has no free capacity.
+    fn claim_queue_head(
+        &self,
+        number: &BusinessNumberId,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<QueueEntry>>> + Send;
 
     /// Removes the conversation. `true` for exactly one caller: use it to claim the head.
     fn leave_queue(

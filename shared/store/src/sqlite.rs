@@ -1030,25 +1030,41 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn take_capacity(&self, agent: &AgentId) -> Result<bool> {
-        let key = keys::agent(agent);
+    async fn take_capacity(
+        &self,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentId>> {
+        let (agent, marker) = (agent.clone(), keys::capacity_op(op));
         self.run("take_capacity", move |c| {
-            let Some(mut load) = get_item::<AgentLoad>(c, &key)? else {
-                return Ok(false);
-            };
-            if load.open >= load.capacity {
-                return Ok(false);
+            if let Some(done) = get_item::<CapacityOpItem>(c, &marker)? {
+                return Ok(Some(done.agent));
             }
-            load.open += 1;
-            put_item(c, &key, &load, None)?;
-            Ok(true)
+            if !take_one(c, &agent)? {
+                return Ok(None);
+            }
+            put_op_marker(c, &marker, &agent, None, now)?;
+            Ok(Some(agent))
         })
         .await
     }
 
-    async fn release_capacity(&self, agent: &AgentId) -> Result<bool> {
-        let key = keys::agent(agent);
+    async fn capacity_taken_by(&self, op: &str) -> Result<Option<AgentId>> {
+        let marker = keys::capacity_op(op);
+        self.read("capacity_taken_by", move |c| {
+            Ok(get_item::<CapacityOpItem>(c, &marker)?.map(|m| m.agent))
+        })
+        .await
+    }
+
+    async fn release_capacity(&self, agent: &AgentId, op: &str, now: Timestamp) -> Result<bool> {
+        let (agent, marker) = (agent.clone(), keys::capacity_op(op));
         self.run("release_capacity", move |c| {
+            if get_item::<CapacityOpItem>(c, &marker)?.is_some() {
+                return Ok(false);
+            }
+            let key = keys::agent(&agent);
             let Some(mut load) = get_item::<AgentLoad>(c, &key)? else {
                 return Ok(false);
             };
@@ -1057,10 +1073,41 @@ impl AgentStore for SqliteStore {
             }
             load.open -= 1;
             put_item(c, &key, &load, None)?;
+            put_op_marker(c, &marker, &agent, None, now)?;
             Ok(true)
         })
         .await
     }
+}
+
+/// One unit of the agent's capacity, if free.
+fn take_one(c: &Connection, agent: &AgentId) -> Result<bool> {
+    let key = keys::agent(agent);
+    let Some(mut load) = get_item::<AgentLoad>(c, &key)? else {
+        return Ok(false);
+    };
+    if load.open >= load.capacity {
+        return Ok(false);
+    }
+    load.open += 1;
+    put_item(c, &key, &load, None)?;
+    Ok(true)
+}
+
+fn put_op_marker(
+    c: &Connection,
+    marker: &Key,
+    agent: &AgentId,
+    entry: Option<QueueEntry>,
+    now: Timestamp,
+) -> Result<()> {
+    let expires_at = now + DEDUP_TTL;
+    let item = CapacityOpItem {
+        agent: agent.clone(),
+        entry,
+        expires_at,
+    };
+    put_item(c, marker, &item, Some(expires_at.unix()))
 }
 
 fn queue_position_sync(c: &Connection, pk: &str, entry_sk: &str) -> Result<u32> {
@@ -1125,6 +1172,37 @@ impl QueueStore for SqliteStore {
                     .map(|(_, e)| e)
                     .collect(),
             )
+        })
+        .await
+    }
+
+    async fn claim_queue_head(
+        &self,
+        number: &BusinessNumberId,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> Result<Option<QueueEntry>> {
+        let (pk, agent, marker) = (keys::queue_pk(number), agent.clone(), keys::capacity_op(op));
+        self.run("claim_queue_head", move |c| {
+            if let Some(done) = get_item::<CapacityOpItem>(c, &marker)? {
+                return Ok(done.entry);
+            }
+            let prefix = keys::QUEUE_ENTRY_PREFIX;
+            let Some((sk, entry)) =
+                query_range::<QueueEntry>(c, &pk, prefix, &prefix_end(prefix), false, 1)?
+                    .into_iter()
+                    .next()
+            else {
+                return Ok(None);
+            };
+            if !take_one(c, &agent)? {
+                return Ok(None);
+            }
+            delete_item(c, &Key { pk: pk.clone(), sk })?;
+            delete_item(c, &keys::queue_pointer(&entry.number, &entry.conversation))?;
+            put_op_marker(c, &marker, &agent, Some(entry.clone()), now)?;
+            Ok(Some(entry))
         })
         .await
     }

@@ -31,6 +31,8 @@ macro_rules! contract_suite {
                 expired_dedup_marker_no_longer_blocks,
                 two_concurrent_writers_exactly_one_wins,
                 agent_capacity_never_exceeded_under_20_concurrent_assignments,
+                capacity_operations_are_keyed,
+                claiming_the_queue_head_is_atomic_and_keyed,
                 expired_outreach_is_ignored_on_read,
                 statuses_are_monotonic_in_any_order,
                 send_claims_are_idempotent,

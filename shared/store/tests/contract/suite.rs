@@ -247,18 +247,22 @@ pub async fn two_concurrent_writers_exactly_one_wins<S: Harness>(store: S) {
 pub async fn agent_capacity_never_exceeded_under_20_concurrent_assignments<S: Harness>(store: S) {
     // AUTO-4: conditional counters; 20 concurrent takes on capacity 5 give exactly 5.
     let ana = agent("ana");
+    let now = t(1_000);
     store.put_agent(&ana, 5, true).await.unwrap();
     store.put_agent(&agent("bo"), 2, false).await.unwrap();
     let mut tasks = Vec::new();
-    for _ in 0..20 {
+    for i in 0..20 {
         let (store, ana) = (store.clone(), ana.clone());
         tasks.push(tokio::spawn(async move {
-            store.take_capacity(&ana).await.unwrap()
+            store
+                .take_capacity(&ana, &format!("take-{i}"), now)
+                .await
+                .unwrap()
         }));
     }
     let mut taken = 0;
     for task in tasks {
-        taken += u32::from(task.await.unwrap());
+        taken += u32::from(task.await.unwrap().is_some());
     }
     assert_eq!(taken, 5);
     let agents = store.agents().await.unwrap();
@@ -267,15 +271,123 @@ pub async fn agent_capacity_never_exceeded_under_20_concurrent_assignments<S: Ha
     assert_eq!(agents.len(), 2);
     // Updating capacity keeps the open count.
     store.put_agent(&ana, 6, true).await.unwrap();
-    assert!(store.take_capacity(&ana).await.unwrap());
-    assert!(!store.take_capacity(&ana).await.unwrap());
+    assert_eq!(
+        store.take_capacity(&ana, "more-1", now).await.unwrap(),
+        Some(ana.clone())
+    );
+    assert_eq!(
+        store.take_capacity(&ana, "more-2", now).await.unwrap(),
+        None
+    );
     // Release never goes below zero.
     let mut released = 0;
-    for _ in 0..8 {
-        released += u32::from(store.release_capacity(&ana).await.unwrap());
+    for i in 0..8 {
+        released += u32::from(
+            store
+                .release_capacity(&ana, &format!("release-{i}"), now)
+                .await
+                .unwrap(),
+        );
     }
     assert_eq!(released, 6);
-    assert!(!store.take_capacity(&agent("nobody")).await.unwrap());
+    assert_eq!(
+        store
+            .take_capacity(&agent("nobody"), "nobody-1", now)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn capacity_operations_are_keyed<S: Harness>(store: S) {
+    // ARCHITECTURE invariant 3: the router repeats an outbox after a crash; a repeated take or
+    // release changes nothing, and a repeated take names the agent the first one took.
+    let (ana, bo) = (agent("ana"), agent("bo"));
+    let now = t(1_000);
+    store.put_agent(&ana, 2, true).await.unwrap();
+    store.put_agent(&bo, 2, true).await.unwrap();
+    assert_eq!(
+        store.take_capacity(&ana, "e1#0", now).await.unwrap(),
+        Some(ana.clone())
+    );
+    // The repeat picked another agent this time: the first choice stands, bo is untouched.
+    assert_eq!(
+        store.take_capacity(&bo, "e1#0", now).await.unwrap(),
+        Some(ana.clone())
+    );
+    let open = |agents: Vec<rules::agents::AgentLoad>, who: &AgentId| {
+        agents.into_iter().find(|a| &a.agent == who).unwrap().open
+    };
+    assert_eq!(open(store.agents().await.unwrap(), &ana), 1);
+    assert_eq!(open(store.agents().await.unwrap(), &bo), 0);
+    assert_eq!(
+        store.capacity_taken_by("e1#0").await.unwrap(),
+        Some(ana.clone())
+    );
+    assert_eq!(store.capacity_taken_by("never").await.unwrap(), None);
+    assert!(store.release_capacity(&ana, "e2#0", now).await.unwrap());
+    assert!(!store.release_capacity(&ana, "e2#0", now).await.unwrap());
+    assert_eq!(open(store.agents().await.unwrap(), &ana), 0);
+}
+
+pub async fn claiming_the_queue_head_is_atomic_and_keyed<S: Harness>(store: S) {
+    // AUTO-5: the closing agent gets the oldest queued conversation; capacity and queue move
+    // together, once per operation, and two agents never get the same conversation.
+    let conv = |s: &str| ConversationId::new(s).unwrap();
+    let now = t(1_000);
+    let (ana, bo) = (agent("ana"), agent("bo"));
+    store.put_agent(&ana, 1, true).await.unwrap();
+    store.put_agent(&bo, 5, true).await.unwrap();
+    assert_eq!(
+        store
+            .claim_queue_head(&number(), &ana, "empty", now)
+            .await
+            .unwrap(),
+        None
+    );
+    store.enqueue(&queued("c-1", 10)).await.unwrap();
+    store.enqueue(&queued("c-2", 20)).await.unwrap();
+    store.enqueue(&queued("c-3", 30)).await.unwrap();
+    let first = store
+        .claim_queue_head(&number(), &ana, "close-1", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.conversation, conv("c-1"));
+    // Repeated: the same entry, nothing more taken.
+    let again = store
+        .claim_queue_head(&number(), &ana, "close-1", now)
+        .await
+        .unwrap();
+    assert_eq!(again, Some(first));
+    // Ana is full now: no claim, the queue is untouched.
+    assert_eq!(
+        store
+            .claim_queue_head(&number(), &ana, "close-2", now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.queue_position(&number(), &conv("c-2")).await.unwrap(),
+        Some(1)
+    );
+    // Two concurrent claims by bo take two different conversations.
+    let n = number();
+    let (a, b) = tokio::join!(
+        store.claim_queue_head(&n, &bo, "bo-1", now),
+        store.claim_queue_head(&n, &bo, "bo-2", now)
+    );
+    let mut got = vec![
+        a.unwrap().unwrap().conversation,
+        b.unwrap().unwrap().conversation,
+    ];
+    got.sort();
+    assert_eq!(got, vec![conv("c-2"), conv("c-3")]);
+    assert!(store.queue_head(&number(), 10).await.unwrap().is_empty());
+    let loads = store.agents().await.unwrap();
+    let open = |who: &AgentId| loads.iter().find(|a| &a.agent == who).unwrap().open;
+    assert_eq!((open(&ana), open(&bo)), (1, 2));
 }
 
 fn outreach(id: &str, wamid: &str, sent_at: Timestamp) -> OutreachRecord {
@@ -453,6 +565,7 @@ fn queued(conv: &str, at: i64) -> QueueEntry {
         conversation: ConversationId::new(conv).unwrap(),
         contact: contact(at as u32),
         enqueued_at: t(at),
+        request: 1,
     }
 }
 

@@ -1,0 +1,39 @@
+//! The router Lambda: wiring only (tracing, configuration, SDK clients, runtime).
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use queue::SqsQueues;
+use router::{Config, Router};
+use store::DynamoStore;
+use timers::{SchedulerConfig, SchedulerTimers, SystemClock};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+
+    // Fail fast, with the variable's name, before taking any record.
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "router cannot start"))?;
+    let scheduler = SchedulerConfig::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "router cannot start"))?;
+    let aws = aws_config::load_from_env().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
+    let queues = SqsQueues::new(&aws, config.inbound_queue_url, String::new())
+        .outbound(config.outbound_queue_url);
+    let timers = SchedulerTimers::new(&aws, scheduler)?;
+    let router = Router::new(store, queues, timers, config.outreach_key);
+
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let router = &router;
+        async move { Ok::<_, Error>(router::handler::handle(router, &SystemClock, event.payload).await) }
+    }))
+    .await
+}
