@@ -160,7 +160,7 @@ where
             .store
             .load_contact(&lane.number, &lane.contact, now)
             .await?;
-        if loaded.is_pending_event(&key) {
+        if pending_for(&loaded, &key) {
             return self.resume(&lane, &settings, loaded, now).await;
         }
         match self
@@ -182,7 +182,7 @@ where
                     .store
                     .load_contact(&lane.number, &lane.contact, now)
                     .await?;
-                if loaded.is_pending_event(&key) {
+                if pending_for(&loaded, &key) {
                     return self.resume(&lane, &settings, loaded, now).await;
                 }
                 tracing::info!(event = %key, "duplicate event ignored");
@@ -572,6 +572,19 @@ where
             body: serde_json::to_string(&event).expect("events serialise"),
         }))
     }
+}
+
+/// Whether the contact's pending outbox belongs to `key`: its own, or a follow-up's (an agent
+/// request's answer, whose key is derived from `key`'s effect ids). Either way the event was
+/// committed and its effects may not all have run: a redelivery resumes them.
+fn pending_for(loaded: &LoadedContact, key: &EventKey) -> bool {
+    loaded.outbox.as_ref().is_some_and(|o| {
+        let pending = o.event_key.as_str();
+        pending == key.as_str()
+            || pending
+                .strip_prefix(key.as_str())
+                .is_some_and(|rest| rest.starts_with('#'))
+    })
 }
 
 fn derived_key(id: &str, suffix: &str) -> Result<EventKey, RouterError> {

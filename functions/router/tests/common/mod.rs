@@ -82,12 +82,45 @@ pub fn without_bot() -> NumberSettings {
     NumberSettings::new(number())
 }
 
-pub type TestRouter = Router<SqliteStore, Arc<MemoryQueue>, Arc<CountingTimers<TimerWheel>>>;
+pub type TestRouter = Router<SqliteStore, Arc<Flaky>, Arc<CountingTimers<TimerWheel>>>;
+
+/// The in-process queue, with failures injected on chosen sends (a crash between the commit and
+/// the effects, as far as the router can tell).
+#[derive(Debug)]
+pub struct Flaky {
+    pub inner: Arc<MemoryQueue>,
+    /// Sends counted from the start; the ones listed here fail.
+    sends: std::sync::atomic::AtomicUsize,
+    fail_at: std::sync::Mutex<Vec<usize>>,
+}
+
+impl Flaky {
+    /// Makes the `n`-th send from now fail (1 = the next one).
+    pub fn fail_send(&self, n: usize) {
+        let now = self.sends.load(std::sync::atomic::Ordering::SeqCst);
+        self.fail_at.lock().unwrap().push(now + n);
+    }
+}
+
+impl EventQueue for Flaky {
+    async fn send(
+        &self,
+        to: Destination,
+        envelopes: Vec<queue::Envelope>,
+    ) -> Result<(), queue::QueueError> {
+        let n = self.sends.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if self.fail_at.lock().unwrap().contains(&n) {
+            return Err(queue::QueueError::Unavailable("injected failure".into()));
+        }
+        self.inner.send(to, envelopes).await
+    }
+}
 
 pub struct Desk {
     pub router: TestRouter,
     pub store: SqliteStore,
     pub queue: Arc<MemoryQueue>,
+    pub flaky: Arc<Flaky>,
     pub timers: Arc<CountingTimers<TimerWheel>>,
     pub clock: ManualClock,
     /// Every send job the router queued, in order.
@@ -95,6 +128,8 @@ pub struct Desk {
     pub campaign_results: Vec<CampaignResult>,
     /// Every inbound event applied, with what the router did.
     pub applied: Vec<(String, Applied)>,
+    /// Failed attempts that were redelivered.
+    pub failures: usize,
     seq: u32,
     _dir: TempDir,
 }
@@ -115,18 +150,25 @@ impl Desk {
         let store = SqliteStore::open(dir.join("switchboard.db")).unwrap();
         store.put_settings(&settings).await.unwrap();
         let queue = Arc::new(MemoryQueue::new());
+        let flaky = Arc::new(Flaky {
+            inner: queue.clone(),
+            sends: Default::default(),
+            fail_at: Default::default(),
+        });
         let timers = Arc::new(CountingTimers::new(TimerWheel::new()));
-        let router = Router::new(store.clone(), queue.clone(), timers.clone(), key())
+        let router = Router::new(store.clone(), flaky.clone(), timers.clone(), key())
             .settings_ttl(std::time::Duration::ZERO);
         Desk {
             router,
             store,
             queue,
+            flaky,
             timers,
             clock: ManualClock::new(Timestamp::from_unix(T0)),
             sent: Vec::new(),
             campaign_results: Vec::new(),
             applied: Vec::new(),
+            failures: 0,
             seq: 0,
             _dir: TempDir(dir),
         }
@@ -325,7 +367,18 @@ impl Desk {
                 break;
             }
             for event in work {
-                let applied = self.router.apply(&event, self.now()).await.unwrap();
+                // SQS redelivers a failed record (FIFO: before anything later in its group).
+                let mut tries = 0;
+                let applied = loop {
+                    match self.router.apply(&event, self.now()).await {
+                        Ok(applied) => break applied,
+                        Err(error) => {
+                            tries += 1;
+                            assert!(!error.is_permanent() && tries < 5, "{error}");
+                            self.failures += 1;
+                        }
+                    }
+                };
                 self.applied.push((event.key.clone(), applied));
             }
         }
