@@ -57,36 +57,186 @@ pub enum FakeFailure {
 
 /// What Meta answers for the codes SEND-2 names: `(code, http status, title, details)`.
 const META_ERRORS: &[(i64, u16, &str, &str)] = &[
-    (1, 500, "API Unknown", "Invalid request or possible server error."),
-    (2, 503, "API Service", "Temporary due to downtime or due to being overloaded."),
-    (4, 400, "API Too Many Calls", "The app has reached its API call rate limit."),
-    (10, 403, "Permission Denied", "Permission is either not granted or has been removed."),
-    (100, 400, "Invalid parameter", "The request included invalid or unsupported parameters."),
-    (190, 401, "Access token has expired", "Your access token has expired."),
-    (368, 403, "Temporarily blocked for policies violations", "The WhatsApp Business Account associated with the app has been restricted or disabled for violating a platform policy."),
-    (80007, 400, "Rate limit issues", "The WhatsApp Business Account has reached its rate limit."),
-    (130429, 400, "Rate limit hit", "Cloud API message throughput has been reached."),
-    (130472, 400, "User's number is part of an experiment", "Message was not sent as part of an experiment."),
-    (131000, 500, "Something went wrong", "Message failed to send due to an unknown error."),
-    (131005, 403, "Access denied", "Permission is either not granted or has been removed."),
-    (131008, 400, "Required parameter is missing", "The request is missing a required parameter."),
-    (131009, 400, "Parameter value is not valid", "One or more parameter values are invalid."),
-    (131016, 500, "Service unavailable", "A service is temporarily unavailable."),
-    (131026, 400, "Message Undeliverable", "Unable to deliver message. Reasons can include: the recipient phone number is not a WhatsApp phone number; the recipient has not accepted the new Terms of Service; the recipient is using an old WhatsApp version."),
-    (131031, 403, "Account has been locked", "The WhatsApp Business Account associated with the app has been restricted or disabled for violating a platform policy, or the data could not be verified."),
-    (131042, 400, "Business eligibility payment issue", "Message failed to send because there were one or more errors related to your payment method."),
-    (131047, 400, "Re-engagement message", "Message failed to send because more than 24 hours have passed since the customer last replied to this number."),
-    (131048, 400, "Spam rate limit hit", "Message failed to send because there are restrictions on how many messages can be sent from this phone number. This may be because too many previous messages were blocked or flagged as spam."),
-    (131049, 400, "Meta chose not to deliver", "This message was not delivered to maintain healthy ecosystem engagement."),
-    (131056, 400, "(Business Account, Consumer Account) pair rate limit hit", "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time."),
-    (131057, 500, "Account in maintenance mode", "Business Account is in maintenance mode."),
-    (132000, 400, "Template Param Count Mismatch", "The number of variable parameter values included in the request did not match the number of variable parameters defined in the template."),
-    (132001, 404, "Template does not exist", "The template does not exist in the specified language or the template has not been approved."),
-    (132005, 400, "Template Hydrated Text Too Long", "Translated text is too long."),
-    (132007, 400, "Template Format Character Policy Violated", "Template content violates a WhatsApp policy."),
-    (132012, 400, "Template Parameter Format Mismatch", "Variable parameter values formatted incorrectly."),
-    (132015, 400, "Template is Paused", "Template is paused due to low quality so it cannot be sent in a template message."),
-    (132016, 400, "Template is Disabled", "Template has been paused too many times due to low quality and is now permanently disabled."),
+    (
+        1,
+        500,
+        "API Unknown",
+        "Invalid request or possible server error.",
+    ),
+    (
+        2,
+        503,
+        "API Service",
+        "Temporary due to downtime or due to being overloaded.",
+    ),
+    (
+        4,
+        400,
+        "API Too Many Calls",
+        "The app has reached its API call rate limit.",
+    ),
+    (
+        10,
+        403,
+        "Permission Denied",
+        "Permission is either not granted or has been removed.",
+    ),
+    (
+        100,
+        400,
+        "Invalid parameter",
+        "The request included invalid or unsupported parameters.",
+    ),
+    (
+        190,
+        401,
+        "Access token has expired",
+        "Your access token has expired.",
+    ),
+    (
+        368,
+        403,
+        "Temporarily blocked for policies violations",
+        "The WhatsApp Business Account associated with the app has been restricted or disabled for violating a platform policy.",
+    ),
+    (
+        80007,
+        400,
+        "Rate limit issues",
+        "The WhatsApp Business Account has reached its rate limit.",
+    ),
+    (
+        130429,
+        400,
+        "Rate limit hit",
+        "Cloud API message throughput has been reached.",
+    ),
+    (
+        130472,
+        400,
+        "User's number is part of an experiment",
+        "Message was not sent as part of an experiment.",
+    ),
+    (
+        131000,
+        500,
+        "Something went wrong",
+        "Message failed to send due to an unknown error.",
+    ),
+    (
+        131005,
+        403,
+        "Access denied",
+        "Permission is either not granted or has been removed.",
+    ),
+    (
+        131008,
+        400,
+        "Required parameter is missing",
+        "The request is missing a required parameter.",
+    ),
+    (
+        131009,
+        400,
+        "Parameter value is not valid",
+        "One or more parameter values are invalid.",
+    ),
+    (
+        131016,
+        500,
+        "Service unavailable",
+        "A service is temporarily unavailable.",
+    ),
+    (
+        131026,
+        400,
+        "Message Undeliverable",
+        "Unable to deliver message. Reasons can include: the recipient phone number is not a WhatsApp phone number; the recipient has not accepted the new Terms of Service; the recipient is using an old WhatsApp version.",
+    ),
+    (
+        131031,
+        403,
+        "Account has been locked",
+        "The WhatsApp Business Account associated with the app has been restricted or disabled for violating a platform policy, or the data could not be verified.",
+    ),
+    (
+        131042,
+        400,
+        "Business eligibility payment issue",
+        "Message failed to send because there were one or more errors related to your payment method.",
+    ),
+    (
+        131047,
+        400,
+        "Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+    ),
+    (
+        131048,
+        400,
+        "Spam rate limit hit",
+        "Message failed to send because there are restrictions on how many messages can be sent from this phone number. This may be because too many previous messages were blocked or flagged as spam.",
+    ),
+    (
+        131049,
+        400,
+        "Meta chose not to deliver",
+        "This message was not delivered to maintain healthy ecosystem engagement.",
+    ),
+    (
+        131056,
+        400,
+        "(Business Account, Consumer Account) pair rate limit hit",
+        "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.",
+    ),
+    (
+        131057,
+        500,
+        "Account in maintenance mode",
+        "Business Account is in maintenance mode.",
+    ),
+    (
+        132000,
+        400,
+        "Template Param Count Mismatch",
+        "The number of variable parameter values included in the request did not match the number of variable parameters defined in the template.",
+    ),
+    (
+        132001,
+        404,
+        "Template does not exist",
+        "The template does not exist in the specified language or the template has not been approved.",
+    ),
+    (
+        132005,
+        400,
+        "Template Hydrated Text Too Long",
+        "Translated text is too long.",
+    ),
+    (
+        132007,
+        400,
+        "Template Format Character Policy Violated",
+        "Template content violates a WhatsApp policy.",
+    ),
+    (
+        132012,
+        400,
+        "Template Parameter Format Mismatch",
+        "Variable parameter values formatted incorrectly.",
+    ),
+    (
+        132015,
+        400,
+        "Template is Paused",
+        "Template is paused due to low quality so it cannot be sent in a template message.",
+    ),
+    (
+        132016,
+        400,
+        "Template is Disabled",
+        "Template has been paused too many times due to low quality and is now permanently disabled.",
+    ),
 ];
 
 impl FakeFailure {
@@ -160,11 +310,18 @@ impl RecordedRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// A message accepted with this wamid.
-    Sent { wamid: String },
+    Sent {
+        wamid: String,
+    },
     /// A template created with this id.
-    TemplateCreated { id: String },
+    TemplateCreated {
+        id: String,
+    },
     /// An error answer; `code` is Meta's when the answer carried the envelope.
-    Refused { http_status: u16, code: Option<i64> },
+    Refused {
+        http_status: u16,
+        code: Option<i64>,
+    },
     Hung,
     Closed,
 }
@@ -181,12 +338,15 @@ struct State {
     requests: Mutex<Vec<RecordedRequest>>,
     script: Mutex<Script>,
     counter: AtomicU64,
+    accepted: AtomicU64,
     connections: Mutex<Vec<AbortHandle>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking test thread must not hide the log from the others.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The running fake; stops (every connection too) when dropped.
@@ -225,6 +385,7 @@ impl FakeGraph {
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(Script::default()),
             counter: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
             connections: Mutex::new(Vec::new()),
         });
         let accept = tokio::spawn(accept_loop(listener, state.clone()));
@@ -279,6 +440,11 @@ impl FakeGraph {
             .collect()
     }
 
+    /// TCP connections accepted so far (a client that keeps its connections alive opens few).
+    pub fn connections_accepted(&self) -> u64 {
+        self.state.accepted.load(Ordering::Relaxed)
+    }
+
     /// Forgets the log and every scripted failure.
     pub fn reset(&self) {
         lock(&self.state.requests).clear();
@@ -301,6 +467,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        state.accepted.fetch_add(1, Ordering::Relaxed);
         let service_state = state.clone();
         let connection = tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
@@ -345,7 +512,15 @@ async fn answer(
     let n = state.counter.fetch_add(1, Ordering::Relaxed);
     let trace = format!("Afake{}x{n}", state.port);
 
-    let (reply, outcome) = decide(state, &method, &path, authorization.as_deref(), &body, n, &trace);
+    let (reply, outcome) = decide(
+        state,
+        &method,
+        &path,
+        authorization.as_deref(),
+        &body,
+        n,
+        &trace,
+    );
     lock(&state.requests).push(RecordedRequest {
         method,
         path,
@@ -356,7 +531,11 @@ async fn answer(
     });
     match reply {
         Reply::Json(status, value) => Ok(respond(status, "application/json", value.to_string())),
-        Reply::Bare(status) => Ok(respond(status, "text/html", "<html><body>Bad Gateway</body></html>".into())),
+        Reply::Bare(status) => Ok(respond(
+            status,
+            "text/html",
+            "<html><body>Bad Gateway</body></html>".into(),
+        )),
         Reply::Hang => std::future::pending().await,
         Reply::Close => Err(CloseConnection),
     }
@@ -364,7 +543,8 @@ async fn answer(
 
 fn respond(status: u16, content_type: &str, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(value) = content_type.parse() {
         response
             .headers_mut()
@@ -373,9 +553,19 @@ fn respond(status: u16, content_type: &str, body: String) -> Response<Full<Bytes
     response
 }
 
-fn refuse(status: u16, code: i64, subcode: Option<i64>, title: Option<&str>, message: &str, trace: &str) -> (Reply, Outcome) {
+fn refuse(
+    status: u16,
+    code: i64,
+    subcode: Option<i64>,
+    title: Option<&str>,
+    message: &str,
+    trace: &str,
+) -> (Reply, Outcome) {
     (
-        Reply::Json(status, meta_error_body(code, subcode, title, message, trace)),
+        Reply::Json(
+            status,
+            meta_error_body(code, subcode, title, message, trace),
+        ),
         Outcome::Refused {
             http_status: status,
             code: Some(code),
@@ -414,7 +604,9 @@ fn decide(
             100,
             Some(33),
             None,
-            &format!("Unsupported {method} request. Object with ID '{node}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+            &format!(
+                "Unsupported {method} request. Object with ID '{node}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+            ),
             trace,
         );
     }
@@ -443,7 +635,16 @@ fn decide(
             subcode,
             title,
             message,
-        }) => return refuse(http_status, code, subcode, title.as_deref(), &message, trace),
+        }) => {
+            return refuse(
+                http_status,
+                code,
+                subcode,
+                title.as_deref(),
+                &message,
+                trace,
+            );
+        }
         Some(FakeFailure::Bare { http_status }) => {
             return (
                 Reply::Bare(http_status),
@@ -499,7 +700,9 @@ fn message_problem(body: &Value) -> Option<String> {
         && (body["template"]["name"].as_str().is_none()
             || body["template"]["language"]["code"].as_str().is_none())
     {
-        return Some("The parameters template.name and template.language.code are required.".into());
+        return Some(
+            "The parameters template.name and template.language.code are required.".into(),
+        );
     }
     None
 }
@@ -514,4 +717,167 @@ fn template_problem(body: &Value) -> Option<String> {
         return Some("The parameter components is required.".into());
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fake over raw HTTP/1.1, so that its answers are checked without the client under test.
+
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// Sends one request and reads until the server closes or answers in full; `None` when the
+    /// connection closed without an answer.
+    async fn raw(
+        fake: &FakeGraph,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> Option<(u16, Value)> {
+        let mut stream = TcpStream::connect(fake.addr).await.unwrap();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: graph\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        let answer = String::from_utf8(answer).unwrap();
+        if answer.is_empty() {
+            return None;
+        }
+        let status = answer[9..12].parse().unwrap();
+        let json = answer.split("\r\n\r\n").nth(1).unwrap();
+        Some((status, serde_json::from_str(json).unwrap_or(Value::Null)))
+    }
+
+    const TEXT: &str = r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"15550001111","type":"text","text":{"body":"hi"}}"#;
+
+    #[tokio::test]
+    async fn answers_like_meta_and_records_everything() {
+        let fake = FakeGraph::start().await;
+        let (status, answer) = raw(&fake, "/v23.0/200/messages", Some(FAKE_TOKEN), TEXT)
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(answer["contacts"][0]["wa_id"], "15550001111");
+        let wamid = answer["messages"][0]["id"].as_str().unwrap().to_string();
+        assert!(wamid.starts_with("wamid."));
+
+        let (status, answer) = raw(&fake, "/v23.0/200/messages", Some("wrong"), TEXT)
+            .await
+            .unwrap();
+        assert_eq!((status, answer["error"]["code"].clone()), (401, json!(190)));
+        assert_eq!(answer["error"]["type"], "OAuthException");
+        assert!(answer["error"]["fbtrace_id"].is_string());
+
+        let (status, answer) = raw(
+            &fake,
+            "/v23.0/200/messages",
+            Some(FAKE_TOKEN),
+            r#"{"to":"1"}"#,
+        )
+        .await
+        .unwrap();
+        assert_eq!((status, answer["error"]["code"].clone()), (400, json!(100)));
+        let (status, _) = raw(&fake, "/v23.0/200/contacts", Some(FAKE_TOKEN), TEXT)
+            .await
+            .unwrap();
+        assert_eq!(status, 400);
+
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 4);
+        assert_eq!(requests[0].outcome, Outcome::Sent { wamid });
+        assert_eq!(requests[0].to(), Some("15550001111"));
+        assert_eq!(
+            requests[1].outcome,
+            Outcome::Refused {
+                http_status: 401,
+                code: Some(190)
+            }
+        );
+        assert_eq!(fake.sent().len(), 1);
+        fake.reset();
+        assert!(fake.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn scripted_failures_answer_in_order_then_it_recovers() {
+        let fake = FakeGraph::start().await;
+        fake.fail_next(1, FakeFailure::meta(131056));
+        fake.fail_next(1, FakeFailure::Bare { http_status: 502 });
+        fake.fail_next(1, FakeFailure::CloseConnection);
+        let (status, answer) = raw(&fake, "/v23.0/200/messages", Some(FAKE_TOKEN), TEXT)
+            .await
+            .unwrap();
+        assert_eq!(status, 400);
+        assert_eq!(answer["error"]["code"], 131056);
+        assert_eq!(
+            answer["error"]["error_user_title"],
+            "(Business Account, Consumer Account) pair rate limit hit"
+        );
+        assert!(
+            answer["error"]["error_data"]["details"]
+                .as_str()
+                .unwrap()
+                .starts_with("Too many messages")
+        );
+        let (status, answer) = raw(&fake, "/v23.0/200/messages", Some(FAKE_TOKEN), TEXT)
+            .await
+            .unwrap();
+        assert_eq!((status, answer), (502, Value::Null));
+        assert_eq!(
+            raw(&fake, "/v23.0/200/messages", Some(FAKE_TOKEN), TEXT).await,
+            None
+        );
+        let (status, _) = raw(&fake, "/v23.0/200/messages", Some(FAKE_TOKEN), TEXT)
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+    }
+
+    #[tokio::test]
+    async fn a_hang_never_answers() {
+        let fake = FakeGraph::start().await;
+        fake.fail_next(1, FakeFailure::Hang);
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            raw(&fake, "/v23.0/200/messages", Some(FAKE_TOKEN), TEXT),
+        )
+        .await;
+        assert!(answer.is_err(), "answered: {answer:?}");
+        assert_eq!(fake.requests()[0].outcome, Outcome::Hung);
+    }
+
+    #[tokio::test]
+    async fn templates_are_created_pending() {
+        let fake = FakeGraph::start().await;
+        let body = r#"{"name":"offer","language":"en_US","category":"MARKETING","components":[{"type":"BODY","text":"Hi"}]}"#;
+        let (status, answer) = raw(
+            &fake,
+            "/v23.0/300/message_templates",
+            Some(FAKE_TOKEN),
+            body,
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(
+            (answer["status"].clone(), answer["category"].clone()),
+            (json!("PENDING"), json!("MARKETING"))
+        );
+        let (status, _) = raw(
+            &fake,
+            "/v23.0/300/message_templates",
+            Some(FAKE_TOKEN),
+            r#"{"name":"x"}"#,
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 400);
+    }
 }

@@ -149,9 +149,7 @@ impl CloudError {
     /// A retry cannot produce a second message (Meta refused, or never saw the request).
     pub fn retry_safe(&self) -> bool {
         match self {
-            CloudError::Api { .. } | CloudError::NotSent { .. } | CloudError::Config { .. } => {
-                true
-            }
+            CloudError::Api { .. } | CloudError::NotSent { .. } | CloudError::Config { .. } => true,
             CloudError::Http { http_status, .. } => *http_status < 500,
             CloudError::Ambiguous { .. } | CloudError::Decode { .. } => false,
         }
@@ -176,9 +174,7 @@ impl CloudError {
             CloudError::Http { http_status, .. } => Some(SendFailure::Http {
                 status: *http_status,
             }),
-            CloudError::Ambiguous { .. } | CloudError::NotSent { .. } => {
-                Some(SendFailure::Timeout)
-            }
+            CloudError::Ambiguous { .. } | CloudError::NotSent { .. } => Some(SendFailure::Timeout),
             CloudError::Decode { .. } | CloudError::Config { .. } => None,
         }
     }
@@ -215,7 +211,9 @@ impl CloudClient {
             .or_else(|| graph_url.strip_prefix("http://"))
             .ok_or_else(|| config_error("graph_url must start with https:// or http://"))?;
         if host.is_empty() || graph_url.contains(['?', '#']) {
-            return Err(config_error("graph_url must be a base URL such as https://graph.facebook.com"));
+            return Err(config_error(
+                "graph_url must be a base URL such as https://graph.facebook.com",
+            ));
         }
         let version_ok = config
             .version
@@ -269,7 +267,11 @@ impl CloudClient {
         body: &Value,
     ) -> Result<Accepted, CloudError> {
         let answer = self
-            .post(path_id("phone_number_id", phone_number_id)?, "messages", body)
+            .post(
+                path_id("phone_number_id", phone_number_id)?,
+                "messages",
+                body,
+            )
             .await
             .inspect_err(|e| log_failure("send_message", phone_number_id, e))?;
         let accepted = parse_accepted(&answer)
@@ -327,9 +329,11 @@ impl CloudClient {
         let status = response.status();
         let answer = response.bytes().await;
         if status.is_success() {
-            return answer.map(|b| b.to_vec()).map_err(|e| CloudError::Ambiguous {
-                reason: format!("HTTP {status} but the answer was cut: {}", error_chain(&e)),
-            });
+            return answer
+                .map(|b| b.to_vec())
+                .map_err(|e| CloudError::Ambiguous {
+                    reason: format!("HTTP {status} but the answer was cut: {}", error_chain(&e)),
+                });
         }
         let http_status = status.as_u16();
         let answer = answer.map_err(|e| CloudError::Http {
@@ -392,7 +396,12 @@ fn log_failure(call: &'static str, id: &str, error: &CloudError) {
             "Graph API refused the request"
         ),
         CloudError::Http { http_status, .. } => {
-            tracing::warn!(call, id, http_status, "Graph API answered without Meta's error")
+            tracing::warn!(
+                call,
+                id,
+                http_status,
+                "Graph API answered without Meta's error"
+            )
         }
         CloudError::Ambiguous { reason } => {
             tracing::warn!(call, id, reason = %reason, "Graph API request outcome unknown")
@@ -470,10 +479,15 @@ fn parse_error(http_status: u16, answer: &[u8]) -> CloudError {
     };
     // `error_data` is an object in the Cloud API and a JSON string in some older Graph errors.
     let details = match error.error_data {
-        Some(Value::Object(data)) => data.get("details").and_then(Value::as_str).map(String::from),
-        Some(Value::String(text)) => serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|data| data.get("details").and_then(Value::as_str).map(String::from)),
+        Some(Value::Object(data)) => data
+            .get("details")
+            .and_then(Value::as_str)
+            .map(String::from),
+        Some(Value::String(text)) => serde_json::from_str::<Value>(&text).ok().and_then(|data| {
+            data.get("details")
+                .and_then(Value::as_str)
+                .map(String::from)
+        }),
         _ => None,
     }
     .or(error.error_user_msg);
@@ -556,10 +570,19 @@ mod tests {
             CloudError::Api { code: 10, subcode: Some(2494049), title: Some(t), details: Some(d), .. }
                 if t == "T" && d == "D"
         ));
-        let err = parse_error(400, br#"{"error":{"message":"m","code":100,"error_user_msg":"U"}}"#);
+        let err = parse_error(
+            400,
+            br#"{"error":{"message":"m","code":100,"error_user_msg":"U"}}"#,
+        );
         assert!(matches!(&err, CloudError::Api { details: Some(d), .. } if d == "U"));
         let gateway = parse_error(502, b"<html>Bad Gateway</html>");
-        assert!(matches!(gateway, CloudError::Http { http_status: 502, .. }));
+        assert!(matches!(
+            gateway,
+            CloudError::Http {
+                http_status: 502,
+                ..
+            }
+        ));
         assert!(!gateway.retry_safe());
         assert_eq!(gateway.failure(), Some(SendFailure::Http { status: 502 }));
     }
@@ -579,6 +602,29 @@ mod tests {
             assert!(!err.retry_safe());
             assert_eq!(err.failure(), None);
         }
+    }
+
+    /// Every answer example in Meta's specification reads as an accepted message.
+    #[test]
+    fn metas_answer_examples_parse() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/reference/meta-openapi/examples/spec_send_message_examples.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let examples: Value = serde_json::from_str(&text).unwrap();
+        let mut parsed = 0;
+        for (name, answer) in examples["response_200_examples"].as_object().unwrap() {
+            if answer.get("messages").is_none() {
+                continue; // the typing indicator answers `{"success": true}`
+            }
+            let accepted = parse_accepted(answer.to_string().as_bytes())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(accepted.wamid.starts_with("wamid."), "{name}");
+            assert!(accepted.wa_id.is_some(), "{name}");
+            parsed += 1;
+        }
+        assert!(parsed >= 40, "{parsed}");
     }
 
     #[test]

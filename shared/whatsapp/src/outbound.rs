@@ -209,10 +209,9 @@ impl OutgoingError {
 /// [`Outgoing::validate`] first, or use [`checked_body`].
 pub fn message_body(to: &str, msg: &Outgoing, reply_to: Option<&str>) -> Value {
     let (kind, content) = match msg {
-        Outgoing::Text { body, preview_url } => (
-            "text",
-            json!({ "body": body, "preview_url": preview_url }),
-        ),
+        Outgoing::Text { body, preview_url } => {
+            ("text", json!({ "body": body, "preview_url": preview_url }))
+        }
         Outgoing::Media {
             media,
             source,
@@ -481,7 +480,11 @@ fn count(field: &str, count: usize, min: usize, max: usize) -> Result<(), Outgoi
     Ok(())
 }
 
-fn unique<'a>(seen: &mut HashSet<&'a str>, field: &str, value: &'a str) -> Result<(), OutgoingError> {
+fn unique<'a>(
+    seen: &mut HashSet<&'a str>,
+    field: &str,
+    value: &'a str,
+) -> Result<(), OutgoingError> {
     if !seen.insert(value) {
         return Err(OutgoingError::Duplicate {
             field: field.to_string(),
@@ -527,7 +530,10 @@ fn media_source(field: &str, source: &MediaSource) -> Result<(), OutgoingError> 
 fn template_parameter(field: &str, value: &str, max: usize) -> Result<(), OutgoingError> {
     text(field, value, max)?;
     if value.contains(['\n', '\r', '\t']) {
-        return Err(invalid(field, "a template parameter cannot contain new lines or tabs"));
+        return Err(invalid(
+            field,
+            "a template parameter cannot contain new lines or tabs",
+        ));
     }
     if value.contains("     ") {
         return Err(invalid(
@@ -659,7 +665,11 @@ fn list_sections(sections: &[ListSection]) -> Result<(), OutgoingError> {
     for (s, section) in sections.iter().enumerate() {
         let prefix = format!("interactive.action.sections[{s}]");
         match &section.title {
-            Some(title) => text(&format!("{prefix}.title"), title, limits::LIST_SECTION_TITLE)?,
+            Some(title) => text(
+                &format!("{prefix}.title"),
+                title,
+                limits::LIST_SECTION_TITLE,
+            )?,
             None if sections.len() > 1 => {
                 return Err(invalid(
                     &format!("{prefix}.title"),
@@ -668,8 +678,21 @@ fn list_sections(sections: &[ListSection]) -> Result<(), OutgoingError> {
             }
             None => {}
         }
-        count(&format!("{prefix}.rows"), section.rows.len(), 1, limits::LIST_ROWS)?;
-        for (r, ListRow { id, title, description }) in section.rows.iter().enumerate() {
+        count(
+            &format!("{prefix}.rows"),
+            section.rows.len(),
+            1,
+            limits::LIST_ROWS,
+        )?;
+        for (
+            r,
+            ListRow {
+                id,
+                title,
+                description,
+            },
+        ) in section.rows.iter().enumerate()
+        {
             let row = format!("{prefix}.rows[{r}]");
             text(&format!("{row}.id"), id, limits::LIST_ROW_ID)?;
             unique(&mut ids, &format!("{row}.id"), id)?;
@@ -715,11 +738,17 @@ impl Template {
         let header = "template.components[header].parameters[0]";
         match &self.header {
             None => {}
-            Some(HeaderParameter::Text(value)) => {
-                template_parameter(&format!("{header}.text"), value, limits::TEMPLATE_HEADER_TEXT)?
+            Some(HeaderParameter::Text(value)) => template_parameter(
+                &format!("{header}.text"),
+                value,
+                limits::TEMPLATE_HEADER_TEXT,
+            )?,
+            Some(HeaderParameter::Image(source)) => {
+                media_source(&format!("{header}.image"), source)?
             }
-            Some(HeaderParameter::Image(source)) => media_source(&format!("{header}.image"), source)?,
-            Some(HeaderParameter::Video(source)) => media_source(&format!("{header}.video"), source)?,
+            Some(HeaderParameter::Video(source)) => {
+                media_source(&format!("{header}.video"), source)?
+            }
             Some(HeaderParameter::Document { source, filename }) => {
                 media_source(&format!("{header}.document"), source)?;
                 optional_text(&format!("{header}.document.filename"), filename, usize::MAX)?;
@@ -830,7 +859,9 @@ impl TryFrom<&OutboundContent> for Outgoing {
             } => {
                 let header = match header {
                     None => None,
-                    Some(TemplateHeader::Text { text }) => Some(HeaderParameter::Text(text.clone())),
+                    Some(TemplateHeader::Text { text }) => {
+                        Some(HeaderParameter::Text(text.clone()))
+                    }
                     Some(TemplateHeader::Media { media, source }) => {
                         let source = MediaSource::parse(source);
                         Some(match media {

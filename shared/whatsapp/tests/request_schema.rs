@@ -96,19 +96,28 @@ fn patch_closed_allof_branches(schemas: &mut Map<String, Value>) {
             }
         }
         // TemplateMessage's branch is the one left open.
-        assert!(closed || *name == "TemplateMessage", "patch 1 no longer needed for {name}");
+        assert!(
+            closed || *name == "TemplateMessage",
+            "patch 1 no longer needed for {name}"
+        );
         schema["unevaluatedProperties"] = json!(false);
     }
 }
 
 /// Patch 2.
 fn patch_discriminators(schemas: &mut Map<String, Value>) {
-    for base in ["TemplateComponent", "ParameterObject", "ButtonParameterObject"] {
+    for base in [
+        "TemplateComponent",
+        "ParameterObject",
+        "ButtonParameterObject",
+    ] {
         let discriminator = schema_mut(schemas, base)
             .as_object_mut()
             .and_then(|o| o.remove("discriminator"))
             .unwrap_or_else(|| panic!("patch 2: {base} has no discriminator any more"));
-        let property = discriminator["propertyName"].as_str().expect("propertyName");
+        let property = discriminator["propertyName"]
+            .as_str()
+            .expect("propertyName");
         let mut cases = Vec::new();
         for (value, target) in discriminator["mapping"].as_object().expect("mapping") {
             let target = target
@@ -139,7 +148,11 @@ fn patch_button_index(schemas: &mut Map<String, Value>) {
         let pattern = schema_mut(schemas, name)
             .pointer_mut(pointer)
             .unwrap_or_else(|| panic!("patch 3: {name}{pointer} is gone"));
-        assert_eq!(*pattern, json!("^[2-6, 11-14]$"), "patch 3 no longer needed in {name}");
+        assert_eq!(
+            *pattern,
+            json!("^[2-6, 11-14]$"),
+            "patch 3 no longer needed in {name}"
+        );
         *pattern = json!("^[0-9]$");
     }
 }
@@ -170,7 +183,11 @@ fn patch_location_coordinates(schemas: &mut Map<String, Value>) {
         .pointer_mut("/allOf/1/properties/location/properties")
         .expect("LocationMessage's location properties");
     for axis in ["latitude", "longitude"] {
-        assert_eq!(location[axis]["type"], json!("string"), "patch 5 no longer needed");
+        assert_eq!(
+            location[axis]["type"],
+            json!("string"),
+            "patch 5 no longer needed"
+        );
         location[axis]["type"] = json!(["string", "number"]);
     }
 }
@@ -289,7 +306,11 @@ fn the_samples_cover_every_kind_and_template_component() {
         let body = message_body(common::TO, &msg, None);
         kinds.insert(body["type"].as_str().unwrap().to_string());
         if let Outgoing::Template(_) = msg {
-            for c in body["template"]["components"].as_array().into_iter().flatten() {
+            for c in body["template"]["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 let detail = c["sub_type"]
                     .as_str()
                     .or(c["parameters"][0]["type"].as_str())
@@ -299,15 +320,34 @@ fn the_samples_cover_every_kind_and_template_component() {
         }
     }
     let expected_kinds = [
-        "audio", "document", "image", "interactive", "location", "reaction", "sticker",
-        "template", "text", "video",
+        "audio",
+        "document",
+        "image",
+        "interactive",
+        "location",
+        "reaction",
+        "sticker",
+        "template",
+        "text",
+        "video",
     ];
-    assert_eq!(kinds, expected_kinds.iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        kinds,
+        expected_kinds.iter().map(|s| s.to_string()).collect()
+    );
     let expected_components = [
-        "body:text", "button:quick_reply", "button:url", "header:document", "header:image",
-        "header:text", "header:video",
+        "body:text",
+        "button:quick_reply",
+        "button:url",
+        "header:document",
+        "header:image",
+        "header:text",
+        "header:video",
     ];
-    assert_eq!(components, expected_components.iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        components,
+        expected_components.iter().map(|s| s.to_string()).collect()
+    );
 }
 
 /// The patched schema must still refuse what Meta refuses, or the test above proves nothing.
@@ -338,7 +378,10 @@ fn wrong_bodies_are_rejected() {
     cases.push(("missing to", no_to));
     let mut unknown = text.clone();
     unknown["previewUrl"] = json!(true);
-    cases.push(("unknown top-level field (patch 1 keeps this closed)", unknown));
+    cases.push((
+        "unknown top-level field (patch 1 keeps this closed)",
+        unknown,
+    ));
     let mut mismatched = text.clone();
     mismatched["type"] = json!("image");
     cases.push(("type without its object", mismatched));
@@ -347,7 +390,10 @@ fn wrong_bodies_are_rejected() {
     cases.push(("unknown field in text", bad_text));
     let mut four = buttons.clone();
     let extra = four["interactive"]["action"]["buttons"][0].clone();
-    four["interactive"]["action"]["buttons"].as_array_mut().unwrap().push(extra);
+    four["interactive"]["action"]["buttons"]
+        .as_array_mut()
+        .unwrap()
+        .push(extra);
     cases.push(("four reply buttons", four));
     let mut long_title = buttons.clone();
     long_title["interactive"]["action"]["buttons"][0]["reply"]["title"] = json!("x".repeat(21));
@@ -377,8 +423,16 @@ fn metas_examples_of_the_kinds_we_send_validate_after_the_patches() {
     let path = reference_dir().join("examples/spec_send_message_examples.json");
     let examples: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let sent_kinds = [
-        "text", "image", "video", "audio", "document", "sticker", "location", "reaction",
-        "interactive", "template",
+        "text",
+        "image",
+        "video",
+        "audio",
+        "document",
+        "sticker",
+        "location",
+        "reaction",
+        "interactive",
+        "template",
     ];
     let mut checked = 0;
     let mut failures = Vec::new();

@@ -23,7 +23,11 @@ pub fn outreach_payload(button: u8) -> String {
     .unwrap()
 }
 
-fn template(header: Option<HeaderParameter>, body: &[&str], buttons: Vec<ButtonParameter>) -> Outgoing {
+fn template(
+    header: Option<HeaderParameter>,
+    body: &[&str],
+    buttons: Vec<ButtonParameter>,
+) -> Outgoing {
     Outgoing::Template(Template {
         name: "order_update".into(),
         language: "en_US".into(),
@@ -33,7 +37,12 @@ fn template(header: Option<HeaderParameter>, body: &[&str], buttons: Vec<ButtonP
     })
 }
 
-fn media(media: MediaKind, source: MediaSource, caption: Option<&str>, filename: Option<&str>) -> Outgoing {
+fn media(
+    media: MediaKind,
+    source: MediaSource,
+    caption: Option<&str>,
+    filename: Option<&str>,
+) -> Outgoing {
     Outgoing::Media {
         media,
         source,
@@ -53,23 +62,82 @@ fn link(s: &str) -> MediaSource {
 /// `(name, message, reply_to)`: every kind, every media source, every template component kind.
 pub fn samples() -> Vec<(&'static str, Outgoing, Option<&'static str>)> {
     vec![
-        ("text", Outgoing::Text { body: "Hello".into(), preview_url: false }, None),
         (
-            "text with preview, as a reply",
-            Outgoing::Text { body: "See https://example.com/order/1".into(), preview_url: true },
-            Some("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="),
-        ),
-        ("image by id with caption", media(MediaKind::Image, id("1479537139650973"), Some("Your receipt"), None), None),
-        ("image by link", media(MediaKind::Image, link("https://example.com/a.jpg"), None, None), None),
-        ("video by link with caption", media(MediaKind::Video, link("https://example.com/a.mp4"), Some("How to"), None), None),
-        ("audio by id", media(MediaKind::Audio, id("1013859600285441"), None, None), None),
-        (
-            "document by link with file name",
-            media(MediaKind::Document, link("https://example.com/invoice.pdf"), Some("Invoice"), Some("invoice.pdf")),
+            "text",
+            Outgoing::Text {
+                body: "Hello".into(),
+                preview_url: false,
+            },
             None,
         ),
-        ("sticker by id", media(MediaKind::Sticker, id("798882015472548"), None, None), None),
-        ("sticker by link", media(MediaKind::Sticker, link("https://example.com/s.webp"), None, None), Some("wamid.A")),
+        (
+            "text with preview, as a reply",
+            Outgoing::Text {
+                body: "See https://example.com/order/1".into(),
+                preview_url: true,
+            },
+            Some("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="),
+        ),
+        (
+            "image by id with caption",
+            media(
+                MediaKind::Image,
+                id("1479537139650973"),
+                Some("Your receipt"),
+                None,
+            ),
+            None,
+        ),
+        (
+            "image by link",
+            media(
+                MediaKind::Image,
+                link("https://example.com/a.jpg"),
+                None,
+                None,
+            ),
+            None,
+        ),
+        (
+            "video by link with caption",
+            media(
+                MediaKind::Video,
+                link("https://example.com/a.mp4"),
+                Some("How to"),
+                None,
+            ),
+            None,
+        ),
+        (
+            "audio by id",
+            media(MediaKind::Audio, id("1013859600285441"), None, None),
+            None,
+        ),
+        (
+            "document by link with file name",
+            media(
+                MediaKind::Document,
+                link("https://example.com/invoice.pdf"),
+                Some("Invoice"),
+                Some("invoice.pdf"),
+            ),
+            None,
+        ),
+        (
+            "sticker by id",
+            media(MediaKind::Sticker, id("798882015472548"), None, None),
+            None,
+        ),
+        (
+            "sticker by link",
+            media(
+                MediaKind::Sticker,
+                link("https://example.com/s.webp"),
+                None,
+                None,
+            ),
+            Some("wamid.A"),
+        ),
         (
             "reply buttons",
             Outgoing::Buttons {
@@ -78,7 +146,10 @@ pub fn samples() -> Vec<(&'static str, Outgoing, Option<&'static str>)> {
                 footer: Some("Thanks".into()),
                 buttons: [("good", "Good"), ("ok", "OK"), ("bad", "Bad")]
                     .into_iter()
-                    .map(|(id, title)| ReplyButton { id: id.into(), title: title.into() })
+                    .map(|(id, title)| ReplyButton {
+                        id: id.into(),
+                        title: title.into(),
+                    })
                     .collect(),
             },
             None,
@@ -94,13 +165,25 @@ pub fn samples() -> Vec<(&'static str, Outgoing, Option<&'static str>)> {
                     ListSection {
                         title: Some("Orders".into()),
                         rows: vec![
-                            ListRow { id: "where".into(), title: "Where is it?".into(), description: Some("Track an order".into()) },
-                            ListRow { id: "return".into(), title: "Return".into(), description: None },
+                            ListRow {
+                                id: "where".into(),
+                                title: "Where is it?".into(),
+                                description: Some("Track an order".into()),
+                            },
+                            ListRow {
+                                id: "return".into(),
+                                title: "Return".into(),
+                                description: None,
+                            },
                         ],
                     },
                     ListSection {
                         title: Some("Account".into()),
-                        rows: vec![ListRow { id: "login".into(), title: "Cannot log in".into(), description: None }],
+                        rows: vec![ListRow {
+                            id: "login".into(),
+                            title: "Cannot log in".into(),
+                            description: None,
+                        }],
                     },
                 ],
             },
@@ -116,27 +199,70 @@ pub fn samples() -> Vec<(&'static str, Outgoing, Option<&'static str>)> {
             },
             None,
         ),
-        ("reaction", Outgoing::Reaction { message_id: "wamid.B".into(), emoji: Some("👍".into()) }, None),
-        ("reaction removal", Outgoing::Reaction { message_id: "wamid.B".into(), emoji: None }, None),
-        ("template without parameters", template(None, &[], vec![]), None),
+        (
+            "reaction",
+            Outgoing::Reaction {
+                message_id: "wamid.B".into(),
+                emoji: Some("👍".into()),
+            },
+            None,
+        ),
+        (
+            "reaction removal",
+            Outgoing::Reaction {
+                message_id: "wamid.B".into(),
+                emoji: None,
+            },
+            None,
+        ),
+        (
+            "template without parameters",
+            template(None, &[], vec![]),
+            None,
+        ),
         (
             "template: text header, body, quick replies (OUT-8)",
             template(
                 Some(HeaderParameter::Text("Ana".into())),
                 &["Ana", "#1234"],
                 vec![
-                    ButtonParameter::QuickReply { index: 0, payload: outreach_payload(0) },
-                    ButtonParameter::QuickReply { index: 1, payload: outreach_payload(1) },
+                    ButtonParameter::QuickReply {
+                        index: 0,
+                        payload: outreach_payload(0),
+                    },
+                    ButtonParameter::QuickReply {
+                        index: 1,
+                        payload: outreach_payload(1),
+                    },
                 ],
             ),
             None,
         ),
-        ("template: image header", template(Some(HeaderParameter::Image(link("https://example.com/h.jpg"))), &["x"], vec![]), None),
-        ("template: video header", template(Some(HeaderParameter::Video(id("2319181731810290"))), &[], vec![]), None),
+        (
+            "template: image header",
+            template(
+                Some(HeaderParameter::Image(link("https://example.com/h.jpg"))),
+                &["x"],
+                vec![],
+            ),
+            None,
+        ),
+        (
+            "template: video header",
+            template(
+                Some(HeaderParameter::Video(id("2319181731810290"))),
+                &[],
+                vec![],
+            ),
+            None,
+        ),
         (
             "template: document header",
             template(
-                Some(HeaderParameter::Document { source: link("https://example.com/t.pdf"), filename: Some("terms.pdf".into()) }),
+                Some(HeaderParameter::Document {
+                    source: link("https://example.com/t.pdf"),
+                    filename: Some("terms.pdf".into()),
+                }),
                 &[],
                 vec![],
             ),
@@ -144,7 +270,14 @@ pub fn samples() -> Vec<(&'static str, Outgoing, Option<&'static str>)> {
         ),
         (
             "template: url button",
-            template(None, &["Ana"], vec![ButtonParameter::Url { index: 2, text: "order/1234".into() }]),
+            template(
+                None,
+                &["Ana"],
+                vec![ButtonParameter::Url {
+                    index: 2,
+                    text: "order/1234".into(),
+                }],
+            ),
             None,
         ),
     ]
