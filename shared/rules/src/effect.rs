@@ -8,7 +8,11 @@ use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// What Switchboard sends. Media and interactive bodies are kept small and typed; the WhatsApp
-/// crate turns them into Graph API bodies.
+/// crate turns them into Graph API bodies (`whatsapp::outbound`, which also checks Meta's length
+/// and count limits: a console send that breaks one is refused there with the field named).
+///
+/// Every variant but [`OutboundContent::Template`] is free-form ([`OutboundContent::kind`]): only
+/// a template may open a conversation outside the customer service window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum OutboundContent {
@@ -27,13 +31,38 @@ pub enum OutboundContent {
         body: String,
         buttons: Vec<(String, String)>,
     },
+    /// An interactive list: a button (`button` is its label) that opens sections of rows.
+    List {
+        body: String,
+        button: String,
+        sections: Vec<ListSection>,
+    },
+    /// A pin on a map. Coordinates are micro-degree newtypes, so the content stays `Eq`.
+    Location {
+        latitude: Latitude,
+        longitude: Longitude,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+    },
+    /// A reaction to a message of the conversation; `emoji: None` removes our earlier reaction.
+    Reaction {
+        message: MessageId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        emoji: Option<String>,
+    },
     Template {
         name: TemplateName,
         language: String,
+        /// The header's parameter, for templates whose header has a variable or media.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<TemplateHeader>,
         /// Body parameters in order (`{{1}}`, `{{2}}`, …).
         #[serde(default)]
         parameters: Vec<String>,
-        /// Quick-reply payloads in button order (OUT-8 payloads on outreach).
+        /// Quick-reply payloads in button order (OUT-8 payloads on outreach): payload `i` goes to
+        /// the template's button at index `i`, so templates put their quick replies first.
         #[serde(default)]
         button_payloads: Vec<String>,
     },
@@ -47,10 +76,133 @@ impl OutboundContent {
     pub fn kind(&self) -> MessageKind {
         match self {
             OutboundContent::Template { .. } => MessageKind::Template,
-            _ => MessageKind::FreeForm,
+            OutboundContent::Text { .. }
+            | OutboundContent::Media { .. }
+            | OutboundContent::Buttons { .. }
+            | OutboundContent::List { .. }
+            | OutboundContent::Location { .. }
+            | OutboundContent::Reaction { .. } => MessageKind::FreeForm,
         }
     }
 }
+
+/// One section of an interactive list. `title` is required by Meta when the list has more than
+/// one section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub rows: Vec<ListRow>,
+}
+
+/// One choice of an interactive list; `id` comes back in the customer's `list_reply`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListRow {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The parameter of a template's header: a text variable, or the media of a media header (image,
+/// video or document; `source` is a media id or an https link, as for [`OutboundContent::Media`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum TemplateHeader {
+    Text { text: String },
+    Media { media: MediaKind, source: String },
+}
+
+/// A coordinate outside its range, or not a number.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("{axis} {value} is not a number within ±{max} degrees")]
+pub struct CoordinateError {
+    pub axis: &'static str,
+    pub value: f64,
+    pub max: u8,
+}
+
+macro_rules! coordinate {
+    ($(#[$doc:meta])* $name:ident, $axis:literal, $max:literal) => {
+        $(#[$doc])*
+        ///
+        /// Stored as whole micro-degrees (about 11 cm at the equator, finer than any phone's fix)
+        /// so that it is exact and `Eq`; serialised as a JSON number of degrees (`37.4847`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "f64", into = "f64")]
+        pub struct $name(i64);
+
+        impl $name {
+            const MAX_MICRO: i64 = $max * 1_000_000;
+
+            /// Degrees, rounded to the nearest micro-degree; out of range or not finite is refused.
+            pub fn from_degrees(degrees: f64) -> Result<Self, CoordinateError> {
+                let micro = (degrees * 1e6).round();
+                if degrees.is_finite() && micro.abs() <= Self::MAX_MICRO as f64 {
+                    // In range, so the cast is exact.
+                    Ok($name(micro as i64))
+                } else {
+                    Err(CoordinateError { axis: $axis, value: degrees, max: $max })
+                }
+            }
+
+            pub fn from_micro(micro: i64) -> Result<Self, CoordinateError> {
+                if micro.unsigned_abs() <= Self::MAX_MICRO.unsigned_abs() {
+                    Ok($name(micro))
+                } else {
+                    Err(CoordinateError { axis: $axis, value: micro as f64 / 1e6, max: $max })
+                }
+            }
+
+            pub fn micro(self) -> i64 {
+                self.0
+            }
+
+            pub fn degrees(self) -> f64 {
+                self.0 as f64 / 1e6
+            }
+
+            /// The exact decimal form, without trailing zeros: `-122.1486`, `0`, `-0.5`.
+            pub fn to_decimal(self) -> String {
+                let sign = if self.0 < 0 { "-" } else { "" };
+                let abs = self.0.unsigned_abs();
+                let (whole, frac) = (abs / 1_000_000, abs % 1_000_000);
+                if frac == 0 {
+                    format!("{sign}{whole}")
+                } else {
+                    let digits = format!("{frac:06}");
+                    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+                }
+            }
+        }
+
+        impl TryFrom<f64> for $name {
+            type Error = CoordinateError;
+            fn try_from(degrees: f64) -> Result<Self, CoordinateError> {
+                $name::from_degrees(degrees)
+            }
+        }
+
+        impl From<$name> for f64 {
+            fn from(c: $name) -> f64 {
+                c.degrees()
+            }
+        }
+    };
+}
+
+coordinate!(
+    /// Degrees north (negative: south), at most ±90.
+    Latitude,
+    "latitude",
+    90
+);
+coordinate!(
+    /// Degrees east (negative: west), at most ±180.
+    Longitude,
+    "longitude",
+    180
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -252,5 +404,118 @@ impl Decision {
             Effect::Send(s) => Some(s),
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::MessageKind;
+
+    fn location() -> OutboundContent {
+        OutboundContent::Location {
+            latitude: Latitude::from_degrees(37.4847).unwrap(),
+            longitude: Longitude::from_degrees(-122.1486).unwrap(),
+            name: Some("Meta HQ".into()),
+            address: None,
+        }
+    }
+
+    #[test]
+    fn only_templates_are_template_kind() {
+        let list = OutboundContent::List {
+            body: "Pick".into(),
+            button: "Options".into(),
+            sections: vec![ListSection {
+                title: None,
+                rows: vec![ListRow {
+                    id: "a".into(),
+                    title: "A".into(),
+                    description: None,
+                }],
+            }],
+        };
+        let reaction = OutboundContent::Reaction {
+            message: MessageId::new("wamid.X").unwrap(),
+            emoji: None,
+        };
+        for free in [list, location(), reaction, OutboundContent::text("hi")] {
+            assert_eq!(free.kind(), MessageKind::FreeForm, "{free:?}");
+        }
+        let template = OutboundContent::Template {
+            name: TemplateName::new("offer").unwrap(),
+            language: "en_US".into(),
+            header: Some(TemplateHeader::Text { text: "Ana".into() }),
+            parameters: vec![],
+            button_payloads: vec![],
+        };
+        assert_eq!(template.kind(), MessageKind::Template);
+    }
+
+    #[test]
+    fn coordinates_are_exact_micro_degrees_serialised_as_numbers() {
+        let json = serde_json::to_value(location()).unwrap();
+        assert_eq!(json["latitude"], serde_json::json!(37.4847));
+        assert_eq!(json["longitude"], serde_json::json!(-122.1486));
+        let back: OutboundContent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, location());
+
+        let lat = Latitude::from_degrees(-0.5).unwrap();
+        assert_eq!(
+            (lat.micro(), lat.to_decimal()),
+            (-500_000, "-0.5".to_string())
+        );
+        assert_eq!(
+            Longitude::from_micro(180_000_000).unwrap().to_decimal(),
+            "180"
+        );
+        assert_eq!(
+            Latitude::from_degrees(0.000_001).unwrap().to_decimal(),
+            "0.000001"
+        );
+        assert_eq!(
+            Latitude::from_degrees(12.3456789).unwrap().micro(),
+            12_345_679
+        );
+    }
+
+    #[test]
+    fn coordinates_out_of_range_are_refused() {
+        assert!(Latitude::from_degrees(90.000_001).is_err());
+        assert!(Latitude::from_degrees(f64::NAN).is_err());
+        assert!(Longitude::from_degrees(-180.5).is_err());
+        assert!(Longitude::from_micro(i64::MIN).is_err());
+        let err = serde_json::from_value::<OutboundContent>(serde_json::json!({
+            "type": "location", "latitude": 91.0, "longitude": 0.0
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("latitude 91"), "{err}");
+    }
+
+    #[test]
+    fn a_template_without_header_reads_as_before() {
+        let old = serde_json::json!({
+            "type": "template", "name": "offer", "language": "en_US",
+            "parameters": ["Ana"], "button_payloads": ["sb1.x"]
+        });
+        let t: OutboundContent = serde_json::from_value(old.clone()).unwrap();
+        assert!(matches!(&t, OutboundContent::Template { header: None, .. }));
+        assert_eq!(serde_json::to_value(&t).unwrap(), old);
+        let with_media = OutboundContent::Template {
+            name: TemplateName::new("offer").unwrap(),
+            language: "en_US".into(),
+            header: Some(TemplateHeader::Media {
+                media: MediaKind::Image,
+                source: "https://example.com/a.jpg".into(),
+            }),
+            parameters: vec![],
+            button_payloads: vec![],
+        };
+        let json = serde_json::to_value(&with_media).unwrap();
+        assert_eq!(json["header"]["type"], "media");
+        assert_eq!(
+            serde_json::from_value::<OutboundContent>(json).unwrap(),
+            with_media
+        );
     }
 }

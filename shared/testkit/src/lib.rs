@@ -1,6 +1,11 @@
 //! Test support for the crates whose adapters are tested against moto server: where moto is, an
 //! AWS SDK configuration pointing at it, and names no other test uses. One copy, used by every
 //! crate's moto tests (a dev-dependency only; nothing here ships).
+//!
+//! [`fake_graph`]: a fake Graph API (a real HTTP server on 127.0.0.1) for the WhatsApp client, the
+//! sender and the end-to-end tests.
+
+pub mod fake_graph;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

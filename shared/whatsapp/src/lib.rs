@@ -9,7 +9,11 @@
 //!   with a stable key and a [`Route`]: customer events to the inbound FIFO in the contact's group,
 //!   everything else to the updates queue. The module's table says which event maps to what;
 //! - [`parse_events`]: body bytes → events (HOOK-4 errors for bodies that are not JSON or not a
-//!   WhatsApp payload).
+//!   WhatsApp payload);
+//! - [`outbound`]: what Switchboard sends, as Cloud API request bodies ([`Outgoing`],
+//!   [`message_body`]) with Meta's limits checked ([`OutgoingError`]);
+//! - `cloud` (cargo feature `cloud`): the Graph API client that sends them
+//!   (`cloud::CloudClient`), over rustls with compiled-in roots. Ingest does not enable it.
 //!
 //! Typical use, after the signature check:
 //!
@@ -20,9 +24,12 @@
 //! assert_eq!(events[0].route(), whatsapp::Route::Inbound { group: "200#15550001111".into() });
 //! ```
 
+#[cfg(feature = "cloud")]
+pub mod cloud;
 pub mod event;
 mod lenient;
 mod normalise;
+pub mod outbound;
 pub mod signature;
 pub mod webhook;
 
@@ -31,4 +38,5 @@ pub use event::{
     lane_event,
 };
 pub use normalise::{PayloadError, normalise, parse_events};
+pub use outbound::{Outgoing, OutgoingError, checked_body, message_body};
 pub use signature::{AppSecret, HandshakeError, SignatureError, sign, verify, verify_handshake};
