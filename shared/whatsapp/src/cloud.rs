@@ -609,7 +609,7 @@ mod tests {
     fn metas_answer_examples_parse() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/reference/meta-openapi/examples/spec_send_message_examples.json"
+            "/../../tests/fixtures/meta-openapi/examples/spec_send_message_examples.json"
         );
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let examples: Value = serde_json::from_str(&text).unwrap();
