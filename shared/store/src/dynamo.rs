@@ -325,6 +325,21 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The contact's outbound-log pointer to a claimed send (idempotent).
+    async fn put_outbound_pointer(&self, claim: &OutboundKeyItem) -> Result<()> {
+        let key = keys::outbound_pointer(
+            &claim.number,
+            &claim.contact,
+            claim.claimed_at,
+            &claim.idempotency_key,
+        );
+        let pointer = OutboundPointerItem {
+            idempotency_key: claim.idempotency_key.clone(),
+            claimed_at: claim.claimed_at,
+        };
+        self.put("claim_send", &key, &pointer).await
+    }
+
     fn query(&self) -> QueryFluentBuilder {
         self.client.query().table_name(self.table.as_ref())
     }
@@ -686,9 +701,17 @@ impl OutboundStore for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(SendClaim::Claimed),
+            Ok(_) => {
+                self.put_outbound_pointer(&item).await?;
+                Ok(SendClaim::Claimed)
+            }
             Err(e) if is_conditional_failure(&e) => {
                 let existing: Option<OutboundKeyItem> = self.get_typed("claim_send", &key).await?;
+                // A claim whose pointer write was lost (a crash between the two) is repaired by
+                // the redelivery that finds it claimed.
+                if let Some(existing) = &existing {
+                    self.put_outbound_pointer(existing).await?;
+                }
                 Ok(SendClaim::AlreadyClaimed {
                     wamid: existing.and_then(|i| i.wamid),
                 })
@@ -1539,5 +1562,62 @@ impl ConsoleStore for DynamoStore {
             .await?;
         let rows = items.into_iter().map(|i| (sk_of(&i), i)).collect();
         page(rows, limit, |sk, item| logged(&pk, &sk, parse(item)?))
+    }
+
+    async fn outbound_log(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+        from: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboundEntry>> {
+        let pk = keys::contact_pk(number, contact);
+        // BETWEEN is inclusive; every pointer's key continues after the time (`#<key>`), so
+        // pointers claimed at `until` sort after the upper bound and are left out.
+        let query = self
+            .query()
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+            .set_expression_attribute_names(Some(names(&[("#pk", "pk"), ("#sk", "sk")])))
+            .set_expression_attribute_values(Some(values(vec![
+                (":pk", s(&pk)),
+                (
+                    ":lo",
+                    s(format!("{}{}", keys::OUTBOUND_LOG_PREFIX, keys::time(from))),
+                ),
+                (
+                    ":hi",
+                    s(format!("{}{}", keys::OUTBOUND_LOG_PREFIX, keys::time(until))),
+                ),
+            ])))
+            .scan_index_forward(false)
+            .limit(limit.min(i32::MAX as u32) as i32);
+        let (items, _) = self
+            .query_until("outbound_log", query, limit as usize)
+            .await?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let pointer: OutboundPointerItem = parse(item)?;
+            let claim: Option<OutboundKeyItem> = self
+                .get_typed(
+                    "outbound_log",
+                    &keys::outbound_by_key(&pointer.idempotency_key),
+                )
+                .await?;
+            let message = match claim.and_then(|c| c.wamid) {
+                Some(wamid) => {
+                    self.get_typed("outbound_log", &keys::outbound_by_wamid(&wamid))
+                        .await?
+                }
+                None => None,
+            };
+            out.push(OutboundEntry {
+                idempotency_key: pointer.idempotency_key,
+                claimed_at: pointer.claimed_at,
+                message,
+            });
+        }
+        Ok(out)
     }
 }

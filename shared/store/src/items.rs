@@ -109,6 +109,13 @@ pub struct OutboundKeyItem {
     pub wamid: Option<MessageId>,
 }
 
+/// The contact's pointer to an outbound send: the console's message log lists these.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboundPointerItem {
+    pub idempotency_key: String,
+    pub claimed_at: Timestamp,
+}
+
 pub(crate) fn json_text(value: &serde_json::Value) -> String {
     value.to_string()
 }

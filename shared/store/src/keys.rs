@@ -15,6 +15,7 @@
 //! | ledger line | `B#<number>` | `<YYYY-MM-DD>#<category>` |
 //! | outbound by idempotency key | `O#<key>` | `O` |
 //! | outbound by wamid | `W#<wamid>` | `W` |
+//! | outbound log pointer (the contact's sends, for the console) | `C#<number>#<contact>` | `S#<claimed at, 11 digits>#<idempotency key>` |
 //!
 //! `load_contact` reads the sort-key range `A#…` of the contact's partition: the state and the
 //! outreach records, never the log or the markers. GSI `gsi1` (`gsi1pk` = `I#<number>#<status>`)
@@ -34,6 +35,7 @@ pub const AGENTS_PK: &str = "AGENTS";
 pub const CAMPAIGN_SK: &str = "CAMPAIGN";
 pub const CAMPAIGN_ROW_PREFIX: &str = "R#";
 pub const QUEUE_ENTRY_PREFIX: &str = "E#";
+pub const OUTBOUND_LOG_PREFIX: &str = "S#";
 
 /// A primary key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -82,6 +84,19 @@ pub fn log(
     Key::new(
         contact_pk(number, contact),
         format!("{LOG_PREFIX}{}#{event}#{index:03}", time(at)),
+    )
+}
+
+/// The contact's pointer to one of its outbound sends (written when the send is claimed).
+pub fn outbound_pointer(
+    number: &BusinessNumberId,
+    contact: &ContactKey,
+    claimed_at: Timestamp,
+    idempotency_key: &str,
+) -> Key {
+    Key::new(
+        contact_pk(number, contact),
+        format!("{OUTBOUND_LOG_PREFIX}{}#{idempotency_key}", time(claimed_at)),
     )
 }
 

@@ -405,6 +405,15 @@ impl OutboundMessage {
     }
 }
 
+/// One of a contact's outbound sends, as the console's message log shows it: when it was claimed,
+/// and its delivery state once Meta accepted it (`None` before).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundEntry {
+    pub idempotency_key: String,
+    pub claimed_at: Timestamp,
+    pub message: Option<OutboundMessage>,
+}
+
 /// The answer to claiming an idempotency key before a send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendClaim {

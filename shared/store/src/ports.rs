@@ -48,7 +48,8 @@ pub trait ContactStore: Send + Sync {
 
 /// The sender's port for outbound messages and outreach records.
 pub trait OutboundStore: Send + Sync {
-    /// Claims an idempotency key before a send (first caller wins).
+    /// Claims an idempotency key before a send (first caller wins). Also records the send in the
+    /// contact's outbound log (see [`ConsoleStore::outbound_log`]).
     fn claim_send(
         &self,
         idempotency_key: &str,
@@ -283,6 +284,17 @@ pub trait ConsoleStore: Send + Sync {
         limit: u32,
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<Page<LoggedMessage>>> + Send;
+
+    /// The contact's outbound sends claimed in `[from, until)`, newest first, at most `limit`,
+    /// each with its delivery state (the message log's outbound side).
+    fn outbound_log(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+        from: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboundEntry>>> + Send;
 }
 
 /// Every port: what an adapter is.

@@ -909,6 +909,22 @@ impl OutboundStore for SqliteStore {
                 });
             }
             put_item(c, &key, &item, None)?;
+            // The contact's outbound log, in the same transaction.
+            let pointer = keys::outbound_pointer(
+                &item.number,
+                &item.contact,
+                item.claimed_at,
+                &item.idempotency_key,
+            );
+            put_item(
+                c,
+                &pointer,
+                &OutboundPointerItem {
+                    idempotency_key: item.idempotency_key.clone(),
+                    claimed_at: item.claimed_at,
+                },
+                None,
+            )?;
             Ok(SendClaim::Claimed)
         })
         .await
@@ -1598,6 +1614,49 @@ impl ConsoleStore for SqliteStore {
         })
         .await
     }
+
+    async fn outbound_log(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+        from: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboundEntry>> {
+        let pk = keys::contact_pk(number, contact);
+        self.read("outbound_log", move |c| {
+            outbound_log_sync(c, &pk, from, until, limit)
+        })
+        .await
+    }
+}
+
+/// The console's outbound log: pointers in `[from, until)`, newest first, joined to their claims
+/// and messages.
+fn outbound_log_sync(
+    c: &Connection,
+    pk: &str,
+    from: Timestamp,
+    until: Timestamp,
+    limit: u32,
+) -> Result<Vec<OutboundEntry>> {
+    let lo = format!("{}{}", keys::OUTBOUND_LOG_PREFIX, keys::time(from));
+    let hi = format!("{}{}", keys::OUTBOUND_LOG_PREFIX, keys::time(until));
+    let pointers = query_range::<OutboundPointerItem>(c, pk, &lo, &hi, true, limit)?;
+    let mut out = Vec::with_capacity(pointers.len());
+    for (_, pointer) in pointers {
+        let claim = get_item::<OutboundKeyItem>(c, &keys::outbound_by_key(&pointer.idempotency_key))?;
+        let message = match claim.and_then(|claim| claim.wamid) {
+            Some(wamid) => get_item::<OutboundMessage>(c, &keys::outbound_by_wamid(&wamid))?,
+            None => None,
+        };
+        out.push(OutboundEntry {
+            idempotency_key: pointer.idempotency_key,
+            claimed_at: pointer.claimed_at,
+            message,
+        });
+    }
+    Ok(out)
 }
 
 pub(crate) fn logged(pk: &str, sk: &str, item: LogItem) -> Result<LoggedMessage> {

@@ -36,6 +36,7 @@ macro_rules! contract_suite {
                 expired_outreach_is_ignored_on_read,
                 statuses_are_monotonic_in_any_order,
                 send_claims_are_idempotent,
+                outbound_log_lists_a_contacts_sends_with_delivery_state,
                 queue_is_first_in_first_out,
                 search_filters_scope_status_and_text,
                 search_pages_newest_first,

@@ -559,6 +559,62 @@ pub async fn send_claims_are_idempotent<S: Harness>(store: S) {
     ));
 }
 
+// The console's message log shows a contact's outbound sends with their delivery state: every
+// claimed send is listed (newest first, within a time range), joined to its wamid and statuses.
+pub async fn outbound_log_lists_a_contacts_sends_with_delivery_state<S: Harness>(store: S) {
+    let (c, other) = (contact(1), contact(2));
+    for (k, who, at) in [("a", &c, 0), ("b", &c, 10), ("x", &other, 5), ("c", &c, 20)] {
+        store.claim_send(k, &number(), who, t(at)).await.unwrap();
+    }
+    // A redelivered claim adds no second entry.
+    store.claim_send("b", &number(), &c, t(30)).await.unwrap();
+    store.record_sent("b", &wamid("wamid.b"), t(11)).await.unwrap();
+    store
+        .apply_status(&StatusUpdate {
+            wamid: wamid("wamid.b"),
+            status: DeliveryStatus::Delivered,
+            at: t(12),
+            pricing: None,
+            error: None,
+        })
+        .await
+        .unwrap();
+    let all = store
+        .outbound_log(&number(), &c, Timestamp::EPOCH, Timestamp::from_unix(i64::MAX), 10)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = all.iter().map(|e| e.idempotency_key.as_str()).collect();
+    assert_eq!(keys, ["c", "b", "a"]);
+    assert_eq!(all[1].claimed_at, t(10));
+    let b = all[1].message.as_ref().expect("sent");
+    assert_eq!(b.status(), Some(DeliveryStatus::Delivered));
+    assert_eq!(b.wamid, Some(wamid("wamid.b")));
+    assert_eq!(all[0].message, None); // claimed, not yet accepted by Meta
+    // `[from, until)`: the lower bound is in, the upper bound out.
+    let window = store
+        .outbound_log(&number(), &c, t(10), t(20), 10)
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 1);
+    assert_eq!(window[0].idempotency_key, "b");
+    let limited = store
+        .outbound_log(&number(), &c, Timestamp::EPOCH, t(100), 2)
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 2);
+    assert_eq!(limited[0].idempotency_key, "c");
+    // Another contact's sends are its own; the log leaves `load_contact` untouched.
+    let theirs = store
+        .outbound_log(&number(), &other, Timestamp::EPOCH, t(100), 10)
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(
+        store.load_contact(&number(), &c, t(40)).await.unwrap(),
+        LoadedContact::default()
+    );
+}
+
 fn queued(conv: &str, at: i64) -> QueueEntry {
     QueueEntry {
         number: number(),

@@ -1,0 +1,497 @@
+//! Agents' actions on a contact's conversation: send (WIN-5, CHAN-1, CHAN-2), claim (AUTO-5),
+//! transfer, close (CHAN-3, AUTO-5, AUTO-9) and snooze (AUTO-10).
+//!
+//! The console never writes the contact's state. It checks what it can now (the contact exists,
+//! the caller may act, the version the client saw, the window for a send) and puts the action on
+//! the inbound FIFO as a lane event in the contact's group; the router applies it in order with
+//! the customer's messages and owns what follows (reopening assigns the sender, CHAN-2; the
+//! closing logic, CHAN-3; the survey, AUTO-9; the next queued conversation, AUTO-5; the snooze
+//! wake-up, AUTO-10). The answer is 202 with the action's key.
+
+use super::contacts::{Contact, action_headers, load_contact, permission_name};
+use super::{Errors, fresh_key};
+use crate::Deps;
+use crate::access::{acting_agent, check_version};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, PathParams};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use queue::{Destination, Envelope, EventQueue};
+use rules::channel::{MessageKind, SendPermission, Sender, may_send};
+use rules::state::Handler;
+use rules::templates::{ContactFields, Template, TemplateCatalogue, render_parameters};
+use rules::{AgentAction, AgentId, ContactState, Event, OutboundContent, TemplateName, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use store::{AgentStore, TemplateStore};
+use utoipa::ToSchema;
+
+/// Most characters of a WhatsApp text message.
+pub const MAX_TEXT_CHARS: usize = 4096;
+/// The furthest a snooze may reach.
+pub const MAX_SNOOZE: rules::Duration = rules::Duration::days(90);
+
+/// The answer to an accepted action: it is queued in the contact's lane.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Accepted {
+    /// The action's key: the same `Idempotency-Key` gives the same key, and the action is
+    /// applied once.
+    pub key: String,
+    /// The agent the action is attributed to.
+    pub agent: String,
+    /// Set when a free-form message will go out as the number's recontact template (WIN-5).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recontact: bool,
+}
+
+/// A template to send, by name and language.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRef {
+    pub name: String,
+    pub language: String,
+    /// Body parameters in order; absent: filled from the contact's fields by the template's
+    /// variable mapping (TPL-3).
+    #[serde(default)]
+    pub parameters: Option<Vec<String>>,
+}
+
+/// A message from an agent: exactly one of `text`, `content` or `template`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// Free-form text (at most 4096 characters).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Any outbound content (`{"type":"text","body":…}`, media, buttons).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub content: Option<OutboundContent>,
+    #[serde(default)]
+    pub template: Option<TemplateRef>,
+    /// WIN-5: when the window is closed, send the number's recontact template instead of
+    /// refusing.
+    #[serde(default)]
+    pub recontact_if_closed: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferTo {
+    /// The agent who takes the conversation.
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeUntil {
+    /// When the conversation reopens (epoch seconds, in the future, at most 90 days ahead).
+    pub until: i64,
+}
+
+/// Puts the action in the contact's lane and answers 202.
+async fn enqueue<D: Deps>(
+    d: &D,
+    caller: &Caller,
+    contact: &Contact,
+    idempotency: Option<String>,
+    action: AgentAction,
+    recontact: bool,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let agent = match &action {
+        AgentAction::Send { agent, .. }
+        | AgentAction::Close { agent }
+        | AgentAction::Claim { agent }
+        | AgentAction::Snooze { agent, .. } => agent.clone(),
+        AgentAction::Transfer { to, .. } => to.clone(),
+    };
+    // Namespaced by the caller, so two agents' keys never collide, nor a key with a wamid.
+    let key = format!(
+        "console:{}:{}",
+        caller.agent,
+        idempotency.unwrap_or_else(fresh_key)
+    );
+    let event = whatsapp::lane_event(
+        contact.number.as_str(),
+        contact.contact.as_str(),
+        key.clone(),
+        Event::Agent(action),
+    );
+    let whatsapp::Route::Inbound { group } = event.route() else {
+        return Err(ApiError::internal("a lane event always routes to the inbound queue"));
+    };
+    let body = serde_json::to_string(&event)
+        .map_err(|e| ApiError::internal(format!("the action cannot be serialised: {e}")))?;
+    d.queue()
+        .send(
+            Destination::Inbound,
+            vec![Envelope {
+                key: key.clone(),
+                group: Some(group),
+                body,
+            }],
+        )
+        .await?;
+    tracing::info!(key = %key, agent = %agent, "console action queued");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            key,
+            agent: agent.to_string(),
+            recontact,
+        }),
+    ))
+}
+
+/// Loads the contact and runs the checks every action shares.
+async fn prepare<D: Deps>(
+    d: &D,
+    caller: &Caller,
+    headers: &HeaderMap,
+    number: &str,
+    contact: &str,
+) -> ApiResult<(Contact, AgentId, Option<String>)> {
+    let (idempotency, if_match) = action_headers(headers)?;
+    let contact = load_contact(d, number, contact).await?;
+    check_version(if_match, contact.version())?;
+    let acting = acting_agent(caller, contact.state())?;
+    Ok((contact, acting, idempotency))
+}
+
+fn no_conversation(what: &str) -> ApiError {
+    ApiError::conflict(
+        "no_open_conversation",
+        format!("the contact has no open or snoozed conversation to {what}"),
+    )
+}
+
+fn contact_fields(c: &Contact) -> ContactFields {
+    ContactFields {
+        first_name: c.profile.first_name.clone(),
+        last_name: c.profile.last_name.clone(),
+        email: c.profile.email.clone(),
+        phone: c
+            .profile
+            .phone
+            .as_ref()
+            .map(|p| p.as_str().to_owned())
+            .or_else(|| Some(format!("+{}", c.contact))),
+        custom: Default::default(),
+    }
+}
+
+/// TPL-1 and TPL-3 for a template send: the template exists and is approved, and its body
+/// parameters are given or filled from the contact's fields. Header variables are refused: a
+/// send carries body parameters only.
+pub(crate) async fn template_content<D: Deps>(
+    d: &D,
+    c: &Contact,
+    t: &TemplateRef,
+    button_payloads: impl FnOnce(&Template) -> ApiResult<Vec<String>>,
+) -> ApiResult<(Template, OutboundContent)> {
+    let name = TemplateName::new(t.name.as_str()).map_err(|e| ApiError::invalid("template.name", e))?;
+    let template = d
+        .store()
+        .template(&c.number, &name, &t.language)
+        .await?
+        .ok_or_else(|| {
+            ApiError::refused(
+                "unknown_template",
+                format!("no template {} in {} on this number", t.name, t.language),
+            )
+        })?;
+    template
+        .check_sendable()
+        .map_err(|e| ApiError::refused("template_not_approved", e.to_string()))?;
+    let rendered = match &t.parameters {
+        Some(given) => {
+            let expected = rules::templates::placeholder_indices(&template.body).len();
+            if given.len() != expected {
+                return Err(ApiError::invalid(
+                    "template.parameters",
+                    format!("the template's body has {expected} variables, {} values were given", given.len()),
+                ));
+            }
+            if given.iter().any(|p| p.trim().is_empty()) {
+                return Err(ApiError::invalid("template.parameters", "values must not be empty"));
+            }
+            rules::templates::RenderedParameters {
+                header: Vec::new(),
+                body: given.clone(),
+            }
+        }
+        None => render_parameters(&template, &contact_fields(c))
+            .map_err(|e| ApiError::refused("template_parameters", e.to_string()))?,
+    };
+    let has_header_variable = template
+        .variables()
+        .iter()
+        .any(|v| v.component == rules::templates::Component::Header);
+    if has_header_variable {
+        return Err(ApiError::refused(
+            "template_header_variable",
+            "templates with a header variable cannot be sent from the console",
+        ));
+    }
+    let payloads = button_payloads(&template)?;
+    let content = OutboundContent::Template {
+        name: template.name.clone(),
+        language: template.language.clone(),
+        parameters: rendered.body,
+        button_payloads: payloads,
+    };
+    Ok((template, content))
+}
+
+/// Sends a message (free-form or template). Refused with 422 outside the window (WIN-5), or sent
+/// as the recontact template when `recontact_if_closed` is set. Reopening a closed conversation
+/// assigns the contact to the sender (CHAN-2, applied by the router).
+#[utoipa::path(
+    post, path = "/v1/numbers/{number}/contacts/{contact}/messages", tag = "conversations",
+    params(
+        ("number" = String, Path, description = "Business number"),
+        ("contact" = String, Path, description = "Contact key"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely"),
+        ("If-Match" = Option<String>, Header, description = "The contact version the client saw"),
+    ),
+    request_body = SendMessage,
+    responses((status = 202, description = "Queued in the contact's lane", body = Accepted), Errors)
+)]
+pub async fn send_message<D: Deps>(
+    State(d): State<Arc<D>>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathParams((number, contact)): PathParams<(String, String)>,
+    JsonBody(m): JsonBody<SendMessage>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let (c, acting, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    let content = match (m.text, m.content, &m.template) {
+        (Some(text), None, None) => OutboundContent::text(text),
+        (None, Some(content), None) => content,
+        (None, None, Some(t)) => template_content(d.as_ref(), &c, t, |_| Ok(Vec::new())).await?.1,
+        _ => {
+            return Err(ApiError::invalid(
+                "text",
+                "give exactly one of text, content or template",
+            ));
+        }
+    };
+    check_content(&content)?;
+    let state = c.state_or_new();
+    let recontact = check_window(d.as_ref(), &c, &state, &content, m.recontact_if_closed, d.now()).await?;
+    let action = AgentAction::Send {
+        agent: acting,
+        content,
+        recontact_if_closed: m.recontact_if_closed,
+    };
+    enqueue(d.as_ref(), &caller, &c, idempotency, action, recontact).await
+}
+
+fn check_content(content: &OutboundContent) -> ApiResult<()> {
+    match content {
+        OutboundContent::Text { body } => {
+            if body.trim().is_empty() {
+                return Err(ApiError::invalid("text", "must not be empty"));
+            }
+            if body.chars().count() > MAX_TEXT_CHARS {
+                return Err(ApiError::invalid(
+                    "text",
+                    format!("at most {MAX_TEXT_CHARS} characters"),
+                ));
+            }
+        }
+        OutboundContent::Media { source, .. } if source.trim().is_empty() => {
+            return Err(ApiError::invalid("content.source", "must not be empty"));
+        }
+        OutboundContent::Buttons { body, buttons } => {
+            if body.trim().is_empty() {
+                return Err(ApiError::invalid("content.body", "must not be empty"));
+            }
+            if buttons.is_empty() || buttons.len() > 3 {
+                return Err(ApiError::invalid("content.buttons", "1 to 3 reply buttons"));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// WIN-5 / CHAN-1 at the console: refuses what the rules would refuse, with the reason. Returns
+/// whether the recontact template will replace the message.
+async fn check_window<D: Deps>(
+    d: &D,
+    c: &Contact,
+    state: &ContactState,
+    content: &OutboundContent,
+    recontact_if_closed: bool,
+    now: Timestamp,
+) -> ApiResult<bool> {
+    let kind = content.kind();
+    let permission = may_send(
+        state.channel,
+        state.windows.last_inbound_at,
+        kind,
+        Sender::Agent,
+        now,
+    );
+    match permission {
+        SendPermission::Allowed
+        | SendPermission::AllowedWithTag(_)
+        | SendPermission::AllowedBilled => Ok(false),
+        SendPermission::TemplateOnly if recontact_if_closed && kind == MessageKind::FreeForm => {
+            // TPL-5: the number must have an approved recontact template.
+            let catalogue = TemplateCatalogue {
+                templates: d.store().templates(&c.number).await?,
+            };
+            if catalogue.recontact_candidates().next().is_none() {
+                return Err(ApiError::refused(
+                    "no_recontact_template",
+                    "window closed: templates only, and this number has no approved recontact template",
+                ));
+            }
+            Ok(true)
+        }
+        refused => {
+            let (_, reason) = permission_name(refused);
+            Err(ApiError::refused(
+                "window_closed",
+                reason.unwrap_or_else(|| "the channel refuses this message now".into()),
+            ))
+        }
+    }
+}
+
+/// AUTO-5: takes an unassigned (queued) or bot conversation.
+#[utoipa::path(
+    post, path = "/v1/numbers/{number}/contacts/{contact}/claim", tag = "conversations",
+    params(
+        ("number" = String, Path, description = "Business number"),
+        ("contact" = String, Path, description = "Contact key"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely"),
+        ("If-Match" = Option<String>, Header, description = "The contact version the client saw"),
+    ),
+    responses((status = 202, description = "Queued in the contact's lane", body = Accepted), Errors)
+)]
+pub async fn claim<D: Deps>(
+    State(d): State<Arc<D>>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathParams((number, contact)): PathParams<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let (c, _, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    match c.state().and_then(|s| s.conversation.as_ref()).map(|c| &c.handler) {
+        None => return Err(no_conversation("claim")),
+        Some(Handler::Agent { agent }) => {
+            return Err(ApiError::conflict(
+                "already_assigned",
+                format!("the conversation is assigned to {agent}; transfer it instead"),
+            ));
+        }
+        Some(Handler::Unassigned { .. } | Handler::Bot { .. }) => {}
+    }
+    let action = AgentAction::Claim {
+        agent: caller.agent.clone(),
+    };
+    enqueue(d.as_ref(), &caller, &c, idempotency, action, false).await
+}
+
+/// Hands the conversation to another agent (an unassigned one is assigned to them).
+#[utoipa::path(
+    post, path = "/v1/numbers/{number}/contacts/{contact}/transfer", tag = "conversations",
+    params(
+        ("number" = String, Path, description = "Business number"),
+        ("contact" = String, Path, description = "Contact key"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely"),
+        ("If-Match" = Option<String>, Header, description = "The contact version the client saw"),
+    ),
+    request_body = TransferTo,
+    responses((status = 202, description = "Queued in the contact's lane", body = Accepted), Errors)
+)]
+pub async fn transfer<D: Deps>(
+    State(d): State<Arc<D>>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathParams((number, contact)): PathParams<(String, String)>,
+    JsonBody(t): JsonBody<TransferTo>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let to = AgentId::new(t.to.as_str()).map_err(|e| ApiError::invalid("to", e))?;
+    let (c, acting, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    let agents = d.store().agents().await?;
+    if !agents.iter().any(|a| a.agent == to) {
+        return Err(ApiError::refused("unknown_agent", format!("no agent {to}")));
+    }
+    let action = match c.state().and_then(|s| s.conversation.as_ref()).map(|c| &c.handler) {
+        None => return Err(no_conversation("transfer")),
+        Some(Handler::Agent { agent }) if agent == &to => {
+            return Err(ApiError::conflict(
+                "already_assigned",
+                format!("the conversation is already assigned to {to}"),
+            ));
+        }
+        Some(Handler::Agent { .. }) => AgentAction::Transfer { from: acting, to },
+        Some(Handler::Unassigned { .. } | Handler::Bot { .. }) => AgentAction::Claim { agent: to },
+    };
+    enqueue(d.as_ref(), &caller, &c, idempotency, action, false).await
+}
+
+/// Closes the conversation: CSAT per AUTO-9, keep or unassign per CHAN-3, the next queued
+/// conversation to the closing agent per AUTO-5 (all applied by the router).
+#[utoipa::path(
+    post, path = "/v1/numbers/{number}/contacts/{contact}/close", tag = "conversations",
+    params(
+        ("number" = String, Path, description = "Business number"),
+        ("contact" = String, Path, description = "Contact key"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely"),
+        ("If-Match" = Option<String>, Header, description = "The contact version the client saw"),
+    ),
+    responses((status = 202, description = "Queued in the contact's lane", body = Accepted), Errors)
+)]
+pub async fn close<D: Deps>(
+    State(d): State<Arc<D>>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathParams((number, contact)): PathParams<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let (c, acting, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    if c.state().and_then(|s| s.conversation.as_ref()).is_none() {
+        return Err(no_conversation("close"));
+    }
+    enqueue(d.as_ref(), &caller, &c, idempotency, AgentAction::Close { agent: acting }, false).await
+}
+
+/// AUTO-10: snoozes the conversation until a time; it reopens then or at the customer's next
+/// message.
+#[utoipa::path(
+    post, path = "/v1/numbers/{number}/contacts/{contact}/snooze", tag = "conversations",
+    params(
+        ("number" = String, Path, description = "Business number"),
+        ("contact" = String, Path, description = "Contact key"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely"),
+        ("If-Match" = Option<String>, Header, description = "The contact version the client saw"),
+    ),
+    request_body = SnoozeUntil,
+    responses((status = 202, description = "Queued in the contact's lane", body = Accepted), Errors)
+)]
+pub async fn snooze<D: Deps>(
+    State(d): State<Arc<D>>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathParams((number, contact)): PathParams<(String, String)>,
+    JsonBody(s): JsonBody<SnoozeUntil>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let now = d.now();
+    let until = Timestamp::from_unix(s.until);
+    if until <= now {
+        return Err(ApiError::invalid("until", "must be in the future"));
+    }
+    if until > now + MAX_SNOOZE {
+        return Err(ApiError::invalid("until", "at most 90 days ahead"));
+    }
+    let (c, acting, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    if c.state().and_then(|s| s.conversation.as_ref()).is_none() {
+        return Err(no_conversation("snooze"));
+    }
+    enqueue(d.as_ref(), &caller, &c, idempotency, AgentAction::Snooze { agent: acting, until }, false).await
+}

@@ -1,0 +1,261 @@
+//! The `/v1` routes, their OpenAPI document, and what the handlers share.
+//!
+//! Every route is registered through [`Routes::add`], which also records its method and path, so
+//! a test can check that the router and the OpenAPI document list the same operations.
+
+mod actions;
+mod agents;
+mod campaigns;
+mod contacts;
+mod costs;
+mod numbers;
+mod outreach;
+mod templates;
+
+use crate::Deps;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldProblem};
+use axum::Router;
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get, post, put};
+use rules::{BusinessNumberId, ContactKey};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+pub use actions::*;
+pub use agents::*;
+pub use campaigns::*;
+pub use contacts::*;
+pub use costs::*;
+pub use numbers::*;
+pub use outreach::*;
+pub use templates::*;
+
+/// The errors every operation may answer, documented once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Errors {
+    /// Invalid input: the message (and `fields`) name what is wrong.
+    #[response(status = 400)]
+    Invalid(ErrorBody),
+    /// No valid identity.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The caller may not do this.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such number, contact, template, campaign or agent.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The resource is not in the state the request assumed (stale version, nothing to close).
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// A rule refuses the request (window closed: templates only, template not approved, …).
+    #[response(status = 422)]
+    Refused(ErrorBody),
+    /// The store, the queue or Meta is unavailable; try again.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT (AWS) or a configured token (local)")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard console API",
+        version = "1",
+        description = "What agents and admins use: the inbox, actions on conversations (applied in each contact's lane), numbers' automation settings, agents, templates, campaigns, outreach and the cost report. Errors are `{ \"error\": code, \"message\": text }`."
+    ),
+    paths(
+        me,
+        list_agents, put_agent, put_presence,
+        get_settings, put_settings,
+        search_contacts, list_conversations, get_contact, put_contact, window_check, message_log,
+        send_message, claim, transfer, close, snooze,
+        send_outreach,
+        list_templates, create_template, get_template, put_mapping, put_recontact, submit_template,
+        create_campaign, get_campaign, upload_list, start_campaign, stop_campaign, retry_campaign,
+        campaign_contacts,
+        cost_report,
+    ),
+    components(schemas(ErrorBody, FieldProblem, Role)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "identity"), (name = "agents"), (name = "numbers"), (name = "contacts"),
+        (name = "conversations"), (name = "templates"), (name = "campaigns"), (name = "costs"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI 3.1 document, with the document's own route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The router and the (method, path) of every operation it serves.
+pub struct Routes<D> {
+    router: Router<Arc<D>>,
+    table: Vec<(Method, &'static str)>,
+}
+
+impl<D: Deps> Routes<D> {
+    fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    fn add(mut self, method: Method, path: &'static str, route: MethodRouter<Arc<D>>) -> Self {
+        self.table.push((method, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    /// Every operation: method and path (OpenAPI path syntax).
+    pub fn table(&self) -> &[(Method, &'static str)] {
+        &self.table
+    }
+}
+
+/// Every `/v1` operation.
+pub fn routes<D: Deps>() -> Routes<D> {
+    Routes::new()
+        .add(Method::GET, "/v1/me", get(me::<D>))
+        .add(Method::GET, "/v1/agents", get(list_agents::<D>))
+        .add(Method::PUT, "/v1/agents/{agent}", put(put_agent::<D>))
+        .add(Method::PUT, "/v1/agents/{agent}/presence", put(put_presence::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/settings", get(get_settings::<D>))
+        .add(Method::PUT, "/v1/numbers/{number}/settings", put(put_settings::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/contacts", get(search_contacts::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/conversations", get(list_conversations::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/contacts/{contact}", get(get_contact::<D>))
+        .add(Method::PUT, "/v1/numbers/{number}/contacts/{contact}", put(put_contact::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/contacts/{contact}/window", get(window_check::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/contacts/{contact}/messages", get(message_log::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/messages", post(send_message::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/claim", post(claim::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/transfer", post(transfer::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/close", post(close::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/snooze", post(snooze::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/outreach", post(send_outreach::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/templates", get(list_templates::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/templates", post(create_template::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/templates/{name}/{language}", get(get_template::<D>))
+        .add(Method::PUT, "/v1/numbers/{number}/templates/{name}/{language}/mapping", put(put_mapping::<D>))
+        .add(Method::PUT, "/v1/numbers/{number}/templates/{name}/{language}/recontact", put(put_recontact::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/templates/{name}/{language}/submit", post(submit_template::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/campaigns", post(create_campaign::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/campaigns/{campaign}", get(get_campaign::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/campaigns/{campaign}/lists", post(upload_list::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/campaigns/{campaign}/start", post(start_campaign::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/campaigns/{campaign}/stop", post(stop_campaign::<D>))
+        .add(Method::POST, "/v1/numbers/{number}/campaigns/{campaign}/retry", post(retry_campaign::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/campaigns/{campaign}/contacts", get(campaign_contacts::<D>))
+        .add(Method::GET, "/v1/numbers/{number}/costs", get(cost_report::<D>))
+}
+
+/// The console's router: every `/v1` operation, `/v1/openapi.json`, JSON 404/405 answers.
+pub fn app<D: Deps>(deps: D) -> Router {
+    let routes = routes::<D>();
+    routes
+        .router
+        .route("/v1/openapi.json", get(serve_openapi))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(Arc::new(deps))
+}
+
+async fn serve_openapi() -> impl IntoResponse {
+    axum::Json(openapi())
+}
+
+async fn no_route() -> ApiError {
+    ApiError::not_found("no such route; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: "method not allowed on this route; see /v1/openapi.json".to_owned(),
+        fields: Vec::new(),
+    }
+}
+
+// ----- shared by the handlers -------------------------------------------------------------------
+
+pub(crate) fn number_id(text: &str) -> ApiResult<BusinessNumberId> {
+    BusinessNumberId::new(text).map_err(|e| ApiError::invalid("number", e))
+}
+
+pub(crate) fn contact_key(text: &str) -> ApiResult<ContactKey> {
+    ContactKey::new(text).map_err(|e| ApiError::invalid("contact", e))
+}
+
+/// A fresh key for an action the client gave no `Idempotency-Key` for.
+pub(crate) fn fresh_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A stable id from the caller and their idempotency key (same request, same id), else fresh.
+pub(crate) fn stable_id(prefix: &str, caller: &Caller, key: Option<&str>) -> String {
+    match key {
+        Some(key) => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(format!("{}\n{key}", caller.agent).as_bytes());
+            format!("{prefix}{}", &hex::encode(digest)[..32])
+        }
+        None => format!("{prefix}{}", fresh_key()),
+    }
+}
+
+/// Page size: 1 to 100, 25 when not given.
+pub(crate) fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
+    match limit {
+        None => Ok(25),
+        Some(n @ 1..=100) => Ok(n),
+        Some(n) => Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and 100, got {n}"),
+        )),
+    }
+}
+
+/// Who the caller is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub agent: String,
+    pub role: Role,
+}
+
+#[utoipa::path(
+    get, path = "/v1/me", tag = "identity",
+    responses((status = 200, description = "The caller", body = Me), Errors)
+)]
+pub async fn me<D: Deps>(caller: Caller) -> axum::Json<Me> {
+    axum::Json(Me {
+        agent: caller.agent.to_string(),
+        role: caller.role,
+    })
+}

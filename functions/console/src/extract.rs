@@ -1,0 +1,111 @@
+//! Extractors whose rejections are the API's JSON errors (axum's own are plain text), and the
+//! caller's identity.
+
+use crate::Deps;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// A JSON body; unreadable bodies answer 400 naming the field serde stopped at.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::unreadable(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON (Content-Type: application/json)",
+            )),
+            Err(e) => Err(ApiError::unreadable(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// Query parameters; unreadable ones answer 400.
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryParams(q.0))
+            .map_err(|e: QueryRejection| ApiError::unreadable(e.status(), e.body_text()))
+    }
+}
+
+/// Path parameters; unreadable ones answer 400.
+pub struct PathParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathParams(p.0))
+            .map_err(|e: PathRejection| ApiError::unreadable(e.status(), e.body_text()))
+    }
+}
+
+impl<D: Deps> FromRequestParts<Arc<D>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<D>) -> Result<Self, Self::Rejection> {
+        state.identity().identify(parts)
+    }
+}
+
+/// The `Idempotency-Key` header, if the client sent one (printable ASCII, at most 100 bytes).
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 100 && t.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 100 printable ASCII characters without spaces",
+            )
+        })?;
+    Ok(Some(text.to_owned()))
+}
+
+/// The `If-Match` header as a contact version (`"7"` or `7`), if sent.
+pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid("If-Match", "must be the contact's version (an ETag)"))
+}
