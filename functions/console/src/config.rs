@@ -110,7 +110,8 @@ mod tests {
         assert!(config.tokens.is_none());
         assert!(!format!("{config:?}").contains("\"t\""));
         for name in map.keys() {
-            let missing = Config::from_lookup(|k| (k != *name).then(|| map[k].to_string()));
+            let missing =
+                Config::from_lookup(|k| (k != *name).then(|| map.get(k).map(|v| v.to_string()))?);
             assert_eq!(missing.unwrap_err(), ConfigError::Missing(name));
         }
     }

@@ -82,10 +82,20 @@ pub fn parse_csv(bytes: &[u8]) -> Result<ParsedList, ListError> {
             return Err(ListError::TooManyRows);
         }
         // The record's first line in the file: header = 1, as a spreadsheet numbers rows.
-        let line = |p: Option<&csv::Position>| {
-            p.map_or(i as u64 + 2, csv::Position::line)
-                .try_into()
-                .unwrap_or(u32::MAX)
+        // Counted from the record's byte offset, so blank lines count as a text editor shows them.
+        let line = |p: Option<&csv::Position>| -> u32 {
+            let line = match p {
+                Some(p) => {
+                    // The position may be before blank lines the reader skipped.
+                    let mut end = usize::try_from(p.byte()).unwrap_or(usize::MAX).min(bytes.len());
+                    while end < bytes.len() && (bytes[end] == b'\n' || bytes[end] == b'\r') {
+                        end += 1;
+                    }
+                    bytes[..end].iter().filter(|&&b| b == b'\n').count() + 1
+                }
+                None => i + 2,
+            };
+            u32::try_from(line).unwrap_or(u32::MAX)
         };
         let record = match record {
             Ok(r) => r,

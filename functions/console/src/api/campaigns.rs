@@ -613,10 +613,7 @@ pub async fn campaign_contacts<D: Deps>(
     let number = number_id(&number)?;
     let limit = page_limit(p.limit)?;
     let loaded = load(d.as_ref(), &number, &campaign).await?;
-    let cursor = p.cursor.filter(|c| !c.is_empty());
-    if cursor.as_ref().is_some_and(|c| c.len() > 1024) {
-        return Err(ApiError::invalid("cursor", "is not a cursor of this API"));
-    }
+    let cursor = super::decode_cursor(p.cursor)?;
     let page = d
         .store()
         .campaign_rows(&loaded.campaign.id, limit, cursor.as_deref())
@@ -643,7 +640,7 @@ pub async fn campaign_contacts<D: Deps>(
     }
     Ok(Json(CampaignContactPage {
         items,
-        next: page.next,
+        next: super::encode_cursor(page.next),
     }))
 }
 

@@ -236,13 +236,13 @@ async fn search<D: Deps>(
             status: status.store(),
             text: text.filter(|t| !t.trim().is_empty()),
             limit,
-            cursor: cursor_param(cursor)?,
+            cursor: super::decode_cursor(cursor)?,
         })
         .await
         .map_err(store_page_error)?;
     Ok(ContactPage {
         items: page.items.into_iter().map(item).collect(),
-        next: page.next,
+        next: super::encode_cursor(page.next),
     })
 }
 

@@ -230,6 +230,27 @@ pub(crate) fn stable_id(prefix: &str, caller: &Caller, key: Option<&str>) -> Str
     }
 }
 
+/// The API's page cursors: the store's cursor, base64url-encoded (URL-safe and opaque).
+pub(crate) fn encode_cursor(store_cursor: Option<String>) -> Option<String> {
+    use base64::Engine as _;
+    store_cursor.map(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c))
+}
+
+/// The store's cursor from the API's; 400 when it is not one of ours.
+pub(crate) fn decode_cursor(api_cursor: Option<String>) -> ApiResult<Option<String>> {
+    use base64::Engine as _;
+    match api_cursor.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(c.as_bytes())
+            .ok()
+            .filter(|_| c.len() <= 2048)
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this API")),
+    }
+}
+
 /// Page size: 1 to 100, 25 when not given.
 pub(crate) fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
     match limit {

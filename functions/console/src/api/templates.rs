@@ -186,6 +186,34 @@ async fn find<D: Deps>(
         .ok_or_else(|| ApiError::not_found(format!("no template {name} in {language}")))
 }
 
+/// TPL-3: a mapping may name only the template's variables (a partial mapping is fine).
+fn check_stray(t: &Template) -> ApiResult<()> {
+    let known = t.variables();
+    let stray: Vec<String> = t
+        .mapping
+        .header
+        .keys()
+        .map(|&index| rules::templates::Variable {
+            component: Component::Header,
+            index,
+        })
+        .chain(t.mapping.body.keys().map(|&index| rules::templates::Variable {
+            component: Component::Body,
+            index,
+        }))
+        .filter(|v| !known.contains(v))
+        .map(|v| v.to_string())
+        .collect();
+    if stray.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "mapping",
+            format!("the template has no {}", stray.join(", ")),
+        ))
+    }
+}
+
 fn template_error(e: TemplateError) -> ApiError {
     match e {
         TemplateError::Invalid(invalid) => {
@@ -246,9 +274,7 @@ pub async fn create_template<D: Deps>(
     template.recontact = t.recontact;
     if let Some(mapping) = t.mapping {
         template.mapping = mapping;
-        if let Err(e @ TemplateError::UnknownVariables(_)) = check_mapping(&template) {
-            return Err(template_error(e));
-        }
+        check_stray(&template)?;
     }
     let mut catalogue = TemplateCatalogue {
         templates: d.store().templates(&number).await?,
@@ -313,10 +339,7 @@ pub async fn put_mapping<D: Deps>(
         header: m.header,
         body: m.body,
     };
-    match check_mapping(&t) {
-        Ok(()) | Err(TemplateError::UnmappedVariables(_)) => {}
-        Err(e) => return Err(template_error(e)),
-    }
+    check_stray(&t)?;
     d.store().put_template(&number, &t).await?;
     Ok(Json(TemplateView::from(&t)))
 }
