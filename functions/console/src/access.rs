@@ -98,7 +98,13 @@ mod tests {
     fn stale_versions_conflict() {
         assert!(check_version(None, Some(3)).is_ok());
         assert!(check_version(Some(3), Some(3)).is_ok());
-        assert_eq!(check_version(Some(2), Some(3)).unwrap_err().status.as_u16(), 409);
-        assert_eq!(check_version(Some(1), None).unwrap_err().status.as_u16(), 409);
+        assert_eq!(
+            check_version(Some(2), Some(3)).unwrap_err().status.as_u16(),
+            409
+        );
+        assert_eq!(
+            check_version(Some(1), None).unwrap_err().status.as_u16(),
+            409
+        );
     }
 }

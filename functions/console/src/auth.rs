@@ -128,7 +128,10 @@ impl std::fmt::Debug for StaticTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the tokens.
         f.debug_struct("StaticTokens")
-            .field("callers", &self.tokens.iter().map(|(_, c)| c).collect::<Vec<_>>())
+            .field(
+                "callers",
+                &self.tokens.iter().map(|(_, c)| c).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -229,8 +232,8 @@ mod tests {
 
     #[test]
     fn token_specs_parse_and_refuse_with_the_entry_number() {
-        let t = StaticTokens::parse("ana:agent:0123456789abcdef, boss:admin:fedcba9876543210")
-            .unwrap();
+        let t =
+            StaticTokens::parse("ana:agent:0123456789abcdef, boss:admin:fedcba9876543210").unwrap();
         assert_eq!(t.tokens.len(), 2);
         assert!(!format!("{t:?}").contains("0123456789abcdef"));
         assert_eq!(

@@ -132,7 +132,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -158,7 +164,9 @@ impl From<store::StoreError> for ApiError {
 impl From<queue::QueueError> for ApiError {
     fn from(e: queue::QueueError) -> Self {
         tracing::error!(error = %e, "queue refused");
-        ApiError::unavailable("the queue did not accept the request; try again with the same Idempotency-Key")
+        ApiError::unavailable(
+            "the queue did not accept the request; try again with the same Idempotency-Key",
+        )
     }
 }
 

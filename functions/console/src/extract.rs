@@ -72,7 +72,10 @@ where
 impl<D: Deps> FromRequestParts<Arc<D>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<D>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<D>,
+    ) -> Result<Self, Self::Rejection> {
         state.identity().identify(parts)
     }
 }

@@ -87,7 +87,9 @@ pub fn parse_csv(bytes: &[u8]) -> Result<ParsedList, ListError> {
             let line = match p {
                 Some(p) => {
                     // The position may be before blank lines the reader skipped.
-                    let mut end = usize::try_from(p.byte()).unwrap_or(usize::MAX).min(bytes.len());
+                    let mut end = usize::try_from(p.byte())
+                        .unwrap_or(usize::MAX)
+                        .min(bytes.len());
                     while end < bytes.len() && (bytes[end] == b'\n' || bytes[end] == b'\r') {
                         end += 1;
                     }
@@ -145,7 +147,10 @@ mod tests {
         assert_eq!(list.rows.len(), 2);
         assert_eq!(list.rows[0].row, 2);
         assert_eq!(list.rows[0].first_name.as_deref(), Some("Jana"));
-        assert_eq!(list.rows[0].custom.get("Plan").map(String::as_str), Some("gold"));
+        assert_eq!(
+            list.rows[0].custom.get("Plan").map(String::as_str),
+            Some("gold")
+        );
         // The blank line is row 3; the next contact is row 4.
         assert_eq!(list.rows[1].row, 4);
         assert_eq!(list.rows[1].phone, "015123");

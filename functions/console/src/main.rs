@@ -1,1 +1,47 @@
-fn main() {}
+//! The console Lambda: wiring only (tracing, configuration, SDK clients, runtime). Behind API
+//! Gateway's HTTP API with a JWT authorizer; `lambda_http::run` serves the axum router.
+
+use console::{Config, Console, Identify, JwtClaims};
+use lambda_http::Error;
+use queue::SqsQueues;
+use std::sync::Arc;
+use store::DynamoStore;
+use timers::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+
+    // Fail fast, with the variable's name, before taking any request.
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "console cannot start"))?;
+    let aws = aws_config::load_from_env().await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        config.table_name.clone(),
+    );
+    // The console never sends to the updates queue.
+    let queue = SqsQueues::new(&aws, config.inbound_queue_url.clone(), String::new())
+        .outbound(config.outbound_queue_url.clone());
+    let identity: Arc<dyn Identify> = match config.tokens.clone() {
+        Some(tokens) => Arc::new(tokens),
+        None => Arc::new(JwtClaims::new(config.role_claim.clone())),
+    };
+    let app = console::app(Console {
+        store,
+        queue,
+        submitter: console::submitter::NoGraphClient,
+        identity,
+        clock: Arc::new(SystemClock),
+        outreach_key: config.outreach_key.clone(),
+    });
+    lambda_http::run(app).await
+}

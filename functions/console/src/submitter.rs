@@ -102,3 +102,20 @@ impl<T: TemplateSubmitter> TemplateSubmitter for std::sync::Arc<T> {
         (**self).create_template(waba_id, body)
     }
 }
+
+/// The submitter of a build without the Graph API client: every submission answers that template
+/// submission is unavailable (502), nothing is pretended. Replaced by the Cloud API adapter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoGraphClient;
+
+impl TemplateSubmitter for NoGraphClient {
+    async fn create_template(
+        &self,
+        _waba_id: &str,
+        _body: &serde_json::Value,
+    ) -> Result<TemplateCreated, SubmitError> {
+        Err(SubmitError::Unavailable(
+            "this build has no Graph API client for template submission".into(),
+        ))
+    }
+}

@@ -1588,7 +1588,11 @@ impl ConsoleStore for DynamoStore {
                 ),
                 (
                     ":hi",
-                    s(format!("{}{}", keys::OUTBOUND_LOG_PREFIX, keys::time(until))),
+                    s(format!(
+                        "{}{}",
+                        keys::OUTBOUND_LOG_PREFIX,
+                        keys::time(until)
+                    )),
                 ),
             ])))
             .scan_index_forward(false)

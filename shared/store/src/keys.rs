@@ -96,7 +96,10 @@ pub fn outbound_pointer(
 ) -> Key {
     Key::new(
         contact_pk(number, contact),
-        format!("{OUTBOUND_LOG_PREFIX}{}#{idempotency_key}", time(claimed_at)),
+        format!(
+            "{OUTBOUND_LOG_PREFIX}{}#{idempotency_key}",
+            time(claimed_at)
+        ),
     )
 }
 

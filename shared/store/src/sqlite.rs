@@ -1645,7 +1645,8 @@ fn outbound_log_sync(
     let pointers = query_range::<OutboundPointerItem>(c, pk, &lo, &hi, true, limit)?;
     let mut out = Vec::with_capacity(pointers.len());
     for (_, pointer) in pointers {
-        let claim = get_item::<OutboundKeyItem>(c, &keys::outbound_by_key(&pointer.idempotency_key))?;
+        let claim =
+            get_item::<OutboundKeyItem>(c, &keys::outbound_by_key(&pointer.idempotency_key))?;
         let message = match claim.and_then(|claim| claim.wamid) {
             Some(wamid) => get_item::<OutboundMessage>(c, &keys::outbound_by_wamid(&wamid))?,
             None => None,

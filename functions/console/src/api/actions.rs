@@ -120,7 +120,9 @@ async fn enqueue<D: Deps>(
         Event::Agent(action),
     );
     let whatsapp::Route::Inbound { group } = event.route() else {
-        return Err(ApiError::internal("a lane event always routes to the inbound queue"));
+        return Err(ApiError::internal(
+            "a lane event always routes to the inbound queue",
+        ));
     };
     let body = serde_json::to_string(&event)
         .map_err(|e| ApiError::internal(format!("the action cannot be serialised: {e}")))?;
@@ -191,7 +193,8 @@ pub(crate) async fn template_content<D: Deps>(
     t: &TemplateRef,
     button_payloads: impl FnOnce(&Template) -> ApiResult<Vec<String>>,
 ) -> ApiResult<(Template, OutboundContent)> {
-    let name = TemplateName::new(t.name.as_str()).map_err(|e| ApiError::invalid("template.name", e))?;
+    let name =
+        TemplateName::new(t.name.as_str()).map_err(|e| ApiError::invalid("template.name", e))?;
     let template = d
         .store()
         .template(&c.number, &name, &t.language)
@@ -211,11 +214,17 @@ pub(crate) async fn template_content<D: Deps>(
             if given.len() != expected {
                 return Err(ApiError::invalid(
                     "template.parameters",
-                    format!("the template's body has {expected} variables, {} values were given", given.len()),
+                    format!(
+                        "the template's body has {expected} variables, {} values were given",
+                        given.len()
+                    ),
                 ));
             }
             if given.iter().any(|p| p.trim().is_empty()) {
-                return Err(ApiError::invalid("template.parameters", "values must not be empty"));
+                return Err(ApiError::invalid(
+                    "template.parameters",
+                    "values must not be empty",
+                ));
             }
             rules::templates::RenderedParameters {
                 header: Vec::new(),
@@ -266,11 +275,16 @@ pub async fn send_message<D: Deps>(
     PathParams((number, contact)): PathParams<(String, String)>,
     JsonBody(m): JsonBody<SendMessage>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    let (c, acting, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    let (c, acting, idempotency) =
+        prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
     let content = match (m.text, m.content, &m.template) {
         (Some(text), None, None) => OutboundContent::text(text),
         (None, Some(content), None) => content,
-        (None, None, Some(t)) => template_content(d.as_ref(), &c, t, |_| Ok(Vec::new())).await?.1,
+        (None, None, Some(t)) => {
+            template_content(d.as_ref(), &c, t, |_| Ok(Vec::new()))
+                .await?
+                .1
+        }
         _ => {
             return Err(ApiError::invalid(
                 "text",
@@ -280,7 +294,15 @@ pub async fn send_message<D: Deps>(
     };
     check_content(&content)?;
     let state = c.state_or_new();
-    let recontact = check_window(d.as_ref(), &c, &state, &content, m.recontact_if_closed, d.now()).await?;
+    let recontact = check_window(
+        d.as_ref(),
+        &c,
+        &state,
+        &content,
+        m.recontact_if_closed,
+        d.now(),
+    )
+    .await?;
     let action = AgentAction::Send {
         agent: acting,
         content,
@@ -381,7 +403,11 @@ pub async fn claim<D: Deps>(
     PathParams((number, contact)): PathParams<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let (c, _, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
-    match c.state().and_then(|s| s.conversation.as_ref()).map(|c| &c.handler) {
+    match c
+        .state()
+        .and_then(|s| s.conversation.as_ref())
+        .map(|c| &c.handler)
+    {
         None => return Err(no_conversation("claim")),
         Some(Handler::Agent { agent }) => {
             return Err(ApiError::conflict(
@@ -417,12 +443,17 @@ pub async fn transfer<D: Deps>(
     JsonBody(t): JsonBody<TransferTo>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let to = AgentId::new(t.to.as_str()).map_err(|e| ApiError::invalid("to", e))?;
-    let (c, acting, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    let (c, acting, idempotency) =
+        prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
     let agents = d.store().agents().await?;
     if !agents.iter().any(|a| a.agent == to) {
         return Err(ApiError::refused("unknown_agent", format!("no agent {to}")));
     }
-    let action = match c.state().and_then(|s| s.conversation.as_ref()).map(|c| &c.handler) {
+    let action = match c
+        .state()
+        .and_then(|s| s.conversation.as_ref())
+        .map(|c| &c.handler)
+    {
         None => return Err(no_conversation("transfer")),
         Some(Handler::Agent { agent }) if agent == &to => {
             return Err(ApiError::conflict(
@@ -454,11 +485,20 @@ pub async fn close<D: Deps>(
     headers: HeaderMap,
     PathParams((number, contact)): PathParams<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    let (c, acting, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    let (c, acting, idempotency) =
+        prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
     if c.state().and_then(|s| s.conversation.as_ref()).is_none() {
         return Err(no_conversation("close"));
     }
-    enqueue(d.as_ref(), &caller, &c, idempotency, AgentAction::Close { agent: acting }, false).await
+    enqueue(
+        d.as_ref(),
+        &caller,
+        &c,
+        idempotency,
+        AgentAction::Close { agent: acting },
+        false,
+    )
+    .await
 }
 
 /// AUTO-10: snoozes the conversation until a time; it reopens then or at the customer's next
@@ -489,9 +529,21 @@ pub async fn snooze<D: Deps>(
     if until > now + MAX_SNOOZE {
         return Err(ApiError::invalid("until", "at most 90 days ahead"));
     }
-    let (c, acting, idempotency) = prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    let (c, acting, idempotency) =
+        prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
     if c.state().and_then(|s| s.conversation.as_ref()).is_none() {
         return Err(no_conversation("snooze"));
     }
-    enqueue(d.as_ref(), &caller, &c, idempotency, AgentAction::Snooze { agent: acting, until }, false).await
+    enqueue(
+        d.as_ref(),
+        &caller,
+        &c,
+        idempotency,
+        AgentAction::Snooze {
+            agent: acting,
+            until,
+        },
+        false,
+    )
+    .await
 }

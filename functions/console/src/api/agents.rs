@@ -61,7 +61,11 @@ fn agent_id(text: &str) -> ApiResult<AgentId> {
 }
 
 async fn find<D: Deps>(d: &D, agent: &AgentId) -> ApiResult<Option<AgentLoad>> {
-    Ok(d.store().agents().await?.into_iter().find(|a| &a.agent == agent))
+    Ok(d.store()
+        .agents()
+        .await?
+        .into_iter()
+        .find(|a| &a.agent == agent))
 }
 
 /// Every agent with their load.
@@ -122,14 +126,14 @@ pub async fn put_presence<D: Deps>(
 ) -> ApiResult<Json<AgentView>> {
     let agent = agent_id(&agent)?;
     if agent != caller.agent && !caller.is_admin() {
-        return Err(ApiError::forbidden(
-            "agents set only their own presence",
-        ));
+        return Err(ApiError::forbidden("agents set only their own presence"));
     }
     let current = find(d.as_ref(), &agent)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no agent {agent}")))?;
-    d.store().put_agent(&agent, current.capacity, p.online).await?;
+    d.store()
+        .put_agent(&agent, current.capacity, p.online)
+        .await?;
     let view = find(d.as_ref(), &agent)
         .await?
         .map(|a| AgentView::from(&a))

@@ -77,10 +77,15 @@ fn view(record: &CampaignRecord, c: &Campaign) -> CampaignView {
         retry: count(Bucket::Retry),
         pending: count(Bucket::Pending),
         closed: count(Bucket::Closed),
-        total: [Bucket::Fresh, Bucket::Retry, Bucket::Pending, Bucket::Closed]
-            .into_iter()
-            .map(count)
-            .sum(),
+        total: [
+            Bucket::Fresh,
+            Bucket::Retry,
+            Bucket::Pending,
+            Bucket::Closed,
+        ]
+        .into_iter()
+        .map(count)
+        .sum(),
     };
     let s = &c.settings;
     CampaignView {
@@ -132,7 +137,9 @@ struct Loaded {
 fn campaign_id(text: &str) -> ApiResult<CampaignId> {
     if text.is_empty()
         || text.len() > 64
-        || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
         return Err(ApiError::invalid(
             "campaign",
@@ -191,7 +198,9 @@ fn campaign_error(e: CampaignError) -> ApiError {
             err.fields = fields;
             err
         }
-        CampaignError::InvalidTransition { .. } => ApiError::conflict("invalid_transition", e.to_string()),
+        CampaignError::InvalidTransition { .. } => {
+            ApiError::conflict("invalid_transition", e.to_string())
+        }
         CampaignError::RetryDisabled => ApiError::refused("retry_disabled", e.to_string()),
         CampaignError::RetryAfterEnd { .. } => ApiError::refused("campaign_ended", e.to_string()),
     }
@@ -203,7 +212,9 @@ async fn tick<D: Deps>(d: &D, id: &CampaignId, what: &str, key: Option<String>) 
         campaign: id.clone(),
         at: d.now(),
     };
-    d.queue().send(Destination::Outbound, vec![t.envelope()]).await?;
+    d.queue()
+        .send(Destination::Outbound, vec![t.envelope()])
+        .await?;
     Ok(())
 }
 
@@ -228,7 +239,11 @@ pub async fn create_campaign<D: Deps>(
     }
     let template =
         TemplateName::new(n.template.as_str()).map_err(|e| ApiError::invalid("template", e))?;
-    if d.store().template(&number, &template, &n.language).await?.is_none() {
+    if d.store()
+        .template(&number, &template, &n.language)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::refused(
             "unknown_template",
             format!("no template {template} in {} on this number", n.language),
@@ -240,7 +255,10 @@ pub async fn create_campaign<D: Deps>(
             .map_err(|e| ApiError::internal(e.to_string()))?,
     };
     if d.store().campaign(&id).await?.is_some() {
-        return Err(ApiError::conflict("already_exists", format!("campaign {id} exists")));
+        return Err(ApiError::conflict(
+            "already_exists",
+            format!("campaign {id} exists"),
+        ));
     }
     let settings = CampaignSettings {
         name: name.to_owned(),
@@ -265,7 +283,10 @@ pub async fn create_campaign<D: Deps>(
     };
     save(d.as_ref(), &mut loaded).await?;
     tracing::info!(campaign = %loaded.campaign.id, "campaign created");
-    Ok((StatusCode::CREATED, Json(view(&loaded.record, &loaded.campaign))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&loaded.record, &loaded.campaign)),
+    ))
 }
 
 /// A campaign with its hopper counts (CAMP-2).
@@ -349,13 +370,15 @@ pub async fn upload_list<D: Deps>(
             problem: "unreadable".into(),
             message: message.clone(),
         })
-        .chain(import.refused.iter().map(|r| RefusedRow {
-            row: r.row,
-            problem: serde_json::to_value(&r.problem)
-                .ok()
-                .and_then(|v| v.get("problem").and_then(|p| p.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| "refused".into()),
-            message: r.to_string(),
+        .chain(import.refused.iter().map(|r| {
+            RefusedRow {
+                row: r.row,
+                problem: serde_json::to_value(&r.problem)
+                    .ok()
+                    .and_then(|v| v.get("problem").and_then(|p| p.as_str()).map(str::to_owned))
+                    .unwrap_or_else(|| "refused".into()),
+                message: r.to_string(),
+            }
         }))
         .collect();
     refused.sort_by_key(|r| r.row);
@@ -386,7 +409,10 @@ pub async fn upload_list<D: Deps>(
             stage: stage(row.state().bucket()).to_owned(),
             data,
         };
-        if d.store().add_campaign_row(&loaded.campaign.id, &stored).await? {
+        if d.store()
+            .add_campaign_row(&loaded.campaign.id, &stored)
+            .await?
+        {
             added += 1;
         }
     }
@@ -441,7 +467,10 @@ pub async fn start_campaign<D: Deps>(
         .ok_or_else(|| {
             ApiError::refused(
                 "unknown_template",
-                format!("the campaign's template {} ({}) is gone", s.template, s.language),
+                format!(
+                    "the campaign's template {} ({}) is gone",
+                    s.template, s.language
+                ),
             )
         })?;
     loaded
@@ -451,7 +480,10 @@ pub async fn start_campaign<D: Deps>(
     save(d.as_ref(), &mut loaded).await?;
     tick(d.as_ref(), &loaded.campaign.id, "start", key).await?;
     tracing::info!(campaign = %loaded.campaign.id, "campaign started");
-    Ok((StatusCode::ACCEPTED, Json(view(&loaded.record, &loaded.campaign))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(view(&loaded.record, &loaded.campaign)),
+    ))
 }
 
 /// CAMP-10: stops a running campaign.
@@ -519,7 +551,11 @@ pub async fn retry_campaign<D: Deps>(
             .store()
             .campaign_rows(&loaded.campaign.id, 500, cursor.as_deref())
             .await?;
-        for row in page.items.into_iter().filter(|r| r.stage == stage(Bucket::Retry)) {
+        for row in page
+            .items
+            .into_iter()
+            .filter(|r| r.stage == stage(Bucket::Retry))
+        {
             let mut contact: CampaignContact = match serde_json::from_value(row.data) {
                 Ok(c) => c,
                 Err(e) => {
@@ -541,8 +577,7 @@ pub async fn retry_campaign<D: Deps>(
                     .map_err(|e| ApiError::internal(format!("row cannot be serialised: {e}")))?,
             };
             // Conditional on the row still being in `retry`: the sender may have moved it.
-            if d
-                .store()
+            if d.store()
                 .move_campaign_row(&loaded.campaign.id, stage(Bucket::Retry), &moved)
                 .await?
             {
@@ -619,7 +654,9 @@ pub async fn campaign_contacts<D: Deps>(
         .campaign_rows(&loaded.campaign.id, limit, cursor.as_deref())
         .await
         .map_err(|e| match e {
-            store::StoreError::Invalid(_) => ApiError::invalid("cursor", "is not a cursor of this API"),
+            store::StoreError::Invalid(_) => {
+                ApiError::invalid("cursor", "is not a cursor of this API")
+            }
             other => other.into(),
         })?;
     let mut items = Vec::with_capacity(page.items.len());

@@ -202,7 +202,9 @@ fn item(s: store::ContactSummary) -> ContactItem {
 
 fn cursor_param(cursor: Option<String>) -> ApiResult<Option<String>> {
     match cursor {
-        Some(c) if c.len() > 1024 => Err(ApiError::invalid("cursor", "is not a cursor of this API")),
+        Some(c) if c.len() > 1024 => {
+            Err(ApiError::invalid("cursor", "is not a cursor of this API"))
+        }
         Some(c) if c.is_empty() => Ok(None),
         other => Ok(other),
     }
@@ -375,11 +377,20 @@ pub struct WindowView {
 pub(crate) fn permission_name(p: SendPermission) -> (&'static str, Option<String>) {
     match p {
         SendPermission::Allowed => ("allowed", None),
-        SendPermission::AllowedWithTag(tag) => ("allowed_with_tag", Some(format!("sent with the {tag} tag"))),
-        SendPermission::AllowedBilled => ("allowed_billed", Some("billed as business-initiated".into())),
+        SendPermission::AllowedWithTag(tag) => {
+            ("allowed_with_tag", Some(format!("sent with the {tag} tag")))
+        }
+        SendPermission::AllowedBilled => (
+            "allowed_billed",
+            Some("billed as business-initiated".into()),
+        ),
         SendPermission::TemplateOnly => (
             "template_only",
-            Some(RefusalReason::WindowClosedTemplatesOnly.describe().to_owned()),
+            Some(
+                RefusalReason::WindowClosedTemplatesOnly
+                    .describe()
+                    .to_owned(),
+            ),
         ),
         SendPermission::Refused(r) => ("refused", Some(r.describe().to_owned())),
     }
@@ -389,8 +400,20 @@ pub(crate) fn permission_name(p: SendPermission) -> (&'static str, Option<String
 pub fn window_view(state: &ContactState, now: Timestamp) -> WindowView {
     let status = rules::window(&state.windows, state.channel, now);
     let last = state.windows.last_inbound_at;
-    let free_form = may_send(state.channel, last, MessageKind::FreeForm, Sender::Agent, now);
-    let template = may_send(state.channel, last, MessageKind::Template, Sender::Agent, now);
+    let free_form = may_send(
+        state.channel,
+        last,
+        MessageKind::FreeForm,
+        Sender::Agent,
+        now,
+    );
+    let template = may_send(
+        state.channel,
+        last,
+        MessageKind::Template,
+        Sender::Agent,
+        now,
+    );
     let (free_form, free_form_reason) = permission_name(free_form);
     let (template, _) = permission_name(template);
     let mut view = WindowView {
@@ -469,9 +492,9 @@ impl Contact {
 
     /// The state, or a new contact's (no window, no conversation).
     pub fn state_or_new(&self) -> ContactState {
-        self.state().cloned().unwrap_or_else(|| {
-            ContactState::new(self.number.clone(), self.contact.clone())
-        })
+        self.state()
+            .cloned()
+            .unwrap_or_else(|| ContactState::new(self.number.clone(), self.contact.clone()))
     }
 }
 
@@ -586,7 +609,9 @@ pub async fn put_contact<D: Deps>(
     let now = d.now();
     let loaded = d.store().load_contact(&number, &contact, now).await?;
     acting_agent(&caller, loaded.state.as_ref().map(|s| &s.value))?;
-    d.store().put_profile(&number, &contact, &profile, now).await?;
+    d.store()
+        .put_profile(&number, &contact, &profile, now)
+        .await?;
     let c = Contact {
         number,
         contact,

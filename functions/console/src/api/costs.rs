@@ -115,7 +115,10 @@ pub async fn cost_report<D: Deps>(
         return Err(ApiError::invalid("from", "must not be after to"));
     }
     if to.day_number() - from.day_number() >= MAX_DAYS {
-        return Err(ApiError::invalid("from", format!("a report covers at most {MAX_DAYS} days")));
+        return Err(ApiError::invalid(
+            "from",
+            format!("a report covers at most {MAX_DAYS} days"),
+        ));
     }
     let lines = d.store().ledger(&number, from, to).await?;
     let mut categories: BTreeMap<String, CostFigures> = BTreeMap::new();

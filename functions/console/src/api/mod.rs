@@ -144,35 +144,151 @@ pub fn routes<D: Deps>() -> Routes<D> {
         .add(Method::GET, "/v1/me", get(me::<D>))
         .add(Method::GET, "/v1/agents", get(list_agents::<D>))
         .add(Method::PUT, "/v1/agents/{agent}", put(put_agent::<D>))
-        .add(Method::PUT, "/v1/agents/{agent}/presence", put(put_presence::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/settings", get(get_settings::<D>))
-        .add(Method::PUT, "/v1/numbers/{number}/settings", put(put_settings::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/contacts", get(search_contacts::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/conversations", get(list_conversations::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/contacts/{contact}", get(get_contact::<D>))
-        .add(Method::PUT, "/v1/numbers/{number}/contacts/{contact}", put(put_contact::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/contacts/{contact}/window", get(window_check::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/contacts/{contact}/messages", get(message_log::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/messages", post(send_message::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/claim", post(claim::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/transfer", post(transfer::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/close", post(close::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/snooze", post(snooze::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/contacts/{contact}/outreach", post(send_outreach::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/templates", get(list_templates::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/templates", post(create_template::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/templates/{name}/{language}", get(get_template::<D>))
-        .add(Method::PUT, "/v1/numbers/{number}/templates/{name}/{language}/mapping", put(put_mapping::<D>))
-        .add(Method::PUT, "/v1/numbers/{number}/templates/{name}/{language}/recontact", put(put_recontact::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/templates/{name}/{language}/submit", post(submit_template::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/campaigns", post(create_campaign::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/campaigns/{campaign}", get(get_campaign::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/campaigns/{campaign}/lists", post(upload_list::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/campaigns/{campaign}/start", post(start_campaign::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/campaigns/{campaign}/stop", post(stop_campaign::<D>))
-        .add(Method::POST, "/v1/numbers/{number}/campaigns/{campaign}/retry", post(retry_campaign::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/campaigns/{campaign}/contacts", get(campaign_contacts::<D>))
-        .add(Method::GET, "/v1/numbers/{number}/costs", get(cost_report::<D>))
+        .add(
+            Method::PUT,
+            "/v1/agents/{agent}/presence",
+            put(put_presence::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/settings",
+            get(get_settings::<D>),
+        )
+        .add(
+            Method::PUT,
+            "/v1/numbers/{number}/settings",
+            put(put_settings::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/contacts",
+            get(search_contacts::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/conversations",
+            get(list_conversations::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/contacts/{contact}",
+            get(get_contact::<D>),
+        )
+        .add(
+            Method::PUT,
+            "/v1/numbers/{number}/contacts/{contact}",
+            put(put_contact::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/contacts/{contact}/window",
+            get(window_check::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/contacts/{contact}/messages",
+            get(message_log::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/contacts/{contact}/messages",
+            post(send_message::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/contacts/{contact}/claim",
+            post(claim::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/contacts/{contact}/transfer",
+            post(transfer::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/contacts/{contact}/close",
+            post(close::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/contacts/{contact}/snooze",
+            post(snooze::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/contacts/{contact}/outreach",
+            post(send_outreach::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/templates",
+            get(list_templates::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/templates",
+            post(create_template::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/templates/{name}/{language}",
+            get(get_template::<D>),
+        )
+        .add(
+            Method::PUT,
+            "/v1/numbers/{number}/templates/{name}/{language}/mapping",
+            put(put_mapping::<D>),
+        )
+        .add(
+            Method::PUT,
+            "/v1/numbers/{number}/templates/{name}/{language}/recontact",
+            put(put_recontact::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/templates/{name}/{language}/submit",
+            post(submit_template::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/campaigns",
+            post(create_campaign::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/campaigns/{campaign}",
+            get(get_campaign::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/campaigns/{campaign}/lists",
+            post(upload_list::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/campaigns/{campaign}/start",
+            post(start_campaign::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/campaigns/{campaign}/stop",
+            post(stop_campaign::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/campaigns/{campaign}/retry",
+            post(retry_campaign::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/campaigns/{campaign}/contacts",
+            get(campaign_contacts::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/costs",
+            get(cost_report::<D>),
+        )
 }
 
 /// The console's router: every `/v1` operation, `/v1/openapi.json`, JSON 404/405 answers.

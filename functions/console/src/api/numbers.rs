@@ -76,10 +76,18 @@ pub async fn put_settings<D: Deps>(
         .ok_or_else(|| ApiError::invalid("settings", "must be a JSON object"))?;
     match object.get("number") {
         None => {
-            object.insert("number".into(), serde_json::Value::String(number.to_string()));
+            object.insert(
+                "number".into(),
+                serde_json::Value::String(number.to_string()),
+            );
         }
         Some(n) if n.as_str() == Some(number.as_str()) => {}
-        Some(_) => return Err(ApiError::invalid("number", "must be the number in the path")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "number",
+                "must be the number in the path",
+            ));
+        }
     }
     let settings: NumberSettings =
         serde_json::from_value(raw).map_err(|e| ApiError::invalid("settings", e))?;

@@ -101,7 +101,9 @@ pub async fn send_outreach<D: Deps>(
             campaign: None,
         }),
     };
-    d.queue().send(Destination::Outbound, vec![job.envelope()]).await?;
+    d.queue()
+        .send(Destination::Outbound, vec![job.envelope()])
+        .await?;
     tracing::info!(outreach = %outreach, key = %job.key, "outreach queued");
     Ok((
         StatusCode::ACCEPTED,

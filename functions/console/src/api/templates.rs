@@ -197,10 +197,15 @@ fn check_stray(t: &Template) -> ApiResult<()> {
             component: Component::Header,
             index,
         })
-        .chain(t.mapping.body.keys().map(|&index| rules::templates::Variable {
-            component: Component::Body,
-            index,
-        }))
+        .chain(
+            t.mapping
+                .body
+                .keys()
+                .map(|&index| rules::templates::Variable {
+                    component: Component::Body,
+                    index,
+                }),
+        )
         .filter(|v| !known.contains(v))
         .map(|v| v.to_string())
         .collect();
@@ -408,7 +413,10 @@ pub fn meta_body(t: &Template, s: &Submission) -> serde_json::Value {
         sorted.sort_unstable();
         let values: Vec<String> = match &s.body_examples {
             Some(v) => v.clone(),
-            None => sorted.iter().map(|&i| example(Component::Body, i)).collect(),
+            None => sorted
+                .iter()
+                .map(|&i| example(Component::Body, i))
+                .collect(),
         };
         body["example"] = json!({ "body_text": [values] });
     }
@@ -464,7 +472,10 @@ pub async fn submit_template<D: Deps>(
     let number = number_id(&number)?;
     let waba = s.waba_id.trim();
     if waba.is_empty() || waba.len() > 32 || !waba.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid("waba_id", "must be the numeric WhatsApp Business Account id"));
+        return Err(ApiError::invalid(
+            "waba_id",
+            "must be the numeric WhatsApp Business Account id",
+        ));
     }
     let mut t = find(d.as_ref(), &number, &name, &language).await?;
     if matches!(t.status, TemplateStatus::Approved | TemplateStatus::Paused) {
@@ -494,11 +505,9 @@ pub async fn submit_template<D: Deps>(
     if let Ok(status) = TemplateStatus::from_meta(&created.status) {
         t.status = status;
     }
-    if let Some(category) = created
-        .category
-        .as_deref()
-        .and_then(|c| serde_json::from_value::<TemplateCategory>(json!(c.to_ascii_uppercase())).ok())
-    {
+    if let Some(category) = created.category.as_deref().and_then(|c| {
+        serde_json::from_value::<TemplateCategory>(json!(c.to_ascii_uppercase())).ok()
+    }) {
         t.category = category;
     }
     d.store().put_template(&number, &t).await?;

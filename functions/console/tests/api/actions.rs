@@ -39,7 +39,11 @@ async fn win_5_free_form_inside_the_window_is_queued_in_the_contacts_lane() {
     let h = harness();
     h.plant(JANA, open_with(held_by("ana"), -60)).await;
     let reply = h
-        .post(&format!("{}/messages", contact_path(JANA)), ANA, json!({"text": "On it!"}))
+        .post(
+            &format!("{}/messages", contact_path(JANA)),
+            ANA,
+            json!({"text": "On it!"}),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
     assert_eq!(reply.body["agent"], "ana");
@@ -56,7 +60,10 @@ async fn win_5_free_form_inside_the_window_is_queued_in_the_contacts_lane() {
     );
     // Nothing is written to the contact by the console: the router owns it.
     let after = h.get(&contact_path(JANA), ANA).await;
-    assert_eq!(after.body["conversation"]["last_agent_at"], serde_json::Value::Null);
+    assert_eq!(
+        after.body["conversation"]["last_agent_at"],
+        serde_json::Value::Null
+    );
 }
 
 #[tokio::test]
@@ -67,26 +74,52 @@ async fn win_5_free_form_outside_the_window_is_refused_with_the_reason_or_sent_a
     let refused = h.post(&path, ANA, json!({"text": "Still there?"})).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(refused.error(), "window_closed");
-    assert!(refused.body["message"].as_str().unwrap().starts_with("window closed: templates only"));
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("window closed: templates only")
+    );
     // Asked for the recontact template, but the number has none approved (TPL-5).
     let none = h
-        .post(&path, ANA, json!({"text": "Still there?", "recontact_if_closed": true}))
+        .post(
+            &path,
+            ANA,
+            json!({"text": "Still there?", "recontact_if_closed": true}),
+        )
         .await;
     assert_eq!(none.error(), "no_recontact_template");
     assert!(h.lane_events().is_empty());
-    approved_template(&h, "recontact_hello", "Hello, the chat window has expired.", true).await;
+    approved_template(
+        &h,
+        "recontact_hello",
+        "Hello, the chat window has expired.",
+        true,
+    )
+    .await;
     let ok = h
-        .post(&path, ANA, json!({"text": "Still there?", "recontact_if_closed": true}))
+        .post(
+            &path,
+            ANA,
+            json!({"text": "Still there?", "recontact_if_closed": true}),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::ACCEPTED, "{ok:?}");
     assert_eq!(ok.body["recontact"], true);
-    assert!(matches!(action(&h), AgentAction::Send { recontact_if_closed: true, .. }));
+    assert!(matches!(
+        action(&h),
+        AgentAction::Send {
+            recontact_if_closed: true,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
 async fn win_5_templates_go_out_after_the_window_only_when_approved_with_mapped_fields() {
     let h = harness();
-    h.plant(JANA, |s| s.windows.record_inbound(t(-30 * 3600), false)).await;
+    h.plant(JANA, |s| s.windows.record_inbound(t(-30 * 3600), false))
+        .await;
     h.store
         .put_profile(
             &number(),
@@ -120,7 +153,9 @@ async fn win_5_templates_go_out_after_the_window_only_when_approved_with_mapped_
     let ok = h.post(&path, ANA, body).await;
     assert_eq!(ok.status, StatusCode::ACCEPTED, "{ok:?}");
     // TPL-3: the variable is filled from the contact's first name.
-    let AgentAction::Send { content, .. } = action(&h) else { panic!() };
+    let AgentAction::Send { content, .. } = action(&h) else {
+        panic!()
+    };
     assert_eq!(
         content,
         OutboundContent::Template {
@@ -131,15 +166,27 @@ async fn win_5_templates_go_out_after_the_window_only_when_approved_with_mapped_
         }
     );
     let wrong = h
-        .post(&path, ANA, json!({"template": {"name": "follow_up", "language": "en", "parameters": []}}))
+        .post(
+            &path,
+            ANA,
+            json!({"template": {"name": "follow_up", "language": "en", "parameters": []}}),
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     let unknown = h
-        .post(&path, ANA, json!({"template": {"name": "nope", "language": "en"}}))
+        .post(
+            &path,
+            ANA,
+            json!({"template": {"name": "nope", "language": "en"}}),
+        )
         .await;
     assert_eq!(unknown.error(), "unknown_template");
     let both = h
-        .post(&path, ANA, json!({"text": "x", "template": {"name": "follow_up", "language": "en"}}))
+        .post(
+            &path,
+            ANA,
+            json!({"text": "x", "template": {"name": "follow_up", "language": "en"}}),
+        )
         .await;
     assert_eq!(both.status, StatusCode::BAD_REQUEST);
     let empty = h.post(&path, ANA, json!({"text": "  "})).await;
@@ -157,7 +204,11 @@ async fn chan_2_an_agent_reopens_a_closed_conversation_by_sending_and_it_is_thei
     .await;
     // Seed 001: any agent finds it in All > Closed and may reopen it.
     let reply = h
-        .post(&format!("{}/messages", contact_path(JANA)), ANA, json!({"text": "Following up"}))
+        .post(
+            &format!("{}/messages", contact_path(JANA)),
+            ANA,
+            json!({"text": "Following up"}),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
     // The action carries the sender; the router's CHAN-2 assigns the contact to them.
@@ -171,17 +222,30 @@ async fn agents_act_only_on_their_own_or_unassigned_conversations_admins_on_all(
     let messages = format!("{}/messages", contact_path(JANA));
     let text = json!({"text": "hi"});
     // ana may not send, close, snooze, transfer or claim bo's conversation.
-    assert_eq!(h.post(&messages, ANA, text.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.post(&messages, ANA, text.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
     for what in ["close", "claim"] {
-        let r = h.post(&format!("{}/{what}", contact_path(JANA)), ANA, json!({})).await;
+        let r = h
+            .post(&format!("{}/{what}", contact_path(JANA)), ANA, json!({}))
+            .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}");
     }
     let r = h
-        .post(&format!("{}/snooze", contact_path(JANA)), ANA, json!({"until": T0 + 3600}))
+        .post(
+            &format!("{}/snooze", contact_path(JANA)),
+            ANA,
+            json!({"until": T0 + 3600}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = h
-        .post(&format!("{}/transfer", contact_path(JANA)), ANA, json!({"to": "ana"}))
+        .post(
+            &format!("{}/transfer", contact_path(JANA)),
+            ANA,
+            json!({"to": "ana"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(h.lane_events().is_empty());
@@ -200,8 +264,14 @@ async fn the_same_idempotency_key_is_the_same_action_and_a_stale_version_conflic
         let h = &h;
         let path = path.clone();
         async move {
-            h.request(Method::POST, &path, Some(ANA), &[("idempotency-key", key)], None)
-                .await
+            h.request(
+                Method::POST,
+                &path,
+                Some(ANA),
+                &[("idempotency-key", key)],
+                None,
+            )
+            .await
         }
     };
     let a = send("close-1").await;
@@ -212,17 +282,35 @@ async fn the_same_idempotency_key_is_the_same_action_and_a_stale_version_conflic
     // The FIFO deduplicates by key: the router sees one close.
     assert_eq!(h.lane_events().len(), 1);
     let bad = h
-        .request(Method::POST, &path, Some(ANA), &[("idempotency-key", "has space")], None)
+        .request(
+            Method::POST,
+            &path,
+            Some(ANA),
+            &[("idempotency-key", "has space")],
+            None,
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     // If-Match: the version the client saw.
     let stale = h
-        .request(Method::POST, &path, Some(ANA), &[("if-match", &format!("\"{}\"", version - 1))], None)
+        .request(
+            Method::POST,
+            &path,
+            Some(ANA),
+            &[("if-match", &format!("\"{}\"", version - 1))],
+            None,
+        )
         .await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert_eq!(stale.error(), "stale_version");
     let fresh = h
-        .request(Method::POST, &path, Some(ANA), &[("if-match", &format!("\"{version}\""))], None)
+        .request(
+            Method::POST,
+            &path,
+            Some(ANA),
+            &[("if-match", &format!("\"{version}\""))],
+            None,
+        )
         .await;
     assert_eq!(fresh.status, StatusCode::ACCEPTED);
 }
@@ -231,19 +319,35 @@ async fn the_same_idempotency_key_is_the_same_action_and_a_stale_version_conflic
 async fn auto_5_claim_takes_a_queued_conversation() {
     let h = harness();
     h.plant(JANA, open_with(queued_handler(), -60)).await;
-    let reply = h.post(&format!("{}/claim", contact_path(JANA)), ANA, json!({})).await;
+    let reply = h
+        .post(&format!("{}/claim", contact_path(JANA)), ANA, json!({}))
+        .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
-    assert_eq!(action(&h), AgentAction::Claim { agent: agent("ana") });
+    assert_eq!(
+        action(&h),
+        AgentAction::Claim {
+            agent: agent("ana")
+        }
+    );
     // Nothing to claim: a closed contact; an assigned one is transferred instead (admin: 409).
-    h.plant("4915100000002", |s| s.windows.record_inbound(t(0), false)).await;
+    h.plant("4915100000002", |s| s.windows.record_inbound(t(0), false))
+        .await;
     let none = h
-        .post(&format!("{}/claim", contact_path("4915100000002")), ANA, json!({}))
+        .post(
+            &format!("{}/claim", contact_path("4915100000002")),
+            ANA,
+            json!({}),
+        )
         .await;
     assert_eq!(none.status, StatusCode::CONFLICT);
     assert_eq!(none.error(), "no_open_conversation");
     h.plant("4915100000003", open_with(held_by("bo"), 0)).await;
     let held = h
-        .post(&format!("{}/claim", contact_path("4915100000003")), BOSS, json!({}))
+        .post(
+            &format!("{}/claim", contact_path("4915100000003")),
+            BOSS,
+            json!({}),
+        )
         .await;
     assert_eq!(held.status, StatusCode::CONFLICT);
     assert_eq!(held.error(), "already_assigned");
@@ -271,13 +375,21 @@ async fn transfer_hands_the_conversation_to_another_agent() {
     let same = h.post(&path, BO, json!({"to": "bo"})).await;
     assert_eq!(same.status, StatusCode::CONFLICT);
     // A queued conversation is assigned to the target.
-    h.plant("4915100000002", open_with(queued_handler(), 0)).await;
+    h.plant("4915100000002", open_with(queued_handler(), 0))
+        .await;
     let assign = h
-        .post(&format!("{}/transfer", contact_path("4915100000002")), BOSS, json!({"to": "bo"}))
+        .post(
+            &format!("{}/transfer", contact_path("4915100000002")),
+            BOSS,
+            json!({"to": "bo"}),
+        )
         .await;
     assert_eq!(assign.status, StatusCode::ACCEPTED);
     let last = h.lane_events().pop().unwrap().2;
-    assert_eq!(last, Event::Agent(AgentAction::Claim { agent: agent("bo") }));
+    assert_eq!(
+        last,
+        Event::Agent(AgentAction::Claim { agent: agent("bo") })
+    );
 }
 
 #[tokio::test]
@@ -286,18 +398,34 @@ async fn chan_3_auto_5_auto_9_close_is_queued_for_the_router() {
     // conversation (AUTO-5); the console queues the close in the contact's lane.
     let h = harness();
     h.plant(JANA, open_with(held_by("ana"), -60)).await;
-    let reply = h.post(&format!("{}/close", contact_path(JANA)), ANA, json!({})).await;
+    let reply = h
+        .post(&format!("{}/close", contact_path(JANA)), ANA, json!({}))
+        .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     let events = h.lane_events();
     assert_eq!(events[0].1, group(JANA));
-    assert_eq!(events[0].2, Event::Agent(AgentAction::Close { agent: agent("ana") }));
-    h.plant("4915100000002", |s| s.windows.record_inbound(t(0), false)).await;
+    assert_eq!(
+        events[0].2,
+        Event::Agent(AgentAction::Close {
+            agent: agent("ana")
+        })
+    );
+    h.plant("4915100000002", |s| s.windows.record_inbound(t(0), false))
+        .await;
     let nothing = h
-        .post(&format!("{}/close", contact_path("4915100000002")), ANA, json!({}))
+        .post(
+            &format!("{}/close", contact_path("4915100000002")),
+            ANA,
+            json!({}),
+        )
         .await;
     assert_eq!(nothing.status, StatusCode::CONFLICT);
     let missing = h
-        .post(&format!("{}/close", contact_path("4915199999999")), ANA, json!({}))
+        .post(
+            &format!("{}/close", contact_path("4915199999999")),
+            ANA,
+            json!({}),
+        )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
@@ -367,13 +495,20 @@ async fn out_8_outreach_to_one_contact_carries_signed_payloads_and_returns_its_i
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
     let id = reply.body["outreach"].as_str().unwrap().to_owned();
     let jobs = h.outbound_jobs();
-    let queue::OutboundJob::Send(job) = &jobs[0] else { panic!("{jobs:?}") };
+    let queue::OutboundJob::Send(job) = &jobs[0] else {
+        panic!("{jobs:?}")
+    };
     assert_eq!(job.key, format!("outreach:{id}"));
     assert_eq!(job.contact.as_str(), JANA);
     let plan = job.outreach.as_ref().unwrap();
     assert_eq!(plan.id.as_str(), id);
     assert_eq!(plan.buttons, ["Yes", "No"]);
-    let OutboundContent::Template { parameters, button_payloads, .. } = &job.request.content else {
+    let OutboundContent::Template {
+        parameters,
+        button_payloads,
+        ..
+    } = &job.request.content
+    else {
         panic!()
     };
     assert_eq!(parameters, &["Jana"]);
@@ -397,7 +532,11 @@ async fn out_8_outreach_to_one_contact_carries_signed_payloads_and_returns_its_i
         .await;
     assert_eq!(again.body["outreach"], id.as_str());
     let missing = h
-        .post(&format!("{}/outreach", contact_path("4915199999999")), ANA, body)
+        .post(
+            &format!("{}/outreach", contact_path("4915199999999")),
+            ANA,
+            body,
+        )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

@@ -22,8 +22,16 @@ async fn auto_7_auto_2_settings_bounds_are_checked_and_named() {
     let agent = h.put(&settings_path(), ANA, json!({})).await;
     assert_eq!(agent.status, StatusCode::FORBIDDEN);
     // AUTO-7: auto-close 1 minute to 72 hours.
-    for (secs, ok) in [(59, false), (60, true), (24 * 3600, true), (72 * 3600, true), (72 * 3600 + 1, false)] {
-        let r = h.put(&settings_path(), BOSS, json!({"auto_close_after": secs})).await;
+    for (secs, ok) in [
+        (59, false),
+        (60, true),
+        (24 * 3600, true),
+        (72 * 3600, true),
+        (72 * 3600 + 1, false),
+    ] {
+        let r = h
+            .put(&settings_path(), BOSS, json!({"auto_close_after": secs}))
+            .await;
         if ok {
             assert_eq!(r.status, StatusCode::OK, "{secs}: {r:?}");
         } else {
@@ -33,7 +41,11 @@ async fn auto_7_auto_2_settings_bounds_are_checked_and_named() {
     }
     // AUTO-2: at most 4 ice breakers, at most 80 characters, no emoji; every problem named.
     let five = h
-        .put(&settings_path(), BOSS, json!({"ice_breakers": ["a", "b", "c", "d", "e"]}))
+        .put(
+            &settings_path(),
+            BOSS,
+            json!({"ice_breakers": ["a", "b", "c", "d", "e"]}),
+        )
         .await;
     assert_eq!(five.status, StatusCode::BAD_REQUEST);
     assert_eq!(five.body["fields"][0]["field"], "ice_breakers");
@@ -52,7 +64,12 @@ async fn auto_7_auto_2_settings_bounds_are_checked_and_named() {
         .map(|f| f["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["ice_breakers[0]", "ice_breakers[1]"]);
-    assert!(long_and_emoji.body["message"].as_str().unwrap().contains("emoji"));
+    assert!(
+        long_and_emoji.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("emoji")
+    );
     // A whole configuration: welcome, queue message, reminder, CSAT, closing logic, expiry.
     let full = json!({
         "welcome": {"type": "text", "body": "Welcome!"},
@@ -73,33 +90,56 @@ async fn auto_7_auto_2_settings_bounds_are_checked_and_named() {
     assert_eq!(read.body["number"], NUMBER);
     assert_eq!(read.body["ice_breakers"][1], "Opening hours");
     // Other bounds, named.
-    let expiry = h.put(&settings_path(), BOSS, json!({"outreach_expiry": 0})).await;
+    let expiry = h
+        .put(&settings_path(), BOSS, json!({"outreach_expiry": 0}))
+        .await;
     assert_eq!(expiry.body["fields"][0]["field"], "outreach_expiry");
-    let other = h.put(&settings_path(), BOSS, json!({"number": "999"})).await;
+    let other = h
+        .put(&settings_path(), BOSS, json!({"number": "999"}))
+        .await;
     assert_eq!(other.body["fields"][0]["field"], "number");
-    let typo = h.put(&settings_path(), BOSS, json!({"closing": "sometimes"})).await;
+    let typo = h
+        .put(&settings_path(), BOSS, json!({"closing": "sometimes"}))
+        .await;
     assert_eq!(typo.status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn auto_4_agents_capacity_and_presence() {
     let h = harness();
-    let created = h.put("/v1/agents/ana", BOSS, json!({"capacity": 3, "online": true})).await;
+    let created = h
+        .put(
+            "/v1/agents/ana",
+            BOSS,
+            json!({"capacity": 3, "online": true}),
+        )
+        .await;
     assert_eq!(created.status, StatusCode::OK, "{created:?}");
-    assert_eq!(created.body, json!({"agent": "ana", "online": true, "open": 0, "capacity": 3, "available": true}));
+    assert_eq!(
+        created.body,
+        json!({"agent": "ana", "online": true, "open": 0, "capacity": 3, "available": true})
+    );
     // Agents do not create agents or change capacity.
     let refused = h.put("/v1/agents/bo", ANA, json!({"capacity": 3})).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    let too_many = h.put("/v1/agents/bo", BOSS, json!({"capacity": 1001})).await;
+    let too_many = h
+        .put("/v1/agents/bo", BOSS, json!({"capacity": 1001}))
+        .await;
     assert_eq!(too_many.body["fields"][0]["field"], "capacity");
     // Presence: one's own, or anyone's as admin.
-    let offline = h.put("/v1/agents/ana/presence", ANA, json!({"online": false})).await;
+    let offline = h
+        .put("/v1/agents/ana/presence", ANA, json!({"online": false}))
+        .await;
     assert_eq!(offline.status, StatusCode::OK);
     assert_eq!(offline.body["available"], false);
     assert_eq!(offline.body["capacity"], 3);
-    let others = h.put("/v1/agents/ana/presence", BO, json!({"online": true})).await;
+    let others = h
+        .put("/v1/agents/ana/presence", BO, json!({"online": true}))
+        .await;
     assert_eq!(others.status, StatusCode::FORBIDDEN);
-    let unknown = h.put("/v1/agents/zed/presence", BOSS, json!({"online": true})).await;
+    let unknown = h
+        .put("/v1/agents/zed/presence", BOSS, json!({"online": true}))
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let list = h.get("/v1/agents", BO).await;
     assert_eq!(list.body.as_array().unwrap().len(), 1);
@@ -146,7 +186,14 @@ async fn tpl_1_tpl_2_templates_are_validated_with_every_field_named() {
         .iter()
         .map(|f| f["field"].as_str().unwrap())
         .collect();
-    for expected in ["name", "language", "body", "footer", "buttons", "buttons[2].url"] {
+    for expected in [
+        "name",
+        "language",
+        "body",
+        "footer",
+        "buttons",
+        "buttons[2].url",
+    ] {
         assert!(fields.contains(&expected), "{expected} in {fields:?}");
     }
     // Seed 002's stricter rule, when the number opts in: never both kinds.
@@ -158,22 +205,34 @@ async fn tpl_1_tpl_2_templates_are_validated_with_every_field_named() {
     mixed["button_rules"] = json!("strict");
     let strict = h.post(&templates_path(), BOSS, mixed).await;
     assert_eq!(strict.status, StatusCode::BAD_REQUEST);
-    assert!(strict.body["message"].as_str().unwrap().contains("cannot be mixed"));
+    assert!(
+        strict.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be mixed")
+    );
     // A valid one: PENDING, quality unknown, variables listed, unmapped (TPL-3).
     let created = h.post(&templates_path(), BOSS, offer()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     assert_eq!(created.body["status"], "PENDING");
     assert_eq!(created.body["quality"], "UNKNOWN");
     assert_eq!(created.body["sendable"], false);
-    assert_eq!(created.body["variables"], json!(["header {{1}}", "body {{1}}", "body {{2}}"]));
+    assert_eq!(
+        created.body["variables"],
+        json!(["header {{1}}", "body {{1}}", "body {{2}}"])
+    );
     assert_eq!(created.body["unmapped"].as_array().unwrap().len(), 3);
     let again = h.post(&templates_path(), BOSS, offer()).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     let list = h.get(&templates_path(), ANA).await;
     assert_eq!(list.body.as_array().unwrap().len(), 1);
-    let one = h.get(&format!("{}/spring_offer/en_US", templates_path()), ANA).await;
+    let one = h
+        .get(&format!("{}/spring_offer/en_US", templates_path()), ANA)
+        .await;
     assert_eq!(one.body["name"], "spring_offer");
-    let none = h.get(&format!("{}/spring_offer/it", templates_path()), ANA).await;
+    let none = h
+        .get(&format!("{}/spring_offer/it", templates_path()), ANA)
+        .await;
     assert_eq!(none.status, StatusCode::NOT_FOUND);
 }
 
@@ -190,9 +249,16 @@ async fn tpl_3_variables_map_to_contact_fields_and_tpl_5_recontact_flag() {
         )
         .await;
     assert_eq!(partial.status, StatusCode::OK, "{partial:?}");
-    assert_eq!(partial.body["unmapped"], json!(["header {{1}}", "body {{2}}"]));
+    assert_eq!(
+        partial.body["unmapped"],
+        json!(["header {{1}}", "body {{2}}"])
+    );
     let stray = h
-        .put(&format!("{path}/mapping"), BOSS, json!({"body": {"7": {"field": "email"}}}))
+        .put(
+            &format!("{path}/mapping"),
+            BOSS,
+            json!({"body": {"7": {"field": "email"}}}),
+        )
         .await;
     assert_eq!(stray.status, StatusCode::BAD_REQUEST);
     assert_eq!(stray.body["fields"][0]["field"], "mapping");
@@ -209,7 +275,13 @@ async fn tpl_3_variables_map_to_contact_fields_and_tpl_5_recontact_flag() {
     assert!(full.body["unmapped"].as_array().unwrap().is_empty());
     let agent = h.put(&format!("{path}/mapping"), ANA, json!({})).await;
     assert_eq!(agent.status, StatusCode::FORBIDDEN);
-    let flagged = h.put(&format!("{path}/recontact"), BOSS, json!({"recontact": true})).await;
+    let flagged = h
+        .put(
+            &format!("{path}/recontact"),
+            BOSS,
+            json!({"recontact": true}),
+        )
+        .await;
     assert_eq!(flagged.body["recontact"], true);
     assert_eq!(h.get(&path, ANA).await.body["recontact"], true);
 }
@@ -219,12 +291,20 @@ async fn templates_are_submitted_to_meta_and_its_answer_is_kept() {
     let h = harness();
     h.post(&templates_path(), BOSS, offer()).await;
     let path = format!("{}/spring_offer/en_US/submit", templates_path());
-    let bad_waba = h.post(&path, BOSS, json!({"waba_id": "not-a-number"})).await;
+    let bad_waba = h
+        .post(&path, BOSS, json!({"waba_id": "not-a-number"}))
+        .await;
     assert_eq!(bad_waba.body["fields"][0]["field"], "waba_id");
-    let agent = h.post(&path, ANA, json!({"waba_id": "102290129340398"})).await;
+    let agent = h
+        .post(&path, ANA, json!({"waba_id": "102290129340398"}))
+        .await;
     assert_eq!(agent.status, StatusCode::FORBIDDEN);
     let ok = h
-        .post(&path, BOSS, json!({"waba_id": "102290129340398", "body_examples": ["Jana", "Tea"]}))
+        .post(
+            &path,
+            BOSS,
+            json!({"waba_id": "102290129340398", "body_examples": ["Jana", "Tea"]}),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
     assert_eq!(ok.body["template"]["status"], "PENDING");
@@ -235,29 +315,49 @@ async fn templates_are_submitted_to_meta_and_its_answer_is_kept() {
     assert_eq!(body["name"], "spring_offer");
     assert_eq!(body["category"], "MARKETING");
     assert_eq!(body["components"][0]["type"], "HEADER");
-    assert_eq!(body["components"][1]["example"]["body_text"], json!([["Jana", "Tea"]]));
-    assert_eq!(body["components"][3]["buttons"][0], json!({"type": "QUICK_REPLY", "text": "Yes"}));
+    assert_eq!(
+        body["components"][1]["example"]["body_text"],
+        json!([["Jana", "Tea"]])
+    );
+    assert_eq!(
+        body["components"][3]["buttons"][0],
+        json!({"type": "QUICK_REPLY", "text": "Yes"})
+    );
     // Meta approving at once is kept; a refusal is 422 with Meta's words; an outage is 502.
     h.submitter.answer_next(Err(SubmitError::Refused {
         code: 100,
         message: "Invalid parameter".into(),
     }));
-    let refused = h.post(&path, BOSS, json!({"waba_id": "102290129340398"})).await;
+    let refused = h
+        .post(&path, BOSS, json!({"waba_id": "102290129340398"}))
+        .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body["message"].as_str().unwrap().contains("Invalid parameter"));
-    h.submitter.answer_next(Err(SubmitError::Unavailable("timeout".into())));
-    let down = h.post(&path, BOSS, json!({"waba_id": "102290129340398"})).await;
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid parameter")
+    );
+    h.submitter
+        .answer_next(Err(SubmitError::Unavailable("timeout".into())));
+    let down = h
+        .post(&path, BOSS, json!({"waba_id": "102290129340398"}))
+        .await;
     assert_eq!(down.status, StatusCode::BAD_GATEWAY);
     h.submitter.answer_next(Ok(TemplateCreated {
         id: "1234".into(),
         status: "APPROVED".into(),
         category: Some("UTILITY".into()),
     }));
-    let approved = h.post(&path, BOSS, json!({"waba_id": "102290129340398"})).await;
+    let approved = h
+        .post(&path, BOSS, json!({"waba_id": "102290129340398"}))
+        .await;
     assert_eq!(approved.body["meta_id"], "1234");
     assert_eq!(approved.body["template"]["status"], "APPROVED");
     assert_eq!(approved.body["template"]["category"], "UTILITY");
-    let twice = h.post(&path, BOSS, json!({"waba_id": "102290129340398"})).await;
+    let twice = h
+        .post(&path, BOSS, json!({"waba_id": "102290129340398"}))
+        .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
 }
 
@@ -284,11 +384,24 @@ async fn bill_3_cost_report_predicted_against_reported_per_category_and_day() {
     assert_eq!(report.status, StatusCode::OK, "{report:?}");
     assert_eq!(report.body["lines"].as_array().unwrap().len(), 3);
     assert_eq!(report.body["lines"][0]["day"], "2025-06-16");
-    assert_eq!(report.body["categories"]["marketing"]["predicted_micros"], 75_000);
-    assert_eq!(report.body["categories"]["marketing"]["reported_micros"], 50_000);
+    assert_eq!(
+        report.body["categories"]["marketing"]["predicted_micros"],
+        75_000
+    );
+    assert_eq!(
+        report.body["categories"]["marketing"]["reported_micros"],
+        50_000
+    );
     assert_eq!(report.body["total"]["predicted_count"], 4);
-    for bad in ["from=2025-02-30", "from=2025-06-18&to=2025-06-17", "from=2024-01-01&to=2025-06-17", "to=June"] {
-        let r = h.get(&format!("/v1/numbers/{NUMBER}/costs?{bad}"), BOSS).await;
+    for bad in [
+        "from=2025-02-30",
+        "from=2025-06-18&to=2025-06-17",
+        "from=2024-01-01&to=2025-06-17",
+        "to=June",
+    ] {
+        let r = h
+            .get(&format!("/v1/numbers/{NUMBER}/costs?{bad}"), BOSS)
+            .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
     }
     // Default range: the 30 days up to today.

@@ -81,9 +81,7 @@ async fn camp_1_create_a_campaign_in_draft() {
     assert_eq!(again.status, StatusCode::CONFLICT);
     let read = h.get(&format!("{}/spring-2025", campaigns()), ANA).await;
     assert_eq!(read.body["name"], "How to contact you");
-    let other_number = h
-        .get("/v1/numbers/999/campaigns/spring-2025", ANA)
-        .await;
+    let other_number = h.get("/v1/numbers/999/campaigns/spring-2025", ANA).await;
     assert_eq!(other_number.status, StatusCode::NOT_FOUND);
 }
 
@@ -104,8 +102,20 @@ async fn camp_4_rows_without_a_valid_e164_number_are_refused_with_row_and_reason
         .iter()
         .map(|r| (r["row"].as_u64().unwrap(), r["problem"].as_str().unwrap()))
         .collect();
-    assert_eq!(rows, [(3, "invalid_phone"), (4, "invalid_email"), (5, "duplicate_phone")]);
-    assert!(refused[0]["message"].as_str().unwrap().starts_with("row 3: phone"));
+    assert_eq!(
+        rows,
+        [
+            (3, "invalid_phone"),
+            (4, "invalid_email"),
+            (5, "duplicate_phone")
+        ]
+    );
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("row 3: phone")
+    );
     assert!(refused[0]["message"].as_str().unwrap().contains("country"));
     // CAMP-2: the hopper counts the imported contacts.
     assert_eq!(report.body["campaign"]["hopper"]["fresh"], 2);
@@ -118,7 +128,12 @@ async fn camp_4_rows_without_a_valid_e164_number_are_refused_with_row_and_reason
     // A list without a phone column is refused whole.
     let no_phone = upload(&h, BOSS, "may", "name\nJana\n").await;
     assert_eq!(no_phone.status, StatusCode::BAD_REQUEST);
-    assert!(no_phone.body["message"].as_str().unwrap().contains("phone column"));
+    assert!(
+        no_phone.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("phone column")
+    );
 }
 
 #[tokio::test]
@@ -129,7 +144,11 @@ async fn camp_10_start_stop_and_history() {
     let path = format!("{}/spring-2025", campaigns());
     // Cannot start: no list, template not approved, variable unmapped (TPL-1, TPL-3).
     let refused = h.post(&format!("{path}/start"), BOSS, json!({})).await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{refused:?}");
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{refused:?}"
+    );
     assert_eq!(refused.error(), "cannot_start");
     let problems: Vec<&str> = refused.body["fields"]
         .as_array()
@@ -137,19 +156,30 @@ async fn camp_10_start_stop_and_history() {
         .iter()
         .map(|f| f["field"].as_str().unwrap())
         .collect();
-    assert_eq!(problems, ["no_lists", "template_not_approved", "unmapped_variables"]);
+    assert_eq!(
+        problems,
+        ["no_lists", "template_not_approved", "unmapped_variables"]
+    );
     template(&h, TemplateStatus::Approved, true).await;
     upload(&h, BOSS, "march", LIST).await;
     let agent = h.post(&format!("{path}/start"), ANA, json!({})).await;
     assert_eq!(agent.status, StatusCode::FORBIDDEN);
     let started = h
-        .request(Method::POST, &format!("{path}/start"), Some(BOSS), &[("idempotency-key", "go")], None)
+        .request(
+            Method::POST,
+            &format!("{path}/start"),
+            Some(BOSS),
+            &[("idempotency-key", "go")],
+            None,
+        )
         .await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{started:?}");
     assert_eq!(started.body["status"], "RUNNING");
     // The sender is woken with a campaign tick on the outbound queue.
     let jobs = h.outbound_jobs();
-    let queue::OutboundJob::CampaignTick(tick) = &jobs[0] else { panic!("{jobs:?}") };
+    let queue::OutboundJob::CampaignTick(tick) = &jobs[0] else {
+        panic!("{jobs:?}")
+    };
     assert_eq!(tick.campaign.as_str(), "spring-2025");
     assert_eq!(tick.key, "console:start:spring-2025:go");
     let twice = h.post(&format!("{path}/start"), BOSS, json!({})).await;
@@ -210,7 +240,10 @@ async fn camp_6_camp_10_a_retry_run_puts_temporary_failures_back_to_fresh() {
             .unwrap()
     );
     let before = h.get(&path, BOSS).await;
-    assert_eq!(before.body["hopper"], json!({"fresh": 1, "retry": 1, "pending": 0, "closed": 0, "total": 2}));
+    assert_eq!(
+        before.body["hopper"],
+        json!({"fresh": 1, "retry": 1, "pending": 0, "closed": 0, "total": 2})
+    );
     let agent = h.post(&format!("{path}/retry"), ANA, json!({})).await;
     assert_eq!(agent.status, StatusCode::FORBIDDEN);
     // A draft campaign has nothing to retry yet.
@@ -220,7 +253,10 @@ async fn camp_6_camp_10_a_retry_run_puts_temporary_failures_back_to_fresh() {
     let run = h.post(&format!("{path}/retry"), BOSS, json!({})).await;
     assert_eq!(run.status, StatusCode::ACCEPTED, "{run:?}");
     assert_eq!(run.body["retried"], 1);
-    assert_eq!(run.body["campaign"]["hopper"], json!({"fresh": 2, "retry": 0, "pending": 0, "closed": 0, "total": 2}));
+    assert_eq!(
+        run.body["campaign"]["hopper"],
+        json!({"fresh": 2, "retry": 0, "pending": 0, "closed": 0, "total": 2})
+    );
     let history = h.get(&format!("{path}/contacts"), BOSS).await;
     let events: Vec<String> = history.body["items"]
         .as_array()

@@ -5,7 +5,10 @@ use crate::*;
 use rules::effect::{LogEntry, Notice};
 use rules::{MessageId, OutreachId, PhoneNumber};
 use serde_json::json;
-use store::{ConsoleStore, ContactProfile, DeliveryStatus, LogRecord, OutboundStore, QueueEntry, QueueStore, StatusUpdate};
+use store::{
+    ConsoleStore, ContactProfile, DeliveryStatus, LogRecord, OutboundStore, QueueEntry, QueueStore,
+    StatusUpdate,
+};
 
 async fn profile(h: &Harness, contact: &str, first: &str, last: &str, email: &str, phone: &str) {
     h.store
@@ -27,10 +30,42 @@ async fn profile(h: &Harness, contact: &str, first: &str, last: &str, email: &st
 
 /// Jana (ana's, open), Petr (bo's, open), Eva (closed, kept by ana), Ivo (snoozed, ana's).
 async fn desk(h: &Harness) {
-    profile(h, "4915100000001", "Jana", "Novák", "jana@example.com", "+4915100000001").await;
-    profile(h, "4915100000002", "Petr", "Svoboda", "petr@example.org", "+4915100000002").await;
-    profile(h, "4915100000003", "Eva", "Dvořák", "eva@example.com", "+4915100000003").await;
-    profile(h, "4915100000004", "Ivo", "Kral", "ivo@example.com", "+4915100000004").await;
+    profile(
+        h,
+        "4915100000001",
+        "Jana",
+        "Novák",
+        "jana@example.com",
+        "+4915100000001",
+    )
+    .await;
+    profile(
+        h,
+        "4915100000002",
+        "Petr",
+        "Svoboda",
+        "petr@example.org",
+        "+4915100000002",
+    )
+    .await;
+    profile(
+        h,
+        "4915100000003",
+        "Eva",
+        "Dvořák",
+        "eva@example.com",
+        "+4915100000003",
+    )
+    .await;
+    profile(
+        h,
+        "4915100000004",
+        "Ivo",
+        "Kral",
+        "ivo@example.com",
+        "+4915100000004",
+    )
+    .await;
     h.plant("4915100000001", open_with(held_by("ana"), 0)).await;
     h.plant("4915100000002", open_with(held_by("bo"), 0)).await;
     h.plant("4915100000003", |s| {
@@ -73,7 +108,10 @@ async fn chan_4_search_by_name_email_phone_within_mine_or_all_and_status() {
     // Mine: ana sees Jana, not Petr.
     let reply = h.get(&search("scope=mine"), ANA).await;
     assert_eq!(contacts_of(&reply), ["Jana"]);
-    assert_eq!(contacts_of(&h.get(&search("scope=all"), ANA).await).len(), 2);
+    assert_eq!(
+        contacts_of(&h.get(&search("scope=all"), ANA).await).len(),
+        2
+    );
     // Closed: seed 001's way to find a contact to reopen; kept assignee counts as mine (CHAN-3).
     let closed = h.get(&search("scope=mine&status=closed&q=eva"), ANA).await;
     assert_eq!(contacts_of(&closed), ["Eva"]);
@@ -111,7 +149,15 @@ async fn inbox_lists_mine_all_and_the_queue_in_pages() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
     // The queue, first in first out (AUTO-4).
     for (i, c) in ["4915100000009", "4915100000008"].into_iter().enumerate() {
-        profile(&h, c, &format!("Q{i}"), "Waiting", "q@example.com", &format!("+{c}")).await;
+        profile(
+            &h,
+            c,
+            &format!("Q{i}"),
+            "Waiting",
+            "q@example.com",
+            &format!("+{c}"),
+        )
+        .await;
         h.plant(c, open_with(queued_handler(), 0)).await;
         h.store
             .enqueue(&QueueEntry {
@@ -131,35 +177,61 @@ async fn inbox_lists_mine_all_and_the_queue_in_pages() {
 #[tokio::test]
 async fn win_4_window_check_open_closed_and_never_opened() {
     let h = harness();
-    h.plant("4915100000001", open_with(held_by("ana"), -3600)).await;
-    h.plant("4915100000002", |s| s.windows.record_inbound(t(-25 * 3600), false))
+    h.plant("4915100000001", open_with(held_by("ana"), -3600))
         .await;
-    profile(&h, "4915100000003", "New", "Contact", "n@example.com", "+4915100000003").await;
+    h.plant("4915100000002", |s| {
+        s.windows.record_inbound(t(-25 * 3600), false)
+    })
+    .await;
+    profile(
+        &h,
+        "4915100000003",
+        "New",
+        "Contact",
+        "n@example.com",
+        "+4915100000003",
+    )
+    .await;
 
-    let open = h.get(&format!("{}/window", contact_path("4915100000001")), ANA).await;
+    let open = h
+        .get(&format!("{}/window", contact_path("4915100000001")), ANA)
+        .await;
     assert_eq!(open.status, StatusCode::OK);
     assert_eq!(open.body["state"], "open");
     assert_eq!(open.body["kind"], "service");
     assert_eq!(open.body["closes_at"], T0 - 3600 + 24 * 3600);
     assert_eq!(open.body["free_form"], "allowed");
 
-    let closed = h.get(&format!("{}/window", contact_path("4915100000002")), ANA).await;
+    let closed = h
+        .get(&format!("{}/window", contact_path("4915100000002")), ANA)
+        .await;
     assert_eq!(closed.body["state"], "closed");
     assert_eq!(closed.body["closed_since"], T0 - 3600);
     assert_eq!(closed.body["free_form"], "template_only");
     assert_eq!(closed.body["template"], "allowed");
-    assert!(closed.body["free_form_reason"].as_str().unwrap().contains("templates only"));
+    assert!(
+        closed.body["free_form_reason"]
+            .as_str()
+            .unwrap()
+            .contains("templates only")
+    );
 
-    let never = h.get(&format!("{}/window", contact_path("4915100000003")), ANA).await;
+    let never = h
+        .get(&format!("{}/window", contact_path("4915100000003")), ANA)
+        .await;
     assert_eq!(never.body["state"], "closed");
     assert!(never.body.get("closed_since").is_none());
 
     // The same stored state answers differently as time passes (WIN-6).
     h.clock.set(t(23 * 3600));
-    let later = h.get(&format!("{}/window", contact_path("4915100000001")), ANA).await;
+    let later = h
+        .get(&format!("{}/window", contact_path("4915100000001")), ANA)
+        .await;
     assert_eq!(later.body["state"], "closed");
 
-    let missing = h.get(&format!("{}/window", contact_path("4915199999999")), ANA).await;
+    let missing = h
+        .get(&format!("{}/window", contact_path("4915199999999")), ANA)
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
@@ -176,14 +248,21 @@ async fn a_contact_with_its_conversation_version_and_profile_updates() {
     assert_eq!(reply.body["window"]["state"], "open");
 
     // Profiles: agents edit contacts they may act on; bad phones and emails are named.
-    let body = json!({"first_name": "Jana", "phone": "+49 151 00000001", "email": "jana@example.com"});
-    let refused = h.put(&contact_path("4915100000001"), ANA, body.clone()).await;
+    let body =
+        json!({"first_name": "Jana", "phone": "+49 151 00000001", "email": "jana@example.com"});
+    let refused = h
+        .put(&contact_path("4915100000001"), ANA, body.clone())
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let ok = h.put(&contact_path("4915100000001"), BO, body).await;
     assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
     assert_eq!(ok.body["profile"]["phone"], "+4915100000001");
     let bad_phone = h
-        .put(&contact_path("4915100000001"), BO, json!({"phone": "0151 000"}))
+        .put(
+            &contact_path("4915100000001"),
+            BO,
+            json!({"phone": "0151 000"}),
+        )
         .await;
     assert_eq!(bad_phone.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad_phone.body["fields"][0]["field"], "phone");
@@ -193,12 +272,22 @@ async fn a_contact_with_its_conversation_version_and_profile_updates() {
     assert_eq!(bad_email.body["fields"][0]["field"], "email");
     // A new contact (never wrote) is created by its profile.
     let created = h
-        .put(&contact_path("4915100000077"), ANA, json!({"first_name": "Ola"}))
+        .put(
+            &contact_path("4915100000077"),
+            ANA,
+            json!({"first_name": "Ola"}),
+        )
         .await;
     assert_eq!(created.status, StatusCode::OK);
     assert!(created.body["version"].is_null());
-    assert_eq!(h.get(&contact_path("4915100000077"), BO).await.status, StatusCode::OK);
-    assert_eq!(h.get(&contact_path("4915100000078"), BO).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get(&contact_path("4915100000077"), BO).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get(&contact_path("4915100000078"), BO).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -272,13 +361,22 @@ async fn message_log_shows_inbound_outbound_with_delivery_state_and_notices() {
         })
         .await
         .unwrap();
-    let log = h.get(&format!("{}/messages", contact_path("4915100000001")), BO).await;
+    let log = h
+        .get(&format!("{}/messages", contact_path("4915100000001")), BO)
+        .await;
     assert_eq!(log.status, StatusCode::OK, "{log:?}");
     let items = log.body["items"].as_array().unwrap();
     let kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["outbound", "outbound", "notice", "inbound"], "{log:?}");
+    assert_eq!(
+        kinds,
+        ["outbound", "outbound", "notice", "inbound"],
+        "{log:?}"
+    );
     assert_eq!(items[0]["delivery"]["status"], "failed");
-    assert_eq!(items[0]["delivery"]["error"], "131026 Message undeliverable");
+    assert_eq!(
+        items[0]["delivery"]["error"],
+        "131026 Message undeliverable"
+    );
     assert_eq!(items[1]["delivery"]["status"], "delivered");
     assert_eq!(items[1]["message"], "wamid.send-1");
     assert_eq!(items[2]["notice"]["notice"], "expired_outreach_pressed");
@@ -288,7 +386,10 @@ async fn message_log_shows_inbound_outbound_with_delivery_state_and_notices() {
     // Paging: the outbound messages newer than the first page's oldest entry come with it, the
     // older ones with the page they belong to, none twice.
     let first = h
-        .get(&format!("{}/messages?limit=1", contact_path("4915100000001")), BO)
+        .get(
+            &format!("{}/messages?limit=1", contact_path("4915100000001")),
+            BO,
+        )
         .await;
     let first_kinds: Vec<&str> = first.body["items"]
         .as_array()
@@ -300,7 +401,10 @@ async fn message_log_shows_inbound_outbound_with_delivery_state_and_notices() {
     let next = first.body["next"].as_str().unwrap();
     let second = h
         .get(
-            &format!("{}/messages?limit=1&cursor={next}", contact_path("4915100000001")),
+            &format!(
+                "{}/messages?limit=1&cursor={next}",
+                contact_path("4915100000001")
+            ),
             BO,
         )
         .await;

@@ -132,9 +132,8 @@ impl Harness {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                panic!("not JSON: {}", String::from_utf8_lossy(&bytes))
-            })
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
         };
         if status.is_client_error() || status.is_server_error() {
             // Every error is the API's JSON shape.
@@ -149,7 +148,8 @@ impl Harness {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
-        self.request(Method::GET, path, Some(token), &[], None).await
+        self.request(Method::GET, path, Some(token), &[], None)
+            .await
     }
 
     pub async fn send(&self, method: Method, path: &str, token: &str, body: Value) -> Reply {

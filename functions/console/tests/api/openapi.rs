@@ -12,7 +12,11 @@ async fn every_route_is_documented_and_every_documented_operation_is_routed() {
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     let doc = reply.body;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in ["get", "put", "post", "delete", "patch"] {
@@ -20,7 +24,10 @@ async fn every_route_is_documented_and_every_documented_operation_is_routed() {
                 documented.insert((method.to_uppercase(), path.clone()));
                 // Every operation documents its success and the shared error answers.
                 let responses = op["responses"].as_object().unwrap();
-                assert!(responses.keys().any(|k| k.starts_with('2')), "{method} {path}");
+                assert!(
+                    responses.keys().any(|k| k.starts_with('2')),
+                    "{method} {path}"
+                );
                 for code in ["400", "401", "403", "404"] {
                     assert!(responses.contains_key(code), "{method} {path} lacks {code}");
                 }
@@ -47,10 +54,20 @@ async fn every_route_is_documented_and_every_documented_operation_is_routed() {
             .replace("{language}", "en")
             .replace("{campaign}", "k");
         let reply = h
-            .request(Method::from_bytes(method.as_bytes()).unwrap(), &concrete, None, &[], None)
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                &concrete,
+                None,
+                &[],
+                None,
+            )
             .await;
         // Without a token every operation answers 401 (so the route exists and is guarded).
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path}: {reply:?}");
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {reply:?}"
+        );
     }
 }
 
@@ -75,12 +92,21 @@ async fn identity_refusals_401_and_who_am_i() {
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.body["message"], "unknown token");
     let basic = h
-        .request(Method::GET, "/v1/me", None, &[("authorization", "Basic YWJj")], None)
+        .request(
+            Method::GET,
+            "/v1/me",
+            None,
+            &[("authorization", "Basic YWJj")],
+            None,
+        )
         .await;
     assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
     let me = h.get("/v1/me", BOSS).await;
     assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.body, serde_json::json!({"agent": "boss", "role": "admin"}));
+    assert_eq!(
+        me.body,
+        serde_json::json!({"agent": "boss", "role": "admin"})
+    );
 }
 
 #[tokio::test]
@@ -96,7 +122,10 @@ async fn malformed_bodies_answer_400_naming_the_problem() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.body["message"].as_str().unwrap().contains("capacity"), "{reply:?}");
+    assert!(
+        reply.body["message"].as_str().unwrap().contains("capacity"),
+        "{reply:?}"
+    );
     let reply = h
         .request(
             Method::PUT,

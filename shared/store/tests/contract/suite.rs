@@ -568,7 +568,10 @@ pub async fn outbound_log_lists_a_contacts_sends_with_delivery_state<S: Harness>
     }
     // A redelivered claim adds no second entry.
     store.claim_send("b", &number(), &c, t(30)).await.unwrap();
-    store.record_sent("b", &wamid("wamid.b"), t(11)).await.unwrap();
+    store
+        .record_sent("b", &wamid("wamid.b"), t(11))
+        .await
+        .unwrap();
     store
         .apply_status(&StatusUpdate {
             wamid: wamid("wamid.b"),
@@ -580,7 +583,13 @@ pub async fn outbound_log_lists_a_contacts_sends_with_delivery_state<S: Harness>
         .await
         .unwrap();
     let all = store
-        .outbound_log(&number(), &c, Timestamp::EPOCH, Timestamp::from_unix(i64::MAX), 10)
+        .outbound_log(
+            &number(),
+            &c,
+            Timestamp::EPOCH,
+            Timestamp::from_unix(i64::MAX),
+            10,
+        )
         .await
         .unwrap();
     let keys: Vec<&str> = all.iter().map(|e| e.idempotency_key.as_str()).collect();
