@@ -157,7 +157,21 @@ async fn load<D: Deps>(d: &D, number: &BusinessNumberId, id: &str) -> ApiResult<
         .await?
         .filter(|r| &r.number == number)
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id} on number {number}")))?;
-    let campaign: Campaign = serde_json::from_value(record.definition.clone()).map_err(|e| {
+    // The store's counters are the hopper's truth (they move atomically with the rows).
+    let mut definition = record.definition.clone();
+    if let Some(fields) = definition.as_object_mut() {
+        let count = |stage: &str| record.hopper.get(stage).copied().unwrap_or(0).max(0);
+        fields.insert(
+            "hopper".into(),
+            serde_json::json!({
+                "fresh": count("fresh"),
+                "retry": count("retry"),
+                "pending": count("pending"),
+                "closed": count("closed"),
+            }),
+        );
+    }
+    let campaign: Campaign = serde_json::from_value(definition).map_err(|e| {
         tracing::error!(campaign = %id, error = %e, "campaign definition unreadable");
         ApiError::internal("the campaign's stored definition cannot be read")
     })?;
@@ -556,7 +570,8 @@ pub async fn retry_campaign<D: Deps>(
             .into_iter()
             .filter(|r| r.stage == stage(Bucket::Retry))
         {
-            let mut contact: CampaignContact = match serde_json::from_value(row.data) {
+            let original = row.data;
+            let mut contact: CampaignContact = match serde_json::from_value(original.clone()) {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(campaign = %loaded.campaign.id, error = %e, "campaign row unreadable");
@@ -573,8 +588,7 @@ pub async fn retry_campaign<D: Deps>(
             let moved = CampaignRow {
                 contact: contact.contact.clone(),
                 stage: stage(contact.state().bucket()).to_owned(),
-                data: serde_json::to_value(&contact)
-                    .map_err(|e| ApiError::internal(format!("row cannot be serialised: {e}")))?,
+                data: merge_row(original, &contact),
             };
             // Conditional on the row still being in `retry`: the sender may have moved it.
             if d.store()
@@ -679,6 +693,19 @@ pub async fn campaign_contacts<D: Deps>(
         items,
         next: super::encode_cursor(page.next),
     }))
+}
+
+/// A row's data after a move: the contact's new state over the stored object, so fields the
+/// sender keeps beside the contact (its send bookkeeping) survive.
+fn merge_row(original: serde_json::Value, contact: &CampaignContact) -> serde_json::Value {
+    let mut merged = match original {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    if let serde_json::Value::Object(fields) = to_json(contact) {
+        merged.extend(fields);
+    }
+    serde_json::Value::Object(merged)
 }
 
 /// Rules types are plain data: serialising them cannot fail.

@@ -233,7 +233,13 @@ async fn camp_6_camp_10_a_retry_run_puts_temporary_failures_back_to_fresh() {
                 &CampaignRow {
                     contact: row.contact.clone(),
                     stage: "retry".into(),
-                    data: serde_json::to_value(&row).unwrap(),
+                    // The sender keeps its send bookkeeping beside the contact.
+                    data: {
+                        let mut data = serde_json::to_value(&row).unwrap();
+                        data["emitted"] = json!(1);
+                        data["sent_key"] = json!("campaign:spring-2025:1");
+                        data
+                    },
                 },
             )
             .await
@@ -267,6 +273,16 @@ async fn camp_6_camp_10_a_retry_run_puts_temporary_failures_back_to_fresh() {
         .collect();
     assert!(events.contains(&"failed".to_owned()), "{events:?}");
     assert!(events.contains(&"retry_run".to_owned()), "{events:?}");
+    // The sender's bookkeeping survives the move (a retry is a new send key, not the old one).
+    let moved = h.store.campaign_rows(&id, 10, None).await.unwrap();
+    let kept = moved
+        .items
+        .iter()
+        .find(|r| r.contact == row.contact)
+        .unwrap();
+    assert_eq!(kept.stage, "fresh");
+    assert_eq!(kept.data["emitted"], 1);
+    assert_eq!(kept.data["sent_key"], "campaign:spring-2025:1");
     // Two ticks: the start and the retry run.
     assert_eq!(h.outbound_jobs().len(), 2);
     // After the campaign's end, retry runs are refused.

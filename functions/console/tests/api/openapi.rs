@@ -31,6 +31,21 @@ async fn every_route_is_documented_and_every_documented_operation_is_routed() {
                 for code in ["400", "401", "403", "404"] {
                     assert!(responses.contains_key(code), "{method} {path} lacks {code}");
                 }
+                // Every `{parameter}` of the path is declared as a path parameter.
+                let declared: BTreeSet<&str> = op["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter(|p| p["in"] == "path")
+                            .filter_map(|p| p["name"].as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let in_path: BTreeSet<&str> = path
+                    .split('/')
+                    .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+                    .collect();
+                assert_eq!(declared, in_path, "{method} {path}");
             }
         }
     }
