@@ -112,3 +112,17 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, ApiError
         .map(Some)
         .ok_or_else(|| ApiError::invalid("If-Match", "must be the contact's version (an ETag)"))
 }
+
+/// A raw body (CSV lists); a body over the limit answers 413 in the API's JSON shape.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| ApiError::unreadable(e.status(), e.body_text()))
+    }
+}

@@ -10,10 +10,9 @@ use super::{Errors, fresh_key, number_id, page_limit};
 use crate::Deps;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldProblem};
-use crate::extract::{JsonBody, PathParams, QueryParams, idempotency_key};
+use crate::extract::{JsonBody, PathParams, QueryParams, RawBody, idempotency_key};
 use crate::lists::parse_csv;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use queue::{CampaignTick, Destination, EventQueue};
@@ -365,7 +364,7 @@ pub async fn upload_list<D: Deps>(
     caller: Caller,
     PathParams((number, campaign)): PathParams<(String, String)>,
     QueryParams(p): QueryParams<ListParams>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<ImportReport>> {
     caller.require_admin("attach contact lists")?;
     let number = number_id(&number)?;

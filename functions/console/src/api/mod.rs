@@ -53,6 +53,12 @@ pub enum Errors {
     /// The resource is not in the state the request assumed (stale version, nothing to close).
     #[response(status = 409)]
     Conflict(ErrorBody),
+    /// The body is too large.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not JSON (`Content-Type: application/json`), or not CSV for lists.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
     /// A rule refuses the request (window closed: templates only, template not approved, …).
     #[response(status = 422)]
     Refused(ErrorBody),
@@ -97,7 +103,7 @@ impl Modify for BearerAuth {
         campaign_contacts,
         cost_report,
     ),
-    components(schemas(ErrorBody, FieldProblem, Role)),
+    components(schemas(ErrorBody, FieldProblem, Role, SearchScope, InboxScope, InboxFilter)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(
