@@ -1,12 +1,14 @@
 //! The console Lambda: wiring only (tracing, configuration, SDK clients, runtime). Behind API
 //! Gateway's HTTP API with a JWT authorizer; `lambda_http::run` serves the axum router.
 
+use console::submitter::GraphSubmitter;
 use console::{Config, Console, Identify, JwtClaims};
 use lambda_http::Error;
 use queue::SqsQueues;
 use std::sync::Arc;
 use store::DynamoStore;
 use timers::SystemClock;
+use whatsapp::cloud::{AccessToken, CloudClient, CloudConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -35,10 +37,16 @@ async fn main() -> Result<(), Error> {
         Some(tokens) => Arc::new(tokens),
         None => Arc::new(JwtClaims::new(config.role_claim.clone())),
     };
+    let cloud = CloudClient::new(CloudConfig {
+        graph_url: config.graph_url.clone(),
+        version: config.graph_version.clone(),
+        ..CloudConfig::new(AccessToken::new(config.access_token.clone()))
+    })?;
+    let submitter = GraphSubmitter::new(cloud);
     let app = console::app(Console {
         store,
         queue,
-        submitter: console::submitter::NoGraphClient,
+        submitter,
         identity,
         clock: Arc::new(SystemClock),
         outreach_key: config.outreach_key.clone(),

@@ -103,19 +103,46 @@ impl<T: TemplateSubmitter> TemplateSubmitter for std::sync::Arc<T> {
     }
 }
 
-/// The submitter of a build without the Graph API client: every submission answers that template
-/// submission is unavailable (502), nothing is pretended. Replaced by the Cloud API adapter.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoGraphClient;
+/// The Graph API adapter: the WhatsApp crate's Cloud API client.
+#[derive(Debug, Clone)]
+pub struct GraphSubmitter {
+    client: whatsapp::cloud::CloudClient,
+}
 
-impl TemplateSubmitter for NoGraphClient {
+impl GraphSubmitter {
+    pub fn new(client: whatsapp::cloud::CloudClient) -> Self {
+        GraphSubmitter { client }
+    }
+}
+
+impl TemplateSubmitter for GraphSubmitter {
     async fn create_template(
         &self,
-        _waba_id: &str,
-        _body: &serde_json::Value,
+        waba_id: &str,
+        body: &serde_json::Value,
     ) -> Result<TemplateCreated, SubmitError> {
-        Err(SubmitError::Unavailable(
-            "this build has no Graph API client for template submission".into(),
-        ))
+        use whatsapp::cloud::CloudError;
+        match self.client.create_template(waba_id, body).await {
+            Ok(created) => Ok(TemplateCreated {
+                id: created.id,
+                status: created.status,
+                category: Some(created.category),
+            }),
+            // Meta refused what we sent (4xx with its envelope): the admin's to fix.
+            Err(CloudError::Api {
+                http_status,
+                code,
+                message,
+                details,
+                ..
+            }) if http_status < 500 => Err(SubmitError::Refused {
+                code,
+                message: match details {
+                    Some(d) if d != message => format!("{message} ({d})"),
+                    _ => message,
+                },
+            }),
+            Err(other) => Err(SubmitError::Unavailable(other.to_string())),
+        }
     }
 }

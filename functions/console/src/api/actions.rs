@@ -20,6 +20,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use queue::{Destination, Envelope, EventQueue};
 use rules::channel::{MessageKind, SendPermission, Sender, may_send};
+use rules::effect::{MediaKind, TemplateHeader};
 use rules::state::Handler;
 use rules::templates::{ContactFields, Template, TemplateCatalogue, render_parameters};
 use rules::{AgentAction, AgentId, ContactState, Event, OutboundContent, TemplateName, Timestamp};
@@ -56,6 +57,10 @@ pub struct TemplateRef {
     /// variable mapping (TPL-3).
     #[serde(default)]
     pub parameters: Option<Vec<String>>,
+    /// The header's parameter: the value of a text header's variable (absent: from the mapping),
+    /// or a media header's id or https link (required for media headers).
+    #[serde(default)]
+    pub header: Option<String>,
 }
 
 /// A message from an agent: exactly one of `text`, `content` or `template`.
@@ -184,9 +189,54 @@ fn contact_fields(c: &Contact) -> ContactFields {
     }
 }
 
+/// The header parameter of a template send: a text header's variable (given, else from the
+/// mapping) or a media header's source (given).
+fn template_header(
+    template: &Template,
+    t: &TemplateRef,
+    mapped: Option<&String>,
+) -> ApiResult<Option<TemplateHeader>> {
+    use rules::templates::Header;
+    let given = t.header.as_deref().map(str::trim).filter(|h| !h.is_empty());
+    let media = |media| -> ApiResult<Option<TemplateHeader>> {
+        let source = given.ok_or_else(|| {
+            ApiError::invalid(
+                "template.header",
+                "this template's media header needs a media id or https link",
+            )
+        })?;
+        Ok(Some(TemplateHeader::Media {
+            media,
+            source: source.to_owned(),
+        }))
+    };
+    match &template.header {
+        Some(Header::Text(text)) if !rules::templates::placeholder_indices(text).is_empty() => {
+            let value = given
+                .map(str::to_owned)
+                .or_else(|| mapped.cloned())
+                .ok_or_else(|| {
+                    ApiError::invalid("template.header", "the header's variable needs a value")
+                })?;
+            Ok(Some(TemplateHeader::Text { text: value }))
+        }
+        Some(Header::Image) => media(MediaKind::Image),
+        Some(Header::Video) => media(MediaKind::Video),
+        Some(Header::Document) => media(MediaKind::Document),
+        Some(Header::Location) => Err(ApiError::refused(
+            "template_location_header",
+            "templates with a location header cannot be sent from the console",
+        )),
+        _ if given.is_some() => Err(ApiError::invalid(
+            "template.header",
+            "this template's header takes no parameter",
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// TPL-1 and TPL-3 for a template send: the template exists and is approved, and its body
-/// parameters are given or filled from the contact's fields. Header variables are refused: a
-/// send carries body parameters only.
+/// parameters are given or filled from the contact's fields, and so is the header's.
 pub(crate) async fn template_content<D: Deps>(
     d: &D,
     c: &Contact,
@@ -234,20 +284,12 @@ pub(crate) async fn template_content<D: Deps>(
         None => render_parameters(&template, &contact_fields(c))
             .map_err(|e| ApiError::refused("template_parameters", e.to_string()))?,
     };
-    let has_header_variable = template
-        .variables()
-        .iter()
-        .any(|v| v.component == rules::templates::Component::Header);
-    if has_header_variable {
-        return Err(ApiError::refused(
-            "template_header_variable",
-            "templates with a header variable cannot be sent from the console",
-        ));
-    }
+    let header = template_header(&template, t, rendered.header.first())?;
     let payloads = button_payloads(&template)?;
     let content = OutboundContent::Template {
         name: template.name.clone(),
         language: template.language.clone(),
+        header,
         parameters: rendered.body,
         button_payloads: payloads,
     };

@@ -161,6 +161,7 @@ async fn win_5_templates_go_out_after_the_window_only_when_approved_with_mapped_
         OutboundContent::Template {
             name: TemplateName::new("follow_up").unwrap(),
             language: "en".into(),
+            header: None,
             parameters: vec!["Jana".into()],
             button_payloads: Vec::new(),
         }
@@ -539,4 +540,96 @@ async fn out_8_outreach_to_one_contact_carries_signed_payloads_and_returns_its_i
         )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn tpl_3_template_headers_take_their_parameter_from_the_mapping_or_the_request() {
+    let h = harness();
+    h.plant(JANA, open_with(held_by("ana"), -60)).await;
+    h.store
+        .put_profile(
+            &number(),
+            &ContactKey::new(JANA).unwrap(),
+            &ContactProfile {
+                first_name: Some("Jana".into()),
+                ..ContactProfile::default()
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    let mut greeting = Template::new(
+        TemplateName::new("greeting").unwrap(),
+        "en",
+        TemplateCategory::Utility,
+        "Your order is ready.",
+    );
+    greeting.header = Some(rules::templates::Header::Text("Hello {{1}}".into()));
+    greeting
+        .mapping
+        .header
+        .insert(1, rules::templates::ContactField::FirstName);
+    greeting.status = TemplateStatus::Approved;
+    let mut receipt = Template::new(
+        TemplateName::new("receipt").unwrap(),
+        "en",
+        TemplateCategory::Utility,
+        "Your receipt.",
+    );
+    receipt.header = Some(rules::templates::Header::Document);
+    receipt.status = TemplateStatus::Approved;
+    for t in [&greeting, &receipt] {
+        h.store.put_template(&number(), t).await.unwrap();
+    }
+    let path = format!("{}/messages", contact_path(JANA));
+    let ok = h
+        .post(
+            &path,
+            ANA,
+            json!({"template": {"name": "greeting", "language": "en"}}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::ACCEPTED, "{ok:?}");
+    let AgentAction::Send { content, .. } = action(&h) else {
+        panic!()
+    };
+    let OutboundContent::Template { header, .. } = content else {
+        panic!()
+    };
+    assert_eq!(
+        header,
+        Some(rules::effect::TemplateHeader::Text {
+            text: "Jana".into()
+        })
+    );
+    let missing = h
+        .post(
+            &path,
+            ANA,
+            json!({"template": {"name": "receipt", "language": "en"}}),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.body["fields"][0]["field"], "template.header");
+    let doc = h
+        .post(
+            &path,
+            ANA,
+            json!({"template": {"name": "receipt", "language": "en", "header": "https://files.example/r.pdf"}}),
+        )
+        .await;
+    assert_eq!(doc.status, StatusCode::ACCEPTED);
+    let Event::Agent(AgentAction::Send { content, .. }) = h.lane_events().pop().unwrap().2 else {
+        panic!()
+    };
+    let OutboundContent::Template { header, .. } = content else {
+        panic!()
+    };
+    assert_eq!(
+        header,
+        Some(rules::effect::TemplateHeader::Media {
+            media: rules::effect::MediaKind::Document,
+            source: "https://files.example/r.pdf".into()
+        })
+    );
 }

@@ -165,6 +165,7 @@ async fn inbox_lists_mine_all_and_the_queue_in_pages() {
                 conversation: ConversationId::new(format!("{c}#1")).unwrap(),
                 contact: ContactKey::new(c).unwrap(),
                 enqueued_at: t(i as i64),
+                request: 1,
             })
             .await
             .unwrap();

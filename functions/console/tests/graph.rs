@@ -1,0 +1,129 @@
+//! Template submission through the Graph API adapter against the fake Graph API on 127.0.0.1:
+//! the console's request reaches `POST /{version}/{waba_id}/message_templates` with the token,
+//! Meta's answer is kept, Meta's refusals are 422 and outages 502.
+
+use console::submitter::GraphSubmitter;
+use console::{Console, StaticTokens, TemplateSubmitter};
+use queue::MemoryQueue;
+use rules::outreach::OutreachKey;
+use rules::templates::{Template, TemplateCategory};
+use rules::{AgentId, BusinessNumberId, TemplateName, Timestamp};
+use serde_json::json;
+use std::sync::Arc;
+use store::{SqliteStore, TemplateStore};
+use testkit::fake_graph::{FakeFailure, FakeGraph};
+use timers::ManualClock;
+use tower::ServiceExt;
+use whatsapp::cloud::{AccessToken, CloudClient, CloudConfig};
+
+const NUMBER: &str = "106540352242922";
+const TOKEN: &str = "boss-token-0123456789";
+
+fn submitter(graph: &FakeGraph) -> GraphSubmitter {
+    let client = CloudClient::new(CloudConfig {
+        graph_url: graph.url(),
+        ..CloudConfig::new(AccessToken::new(graph.token()))
+    })
+    .unwrap();
+    GraphSubmitter::new(client)
+}
+
+#[tokio::test]
+async fn the_adapter_submits_and_reads_metas_answer() {
+    let graph = FakeGraph::start().await;
+    let body = json!({
+        "name": "spring_offer",
+        "language": "en_US",
+        "category": "MARKETING",
+        "components": [{"type": "BODY", "text": "Hello"}]
+    });
+    let created = submitter(&graph)
+        .create_template("102290129340398", &body)
+        .await
+        .unwrap();
+    assert_eq!(created.status, "PENDING");
+    assert_eq!(created.category.as_deref(), Some("MARKETING"));
+    assert!(!created.id.is_empty());
+    let requests = graph.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/v23.0/102290129340398/message_templates");
+    assert_eq!(requests[0].body, body);
+    assert_eq!(
+        requests[0].authorization.as_deref(),
+        Some(format!("Bearer {}", graph.token()).as_str())
+    );
+}
+
+async fn post_submit(app: &axum::Router) -> (u16, serde_json::Value) {
+    let request = axum::http::Request::post(format!(
+        "/v1/numbers/{NUMBER}/templates/spring_offer/en_US/submit"
+    ))
+    .header("authorization", format!("Bearer {TOKEN}"))
+    .header("content-type", "application/json")
+    .body(axum::body::Body::from(
+        json!({"waba_id": "102290129340398"}).to_string(),
+    ))
+    .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn the_console_submits_through_the_graph_api_and_maps_its_failures() {
+    let graph = FakeGraph::start().await;
+    let dir = std::env::temp_dir().join("switchboard-console-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::open(dir.join(format!("{}.db", uuid::Uuid::new_v4()))).unwrap();
+    let number = BusinessNumberId::new(NUMBER).unwrap();
+    store
+        .put_template(
+            &number,
+            &Template::new(
+                TemplateName::new("spring_offer").unwrap(),
+                "en_US",
+                TemplateCategory::Marketing,
+                "Hi {{1}}, spring is here.",
+            ),
+        )
+        .await
+        .unwrap();
+    let app = console::app(Console {
+        store,
+        queue: Arc::new(MemoryQueue::new()),
+        submitter: submitter(&graph),
+        identity: Arc::new(StaticTokens::new().with(
+            TOKEN,
+            AgentId::new("boss").unwrap(),
+            console::Role::Admin,
+        )),
+        clock: Arc::new(ManualClock::new(Timestamp::from_unix(1_750_000_000))),
+        outreach_key: OutreachKey::new(b"k".to_vec()),
+    });
+    // Meta refuses (a 4xx with its envelope): 422 with Meta's words.
+    graph.fail_next(1, FakeFailure::meta(100));
+    let (status, refused) = post_submit(&app).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("100"),
+        "{refused}"
+    );
+    // A gateway error: 502.
+    graph.fail_next(1, FakeFailure::Bare { http_status: 503 });
+    let (status, down) = post_submit(&app).await;
+    assert_eq!(status, 502, "{down}");
+    // Accepted: Meta's id and status are kept; the body Meta saw is the template's.
+    let (status, ok) = post_submit(&app).await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["template"]["status"], "PENDING");
+    let last = graph.requests().pop().unwrap();
+    assert_eq!(last.body["name"], "spring_offer");
+    assert_eq!(last.body["components"][0]["type"], "BODY");
+    assert_eq!(
+        last.body["components"][0]["example"]["body_text"],
+        json!([["example 1"]])
+    );
+}
