@@ -1,0 +1,65 @@
+//! # aws_wiring
+//!
+//! Configuration wiring shared by every function, used once at cold start by each `config.rs`:
+//!
+//! - [`required`] / [`optional`] / [`parsed`]: typed environment settings; a missing or bad one is
+//!   a [`ConfigError`] that names the variable.
+//! - [`secret`] / [`secrets`]: a secret is read from `<NAME>` when that is set (the local runner,
+//!   `cargo lambda watch`), else from the Secrets Manager secret whose ARN is in `<NAME>_ARN` (how
+//!   `infra/template.yaml` passes every secret: never a plain value in the template). One
+//!   `GetSecretValue` per secret, all of a function's secrets fetched concurrently, and the
+//!   Secrets Manager client is built only when some secret comes by ARN.
+//! - [`Secret`]: the value, redacted in `Debug` and `Display` so it cannot reach a log by accident.
+//!
+//! Every function has the `*_from` twin taking an [`Env`], so tests pass a map instead of
+//! mutating the process environment.
+//!
+//! ```
+//! use aws_wiring::{ConfigError, Env, SecretSource};
+//! let env = Env::from_lookup(|name: &str| match name {
+//!     "INBOUND_QUEUE_URL" => Some("http://127.0.0.1:5005/1/inbound.fifo".to_owned()),
+//!     "WHATSAPP_APP_SECRET_ARN" => Some("arn:aws:secretsmanager:us-east-1:1:secret:app".to_owned()),
+//!     _ => None,
+//! });
+//! assert_eq!(env.required("INBOUND_QUEUE_URL").unwrap(), "http://127.0.0.1:5005/1/inbound.fifo");
+//! assert_eq!(env.optional("WHATSAPP_GRAPH_VERSION", "v23.0"), "v23.0");
+//! assert!(matches!(env.secret_source("WHATSAPP_APP_SECRET"), Ok(SecretSource::Arn(_))));
+//! assert_eq!(
+//!     env.secret_source("OUTREACH_KEY").unwrap_err(),
+//!     ConfigError::MissingSecret("OUTREACH_KEY")
+//! );
+//! ```
+
+mod env;
+mod secret;
+
+pub use env::{Env, ProcessEnv, optional, parsed, required};
+pub use secret::{
+    Secret, SecretSource, SecretsManager, secret, secret_from, secrets, secrets_from,
+};
+
+/// Why a function cannot start. Every variant names the environment variable to fix; none carries
+/// a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set (or is empty)")]
+    Missing(&'static str),
+    #[error("environment variable {name}: {problem}")]
+    Invalid { name: &'static str, problem: String },
+    #[error("secret {0}: set {0} (the value, locally) or {0}_ARN (a Secrets Manager secret ARN)")]
+    MissingSecret(&'static str),
+    #[error(
+        "secret {name}: {name}_ARN is not a Secrets Manager secret ARN (arn:…:secretsmanager:…)"
+    )]
+    NotAnArn { name: &'static str },
+    #[error("secret {name}: reading {arn} (from {name}_ARN) failed: {problem}")]
+    Fetch {
+        name: &'static str,
+        arn: String,
+        problem: String,
+    },
+    #[error(
+        "secret {name}: {arn} (from {name}_ARN) has no text value (SecretString), or it is empty"
+    )]
+    NotText { name: &'static str, arn: String },
+}
