@@ -1,6 +1,6 @@
-//! The ingest Lambda: wiring only (tracing, configuration, SQS client, runtime).
+//! The ingest Lambda: wiring only (tracing, configuration and secrets, SQS client, runtime).
 
-use ingest::{Config, Webhook};
+use ingest::Config;
 use lambda_http::{Error, Request, service_fn};
 use queue::SqsQueues;
 
@@ -16,15 +16,14 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
 
-    // Fail fast, with the variable's name, before taking any request.
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "ingest cannot start"))?;
+    // Fail fast, with the variable's name, before taking any request. The SDK configuration is
+    // loaded once and shared: Secrets Manager (secrets given by ARN) and SQS.
     let aws = aws_config::load_from_env().await;
+    let config = Config::load(&aws)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "ingest cannot start"))?;
+    let webhook = config.webhook();
     let queues = SqsQueues::new(&aws, config.inbound_queue_url, config.updates_queue_url);
-    let webhook = Webhook {
-        secret: config.app_secret,
-        verify_token: config.verify_token,
-    };
 
     lambda_http::run(service_fn(|request: Request| {
         let (webhook, queues) = (&webhook, &queues);

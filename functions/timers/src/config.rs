@@ -1,32 +1,27 @@
 //! The function's settings, read once at cold start; a missing one stops the function with its name.
 
+use aws_wiring::Env;
+
+pub use aws_wiring::ConfigError;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The inbound FIFO queue (the one ingest writes customer events to).
     pub inbound_queue_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is not set (or is empty)")]
-    Missing(&'static str),
-}
-
 impl Config {
+    pub const INBOUND_QUEUE_URL: &'static str = "INBOUND_QUEUE_URL";
+
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
+        let env = Env::from_lookup(lookup);
         Ok(Config {
-            inbound_queue_url: get("INBOUND_QUEUE_URL")?,
+            inbound_queue_url: env.required(Self::INBOUND_QUEUE_URL)?,
         })
     }
 }
