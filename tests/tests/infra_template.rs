@@ -1,0 +1,1284 @@
+//! `infra/template.yaml` checked against the code, offline (cfn-lint checks CloudFormation's schema,
+//! not these): the table is `store::TableDefinition` (the store drift test); every function builds
+//! its package's binary for arm64 on provided.al2023 with JSON logs; every queue has a DLQ with an
+//! alarm; every SQS event source reports batch item failures; no secret is a plain value; each
+//! role stays within its function's allow-list; the scheduler role can only invoke the timers
+//! function. Each check returns its problems, and the mutation tests below show that each one
+//! catches what it is for.
+
+use serde_norway::{Mapping, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use store::TableDefinition;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The template, with CloudFormation's short-form tags (`!Ref X`, `!GetAtt A.B`, `!Sub s`, …)
+/// turned into their long forms (`{Ref: X}`, `{Fn::GetAtt: [A, B]}`, `{Fn::Sub: s}`).
+fn template() -> Value {
+    let path = repo().join("infra/template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    long_form(serde_norway::from_str(&text).expect("infra/template.yaml is YAML"))
+}
+
+fn long_form(value: Value) -> Value {
+    match value {
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = long_form(tagged.value);
+            let (key, inner) = match (name, inner) {
+                ("Ref" | "Condition", v) => (name.to_owned(), v),
+                ("GetAtt", Value::String(s)) => {
+                    let (resource, attribute) = s.split_once('.').expect("!GetAtt Resource.Attr");
+                    (
+                        "Fn::GetAtt".to_owned(),
+                        Value::Sequence(vec![resource.into(), attribute.into()]),
+                    )
+                }
+                (other, v) => (format!("Fn::{other}"), v),
+            };
+            let mut map = Mapping::new();
+            map.insert(key.into(), inner);
+            Value::Mapping(map)
+        }
+        Value::Mapping(map) => {
+            Value::Mapping(map.into_iter().map(|(k, v)| (k, long_form(v))).collect())
+        }
+        Value::Sequence(items) => Value::Sequence(items.into_iter().map(long_form).collect()),
+        other => other,
+    }
+}
+
+fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(*key))
+}
+
+fn text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn number(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn list(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Sequence(items)) => items.iter().collect(),
+        Some(single) => vec![single],
+        None => vec![],
+    }
+}
+
+/// An intrinsic reference as one token: `Ref:X`, `GetAtt:X.Attr`, `Sub:<string>`; a literal as
+/// `Literal:<text>`.
+fn token(value: &Value) -> String {
+    if let Some(name) = text(value.get("Ref")) {
+        return format!("Ref:{name}");
+    }
+    if let Some(parts) = value.get("Fn::GetAtt") {
+        let parts: Vec<String> = list(Some(parts))
+            .into_iter()
+            .filter_map(|p| text(Some(p)))
+            .collect();
+        return format!("GetAtt:{}", parts.join("."));
+    }
+    if let Some(sub) = text(value.get("Fn::Sub")) {
+        return format!("Sub:{sub}");
+    }
+    match text(Some(value)) {
+        Some(literal) => format!("Literal:{literal}"),
+        None => format!("Other:{value:?}"),
+    }
+}
+
+fn resources(t: &Value) -> Vec<(String, &Value)> {
+    match t.get("Resources") {
+        Some(Value::Mapping(map)) => map
+            .iter()
+            .map(|(k, v)| (text(Some(k)).expect("resource ids are strings"), v))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn of_type<'a>(t: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
+    resources(t)
+        .into_iter()
+        .filter(|(_, r)| text(r.get("Type")).as_deref() == Some(kind))
+        .collect()
+}
+
+fn resource<'a>(t: &'a Value, id: &str) -> Option<&'a Value> {
+    at(t, &["Resources", id])
+}
+
+/// A function's property, or the template's `Globals.Function` default.
+fn function_property<'a>(t: &'a Value, function: &'a Value, name: &str) -> Option<&'a Value> {
+    at(function, &["Properties", name]).or_else(|| at(t, &["Globals", "Function", name]))
+}
+
+// ------------------------------------------------------------------------------------------------
+// The functions: logical id, binary, package directory, expected package name.
+
+const FUNCTIONS: &[(&str, &str, &str)] = &[
+    ("IngestFunction", "ingest", "ingest"),
+    ("RouterFunction", "router", "router"),
+    ("SenderFunction", "sender", "sender"),
+    ("TimersFunction", "timers", "timers"),
+    ("ConsoleFunction", "console", "console"),
+];
+
+/// Packages built on other branches at the time of writing: allowed to be missing from the
+/// checkout, and checked like the others as soon as they exist.
+const NOT_YET_MERGED: &[&str] = &["router", "sender", "console"];
+
+/// Whether the package's Cargo.toml declares binary `bin` (a `[[bin]]` entry, or the implicit
+/// `src/main.rs` binary named after the package).
+fn declares_bin(package_dir: &Path, bin: &str) -> Result<(), String> {
+    let manifest = package_dir.join("Cargo.toml");
+    let source = std::fs::read_to_string(&manifest).map_err(|e| format!("{manifest:?}: {e}"))?;
+    let doc: toml_edit::DocumentMut = source.parse().map_err(|e| format!("{manifest:?}: {e}"))?;
+    let bins: Vec<(String, Option<String>)> = doc
+        .get("bin")
+        .and_then(|b| b.as_array_of_tables())
+        .map(|bins| {
+            bins.iter()
+                .map(|b| {
+                    let field = |k: &str| b.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                    (field("name").unwrap_or_default(), field("path"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let explicit: Vec<String> = bins.iter().map(|(name, _)| name.clone()).collect();
+    // Cargo infers `src/main.rs` as a binary named after the package unless a [[bin]] claims
+    // that file (or autobins is off).
+    let main_claimed = bins
+        .iter()
+        .any(|(_, path)| path.as_deref() == Some("src/main.rs"));
+    let autobins = doc
+        .get("package")
+        .and_then(|p| p.get("autobins"))
+        .and_then(|a| a.as_bool())
+        .unwrap_or(true);
+    let package = doc
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or_default();
+    let implicit =
+        package == bin && autobins && !main_claimed && package_dir.join("src/main.rs").is_file();
+    if explicit.iter().any(|b| b == bin) || implicit {
+        Ok(())
+    } else {
+        Err(format!(
+            "{manifest:?} declares no binary {bin:?} (bins: {explicit:?}, package {package:?})"
+        ))
+    }
+}
+
+fn check_functions(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let declared: BTreeSet<String> = of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let expected: BTreeSet<String> = FUNCTIONS.iter().map(|(id, ..)| (*id).to_owned()).collect();
+    if declared != expected {
+        problems.push(format!("functions {declared:?}, expected {expected:?}"));
+    }
+    for (id, bin, dir) in FUNCTIONS {
+        let Some(f) = resource(t, id) else { continue };
+        let expect = |problems: &mut Vec<String>, what: &str, found: Option<String>, want: &str| {
+            if found.as_deref() != Some(want) {
+                problems.push(format!("{id}: {what} is {found:?}, expected {want:?}"));
+            }
+        };
+        let problems = &mut problems;
+        expect(
+            problems,
+            "Runtime",
+            text(function_property(t, f, "Runtime")),
+            "provided.al2023",
+        );
+        expect(
+            problems,
+            "Handler",
+            text(function_property(t, f, "Handler")),
+            "bootstrap",
+        );
+        let architectures: Vec<String> = list(function_property(t, f, "Architectures"))
+            .into_iter()
+            .filter_map(|a| text(Some(a)))
+            .collect();
+        expect(
+            problems,
+            "Architectures",
+            Some(architectures.join(",")),
+            "arm64",
+        );
+        expect(
+            problems,
+            "BuildMethod",
+            text(at(f, &["Metadata", "BuildMethod"])),
+            "rust-cargolambda",
+        );
+        expect(
+            problems,
+            "BuildProperties.Binary",
+            text(at(f, &["Metadata", "BuildProperties", "Binary"])),
+            bin,
+        );
+        let code_uri = format!("../functions/{dir}");
+        expect(
+            problems,
+            "CodeUri",
+            text(at(f, &["Properties", "CodeUri"])),
+            &code_uri,
+        );
+        let package = repo().join("infra").join(&code_uri);
+        if package.is_dir() {
+            if let Err(problem) = declares_bin(&package, bin) {
+                problems.push(format!("{id}: {problem}"));
+            }
+        } else if !NOT_YET_MERGED.contains(dir) {
+            problems.push(format!(
+                "{id}: CodeUri {code_uri} is not a package directory"
+            ));
+        }
+        // Structured logs, each function in its own log group with the retention parameter.
+        expect(
+            problems,
+            "LogFormat",
+            text(at(f, &["Properties", "LoggingConfig", "LogFormat"])),
+            "JSON",
+        );
+        let group = at(f, &["Properties", "LoggingConfig", "LogGroup"]).map(token);
+        match group.as_deref().and_then(|g| g.strip_prefix("Ref:")) {
+            Some(group_id) => {
+                let group = resource(t, group_id);
+                if group.and_then(|g| text(g.get("Type"))).as_deref() != Some("AWS::Logs::LogGroup")
+                {
+                    problems.push(format!("{id}: log group {group_id} is not a LogGroup"));
+                }
+                let retention = group.and_then(|g| at(g, &["Properties", "RetentionInDays"]));
+                if retention.map(token).as_deref() != Some("Ref:LogRetentionDays") {
+                    problems.push(format!(
+                        "{id}: log group {group_id} has no retention parameter"
+                    ));
+                }
+            }
+            None => problems.push(format!(
+                "{id}: LoggingConfig.LogGroup is {group:?}, not a Ref"
+            )),
+        }
+        // Its own role, and no SAM policy templates (which would add broad managed policies).
+        let role = at(f, &["Properties", "Role"]).map(token);
+        let own_role = format!("GetAtt:{}Role.Arn", id.trim_end_matches("Function"));
+        if role.as_deref() != Some(own_role.as_str()) {
+            problems.push(format!("{id}: Role is {role:?}, expected {own_role}"));
+        }
+        if at(f, &["Properties", "Policies"]).is_some() {
+            problems.push(format!(
+                "{id}: has SAM Policies; permissions belong in its role"
+            ));
+        }
+    }
+    problems
+}
+
+// ------------------------------------------------------------------------------------------------
+// The table: exactly store::TableDefinition.
+
+fn check_table(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let tables = of_type(t, "AWS::DynamoDB::Table");
+    let [(_, table)] = tables.as_slice() else {
+        return vec![format!("expected one table, found {}", tables.len())];
+    };
+    let p = table.get("Properties").cloned().unwrap_or(Value::Null);
+    let mut expect = |what: &str, found: String, want: String| {
+        if found != want {
+            problems.push(format!("table {what}: template {found}, store {want}"));
+        }
+    };
+
+    let template_attributes: BTreeSet<(String, String)> = list(p.get("AttributeDefinitions"))
+        .into_iter()
+        .map(|a| {
+            (
+                text(a.get("AttributeName")).unwrap_or_default(),
+                text(a.get("AttributeType")).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let store_attributes: BTreeSet<(String, String)> = TableDefinition::attribute_definitions()
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name().to_owned(),
+                a.attribute_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    expect(
+        "attributes",
+        format!("{template_attributes:?}"),
+        format!("{store_attributes:?}"),
+    );
+
+    let keys = |schema: Option<&Value>| -> Vec<(String, String)> {
+        list(schema)
+            .into_iter()
+            .map(|k| {
+                (
+                    text(k.get("AttributeName")).unwrap_or_default(),
+                    text(k.get("KeyType")).unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let store_keys =
+        |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
+            schema
+                .iter()
+                .map(|k| {
+                    (
+                        k.attribute_name().to_owned(),
+                        k.key_type().as_str().to_owned(),
+                    )
+                })
+                .collect()
+        };
+    expect(
+        "key schema",
+        format!("{:?}", keys(p.get("KeySchema"))),
+        format!("{:?}", store_keys(&TableDefinition::table_key_schema())),
+    );
+
+    let template_indexes: BTreeMap<String, String> = list(p.get("GlobalSecondaryIndexes"))
+        .into_iter()
+        .map(|i| {
+            (
+                text(i.get("IndexName")).unwrap_or_default(),
+                format!(
+                    "{:?} projection {:?}",
+                    keys(i.get("KeySchema")),
+                    text(at(i, &["Projection", "ProjectionType"]))
+                ),
+            )
+        })
+        .collect();
+    let store_indexes: BTreeMap<String, String> = TableDefinition::global_secondary_indexes()
+        .iter()
+        .map(|i| {
+            (
+                i.index_name().to_owned(),
+                format!(
+                    "{:?} projection {:?}",
+                    store_keys(i.key_schema()),
+                    i.projection()
+                        .and_then(|p| p.projection_type())
+                        .map(|p| p.as_str().to_owned())
+                ),
+            )
+        })
+        .collect();
+    expect(
+        "global secondary indexes",
+        format!("{template_indexes:?}"),
+        format!("{store_indexes:?}"),
+    );
+    if p.get("LocalSecondaryIndexes").is_some() {
+        problems.push("table: local secondary indexes the store does not define".to_owned());
+    }
+
+    let input = TableDefinition::new("t").create_table_input();
+    let store_billing = input.billing_mode().map(|b| b.as_str().to_owned());
+    let mut expect = |what: &str, found: Option<String>, want: Option<String>| {
+        if found != want {
+            problems.push(format!(
+                "table {what}: template {found:?}, expected {want:?}"
+            ));
+        }
+    };
+    expect("billing mode", text(p.get("BillingMode")), store_billing);
+    expect(
+        "TTL attribute",
+        text(at(&p, &["TimeToLiveSpecification", "AttributeName"])),
+        Some(store::dynamo::TTL_ATTRIBUTE.to_owned()),
+    );
+    let enabled = Some("true".to_owned());
+    expect(
+        "TTL enabled",
+        text(at(&p, &["TimeToLiveSpecification", "Enabled"])),
+        enabled.clone(),
+    );
+    expect(
+        "point-in-time recovery",
+        text(at(
+            &p,
+            &[
+                "PointInTimeRecoverySpecification",
+                "PointInTimeRecoveryEnabled",
+            ],
+        )),
+        enabled.clone(),
+    );
+    expect(
+        "encryption",
+        text(at(&p, &["SSESpecification", "SSEEnabled"])),
+        enabled,
+    );
+    problems
+}
+
+// ------------------------------------------------------------------------------------------------
+// Queues, DLQs, alarms and event sources.
+
+/// Queue ids that are dead-letter queues: named by a redrive policy, a function's on-failure
+/// destination, or the scheduler role's SendMessage (Scheduler's dead-letter queue).
+fn dead_letter_queues(t: &Value) -> BTreeSet<String> {
+    let mut dlqs = BTreeSet::new();
+    for (_, q) in of_type(t, "AWS::SQS::Queue") {
+        if let Some(target) = at(q, &["Properties", "RedrivePolicy", "deadLetterTargetArn"]) {
+            dlqs.insert(token(target));
+        }
+    }
+    for (_, f) in of_type(t, "AWS::Serverless::Function") {
+        let destination = at(
+            f,
+            &[
+                "Properties",
+                "EventInvokeConfig",
+                "DestinationConfig",
+                "OnFailure",
+                "Destination",
+            ],
+        );
+        if let Some(d) = destination {
+            dlqs.insert(token(d));
+        }
+    }
+    for (action, resource) in role_permissions(t, "TimerSchedulerRole") {
+        if action == "sqs:SendMessage" {
+            dlqs.insert(resource);
+        }
+    }
+    dlqs.into_iter()
+        .filter_map(|t| {
+            t.strip_prefix("GetAtt:")
+                .and_then(|r| r.strip_suffix(".Arn"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn check_queues(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let dlqs = dead_letter_queues(t);
+    let queues = of_type(t, "AWS::SQS::Queue");
+    let alarms = of_type(t, "AWS::CloudWatch::Alarm");
+    let is_fifo = |id: &str| {
+        resource(t, id)
+            .and_then(|q| text(at(q, &["Properties", "FifoQueue"])))
+            .as_deref()
+            == Some("true")
+    };
+    for (id, q) in &queues {
+        let p = |path: &[&str]| at(q, &[&["Properties"], path].concat()).cloned();
+        if text(p(&["SqsManagedSseEnabled"]).as_ref()).as_deref() != Some("true")
+            && p(&["KmsMasterKeyId"]).is_none()
+        {
+            problems.push(format!("{id}: not encrypted"));
+        }
+        if dlqs.contains(id) {
+            let alarmed = alarms.iter().any(|(_, a)| {
+                let dims = list(at(a, &["Properties", "Dimensions"]));
+                let on_queue = dims.iter().any(|d| {
+                    text(d.get("Name")).as_deref() == Some("QueueName")
+                        && d.get("Value").map(token) == Some(format!("GetAtt:{id}.QueueName"))
+                });
+                let ap = |k: &str| text(at(a, &["Properties", k]));
+                on_queue
+                    && ap("Namespace").as_deref() == Some("AWS/SQS")
+                    && ap("MetricName").as_deref() == Some("ApproximateNumberOfMessagesVisible")
+                    && ap("ComparisonOperator").as_deref() == Some("GreaterThanThreshold")
+                    && number(at(a, &["Properties", "Threshold"])) == Some(0)
+            });
+            if !alarmed {
+                problems.push(format!(
+                    "{id}: dead-letter queue without a depth alarm (> 0)"
+                ));
+            }
+            continue;
+        }
+        match p(&["RedrivePolicy"]) {
+            None => problems.push(format!("{id}: no dead-letter queue (RedrivePolicy)")),
+            Some(redrive) => {
+                let count = number(redrive.get("maxReceiveCount"));
+                if !count.is_some_and(|c| (1..=10).contains(&c)) {
+                    problems.push(format!("{id}: maxReceiveCount {count:?} outside 1..=10"));
+                }
+                let dlq = redrive.get("deadLetterTargetArn").map(token);
+                let dlq_id = dlq
+                    .as_deref()
+                    .and_then(|d| d.strip_prefix("GetAtt:"))
+                    .and_then(|d| d.strip_suffix(".Arn"));
+                if let Some(dlq_id) = dlq_id
+                    && is_fifo(id) != is_fifo(dlq_id)
+                {
+                    problems.push(format!("{id}: its DLQ {dlq_id} must match its FIFO-ness"));
+                }
+            }
+        }
+    }
+    // The inbound FIFO: per-group dedup ids set by the senders, high throughput per group.
+    match resource(t, "InboundQueue") {
+        None => problems.push("no InboundQueue".to_owned()),
+        Some(q) => {
+            for (key, want) in [
+                ("FifoQueue", "true"),
+                ("ContentBasedDeduplication", "false"),
+                ("DeduplicationScope", "messageGroup"),
+                ("FifoThroughputLimit", "perMessageGroupId"),
+            ] {
+                let found = text(at(q, &["Properties", key]));
+                if found.as_deref() != Some(want) {
+                    problems.push(format!("InboundQueue: {key} is {found:?}, expected {want}"));
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn check_event_sources(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    for (id, f) in of_type(t, "AWS::Serverless::Function") {
+        let timeout = number(function_property(t, f, "Timeout")).unwrap_or(3);
+        let Some(Value::Mapping(events)) = at(f, &["Properties", "Events"]) else {
+            continue;
+        };
+        for (name, event) in events {
+            let name = text(Some(name)).unwrap_or_default();
+            if text(event.get("Type")).as_deref() != Some("SQS") {
+                continue;
+            }
+            let ep = |k: &str| at(event, &["Properties", k]);
+            let types: Vec<String> = list(ep("FunctionResponseTypes"))
+                .into_iter()
+                .filter_map(|v| text(Some(v)))
+                .collect();
+            if types != ["ReportBatchItemFailures"] {
+                problems.push(format!(
+                    "{id}.{name}: FunctionResponseTypes {types:?}, expected [ReportBatchItemFailures]"
+                ));
+            }
+            if at(
+                event,
+                &["Properties", "ScalingConfig", "MaximumConcurrency"],
+            )
+            .is_none()
+            {
+                problems.push(format!("{id}.{name}: no ScalingConfig.MaximumConcurrency"));
+            }
+            let queue = ep("Queue").map(token).unwrap_or_default();
+            let Some(queue_id) = queue
+                .strip_prefix("GetAtt:")
+                .and_then(|q| q.strip_suffix(".Arn"))
+            else {
+                problems.push(format!(
+                    "{id}.{name}: queue {queue} is not a queue of this stack"
+                ));
+                continue;
+            };
+            let q = resource(t, queue_id);
+            let fifo = q
+                .and_then(|q| text(at(q, &["Properties", "FifoQueue"])))
+                .as_deref()
+                == Some("true");
+            let batch = number(ep("BatchSize")).unwrap_or(10);
+            let most = if fifo { 10 } else { 10_000 };
+            if !(1..=most).contains(&batch) {
+                problems.push(format!("{id}.{name}: BatchSize {batch} outside 1..={most}"));
+            }
+            let window = number(ep("MaximumBatchingWindowInSeconds")).unwrap_or(0);
+            if !fifo && batch > 10 && window == 0 {
+                problems.push(format!(
+                    "{id}.{name}: BatchSize > 10 needs a batching window"
+                ));
+            }
+            let visibility = q
+                .and_then(|q| number(at(q, &["Properties", "VisibilityTimeout"])))
+                .unwrap_or(30);
+            if visibility < 6 * timeout + window {
+                problems.push(format!(
+                    "{id}.{name}: {queue_id} VisibilityTimeout {visibility} < 6 x timeout {timeout} + window {window}"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+// ------------------------------------------------------------------------------------------------
+// Secrets: only ever as <NAME>_ARN, from a parameter holding a Secrets Manager ARN.
+
+const SECRETS: &[&str] = &[
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
+    "WHATSAPP_ACCESS_TOKEN",
+    "OUTREACH_KEY",
+];
+
+fn variables(vars: Option<&Value>) -> Vec<(String, String)> {
+    match vars {
+        Some(Value::Mapping(vars)) => vars
+            .iter()
+            .map(|(k, v)| (text(Some(k)).unwrap_or_default(), token(v)))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn environment(f: &Value) -> Vec<(String, String)> {
+    variables(at(f, &["Properties", "Environment", "Variables"]))
+}
+
+fn check_secrets(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let mut sets: Vec<(String, Vec<(String, String)>)> = of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, f)| (id, environment(f)))
+        .collect();
+    sets.push((
+        "Globals".to_owned(),
+        variables(at(t, &["Globals", "Function", "Environment", "Variables"])),
+    ));
+    for (id, vars) in sets {
+        for (name, value) in vars {
+            if SECRETS.contains(&name.as_str()) {
+                problems.push(format!("{id}: secret {name} as a plain variable"));
+                continue;
+            }
+            let Some(secret) = name.strip_suffix("_ARN") else {
+                continue;
+            };
+            if !SECRETS.contains(&secret) {
+                continue;
+            }
+            let Some(parameter) = value.strip_prefix("Ref:") else {
+                problems.push(format!("{id}: {name} is {value}, not a parameter"));
+                continue;
+            };
+            let p = at(t, &["Parameters", parameter]);
+            let pattern = p
+                .and_then(|p| text(p.get("AllowedPattern")))
+                .unwrap_or_default();
+            if !pattern.contains(":secretsmanager:") {
+                problems.push(format!("{id}: {name}'s parameter {parameter} is not constrained to a Secrets Manager ARN"));
+            }
+            if p.and_then(|p| p.get("Default")).is_some() {
+                problems.push(format!(
+                    "{id}: {name}'s parameter {parameter} has a default"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+// ------------------------------------------------------------------------------------------------
+// Least privilege.
+
+/// Every (action, resource token) a role's inline policies allow.
+fn role_permissions(t: &Value, role: &str) -> Vec<(String, String)> {
+    let mut out = vec![];
+    let Some(r) = resource(t, role) else {
+        return out;
+    };
+    for policy in list(at(r, &["Properties", "Policies"])) {
+        for statement in list(at(policy, &["PolicyDocument", "Statement"])) {
+            if text(statement.get("Effect")).as_deref() != Some("Allow") {
+                continue;
+            }
+            for action in list(statement.get("Action")) {
+                for resource in list(statement.get("Resource")) {
+                    out.push((text(Some(action)).unwrap_or_default(), token(resource)));
+                }
+            }
+        }
+    }
+    out
+}
+
+const LOGS: &[&str] = &["logs:CreateLogStream", "logs:PutLogEvents"];
+const DYNAMODB: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+];
+const TABLE: &[&str] = &["GetAtt:Table.Arn", "Sub:${Table.Arn}/index/*"];
+const POLL: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+];
+const SCHEDULES: &[&str] = &[
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+];
+
+type Grants = Vec<(&'static [&'static str], Vec<&'static str>)>;
+
+/// What each function's role may allow: groups of actions with the resources they may name.
+fn allow_list(role: &str) -> Grants {
+    let log_group: &'static str = match role {
+        "IngestRole" => "GetAtt:IngestLogGroup.Arn",
+        "RouterRole" => "GetAtt:RouterLogGroup.Arn",
+        "SenderRole" => "GetAtt:SenderLogGroup.Arn",
+        "TimersRole" => "GetAtt:TimersLogGroup.Arn",
+        "ConsoleRole" => "GetAtt:ConsoleLogGroup.Arn",
+        _ => "",
+    };
+    let mut grants: Grants = vec![(LOGS, vec![log_group])];
+    let send = &["sqs:SendMessage"][..];
+    let read_secret = &["secretsmanager:GetSecretValue"][..];
+    let (inbound, outbound, updates) = (
+        "GetAtt:InboundQueue.Arn",
+        "GetAtt:OutboundQueue.Arn",
+        "GetAtt:UpdatesQueue.Arn",
+    );
+    match role {
+        "IngestRole" => {
+            grants.push((send, vec![inbound, updates]));
+            grants.push((
+                read_secret,
+                vec!["Ref:WhatsAppAppSecretArn", "Ref:WhatsAppVerifyTokenArn"],
+            ));
+        }
+        "RouterRole" => {
+            grants.push((POLL, vec![inbound]));
+            grants.push((send, vec![inbound, outbound]));
+            grants.push((DYNAMODB, TABLE.to_vec()));
+            grants.push((
+                SCHEDULES,
+                vec![
+                    "Sub:arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${TimerScheduleGroup}/*",
+                ],
+            ));
+            grants.push((&["iam:PassRole"], vec!["GetAtt:TimerSchedulerRole.Arn"]));
+            // OUT-8: the router verifies outreach button payloads.
+            grants.push((read_secret, vec!["Ref:OutreachKeyArn"]));
+        }
+        "SenderRole" => {
+            grants.push((POLL, vec![outbound, updates]));
+            grants.push((send, vec![outbound, inbound, updates]));
+            grants.push((DYNAMODB, TABLE.to_vec()));
+            grants.push((
+                read_secret,
+                vec!["Ref:WhatsAppAccessTokenArn", "Ref:OutreachKeyArn"],
+            ));
+        }
+        "TimersRole" => {
+            grants.push((send, vec![inbound, "GetAtt:TimerDeadLetterQueue.Arn"]));
+        }
+        "ConsoleRole" => {
+            grants.push((send, vec![inbound, outbound]));
+            grants.push((DYNAMODB, TABLE.to_vec()));
+            grants.push((
+                read_secret,
+                vec!["Ref:WhatsAppAccessTokenArn", "Ref:OutreachKeyArn"],
+            ));
+        }
+        _ => return vec![],
+    }
+    grants
+}
+
+fn check_least_privilege(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    for (function, ..) in FUNCTIONS {
+        let role = format!("{}Role", function.trim_end_matches("Function"));
+        let grants = allow_list(&role);
+        let permissions = role_permissions(t, &role);
+        if permissions.is_empty() {
+            problems.push(format!("{role}: no inline policy"));
+        }
+        for (action, resource) in &permissions {
+            let allowed = grants.iter().any(|(actions, resources)| {
+                actions.contains(&action.as_str()) && resources.contains(&resource.as_str())
+            });
+            if !allowed {
+                problems.push(format!(
+                    "{role}: {action} on {resource} is not on its allow-list"
+                ));
+            }
+        }
+        if let Some(r) = resource(t, &role) {
+            if at(r, &["Properties", "ManagedPolicyArns"]).is_some() {
+                problems.push(format!("{role}: managed policies"));
+            }
+            let principals: Vec<String> = list(at(
+                r,
+                &["Properties", "AssumeRolePolicyDocument", "Statement"],
+            ))
+            .into_iter()
+            .flat_map(|s| list(at(s, &["Principal", "Service"])))
+            .filter_map(|p| text(Some(p)))
+            .collect();
+            if principals != ["lambda.amazonaws.com"] {
+                problems.push(format!("{role}: assumed by {principals:?}"));
+            }
+        }
+        // PassRole only to Scheduler.
+        for statement in resource(t, &role)
+            .map(|r| list(at(r, &["Properties", "Policies"])))
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|p| list(at(p, &["PolicyDocument", "Statement"])))
+        {
+            let passes = list(statement.get("Action"))
+                .into_iter()
+                .any(|a| text(Some(a)).as_deref() == Some("iam:PassRole"));
+            let condition = text(at(
+                statement,
+                &["Condition", "StringEquals", "iam:PassedToService"],
+            ));
+            if passes && condition.as_deref() != Some("scheduler.amazonaws.com") {
+                problems.push(format!(
+                    "{role}: iam:PassRole without iam:PassedToService scheduler"
+                ));
+            }
+        }
+        // What it uses, it may do: each secret variable readable, each consumed queue polled.
+        let Some(f) = resource(t, function) else {
+            continue;
+        };
+        let may = |action: &str, resource: &str| {
+            permissions
+                .iter()
+                .any(|(a, r)| a == action && r == resource)
+        };
+        for (name, value) in environment(f) {
+            let secret = name
+                .strip_suffix("_ARN")
+                .is_some_and(|s| SECRETS.contains(&s));
+            if secret && !may("secretsmanager:GetSecretValue", &value) {
+                problems.push(format!("{role}: cannot read {name} ({value})"));
+            }
+        }
+        if let Some(Value::Mapping(events)) = at(f, &["Properties", "Events"]) {
+            for event in events.values() {
+                if text(event.get("Type")).as_deref() != Some("SQS") {
+                    continue;
+                }
+                let queue = at(event, &["Properties", "Queue"])
+                    .map(token)
+                    .unwrap_or_default();
+                for action in POLL {
+                    if !may(action, &queue) {
+                        problems.push(format!("{role}: cannot {action} on {queue}"));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn check_scheduler_role(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let permissions: BTreeSet<(String, String)> = role_permissions(t, "TimerSchedulerRole")
+        .into_iter()
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("lambda:InvokeFunction", "GetAtt:TimersFunction.Arn"),
+        ("sqs:SendMessage", "GetAtt:TimerDeadLetterQueue.Arn"),
+    ]
+    .into_iter()
+    .map(|(a, r)| (a.to_owned(), r.to_owned()))
+    .collect();
+    if permissions != expected {
+        problems.push(format!(
+            "TimerSchedulerRole allows {permissions:?}, expected exactly {expected:?}"
+        ));
+    }
+    let role = resource(t, "TimerSchedulerRole");
+    if role
+        .and_then(|r| at(r, &["Properties", "ManagedPolicyArns"]))
+        .is_some()
+    {
+        problems.push("TimerSchedulerRole: managed policies".to_owned());
+    }
+    let principals: Vec<String> = role
+        .map(|r| {
+            list(at(
+                r,
+                &["Properties", "AssumeRolePolicyDocument", "Statement"],
+            ))
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|s| list(at(s, &["Principal", "Service"])))
+        .filter_map(|p| text(Some(p)))
+        .collect();
+    if principals != ["scheduler.amazonaws.com"] {
+        problems.push(format!("TimerSchedulerRole: assumed by {principals:?}"));
+    }
+    // The router arms schedules with exactly these (timers::SchedulerConfig reads them).
+    let router: BTreeMap<String, String> = resource(t, "RouterFunction")
+        .map(environment)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    for (name, want) in [
+        (timers::SchedulerConfig::GROUP, "Ref:TimerScheduleGroup"),
+        (
+            timers::SchedulerConfig::TARGET_ARN,
+            "GetAtt:TimersFunction.Arn",
+        ),
+        (
+            timers::SchedulerConfig::ROLE_ARN,
+            "GetAtt:TimerSchedulerRole.Arn",
+        ),
+        (
+            timers::SchedulerConfig::DEAD_LETTER_ARN,
+            "GetAtt:TimerDeadLetterQueue.Arn",
+        ),
+    ] {
+        if router.get(name).map(String::as_str) != Some(want) {
+            problems.push(format!(
+                "RouterFunction: {name} is {:?}, expected {want}",
+                router.get(name)
+            ));
+        }
+    }
+    problems
+}
+
+fn check_http_api(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let mut routes = BTreeMap::new();
+    for (id, f) in of_type(t, "AWS::Serverless::Function") {
+        if let Some(Value::Mapping(events)) = at(f, &["Properties", "Events"]) {
+            for event in events.values() {
+                if text(event.get("Type")).as_deref() != Some("HttpApi") {
+                    continue;
+                }
+                let ep = |k: &[&str]| text(at(event, &[&["Properties"], k].concat()));
+                routes.insert(
+                    format!(
+                        "{} {}",
+                        ep(&["Method"]).unwrap_or_default(),
+                        ep(&["Path"]).unwrap_or_default()
+                    ),
+                    (id.clone(), ep(&["Auth", "Authorizer"]).unwrap_or_default()),
+                );
+            }
+        }
+    }
+    let expected: BTreeMap<String, (String, String)> = [
+        ("GET /webhook", "IngestFunction", "NONE"),
+        ("POST /webhook", "IngestFunction", "NONE"),
+        ("ANY /v1/{proxy+}", "ConsoleFunction", "ConsoleJwt"),
+    ]
+    .into_iter()
+    .map(|(r, f, a)| (r.to_owned(), (f.to_owned(), a.to_owned())))
+    .collect();
+    if routes != expected {
+        problems.push(format!("routes {routes:?}, expected {expected:?}"));
+    }
+    let jwt = resource(t, "HttpApi").and_then(|a| {
+        at(
+            a,
+            &[
+                "Properties",
+                "Auth",
+                "Authorizers",
+                "ConsoleJwt",
+                "JwtConfiguration",
+            ],
+        )
+    });
+    let issuer = jwt.and_then(|j| j.get("issuer")).map(token);
+    let audience = jwt.and_then(|j| j.get("audience")).map(token);
+    if issuer.as_deref() != Some("Ref:JwtIssuer") || audience.as_deref() != Some("Ref:JwtAudience")
+    {
+        problems.push(format!(
+            "JWT issuer {issuer:?} / audience {audience:?} are not the parameters"
+        ));
+    }
+    problems
+}
+
+fn all_problems(t: &Value) -> Vec<String> {
+    [
+        check_functions(t),
+        check_table(t),
+        check_queues(t),
+        check_event_sources(t),
+        check_secrets(t),
+        check_least_privilege(t),
+        check_scheduler_role(t),
+        check_http_api(t),
+    ]
+    .concat()
+}
+
+// ------------------------------------------------------------------------------------------------
+
+#[test]
+fn the_template_matches_the_code() {
+    let problems = all_problems(&template());
+    assert!(
+        problems.is_empty(),
+        "infra/template.yaml:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn the_ingest_function_gets_the_variables_its_config_reads() {
+    let t = template();
+    let env: BTreeMap<String, String> = environment(resource(&t, "IngestFunction").unwrap())
+        .into_iter()
+        .collect();
+    for name in [
+        ingest::Config::INBOUND_QUEUE_URL,
+        ingest::Config::UPDATES_QUEUE_URL,
+    ] {
+        assert!(env.contains_key(name), "{name} missing: {env:?}");
+    }
+    for secret in [ingest::Config::APP_SECRET, ingest::Config::VERIFY_TOKEN] {
+        assert!(
+            env.contains_key(&format!("{secret}_ARN")),
+            "{secret}_ARN missing"
+        );
+        assert!(!env.contains_key(secret), "{secret} is plain");
+    }
+    let timers: Vec<String> = environment(resource(&t, "TimersFunction").unwrap())
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(timers.contains(&timers_lambda::Config::INBOUND_QUEUE_URL.to_owned()));
+}
+
+// Mutation tests: each check catches the drift it exists for.
+
+fn mutated(edit: impl FnOnce(&mut Value)) -> Vec<String> {
+    let mut t = template();
+    edit(&mut t);
+    all_problems(&t)
+}
+
+/// The value at `path` ("Resources/Table/Properties").
+fn path_mut<'a>(v: &'a mut Value, path: &str) -> &'a mut Value {
+    path.split('/').fold(v, |v, k| {
+        v.get_mut(k).unwrap_or_else(|| panic!("no {k} in {path}"))
+    })
+}
+
+fn assert_caught(problems: Vec<String>, needle: &str) {
+    assert!(
+        problems.iter().any(|p| p.contains(needle)),
+        "expected a problem mentioning {needle:?}, got {problems:?}"
+    );
+}
+
+#[test]
+fn table_drift_is_caught() {
+    assert_caught(
+        mutated(|t| {
+            let attrs = path_mut(t, "Resources/Table/Properties/AttributeDefinitions");
+            attrs.as_sequence_mut().unwrap()[2]["AttributeType"] = "N".into();
+        }),
+        "table attributes",
+    );
+    assert_caught(
+        mutated(|t| {
+            *path_mut(
+                t,
+                "Resources/Table/Properties/TimeToLiveSpecification/AttributeName",
+            ) = "ttl".into();
+        }),
+        "TTL attribute",
+    );
+    assert_caught(
+        mutated(|t| {
+            let gsis = path_mut(t, "Resources/Table/Properties/GlobalSecondaryIndexes");
+            gsis.as_sequence_mut().unwrap().pop();
+        }),
+        "global secondary indexes",
+    );
+    assert_caught(
+        mutated(|t| {
+            *path_mut(t, "Resources/Table/Properties/BillingMode") = "PROVISIONED".into();
+        }),
+        "billing mode",
+    );
+}
+
+#[test]
+fn function_drift_is_caught() {
+    assert_caught(
+        mutated(|t| {
+            *path_mut(
+                t,
+                "Resources/IngestFunction/Metadata/BuildProperties/Binary",
+            ) = "webhook".into();
+        }),
+        "Binary",
+    );
+    assert_caught(
+        mutated(|t| {
+            let props = path_mut(t, "Resources/TimersFunction/Properties");
+            props["Architectures"] = Value::Sequence(vec!["x86_64".into()]);
+        }),
+        "Architectures",
+    );
+    assert_caught(
+        mutated(|t| {
+            *path_mut(
+                t,
+                "Resources/IngestFunction/Properties/LoggingConfig/LogFormat",
+            ) = "Text".into();
+        }),
+        "LogFormat",
+    );
+    // The binary must be declared by the package CodeUri points at.
+    assert!(declares_bin(&repo().join("functions/timers"), "timers").is_ok());
+    assert!(declares_bin(&repo().join("functions/timers"), "timers-lambda").is_err());
+}
+
+#[test]
+fn queue_and_event_source_drift_is_caught() {
+    assert_caught(
+        mutated(|t| {
+            let props = path_mut(t, "Resources/UpdatesQueue/Properties");
+            props.as_mapping_mut().unwrap().remove("RedrivePolicy");
+        }),
+        "UpdatesQueue: no dead-letter queue",
+    );
+    assert_caught(
+        mutated(|t| {
+            t["Resources"]
+                .as_mapping_mut()
+                .unwrap()
+                .remove("OutboundDeadLetterAlarm");
+        }),
+        "OutboundDeadLetterQueue: dead-letter queue without a depth alarm",
+    );
+    assert_caught(
+        mutated(|t| {
+            let event = path_mut(
+                t,
+                "Resources/RouterFunction/Properties/Events/Inbound/Properties",
+            );
+            event["FunctionResponseTypes"] = Value::Sequence(vec!["ReportBatchItemFailure".into()]);
+        }),
+        "FunctionResponseTypes",
+    );
+    assert_caught(
+        mutated(|t| {
+            *path_mut(t, "Resources/InboundQueue/Properties/VisibilityTimeout") = 60.into();
+        }),
+        "VisibilityTimeout 60",
+    );
+    assert_caught(
+        mutated(|t| {
+            *path_mut(
+                t,
+                "Resources/InboundQueue/Properties/ContentBasedDeduplication",
+            ) = true.into();
+        }),
+        "ContentBasedDeduplication",
+    );
+}
+
+#[test]
+fn a_plain_secret_is_caught() {
+    assert_caught(
+        mutated(|t| {
+            let vars = path_mut(
+                t,
+                "Resources/SenderFunction/Properties/Environment/Variables",
+            );
+            vars["WHATSAPP_ACCESS_TOKEN"] = "EAAG-in-the-template".into();
+        }),
+        "secret WHATSAPP_ACCESS_TOKEN as a plain variable",
+    );
+    assert_caught(
+        mutated(|t| {
+            let vars = path_mut(
+                t,
+                "Resources/IngestFunction/Properties/Environment/Variables",
+            );
+            vars["WHATSAPP_APP_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:1:secret:x".into();
+        }),
+        "not a parameter",
+    );
+}
+
+#[test]
+fn privilege_creep_is_caught() {
+    let add = |role: &'static str, action: &'static str, resource: Value| {
+        mutated(move |t| {
+            let policies = path_mut(t, &format!("Resources/{role}/Properties/Policies"));
+            let statements = policies.as_sequence_mut().unwrap()[0]["PolicyDocument"]["Statement"]
+                .as_sequence_mut()
+                .unwrap();
+            let mut s = Mapping::new();
+            s.insert("Effect".into(), "Allow".into());
+            s.insert("Action".into(), action.into());
+            s.insert("Resource".into(), resource);
+            statements.push(Value::Mapping(s));
+        })
+    };
+    assert_caught(
+        add("IngestRole", "dynamodb:PutItem", "*".into()),
+        "IngestRole: dynamodb:PutItem on Literal:*",
+    );
+    assert_caught(
+        add(
+            "TimersRole",
+            "sqs:SendMessage",
+            long_form(serde_norway::from_str("!GetAtt OutboundQueue.Arn").unwrap()),
+        ),
+        "TimersRole: sqs:SendMessage on GetAtt:OutboundQueue.Arn",
+    );
+    assert_caught(
+        add(
+            "TimerSchedulerRole",
+            "lambda:InvokeFunction",
+            long_form(serde_norway::from_str("!GetAtt RouterFunction.Arn").unwrap()),
+        ),
+        "TimerSchedulerRole allows",
+    );
+    assert_caught(
+        mutated(|t| {
+            let props = path_mut(t, "Resources/ConsoleFunction/Properties");
+            props["Policies"] = Value::Sequence(vec!["AmazonDynamoDBFullAccess".into()]);
+        }),
+        "has SAM Policies",
+    );
+}
