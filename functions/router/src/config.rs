@@ -1,6 +1,12 @@
 //! The function's settings, read once at cold start; a missing one stops the function with its name.
+//!
+//! The table and queue URLs are plain variables. The outreach key (OUT-8) is a secret: plain
+//! (`OUTREACH_KEY`) locally, or a Secrets Manager ARN (`OUTREACH_KEY_ARN`) in AWS.
 
+use aws_wiring::Env;
 use rules::outreach::OutreachKey;
+
+pub use aws_wiring::ConfigError;
 
 #[derive(Clone)]
 pub struct Config {
@@ -22,29 +28,30 @@ impl std::fmt::Debug for Config {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is not set (or is empty)")]
-    Missing(&'static str),
-}
-
 impl Config {
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+    /// From the process environment; `sdk` is used only for a secret given by ARN.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Config, ConfigError> {
+        Config::load_from(&Env::process(), sdk).await
     }
 
-    /// Reads the settings through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
+    /// From `env` (the environment, or a map in tests). Every variable is checked before the
+    /// secret is fetched.
+    pub async fn load_from<F>(
+        env: &Env<F>,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Config, ConfigError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let table_name = env.required("TABLE_NAME")?;
+        let inbound_queue_url = env.required("INBOUND_QUEUE_URL")?;
+        let outbound_queue_url = env.required("OUTBOUND_QUEUE_URL")?;
+        let key = aws_wiring::secret_from(env, sdk, "OUTREACH_KEY").await?;
         Ok(Config {
-            table_name: get("TABLE_NAME")?,
-            inbound_queue_url: get("INBOUND_QUEUE_URL")?,
-            outbound_queue_url: get("OUTBOUND_QUEUE_URL")?,
-            outreach_key: OutreachKey::new(get("OUTREACH_KEY")?.into_bytes()),
+            table_name,
+            inbound_queue_url,
+            outbound_queue_url,
+            outreach_key: OutreachKey::new(key.into_inner().into_bytes()),
         })
     }
 }
@@ -54,8 +61,11 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    #[test]
-    fn every_setting_is_required_and_the_key_is_never_printed() {
+    #[tokio::test]
+    async fn every_setting_is_required_and_the_key_is_never_printed() {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
         let full: HashMap<&str, &str> = [
             ("TABLE_NAME", "switchboard"),
             ("INBOUND_QUEUE_URL", "http://q/inbound.fifo"),
@@ -63,12 +73,18 @@ mod tests {
             ("OUTREACH_KEY", "very-secret-key"),
         ]
         .into();
-        let config = Config::from_lookup(|k| full.get(k).map(|v| v.to_string())).unwrap();
+        let env = Env::from_lookup(|k: &str| full.get(k).map(|v| v.to_string()));
+        let config = Config::load_from(&env, &sdk).await.unwrap();
         assert_eq!(config.table_name, "switchboard");
         assert!(!format!("{config:?}").contains("very-secret-key"));
         for name in full.keys() {
-            let missing = Config::from_lookup(|k| (k != *name).then(|| full[k].to_string()));
-            assert_eq!(missing.unwrap_err(), ConfigError::Missing(name));
+            let env = Env::from_lookup(|k: &str| {
+                (k != *name)
+                    .then(|| full.get(k).map(|v| v.to_string()))
+                    .flatten()
+            });
+            let error = Config::load_from(&env, &sdk).await.unwrap_err();
+            assert!(error.to_string().contains(name), "{error}");
         }
     }
 }

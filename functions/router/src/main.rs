@@ -20,11 +20,12 @@ async fn main() -> Result<(), Error> {
         .init();
 
     // Fail fast, with the variable's name, before taking any record.
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "router cannot start"))?;
+    let aws = aws_config::load_from_env().await;
+    let config = Config::load(&aws)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "router cannot start"))?;
     let scheduler = SchedulerConfig::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "router cannot start"))?;
-    let aws = aws_config::load_from_env().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
     let queues = SqsQueues::new(&aws, config.inbound_queue_url, String::new())
         .outbound(config.outbound_queue_url);
