@@ -4,6 +4,8 @@
 //! transport failures become [`StoreError::Retryable`]. `TransactWriteItems` only where several
 //! items must change together (a commit, queue entries, campaign rows with their counters).
 
+mod sending;
+
 use crate::items::*;
 use crate::keys::{self, Key};
 use crate::model::*;

@@ -32,10 +32,16 @@ pub mod items;
 pub mod keys;
 pub mod model;
 pub mod ports;
+pub mod sending;
 pub mod sqlite;
 
 pub use dynamo::{DynamoStore, TableDefinition};
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use ports::*;
+pub use sending::{
+    AcceptedSend, CampaignSending, LedgerAddition, NumberLink, NumberPacingRecord, PacingWrite,
+    ParkReason, ParkedSend, RecipientRecord, ReportedItem, SendRecord, SendState, SendingStore,
+    SentMessage, Undeliverable,
+};
 pub use sqlite::SqliteStore;

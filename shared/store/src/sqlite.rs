@@ -33,6 +33,8 @@
 //! Durability: WAL with `synchronous=NORMAL` — a commit is atomic and survives a crash of the
 //! process; a power loss may lose the last commits before a checkpoint (never corrupts the file).
 
+mod sending;
+
 use crate::items::*;
 use crate::keys::{self, Key};
 use crate::model::*;

@@ -1,0 +1,474 @@
+//! [`SendingStore`] on DynamoDB: versioned items carry a numeric `version` attribute and every
+//! conditional write checks it; writes of several items are one `TransactWriteItems`.
+
+use super::*;
+use crate::sending::keys as skeys;
+use crate::sending::{
+    AcceptedSend, CampaignSending, LedgerAddition, NumberCampaignItem, NumberLink,
+    NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord, ReportedItem,
+    SendRecord, SendingStore, SentMessage,
+};
+use rules::billing::ReportedPricing;
+
+const VERSION: &str = "version";
+
+fn version_of(item: &Item) -> u64 {
+    match item.get(VERSION) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The condition that the item's version is still `expected` (`None`: it does not exist).
+fn version_condition(expected: Option<u64>) -> Condition<'static> {
+    match expected {
+        None => (
+            "attribute_not_exists(#pk)",
+            names(&[("#pk", "pk")]),
+            HashMap::new(),
+        ),
+        Some(v) => (
+            "#ver = :ver",
+            names(&[("#ver", VERSION)]),
+            values(vec![(":ver", n(v as i64))]),
+        ),
+    }
+}
+
+fn versioned_item<T: Serialize>(key: &Key, body: &T, version: u64) -> Result<Item> {
+    let mut item = item_of(key, body)?;
+    item.insert(VERSION.to_owned(), n(version as i64));
+    Ok(item)
+}
+
+/// Whether a cancelled transaction failed on a condition (a stale version): a value, not a fault.
+fn condition_failed(codes: &[String]) -> bool {
+    codes.iter().any(|c| c == CONDITION_FAILED)
+}
+
+impl DynamoStore {
+    async fn get_versioned<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        key: &Key,
+    ) -> Result<Option<(T, u64)>> {
+        match self.get(operation, key).await? {
+            Some(item) => {
+                let version = version_of(&item);
+                Ok(Some((parse(item)?, version)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A conditional put of a versioned item, as one transaction item.
+    fn versioned_put<T: Serialize>(
+        &self,
+        key: &Key,
+        body: &T,
+        expected: Option<u64>,
+    ) -> Result<TransactWriteItem> {
+        self.put_op(
+            versioned_item(key, body, expected.unwrap_or(0) + 1)?,
+            Some(version_condition(expected)),
+        )
+    }
+
+    fn ledger_op(&self, line: &LedgerAddition, side: LedgerSide) -> Result<TransactWriteItem> {
+        let (count_attr, micros_attr) = match side {
+            LedgerSide::Predicted => ("predicted_count", "predicted_micros"),
+            LedgerSide::Reported => ("reported_count", "reported_micros"),
+        };
+        self.update_op(
+            &keys::ledger(&line.number, line.day, &line.category),
+            "SET #n = :n, #d = :d, #c = :c ADD #k :k, #m :m".to_owned(),
+            None,
+            names(&[
+                ("#n", "number"),
+                ("#d", "day"),
+                ("#c", "category"),
+                ("#k", count_attr),
+                ("#m", micros_attr),
+            ]),
+            values(vec![
+                (":n", s(line.number.as_str())),
+                (":d", s(line.day.to_string())),
+                (":c", s(&line.category)),
+                (":k", n(1)),
+                (":m", n(line.micros)),
+            ]),
+        )
+    }
+}
+
+impl SendingStore for DynamoStore {
+    async fn send_record(&self, key: &str) -> Result<Option<Versioned<SendRecord>>> {
+        Ok(self
+            .get_versioned::<SendRecord>("send_record", &skeys::send_record(key))
+            .await?
+            .map(|(value, version)| Versioned { version, value }))
+    }
+
+    async fn put_send_record(
+        &self,
+        record: &SendRecord,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>> {
+        let key = skeys::send_record(&record.key);
+        let (expr, attr_names, attr_values) = version_condition(expected);
+        let version = expected.unwrap_or(0) + 1;
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table.as_ref())
+            .set_item(Some(versioned_item(&key, record, version)?))
+            .condition_expression(expr)
+            .set_expression_attribute_names(Some(attr_names))
+            .set_expression_attribute_values((!attr_values.is_empty()).then_some(attr_values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(version)),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(sdk_error("put_send_record", e)),
+        }
+    }
+
+    async fn record_accepted(&self, a: &AcceptedSend) -> Result<bool> {
+        let wamid = &a.message.wamid;
+        let mut ops = vec![self.versioned_put(
+            &skeys::send_record(&a.record.key),
+            &a.record,
+            Some(a.expected_version),
+        )?];
+        // The claim item `outbound_by_key` reads.
+        ops.push(self.update_op(
+            &keys::outbound_by_key(&a.record.key),
+            "SET #w = :w, #k = if_not_exists(#k, :k), #n = if_not_exists(#n, :n), \
+             #c = if_not_exists(#c, :c), #t = if_not_exists(#t, :t)"
+                .to_owned(),
+            None,
+            names(&[
+                ("#w", "wamid"),
+                ("#k", "idempotency_key"),
+                ("#n", "number"),
+                ("#c", "contact"),
+                ("#t", "claimed_at"),
+            ]),
+            values(vec![
+                (":w", s(wamid.as_str())),
+                (":k", s(&a.record.key)),
+                (":n", s(a.record.number.as_str())),
+                (":c", s(a.record.contact.as_str())),
+                (":t", n(a.message.sent_at.unix())),
+            ]),
+        )?);
+        // The status item (statuses may have arrived first: keep what they set).
+        ops.push(self.update_op(
+            &keys::outbound_by_wamid(wamid),
+            "SET #w = :w, #k = :k, #n = :n, #c = :c, #t = if_not_exists(#t, :t)".to_owned(),
+            None,
+            names(&[
+                ("#w", "wamid"),
+                ("#k", "idempotency_key"),
+                ("#n", "number"),
+                ("#c", "contact"),
+                ("#t", "sent_at"),
+            ]),
+            values(vec![
+                (":w", s(wamid.as_str())),
+                (":k", s(&a.record.key)),
+                (":n", s(a.record.number.as_str())),
+                (":c", s(a.record.contact.as_str())),
+                (":t", n(a.message.sent_at.unix())),
+            ]),
+        )?);
+        ops.push(self.put_op(item_of(&skeys::sent_message(wamid), &a.message)?, None)?);
+        if let Some(line) = &a.predicted {
+            ops.push(self.ledger_op(line, LedgerSide::Predicted)?);
+        }
+        if let Some(outreach) = &a.outreach {
+            let item = OutreachItem {
+                record: outreach.record.clone(),
+                expires_at: outreach.expires_at,
+            };
+            ops.push(self.put_op(
+                item_of(
+                    &keys::outreach(&a.record.number, &a.record.contact, &outreach.record.id),
+                    &item,
+                )?,
+                None,
+            )?);
+        }
+        match self.transact("record_accepted", ops).await? {
+            Ok(()) => Ok(true),
+            Err(codes) if condition_failed(&codes) => Ok(false),
+            Err(codes) => Err(StoreError::Backend {
+                operation: "record_accepted",
+                message: format!("transaction cancelled: {codes:?}"),
+            }),
+        }
+    }
+
+    async fn sent_message(&self, wamid: &MessageId) -> Result<Option<SentMessage>> {
+        self.get_typed("sent_message", &skeys::sent_message(wamid))
+            .await
+    }
+
+    async fn record_reported_pricing(
+        &self,
+        wamid: &MessageId,
+        reported: &ReportedPricing,
+        line: &LedgerAddition,
+    ) -> Result<bool> {
+        let item = ReportedItem {
+            reported: *reported,
+            line: line.clone(),
+        };
+        let ops = vec![
+            self.put_op(
+                item_of(&skeys::reported_pricing(wamid), &item)?,
+                Some(version_condition(None)),
+            )?,
+            self.ledger_op(line, LedgerSide::Reported)?,
+        ];
+        match self.transact("record_reported_pricing", ops).await? {
+            Ok(()) => Ok(true),
+            Err(codes) if condition_failed(&codes) => Ok(false),
+            Err(codes) => Err(StoreError::Backend {
+                operation: "record_reported_pricing",
+                message: format!("transaction cancelled: {codes:?}"),
+            }),
+        }
+    }
+
+    async fn number_pacing(
+        &self,
+        number: &BusinessNumberId,
+    ) -> Result<(NumberPacingRecord, Option<u64>)> {
+        Ok(
+            match self
+                .get_versioned("number_pacing", &skeys::number_pacing(number))
+                .await?
+            {
+                Some((record, version)) => (record, Some(version)),
+                None => (NumberPacingRecord::default(), None),
+            },
+        )
+    }
+
+    async fn recipient(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+    ) -> Result<(RecipientRecord, Option<u64>)> {
+        Ok(
+            match self
+                .get_versioned("recipient", &skeys::recipient(number, contact))
+                .await?
+            {
+                Some((record, version)) => (record, Some(version)),
+                None => (RecipientRecord::default(), None),
+            },
+        )
+    }
+
+    async fn put_pacing(&self, w: &PacingWrite) -> Result<bool> {
+        let mut ops = Vec::new();
+        if let Some((number, record, expected)) = &w.number {
+            ops.push(self.versioned_put(&skeys::number_pacing(number), record, *expected)?);
+        }
+        if let Some((number, contact, record, expected)) = &w.recipient {
+            ops.push(self.versioned_put(&skeys::recipient(number, contact), record, *expected)?);
+        }
+        if ops.is_empty() {
+            return Ok(true);
+        }
+        match self.transact("put_pacing", ops).await? {
+            Ok(()) => Ok(true),
+            Err(codes) if condition_failed(&codes) => Ok(false),
+            Err(codes) => Err(StoreError::Backend {
+                operation: "put_pacing",
+                message: format!("transaction cancelled: {codes:?}"),
+            }),
+        }
+    }
+
+    async fn park(
+        &self,
+        number: &BusinessNumberId,
+        on: &ParkReason,
+        parked: &ParkedSend,
+    ) -> Result<()> {
+        let key = skeys::parked(number, &on.slot(), &parked.key);
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table.as_ref())
+            .set_item(Some(item_of(&key, parked)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error("park", e)),
+        }
+    }
+
+    async fn parked(
+        &self,
+        number: &BusinessNumberId,
+        on: &ParkReason,
+        limit: u32,
+    ) -> Result<Vec<ParkedSend>> {
+        let query = self
+            .query()
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_values(":pk", s(skeys::parked_pk(number, &on.slot())))
+            .limit(limit.clamp(1, i32::MAX as u32) as i32);
+        let (items, _) = self.query_until("parked", query, limit as usize).await?;
+        items
+            .into_iter()
+            .take(limit as usize)
+            .map(parse)
+            .collect()
+    }
+
+    async fn unpark(&self, number: &BusinessNumberId, on: &ParkReason, key: &str) -> Result<bool> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.table.as_ref())
+            .set_key(Some(key_item(&skeys::parked(number, &on.slot(), key))))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error("unpark", e)),
+        }
+    }
+
+    async fn link_number(&self, waba: &str, link: &NumberLink) -> Result<()> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(self.table.as_ref())
+            .set_key(Some(key_item(&skeys::account_number(waba, &link.number))))
+            .expression_attribute_names("#n", "number")
+            .expression_attribute_values(":n", s(link.number.as_str()));
+        // A link that learnt the display number keeps it.
+        update = match &link.display_phone_number {
+            Some(display) => update
+                .update_expression("SET #n = :n, #d = :d")
+                .expression_attribute_names("#d", "display_phone_number")
+                .expression_attribute_values(":d", s(display)),
+            None => update.update_expression("SET #n = :n"),
+        };
+        update
+            .send()
+            .await
+            .map_err(|e| sdk_error("link_number", e))?;
+        Ok(())
+    }
+
+    async fn account_numbers(&self, waba: &str) -> Result<Vec<NumberLink>> {
+        let query = self
+            .query()
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_values(":pk", s(skeys::account_pk(waba)));
+        let (items, _) = self
+            .query_until("account_numbers", query, usize::MAX)
+            .await?;
+        items.into_iter().map(parse).collect()
+    }
+
+    async fn link_campaign(&self, number: &BusinessNumberId, campaign: &CampaignId) -> Result<()> {
+        self.put(
+            "link_campaign",
+            &skeys::number_campaign(number, campaign),
+            &NumberCampaignItem {
+                campaign: campaign.clone(),
+            },
+        )
+        .await
+    }
+
+    async fn number_campaigns(&self, number: &BusinessNumberId) -> Result<Vec<CampaignId>> {
+        let query = self
+            .query()
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :p)")
+            .set_expression_attribute_names(Some(names(&[("#pk", "pk"), ("#sk", "sk")])))
+            .set_expression_attribute_values(Some(values(vec![
+                (":pk", s(format!("N#{number}"))),
+                (":p", s(skeys::NUMBER_CAMPAIGN_PREFIX)),
+            ])));
+        let (items, _) = self
+            .query_until("number_campaigns", query, usize::MAX)
+            .await?;
+        items
+            .into_iter()
+            .map(|i| parse::<NumberCampaignItem>(i).map(|c| c.campaign))
+            .collect()
+    }
+
+    async fn campaign_row(
+        &self,
+        campaign: &CampaignId,
+        contact: &ContactKey,
+    ) -> Result<Option<CampaignRow>> {
+        let key = keys::campaign_row(campaign, contact);
+        match self
+            .get_typed::<CampaignRowItem>("campaign_row", &key)
+            .await?
+        {
+            Some(row) => Ok(Some(CampaignRow {
+                data: parse_json_text(&key.pk, &key.sk, &row.data)?,
+                contact: row.contact,
+                stage: row.stage,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    async fn campaign_sending(
+        &self,
+        campaign: &CampaignId,
+    ) -> Result<(CampaignSending, Option<u64>)> {
+        Ok(
+            match self
+                .get_versioned("campaign_sending", &skeys::campaign_sending(campaign))
+                .await?
+            {
+                Some((s, v)) => (s, Some(v)),
+                None => (CampaignSending::default(), None),
+            },
+        )
+    }
+
+    async fn put_campaign_sending(
+        &self,
+        campaign: &CampaignId,
+        sending: &CampaignSending,
+        expected: Option<u64>,
+    ) -> Result<bool> {
+        let op = self.versioned_put(&skeys::campaign_sending(campaign), sending, expected)?;
+        match self.transact("put_campaign_sending", vec![op]).await? {
+            Ok(()) => Ok(true),
+            Err(codes) if condition_failed(&codes) => Ok(false),
+            Err(codes) => Err(StoreError::Backend {
+                operation: "put_campaign_sending",
+                message: format!("transaction cancelled: {codes:?}"),
+            }),
+        }
+    }
+}

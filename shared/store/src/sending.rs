@@ -1,0 +1,441 @@
+//! The sender's port ([`SendingStore`]): what the business side of the wire keeps beyond
+//! [`crate::OutboundStore`].
+//!
+//! - **Send records** (one per idempotency key): where a send stands — in flight under a lease,
+//!   waiting for pacing or a backoff, sent, ambiguous (the request may have reached Meta), refused
+//!   before sending (SEND-1), failed with Meta's code and title, or parked (a paused template, a
+//!   stopped number). Versioned: every change is conditional on the version read, so two
+//!   deliveries of one job never both send.
+//! - **Acceptance in one write** ([`SendingStore::record_accepted`]): the record becomes `sent`,
+//!   the key is linked to the wamid (what [`crate::OutboundStore::outbound_by_key`] reads), the
+//!   sender's view of the message (prediction, campaign) is written, the predicted ledger line is
+//!   added and the outreach recorded — all or nothing, so a redelivery never counts twice.
+//! - **Reported pricing once** ([`SendingStore::record_reported_pricing`]): the reported ledger
+//!   line is added with a per-message flag in the same write (BILL-3), so statuses replayed in any
+//!   order count each message once.
+//! - **Pacing state** (SEND-3, CAMP-5): the number's [`NumberPacing`] and settings, and each
+//!   recipient's [`RecipientPace`], written together and conditionally (concurrent invocations
+//!   share them).
+//! - **Parked sends**: jobs held until their template is approved again or a person resumes a
+//!   stopped number; nothing is dropped.
+//! - **Directory**: the numbers of a WhatsApp Business Account (template and capability webhooks
+//!   name only the account) and the campaigns of a number (template changes pause and resume
+//!   them); a campaign's row by contact and its sending cursor.
+//!
+//! Item keys are in [`keys`] (`O#…/S`, `W#…/S`, `W#…/R`, `N#…/PACING`, `C#…/S#PACE`, `H#…`, `X#…`,
+//! `N#…/K#…`, `K#…/SENDING`).
+
+use crate::Result;
+use crate::model::{CampaignRow, NewOutreach, Versioned};
+use rules::billing::{ChargePrediction, ReportedPricing};
+use rules::pacing::{NumberPacing, PacingSettings, RecipientPace};
+use rules::{BusinessNumberId, CampaignId, ContactKey, Date, MessageId, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+/// Where one send (one idempotency key) stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SendState {
+    /// An invocation is sending it; another delivery waits until `lease_until`.
+    InFlight {
+        since: Timestamp,
+        lease_until: Timestamp,
+    },
+    /// Not yet: pacing or a backoff holds it until `not_before_ms` (milliseconds since the epoch).
+    Waiting { not_before_ms: i64, because: String },
+    /// Meta accepted it.
+    Sent { wamid: MessageId, at: Timestamp },
+    /// The request may have reached Meta (a timeout after it went out, or a crash during the
+    /// call). A status webhook naming the key (`biz_opaque_callback_data`) links it until
+    /// `check_until`; then the sender decides whether to try again.
+    Ambiguous {
+        since: Timestamp,
+        check_until: Timestamp,
+        reason: String,
+    },
+    /// Refused before sending (SEND-1: window or channel; a template that may not be sent).
+    Refused { reason: String, at: Timestamp },
+    /// Failed for good: Meta's code and title when Meta refused it, and the reason kept on the
+    /// message (SEND-2).
+    Failed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        reason: String,
+        at: Timestamp,
+    },
+    /// Held until something changes (see [`ParkReason`]); the job is kept with the record.
+    Parked { on: ParkReason, at: Timestamp },
+}
+
+impl SendState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SendState::InFlight { .. } => "in_flight",
+            SendState::Waiting { .. } => "waiting",
+            SendState::Sent { .. } => "sent",
+            SendState::Ambiguous { .. } => "ambiguous",
+            SendState::Refused { .. } => "refused",
+            SendState::Failed { .. } => "failed",
+            SendState::Parked { .. } => "parked",
+        }
+    }
+
+    /// Sent, refused or failed: nothing more will happen to this key.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            SendState::Sent { .. } | SendState::Refused { .. } | SendState::Failed { .. }
+        )
+    }
+}
+
+/// Why a send is parked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "until", rename_all = "snake_case")]
+pub enum ParkReason {
+    /// SEND-2 132015 / TPL-1: until the template is approved again.
+    TemplateApproved { name: String, language: String },
+    /// SEND-2: the number is stopped (token, permission, payment or policy) until a person
+    /// resumes it.
+    NumberResumed,
+}
+
+impl ParkReason {
+    /// The stable part of the parked collection's key.
+    pub fn slot(&self) -> String {
+        match self {
+            ParkReason::TemplateApproved { name, language } => format!("T#{name}#{language}"),
+            ParkReason::NumberResumed => "STOPPED".to_owned(),
+        }
+    }
+}
+
+/// One send's record, by idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRecord {
+    pub key: String,
+    pub number: BusinessNumberId,
+    pub contact: ContactKey,
+    pub state: SendState,
+    /// Calls to the Graph API made for this key.
+    #[serde(default)]
+    pub attempts: u32,
+    /// The job as queued (JSON text), so a retry, an unpark or a status-triggered resend needs
+    /// nothing else.
+    pub job: String,
+    pub updated_at: Timestamp,
+}
+
+/// The sender's view of a message Meta accepted (beside [`crate::OutboundMessage`], which holds
+/// the delivery statuses).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub wamid: MessageId,
+    pub key: String,
+    pub number: BusinessNumberId,
+    pub contact: ContactKey,
+    pub sent_at: Timestamp,
+    /// BILL-3: what the sender predicted before sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<ChargePrediction>,
+    /// The campaign the message belongs to (a `failed` status moves the contact: CAMP-6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignId>,
+    /// A template message (its name), for failure handling of paused templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+}
+
+/// BILL-3: what Meta reported for a message and the ledger line it was counted in (written once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedItem {
+    pub reported: ReportedPricing,
+    pub line: LedgerAddition,
+}
+
+/// One ledger addition: `count` messages and `micros` to the line of `number`, `day`, `category`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerAddition {
+    pub number: BusinessNumberId,
+    pub day: Date,
+    pub category: String,
+    pub micros: i64,
+}
+
+/// Everything that changes when Meta accepted a send, written at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedSend {
+    /// The record, already in state `sent`.
+    pub record: SendRecord,
+    /// The version of the record this write is conditional on.
+    pub expected_version: u64,
+    pub message: SentMessage,
+    /// BILL-3: the predicted line (`None`: nothing predicted).
+    pub predicted: Option<LedgerAddition>,
+    /// OUT-8 / CAMP-7: the outreach record, when the send was an outreach.
+    pub outreach: Option<NewOutreach>,
+}
+
+/// The pacing state of a business number (SEND-3, CAMP-5, SEND-2 number effects).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NumberPacingRecord {
+    #[serde(default)]
+    pub settings: PacingSettings,
+    #[serde(default)]
+    pub pacing: NumberPacing,
+    /// Why sending stopped (SEND-2 token, permission, payment or policy), while `pacing.stopped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    /// Time of the latest messaging-limit or throughput event applied (later events win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits_as_of: Option<Timestamp>,
+}
+
+/// One recipient's pace on one number, and whether Meta said it cannot be reached.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RecipientRecord {
+    #[serde(default)]
+    pub pace: RecipientPace,
+    /// SEND-2 131026/130472: "flag the contact" — the latest undeliverable failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undeliverable: Option<Undeliverable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undeliverable {
+    pub code: u32,
+    pub at: Timestamp,
+}
+
+/// A pacing write: the records and the versions they were read at (`None`: absent).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PacingWrite {
+    pub number: Option<(BusinessNumberId, NumberPacingRecord, Option<u64>)>,
+    pub recipient: Option<(BusinessNumberId, ContactKey, RecipientRecord, Option<u64>)>,
+}
+
+/// A parked send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedSend {
+    pub key: String,
+    pub job: String,
+    pub at: Timestamp,
+}
+
+/// A business number of a WhatsApp Business Account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberLink {
+    pub number: BusinessNumberId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_phone_number: Option<String>,
+}
+
+/// Where a campaign's sending stands: the position of the hopper scan and the tick chain
+/// (one chain of ticks per campaign; a tick that is not the chain's next one is stale).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CampaignSending {
+    /// The last row key of the scan so far (`None`: start from the first row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// The chain's next tick: its sequence number and due time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_tick: Option<(u64, Timestamp)>,
+    /// Ticks issued so far.
+    #[serde(default)]
+    pub seq: u64,
+}
+
+/// The item of [`SendingStore::link_campaign`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberCampaignItem {
+    pub campaign: CampaignId,
+}
+
+/// The sender's port.
+pub trait SendingStore: Send + Sync {
+    fn send_record(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Versioned<SendRecord>>>> + Send;
+
+    /// Writes the record if its version is still `expected` (`None`: it must not exist).
+    /// `Ok(None)`: someone changed it since (re-read). `Ok(Some(v))`: written as version `v`.
+    fn put_send_record(
+        &self,
+        record: &SendRecord,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<Option<u64>>> + Send;
+
+    /// Meta accepted the send: everything in [`AcceptedSend`], atomically, conditional on the
+    /// record's version. `false`: the record changed since (nothing was written).
+    fn record_accepted(&self, accepted: &AcceptedSend)
+    -> impl Future<Output = Result<bool>> + Send;
+
+    fn sent_message(
+        &self,
+        wamid: &MessageId,
+    ) -> impl Future<Output = Result<Option<SentMessage>>> + Send;
+
+    /// BILL-3: records what Meta reported for `wamid` and adds the reported line, once per
+    /// message. `true`: added now; `false`: it was already recorded.
+    fn record_reported_pricing(
+        &self,
+        wamid: &MessageId,
+        reported: &ReportedPricing,
+        line: &LedgerAddition,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// The number's pacing record and its version (`None` version: never written; defaults).
+    fn number_pacing(
+        &self,
+        number: &BusinessNumberId,
+    ) -> impl Future<Output = Result<(NumberPacingRecord, Option<u64>)>> + Send;
+
+    fn recipient(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+    ) -> impl Future<Output = Result<(RecipientRecord, Option<u64>)>> + Send;
+
+    /// Writes the given pacing records together, each conditional on its version. `false`:
+    /// one of them changed since (nothing was written).
+    fn put_pacing(&self, write: &PacingWrite) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Parks a job (idempotent by key).
+    fn park(
+        &self,
+        number: &BusinessNumberId,
+        on: &ParkReason,
+        parked: &ParkedSend,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Parked jobs, in key order, at most `limit`.
+    fn parked(
+        &self,
+        number: &BusinessNumberId,
+        on: &ParkReason,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ParkedSend>>> + Send;
+
+    /// Removes a parked job. `true` for exactly one caller.
+    fn unpark(
+        &self,
+        number: &BusinessNumberId,
+        on: &ParkReason,
+        key: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Records that `number` belongs to the WhatsApp Business Account `waba` (idempotent).
+    fn link_number(
+        &self,
+        waba: &str,
+        link: &NumberLink,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn account_numbers(&self, waba: &str) -> impl Future<Output = Result<Vec<NumberLink>>> + Send;
+
+    /// Records that the campaign sends from `number` (idempotent).
+    fn link_campaign(
+        &self,
+        number: &BusinessNumberId,
+        campaign: &CampaignId,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn number_campaigns(
+        &self,
+        number: &BusinessNumberId,
+    ) -> impl Future<Output = Result<Vec<CampaignId>>> + Send;
+
+    /// One campaign row by contact.
+    fn campaign_row(
+        &self,
+        campaign: &CampaignId,
+        contact: &ContactKey,
+    ) -> impl Future<Output = Result<Option<CampaignRow>>> + Send;
+
+    fn campaign_sending(
+        &self,
+        campaign: &CampaignId,
+    ) -> impl Future<Output = Result<(CampaignSending, Option<u64>)>> + Send;
+
+    /// Conditional on `expected` (`None`: absent). `false`: changed since.
+    fn put_campaign_sending(
+        &self,
+        campaign: &CampaignId,
+        sending: &CampaignSending,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// The keys of the sender's items (both adapters).
+pub mod keys {
+    use crate::keys::{Key, contact_pk};
+    use rules::{BusinessNumberId, CampaignId, ContactKey, MessageId};
+
+    pub const SEND_RECORD_SK: &str = "S";
+    pub const SENT_MESSAGE_SK: &str = "S";
+    pub const REPORTED_SK: &str = "R";
+    pub const NUMBER_PACING_SK: &str = "PACING";
+    pub const RECIPIENT_SK: &str = "S#PACE";
+    pub const NUMBER_CAMPAIGN_PREFIX: &str = "K#";
+    pub const CAMPAIGN_SENDING_SK: &str = "SENDING";
+
+    fn key(pk: String, sk: impl Into<String>) -> Key {
+        Key { pk, sk: sk.into() }
+    }
+
+    /// Beside the key's claim item (`O#<key>` / `O`).
+    pub fn send_record(idempotency_key: &str) -> Key {
+        key(format!("O#{idempotency_key}"), SEND_RECORD_SK)
+    }
+
+    /// Beside the message's status item (`W#<wamid>` / `W`).
+    pub fn sent_message(wamid: &MessageId) -> Key {
+        key(format!("W#{wamid}"), SENT_MESSAGE_SK)
+    }
+
+    /// Beside the message's status item: the reported pricing, once.
+    pub fn reported_pricing(wamid: &MessageId) -> Key {
+        key(format!("W#{wamid}"), REPORTED_SK)
+    }
+
+    /// Beside the number's settings (`N#<number>` / `SETTINGS`).
+    pub fn number_pacing(number: &BusinessNumberId) -> Key {
+        key(format!("N#{number}"), NUMBER_PACING_SK)
+    }
+
+    /// In the contact's partition, outside the `A#` range `load_contact` reads.
+    pub fn recipient(number: &BusinessNumberId, contact: &ContactKey) -> Key {
+        key(contact_pk(number, contact), RECIPIENT_SK)
+    }
+
+    pub fn parked_pk(number: &BusinessNumberId, slot: &str) -> String {
+        format!("H#{number}#{slot}")
+    }
+
+    pub fn parked(number: &BusinessNumberId, slot: &str, idempotency_key: &str) -> Key {
+        key(parked_pk(number, slot), idempotency_key)
+    }
+
+    pub fn account_pk(waba: &str) -> String {
+        format!("X#{waba}")
+    }
+
+    pub fn account_number(waba: &str, number: &BusinessNumberId) -> Key {
+        key(account_pk(waba), number.as_str())
+    }
+
+    pub fn number_campaign(number: &BusinessNumberId, campaign: &CampaignId) -> Key {
+        key(
+            format!("N#{number}"),
+            format!("{NUMBER_CAMPAIGN_PREFIX}{campaign}"),
+        )
+    }
+
+    pub fn campaign_sending(campaign: &CampaignId) -> Key {
+        key(crate::keys::campaign_pk(campaign), CAMPAIGN_SENDING_SK)
+    }
+}

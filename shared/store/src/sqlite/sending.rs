@@ -1,0 +1,387 @@
+//! [`SendingStore`] on SQLite: versioned items use the `version` column; every multi-item write
+//! is one writer job (one savepoint), so it is as atomic as the DynamoDB transaction.
+
+use super::*;
+use crate::sending::keys as skeys;
+use crate::sending::{
+    AcceptedSend, CampaignSending, LedgerAddition, NumberCampaignItem, NumberLink,
+    NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord, ReportedItem,
+    SendRecord, SendingStore, SentMessage,
+};
+use rules::billing::ReportedPricing;
+
+/// The row's version: items written by this module always carry one; 0 for one without.
+fn version_of(row: &Row) -> u64 {
+    row.version.map_or(0, |v| v as u64)
+}
+
+fn get_versioned<T: DeserializeOwned>(c: &Connection, key: &Key) -> Result<Option<(T, u64)>> {
+    match get_row(c, key)? {
+        Some(row) => {
+            let value = decode(&key.pk, &key.sk, row.data.as_deref())?;
+            Ok(Some((value, version_of(&row))))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Whether the item's version is still `expected` (`None`: it must not exist).
+fn version_matches(c: &Connection, key: &Key, expected: Option<u64>) -> Result<bool> {
+    let current = get_row(c, key)?;
+    Ok(match (current, expected) {
+        (None, None) => true,
+        (Some(row), Some(v)) => version_of(&row) == v,
+        _ => false,
+    })
+}
+
+fn write_versioned<T: Serialize>(
+    c: &Connection,
+    key: &Key,
+    value: &T,
+    version: u64,
+) -> Result<()> {
+    let data = encode(value)?;
+    c.prepare_cached(
+        "INSERT INTO items (pk, sk, data, version) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data, version = excluded.version",
+    )
+    .and_then(|mut s| s.execute(params![key.pk, key.sk, data, version as i64]))
+    .map_err(sql_error("put"))?;
+    Ok(())
+}
+
+fn ledger_add_sync(c: &Connection, line: &LedgerAddition, side: LedgerSide) -> Result<()> {
+    let key = keys::ledger(&line.number, line.day, &line.category);
+    let mut item = get_item::<LedgerLine>(c, &key)?.unwrap_or_else(|| LedgerLine {
+        number: Some(line.number.clone()),
+        day: line.day.to_string(),
+        category: line.category.clone(),
+        ..LedgerLine::default()
+    });
+    match side {
+        LedgerSide::Predicted => {
+            item.predicted_count += 1;
+            item.predicted_micros += line.micros;
+        }
+        LedgerSide::Reported => {
+            item.reported_count += 1;
+            item.reported_micros += line.micros;
+        }
+    }
+    put_item(c, &key, &item, None)
+}
+
+fn accepted_sync(c: &Connection, a: &AcceptedSend) -> Result<bool> {
+    let record_key = skeys::send_record(&a.record.key);
+    if !version_matches(c, &record_key, Some(a.expected_version))? {
+        return Ok(false);
+    }
+    write_versioned(c, &record_key, &a.record, a.expected_version + 1)?;
+    let wamid = &a.message.wamid;
+    // The claim item `outbound_by_key` reads.
+    let claim_key = keys::outbound_by_key(&a.record.key);
+    let mut claim = get_item::<OutboundKeyItem>(c, &claim_key)?.unwrap_or(OutboundKeyItem {
+        idempotency_key: a.record.key.clone(),
+        number: a.record.number.clone(),
+        contact: a.record.contact.clone(),
+        claimed_at: a.message.sent_at,
+        wamid: None,
+    });
+    claim.wamid = Some(wamid.clone());
+    put_item(c, &claim_key, &claim, None)?;
+    // The status item (statuses may have arrived first: keep what they set).
+    let status_key = keys::outbound_by_wamid(wamid);
+    let mut message = get_item::<OutboundMessage>(c, &status_key)?.unwrap_or_default();
+    message.wamid = Some(wamid.clone());
+    message.idempotency_key = Some(a.record.key.clone());
+    message.number = Some(a.record.number.clone());
+    message.contact = Some(a.record.contact.clone());
+    message.sent_at.get_or_insert(a.message.sent_at);
+    put_item(c, &status_key, &message, None)?;
+    put_item(c, &skeys::sent_message(wamid), &a.message, None)?;
+    if let Some(line) = &a.predicted {
+        ledger_add_sync(c, line, LedgerSide::Predicted)?;
+    }
+    if let Some(outreach) = &a.outreach {
+        put_outreach_sync(c, &a.record.number, &a.record.contact, outreach)?;
+    }
+    Ok(true)
+}
+
+fn reported_sync(
+    c: &Connection,
+    wamid: &MessageId,
+    reported: &ReportedPricing,
+    line: &LedgerAddition,
+) -> Result<bool> {
+    let key = skeys::reported_pricing(wamid);
+    if get_row(c, &key)?.is_some() {
+        return Ok(false);
+    }
+    let item = ReportedItem {
+        reported: *reported,
+        line: line.clone(),
+    };
+    put_item(c, &key, &item, None)?;
+    ledger_add_sync(c, line, LedgerSide::Reported)?;
+    Ok(true)
+}
+
+fn pacing_sync(c: &Connection, w: &PacingWrite) -> Result<bool> {
+    if let Some((number, _, expected)) = &w.number
+        && !version_matches(c, &skeys::number_pacing(number), *expected)?
+    {
+        return Ok(false);
+    }
+    if let Some((number, contact, _, expected)) = &w.recipient
+        && !version_matches(c, &skeys::recipient(number, contact), *expected)?
+    {
+        return Ok(false);
+    }
+    if let Some((number, record, expected)) = &w.number {
+        write_versioned(
+            c,
+            &skeys::number_pacing(number),
+            record,
+            expected.unwrap_or(0) + 1,
+        )?;
+    }
+    if let Some((number, contact, record, expected)) = &w.recipient {
+        write_versioned(
+            c,
+            &skeys::recipient(number, contact),
+            record,
+            expected.unwrap_or(0) + 1,
+        )?;
+    }
+    Ok(true)
+}
+
+impl SendingStore for SqliteStore {
+    async fn send_record(&self, key: &str) -> Result<Option<Versioned<SendRecord>>> {
+        let key = skeys::send_record(key);
+        self.read("send_record", move |c| {
+            Ok(get_versioned::<SendRecord>(c, &key)?
+                .map(|(value, version)| Versioned { version, value }))
+        })
+        .await
+    }
+
+    async fn put_send_record(
+        &self,
+        record: &SendRecord,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>> {
+        let record = record.clone();
+        self.run("put_send_record", move |c| {
+            let key = skeys::send_record(&record.key);
+            if !version_matches(c, &key, expected)? {
+                return Ok(None);
+            }
+            let version = expected.unwrap_or(0) + 1;
+            write_versioned(c, &key, &record, version)?;
+            Ok(Some(version))
+        })
+        .await
+    }
+
+    async fn record_accepted(&self, accepted: &AcceptedSend) -> Result<bool> {
+        let accepted = accepted.clone();
+        self.run("record_accepted", move |c| accepted_sync(c, &accepted))
+            .await
+    }
+
+    async fn sent_message(&self, wamid: &MessageId) -> Result<Option<SentMessage>> {
+        let key = skeys::sent_message(wamid);
+        self.read("sent_message", move |c| get_item(c, &key)).await
+    }
+
+    async fn record_reported_pricing(
+        &self,
+        wamid: &MessageId,
+        reported: &ReportedPricing,
+        line: &LedgerAddition,
+    ) -> Result<bool> {
+        let (wamid, reported, line) = (wamid.clone(), *reported, line.clone());
+        self.run("record_reported_pricing", move |c| {
+            reported_sync(c, &wamid, &reported, &line)
+        })
+        .await
+    }
+
+    async fn number_pacing(
+        &self,
+        number: &BusinessNumberId,
+    ) -> Result<(NumberPacingRecord, Option<u64>)> {
+        let key = skeys::number_pacing(number);
+        self.read("number_pacing", move |c| {
+            Ok(match get_versioned(c, &key)? {
+                Some((record, version)) => (record, Some(version)),
+                None => (NumberPacingRecord::default(), None),
+            })
+        })
+        .await
+    }
+
+    async fn recipient(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+    ) -> Result<(RecipientRecord, Option<u64>)> {
+        let key = skeys::recipient(number, contact);
+        self.read("recipient", move |c| {
+            Ok(match get_versioned(c, &key)? {
+                Some((record, version)) => (record, Some(version)),
+                None => (RecipientRecord::default(), None),
+            })
+        })
+        .await
+    }
+
+    async fn put_pacing(&self, write: &PacingWrite) -> Result<bool> {
+        let write = write.clone();
+        self.run("put_pacing", move |c| pacing_sync(c, &write)).await
+    }
+
+    async fn park(
+        &self,
+        number: &BusinessNumberId,
+        on: &ParkReason,
+        parked: &ParkedSend,
+    ) -> Result<()> {
+        let key = skeys::parked(number, &on.slot(), &parked.key);
+        let parked = parked.clone();
+        self.run("park", move |c| {
+            if get_row(c, &key)?.is_none() {
+                put_item(c, &key, &parked, None)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn parked(
+        &self,
+        number: &BusinessNumberId,
+        on: &ParkReason,
+        limit: u32,
+    ) -> Result<Vec<ParkedSend>> {
+        let pk = skeys::parked_pk(number, &on.slot());
+        self.read("parked", move |c| {
+            Ok(
+                query_range::<ParkedSend>(c, &pk, "", "\u{10FFFF}", false, limit)?
+                    .into_iter()
+                    .map(|(_, p)| p)
+                    .collect(),
+            )
+        })
+        .await
+    }
+
+    async fn unpark(&self, number: &BusinessNumberId, on: &ParkReason, key: &str) -> Result<bool> {
+        let key = skeys::parked(number, &on.slot(), key);
+        self.run("unpark", move |c| delete_item(c, &key)).await
+    }
+
+    async fn link_number(&self, waba: &str, link: &NumberLink) -> Result<()> {
+        let key = skeys::account_number(waba, &link.number);
+        let link = link.clone();
+        self.run("link_number", move |c| {
+            let known = get_item::<NumberLink>(c, &key)?;
+            // A link that learnt the display number keeps it.
+            if known.as_ref() != Some(&link)
+                && !(known.as_ref().is_some_and(|k| {
+                    k.display_phone_number.is_some() && link.display_phone_number.is_none()
+                }))
+            {
+                put_item(c, &key, &link, None)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn account_numbers(&self, waba: &str) -> Result<Vec<NumberLink>> {
+        let pk = skeys::account_pk(waba);
+        self.read("account_numbers", move |c| {
+            Ok(
+                query_range::<NumberLink>(c, &pk, "", "\u{10FFFF}", false, u32::MAX)?
+                    .into_iter()
+                    .map(|(_, l)| l)
+                    .collect(),
+            )
+        })
+        .await
+    }
+
+    async fn link_campaign(&self, number: &BusinessNumberId, campaign: &CampaignId) -> Result<()> {
+        let key = skeys::number_campaign(number, campaign);
+        let item = NumberCampaignItem {
+            campaign: campaign.clone(),
+        };
+        self.run("link_campaign", move |c| put_item(c, &key, &item, None))
+            .await
+    }
+
+    async fn number_campaigns(&self, number: &BusinessNumberId) -> Result<Vec<CampaignId>> {
+        let pk = format!("N#{number}");
+        self.read("number_campaigns", move |c| {
+            let lo = skeys::NUMBER_CAMPAIGN_PREFIX;
+            Ok(
+                query_range::<NumberCampaignItem>(c, &pk, lo, &prefix_end(lo), false, u32::MAX)?
+                    .into_iter()
+                    .map(|(_, item)| item.campaign)
+                    .collect(),
+            )
+        })
+        .await
+    }
+
+    async fn campaign_row(
+        &self,
+        campaign: &CampaignId,
+        contact: &ContactKey,
+    ) -> Result<Option<CampaignRow>> {
+        let key = keys::campaign_row(campaign, contact);
+        self.read("campaign_row", move |c| {
+            match get_item::<CampaignRowItem>(c, &key)? {
+                Some(item) => campaign_row(&key.pk, &key.sk, item).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn campaign_sending(
+        &self,
+        campaign: &CampaignId,
+    ) -> Result<(CampaignSending, Option<u64>)> {
+        let key = skeys::campaign_sending(campaign);
+        self.read("campaign_sending", move |c| {
+            Ok(match get_versioned(c, &key)? {
+                Some((s, v)) => (s, Some(v)),
+                None => (CampaignSending::default(), None),
+            })
+        })
+        .await
+    }
+
+    async fn put_campaign_sending(
+        &self,
+        campaign: &CampaignId,
+        sending: &CampaignSending,
+        expected: Option<u64>,
+    ) -> Result<bool> {
+        let key = skeys::campaign_sending(campaign);
+        let sending = sending.clone();
+        self.run("put_campaign_sending", move |c| {
+            if !version_matches(c, &key, expected)? {
+                return Ok(false);
+            }
+            write_versioned(c, &key, &sending, expected.unwrap_or(0) + 1)?;
+            Ok(true)
+        })
+        .await
+    }
+}
