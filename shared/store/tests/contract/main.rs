@@ -5,6 +5,7 @@
 mod adapters;
 mod calls;
 mod harness;
+mod sending;
 mod suite;
 
 macro_rules! contract {

@@ -1,0 +1,417 @@
+//! The contract of the sender's port ([`store::SendingStore`]), run against both adapters.
+
+use rules::billing::{
+    ChargePrediction, ModelName, PricingCategory, PricingType, ReportedPricing,
+};
+use rules::outreach::OutreachRecord;
+use rules::pacing::{MessagingLimit, PacingSettings, RecipientPace};
+use rules::{
+    BusinessNumberId, CampaignId, ContactKey, Date, MessageId, OutreachId, TemplateName,
+    Timestamp,
+};
+use std::sync::Arc;
+use store::*;
+
+const T0: i64 = 1_760_000_000;
+
+fn t(seconds: i64) -> Timestamp {
+    Timestamp::from_unix(T0 + seconds)
+}
+
+fn number() -> BusinessNumberId {
+    BusinessNumberId::new("200000000000001").unwrap()
+}
+
+fn contact(i: u32) -> ContactKey {
+    ContactKey::new(format!("1555000{i:04}")).unwrap()
+}
+
+fn record(key: &str, state: SendState) -> SendRecord {
+    SendRecord {
+        key: key.to_owned(),
+        number: number(),
+        contact: contact(1),
+        state,
+        attempts: 0,
+        job: r#"{"job":"send"}"#.to_owned(),
+        updated_at: t(0),
+    }
+}
+
+fn in_flight() -> SendState {
+    SendState::InFlight {
+        since: t(0),
+        lease_until: t(30),
+    }
+}
+
+fn prediction() -> ChargePrediction {
+    ChargePrediction {
+        sent_at: t(1),
+        model: ModelName::PerMessage,
+        rule_from: Date::new(2025, 7, 1),
+        category: PricingCategory::Marketing,
+        charged: true,
+        billable: true,
+        pricing_type: Some(PricingType::Regular),
+        conversation: None,
+        counts_toward_service_allowance: false,
+    }
+}
+
+fn day() -> Date {
+    t(1).date()
+}
+
+fn accepted(key: &str, wamid: &MessageId, expected_version: u64) -> AcceptedSend {
+    let mut sent = record(key, SendState::Sent {
+        wamid: wamid.clone(),
+        at: t(1),
+    });
+    sent.attempts = 1;
+    AcceptedSend {
+        record: sent,
+        expected_version,
+        message: SentMessage {
+            wamid: wamid.clone(),
+            key: key.to_owned(),
+            number: number(),
+            contact: contact(1),
+            sent_at: t(1),
+            prediction: Some(prediction()),
+            campaign: Some(CampaignId::new("spring").unwrap()),
+            template: Some("spring_sale".into()),
+        },
+        predicted: Some(LedgerAddition {
+            number: number(),
+            day: day(),
+            category: "marketing".into(),
+            micros: 25_000,
+        }),
+        outreach: Some(NewOutreach {
+            record: OutreachRecord {
+                id: OutreachId::new("o-1").unwrap(),
+                wamid: wamid.clone(),
+                template: TemplateName::new("spring_sale").unwrap(),
+                sent_at: t(1),
+                buttons: vec!["Yes".into(), "No".into()],
+                campaign: None,
+            },
+            expires_at: t(86_400 * 32),
+        }),
+    }
+}
+
+// SEND-1/idempotency: a send record changes only from the version it was read at.
+pub async fn send_records_are_versioned<S: SendingStore>(store: S) {
+    assert_eq!(store.send_record("k1").await.unwrap(), None);
+    let r = record("k1", in_flight());
+    assert_eq!(store.put_send_record(&r, None).await.unwrap(), Some(1));
+    assert_eq!(store.put_send_record(&r, None).await.unwrap(), None);
+    let waiting = record(
+        "k1",
+        SendState::Waiting {
+            not_before_ms: (T0 + 6) * 1000,
+            because: "recipient_pace".into(),
+        },
+    );
+    assert_eq!(store.put_send_record(&waiting, Some(1)).await.unwrap(), Some(2));
+    assert_eq!(store.put_send_record(&r, Some(1)).await.unwrap(), None);
+    let read = store.send_record("k1").await.unwrap().unwrap();
+    assert_eq!(read.version, 2);
+    assert_eq!(read.value, waiting);
+}
+
+// SEND-1, BILL-3, OUT-8: acceptance writes the record, the key's wamid, the message, the
+// predicted ledger line and the outreach at once, and only from the version read.
+pub async fn acceptance_is_one_conditional_write<S: SendingStore + Store>(store: S) {
+    let wamid = MessageId::new("wamid.A1").unwrap();
+    assert_eq!(
+        store.put_send_record(&record("k2", in_flight()), None).await.unwrap(),
+        Some(1)
+    );
+    // A status that overtook the acceptance is kept (HOOK-3).
+    store
+        .apply_status(&StatusUpdate {
+            wamid: wamid.clone(),
+            status: DeliveryStatus::Delivered,
+            at: t(3),
+            pricing: None,
+            error: None,
+        })
+        .await
+        .unwrap();
+    let a = accepted("k2", &wamid, 1);
+    assert!(store.record_accepted(&a).await.unwrap());
+    let read = store.send_record("k2").await.unwrap().unwrap();
+    assert_eq!(read.version, 2);
+    assert!(matches!(read.value.state, SendState::Sent { .. }));
+    assert_eq!(
+        store.outbound_by_key("k2").await.unwrap(),
+        Some(Some(wamid.clone()))
+    );
+    let message = store.outbound_by_wamid(&wamid).await.unwrap().unwrap();
+    assert_eq!(message.sent_at, Some(t(1)));
+    assert_eq!(message.delivered_at, Some(t(3)));
+    assert_eq!(message.idempotency_key.as_deref(), Some("k2"));
+    assert_eq!(store.sent_message(&wamid).await.unwrap(), Some(a.message.clone()));
+    let loaded = store.load_contact(&number(), &contact(1), t(2)).await.unwrap();
+    assert_eq!(loaded.outreach.len(), 1);
+    assert_eq!(loaded.outreach[0].wamid, wamid);
+    // The same acceptance again (a redelivery racing the first): refused, nothing counted twice.
+    assert!(!store.record_accepted(&a).await.unwrap());
+    let ledger = store.ledger(&number(), day(), day()).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].predicted_count, 1);
+    assert_eq!(ledger[0].predicted_micros, 25_000);
+    // A stale version writes nothing at all.
+    let other = accepted("k3", &MessageId::new("wamid.A2").unwrap(), 7);
+    store
+        .put_send_record(&record("k3", in_flight()), None)
+        .await
+        .unwrap();
+    assert!(!store.record_accepted(&other).await.unwrap());
+    assert_eq!(store.outbound_by_key("k3").await.unwrap(), None);
+    assert_eq!(
+        store.ledger(&number(), day(), day()).await.unwrap()[0].predicted_count,
+        1
+    );
+}
+
+// BILL-3: the reported line is added once per message, whatever the number of statuses.
+pub async fn reported_pricing_counts_once<S: SendingStore + Store>(store: S) {
+    let wamid = MessageId::new("wamid.R1").unwrap();
+    let reported = ReportedPricing::from_meta(true, "PMP", "marketing", Some("regular")).unwrap();
+    let line = LedgerAddition {
+        number: number(),
+        day: day(),
+        category: "marketing".into(),
+        micros: 25_000,
+    };
+    assert!(
+        store
+            .record_reported_pricing(&wamid, &reported, &line)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_reported_pricing(&wamid, &reported, &line)
+            .await
+            .unwrap()
+    );
+    let ledger = store.ledger(&number(), day(), day()).await.unwrap();
+    assert_eq!(ledger[0].reported_count, 1);
+    assert_eq!(ledger[0].reported_micros, 25_000);
+    assert_eq!(ledger[0].predicted_count, 0);
+}
+
+// SEND-3: the number's and the recipient's pacing change together, from the versions read.
+pub async fn pacing_writes_are_conditional_and_together<S: SendingStore>(store: S) {
+    let (record, version) = store.number_pacing(&number()).await.unwrap();
+    assert_eq!(version, None);
+    assert_eq!(record, NumberPacingRecord::default());
+    let mut limited = record.clone();
+    limited.settings = PacingSettings {
+        messaging_limit: MessagingLimit::TIER_1K,
+        ..PacingSettings::default()
+    };
+    let (recipient, rv) = store.recipient(&number(), &contact(1)).await.unwrap();
+    assert_eq!(rv, None);
+    let mut paced = recipient.clone();
+    paced.pace = RecipientPace::default();
+    paced.pace.record_pair_rate_error(T0 * 1000);
+    let write = PacingWrite {
+        number: Some((number(), limited.clone(), None)),
+        recipient: Some((number(), contact(1), paced.clone(), None)),
+    };
+    assert!(store.put_pacing(&write).await.unwrap());
+    assert!(!store.put_pacing(&write).await.unwrap());
+    // A stale recipient version refuses the number's change too.
+    let mut stopped = limited.clone();
+    stopped.stop_reason = Some("190: token".into());
+    let stale = PacingWrite {
+        number: Some((number(), stopped, Some(1))),
+        recipient: Some((number(), contact(1), paced.clone(), Some(9))),
+    };
+    assert!(!store.put_pacing(&stale).await.unwrap());
+    assert_eq!(
+        store.number_pacing(&number()).await.unwrap(),
+        (limited, Some(1))
+    );
+    assert_eq!(
+        store.recipient(&number(), &contact(1)).await.unwrap(),
+        (paced, Some(1))
+    );
+}
+
+// SEND-3 across concurrent invocations: of 20 writers from one version, exactly one wins.
+pub async fn one_of_twenty_concurrent_pacing_writers_wins<S: SendingStore + 'static>(store: S) {
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for i in 0..20u32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut record = NumberPacingRecord::default();
+            record.stop_reason = Some(format!("writer {i}"));
+            store
+                .put_pacing(&PacingWrite {
+                    number: Some((number(), record, None)),
+                    recipient: None,
+                })
+                .await
+                .unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+// SEND-2: parked sends are kept until released; releasing is for exactly one caller.
+pub async fn parked_sends_wait_until_released<S: SendingStore>(store: S) {
+    let on = ParkReason::TemplateApproved {
+        name: "spring_sale".into(),
+        language: "en_US".into(),
+    };
+    let stopped = ParkReason::NumberResumed;
+    for key in ["p2", "p1", "p1"] {
+        store
+            .park(
+                &number(),
+                &on,
+                &ParkedSend {
+                    key: key.into(),
+                    job: format!("{{\"key\":\"{key}\"}}"),
+                    at: t(0),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let parked = store.parked(&number(), &on, 10).await.unwrap();
+    let keys: Vec<_> = parked.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["p1", "p2"]);
+    assert_eq!(store.parked(&number(), &on, 1).await.unwrap().len(), 1);
+    assert!(store.parked(&number(), &stopped, 10).await.unwrap().is_empty());
+    assert!(store.unpark(&number(), &on, "p1").await.unwrap());
+    assert!(!store.unpark(&number(), &on, "p1").await.unwrap());
+    assert_eq!(store.parked(&number(), &on, 10).await.unwrap().len(), 1);
+}
+
+// TPL-4, CAMP-6: the numbers of an account and the campaigns of a number are found again.
+pub async fn directory_of_accounts_and_campaigns<S: SendingStore + Store>(store: S) {
+    let other = BusinessNumberId::new("200000000000002").unwrap();
+    store
+        .link_number(
+            "waba-1",
+            &NumberLink {
+                number: number(),
+                display_phone_number: Some("15550100001".into()),
+            },
+        )
+        .await
+        .unwrap();
+    // A later link without the display number keeps the one learnt.
+    for n in [number(), other.clone()] {
+        store
+            .link_number(
+                "waba-1",
+                &NumberLink {
+                    number: n,
+                    display_phone_number: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let mut links = store.account_numbers("waba-1").await.unwrap();
+    links.sort_by(|a, b| a.number.cmp(&b.number));
+    assert_eq!(links.len(), 2);
+    assert_eq!(links[0].display_phone_number.as_deref(), Some("15550100001"));
+    assert_eq!(links[1].number, other);
+    assert!(store.account_numbers("waba-2").await.unwrap().is_empty());
+
+    let spring = CampaignId::new("spring").unwrap();
+    let autumn = CampaignId::new("autumn").unwrap();
+    for c in [&spring, &autumn, &spring] {
+        store.link_campaign(&number(), c).await.unwrap();
+    }
+    let mut campaigns = store.number_campaigns(&number()).await.unwrap();
+    campaigns.sort();
+    assert_eq!(campaigns, vec![autumn, spring.clone()]);
+    // The number's campaign links do not disturb its settings.
+    assert_eq!(store.settings(&number()).await.unwrap(), None);
+
+    store
+        .put_campaign(&CampaignRecord {
+            id: spring.clone(),
+            number: number(),
+            definition: serde_json::json!({"name": "spring"}),
+            hopper: Default::default(),
+        })
+        .await
+        .unwrap();
+    let row = CampaignRow {
+        contact: contact(3),
+        stage: "fresh".into(),
+        data: serde_json::json!({"attempts": 0}),
+    };
+    assert!(store.add_campaign_row(&spring, &row).await.unwrap());
+    assert_eq!(
+        store.campaign_row(&spring, &contact(3)).await.unwrap(),
+        Some(row)
+    );
+    assert_eq!(store.campaign_row(&spring, &contact(4)).await.unwrap(), None);
+
+    let (sending, version) = store.campaign_sending(&spring).await.unwrap();
+    assert_eq!((sending.clone(), version), (CampaignSending::default(), None));
+    let next = CampaignSending {
+        cursor: Some("R#15550003".into()),
+        next_tick: Some((1, t(1))),
+        seq: 1,
+    };
+    assert!(store.put_campaign_sending(&spring, &next, None).await.unwrap());
+    assert!(!store.put_campaign_sending(&spring, &next, None).await.unwrap());
+    assert_eq!(
+        store.campaign_sending(&spring).await.unwrap(),
+        (next.clone(), Some(1))
+    );
+    assert!(store.put_campaign_sending(&spring, &next, Some(1)).await.unwrap());
+    // The sending state is not a row: the hopper scan does not see it.
+    let rows = store.campaign_rows(&spring, 10, None).await.unwrap();
+    assert_eq!(rows.items.len(), 1);
+}
+
+macro_rules! sending_contract {
+    ($adapter:ident, $make:path, [$($test:ident),* $(,)?]) => {
+        mod $adapter {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$test($make().await).await
+                }
+            )*
+        }
+    };
+    ($adapter:ident, $make:path) => {
+        sending_contract!(
+            $adapter,
+            $make,
+            [
+                send_records_are_versioned,
+                acceptance_is_one_conditional_write,
+                reported_pricing_counts_once,
+                pacing_writes_are_conditional_and_together,
+                one_of_twenty_concurrent_pacing_writers_wins,
+                parked_sends_wait_until_released,
+                directory_of_accounts_and_campaigns,
+            ]
+        );
+    };
+}
+
+sending_contract!(sqlite, crate::harness::sqlite);
+sending_contract!(dynamo, crate::harness::dynamo);
