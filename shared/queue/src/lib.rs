@@ -59,6 +59,8 @@ pub enum QueueError {
     BadSize { key: String, bytes: usize },
     #[error("{failed} message(s) not accepted by the queue after retries (first: {code})")]
     NotAccepted { failed: usize, code: String },
+    #[error("event {key}: the FIFO queue has no per-message delay")]
+    DelayOnFifo { key: String },
     #[error("queue unavailable: {0}")]
     Unavailable(String),
 }
@@ -88,6 +90,62 @@ pub fn check(to: Destination, envelopes: &[Envelope]) -> Result<(), QueueError> 
         }
     }
     Ok(())
+}
+
+/// SQS's longest delivery delay for one message (15 minutes).
+pub const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// Sending with a delivery delay, on the standard queues (the outbound queue: pacing waits,
+/// backoffs and campaign ticks wait there rather than in a running function). A delay longer than
+/// [`MAX_DELAY`] is cut to it: the consumer sees the message early and waits again (it keeps the
+/// real due time itself). FIFO queues have no per-message delay: sending there is refused.
+pub trait DelayedQueue: EventQueue {
+    fn send_delayed(
+        &self,
+        to: Destination,
+        envelopes: Vec<Envelope>,
+        delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// The delay SQS is given: whole seconds, rounded up, at most [`MAX_DELAY`].
+pub fn delay_seconds(delay: std::time::Duration) -> i32 {
+    let secs = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+    secs.min(MAX_DELAY.as_secs()) as i32
+}
+
+/// The checks of [`check`] plus: no delay on the FIFO queue.
+pub fn check_delayed(to: Destination, envelopes: &[Envelope]) -> Result<(), QueueError> {
+    if to == Destination::Inbound
+        && let Some(first) = envelopes.first()
+    {
+        return Err(QueueError::DelayOnFifo {
+            key: first.key.clone(),
+        });
+    }
+    check(to, envelopes)
+}
+
+impl<Q: DelayedQueue> DelayedQueue for &Q {
+    fn send_delayed(
+        &self,
+        to: Destination,
+        envelopes: Vec<Envelope>,
+        delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).send_delayed(to, envelopes, delay)
+    }
+}
+
+impl<Q: DelayedQueue> DelayedQueue for std::sync::Arc<Q> {
+    fn send_delayed(
+        &self,
+        to: Destination,
+        envelopes: Vec<Envelope>,
+        delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).send_delayed(to, envelopes, delay)
+    }
 }
 
 impl<Q: EventQueue> EventQueue for &Q {

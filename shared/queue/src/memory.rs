@@ -1,9 +1,10 @@
 //! The in-process twin of the queues: FIFO order per group and deduplication by key on the inbound
 //! queue (as SQS FIFO does), plain append on the updates queue (as a standard queue: no dedup).
 
-use crate::{Destination, Envelope, EventQueue, QueueError, check};
+use crate::{DelayedQueue, Destination, Envelope, EventQueue, QueueError, check};
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(Debug, Default)]
 pub struct MemoryQueue {
@@ -16,6 +17,8 @@ struct State {
     updates: Vec<Envelope>,
     outbound: Vec<Envelope>,
     inbound_keys: HashSet<String>,
+    /// Envelopes sent with a delay, with it (kept apart: the runner delivers them when due).
+    delayed: Vec<(Destination, Envelope, Duration)>,
     sends: usize,
     fail_next: usize,
 }
@@ -65,6 +68,26 @@ impl MemoryQueue {
         }
     }
 
+    /// The envelopes sent with a delay to a queue, with their delays, in the order accepted.
+    pub fn delayed(&self, on: Destination) -> Vec<(Envelope, Duration)> {
+        self.state()
+            .delayed
+            .iter()
+            .filter(|(to, _, _)| *to == on)
+            .map(|(_, e, d)| (e.clone(), *d))
+            .collect()
+    }
+
+    /// Removes and returns the delayed envelopes of a queue (the runner delivers them when due).
+    pub fn take_delayed(&self, on: Destination) -> Vec<(Envelope, Duration)> {
+        let mut s = self.state();
+        let (taken, kept) = std::mem::take(&mut s.delayed)
+            .into_iter()
+            .partition(|(to, _, _)| *to == on);
+        s.delayed = kept;
+        taken.into_iter().map(|(_, e, d)| (e, d)).collect()
+    }
+
     /// How many envelopes are waiting on both queues.
     pub fn len(&self) -> usize {
         let s = self.state();
@@ -101,6 +124,27 @@ impl EventQueue for MemoryQueue {
                 Destination::Outbound => s.outbound.push(e),
             }
         }
+        Ok(())
+    }
+}
+
+impl DelayedQueue for MemoryQueue {
+    async fn send_delayed(
+        &self,
+        to: Destination,
+        envelopes: Vec<Envelope>,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        crate::check_delayed(to, &envelopes)?;
+        let mut s = self.state();
+        if s.fail_next > 0 {
+            s.fail_next -= 1;
+            return Err(QueueError::Unavailable("injected failure".to_owned()));
+        }
+        s.sends += 1;
+        let delay = delay.min(crate::MAX_DELAY);
+        s.delayed
+            .extend(envelopes.into_iter().map(|e| (to, e, delay)));
         Ok(())
     }
 }
@@ -174,5 +218,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(q.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn delayed_sends_are_kept_apart_with_their_delay() {
+        let q = MemoryQueue::new();
+        q.send_delayed(
+            Destination::Outbound,
+            vec![env("later", None)],
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+        // Cut to SQS's longest delay, like the SQS adapter.
+        assert_eq!(
+            q.delayed(Destination::Outbound),
+            vec![(env("later", None), crate::MAX_DELAY)]
+        );
+        assert!(q.messages(Destination::Outbound).is_empty());
+        assert_eq!(
+            q.send_delayed(
+                Destination::Inbound,
+                vec![env("x", Some("g"))],
+                Duration::ZERO
+            )
+            .await,
+            Err(QueueError::DelayOnFifo { key: "x".into() })
+        );
+        assert_eq!(q.take_delayed(Destination::Outbound).len(), 1);
+        assert!(q.delayed(Destination::Outbound).is_empty());
     }
 }

@@ -129,6 +129,38 @@ impl EventQueue for SqsQueues {
     }
 }
 
+impl crate::DelayedQueue for SqsQueues {
+    async fn send_delayed(
+        &self,
+        to: Destination,
+        envelopes: Vec<Envelope>,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        crate::check_delayed(to, &envelopes)?;
+        if self.url(to).is_empty() {
+            return Err(QueueError::Unavailable(format!(
+                "no URL configured for the {to:?} queue"
+            )));
+        }
+        let seconds = crate::delay_seconds(delay);
+        for range in plan(to, &envelopes)? {
+            let entries = entries(to, &envelopes[range])?
+                .into_iter()
+                .map(|e| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(e.id())
+                        .message_body(e.message_body())
+                        .delay_seconds(seconds)
+                        .build()
+                        .map_err(|err| QueueError::Unavailable(err.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            send_batch(&self.client, self.url(to), entries, self.attempts).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Sends one batch, retrying the entries SQS failed (and the whole call on transport errors).
 async fn send_batch(
     client: &aws_sdk_sqs::Client,

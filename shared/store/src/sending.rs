@@ -329,11 +329,8 @@ pub trait SendingStore: Send + Sync {
     ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Records that `number` belongs to the WhatsApp Business Account `waba` (idempotent).
-    fn link_number(
-        &self,
-        waba: &str,
-        link: &NumberLink,
-    ) -> impl Future<Output = Result<()>> + Send;
+    fn link_number(&self, waba: &str, link: &NumberLink)
+    -> impl Future<Output = Result<()>> + Send;
 
     fn account_numbers(&self, waba: &str) -> impl Future<Output = Result<Vec<NumberLink>>> + Send;
 

@@ -142,27 +142,29 @@ impl SendingStore for DynamoStore {
             Some(a.expected_version),
         )?];
         // The claim item `outbound_by_key` reads.
-        ops.push(self.update_op(
-            &keys::outbound_by_key(&a.record.key),
-            "SET #w = :w, #k = if_not_exists(#k, :k), #n = if_not_exists(#n, :n), \
+        ops.push(
+            self.update_op(
+                &keys::outbound_by_key(&a.record.key),
+                "SET #w = :w, #k = if_not_exists(#k, :k), #n = if_not_exists(#n, :n), \
              #c = if_not_exists(#c, :c), #t = if_not_exists(#t, :t)"
-                .to_owned(),
-            None,
-            names(&[
-                ("#w", "wamid"),
-                ("#k", "idempotency_key"),
-                ("#n", "number"),
-                ("#c", "contact"),
-                ("#t", "claimed_at"),
-            ]),
-            values(vec![
-                (":w", s(wamid.as_str())),
-                (":k", s(&a.record.key)),
-                (":n", s(a.record.number.as_str())),
-                (":c", s(a.record.contact.as_str())),
-                (":t", n(a.message.sent_at.unix())),
-            ]),
-        )?);
+                    .to_owned(),
+                None,
+                names(&[
+                    ("#w", "wamid"),
+                    ("#k", "idempotency_key"),
+                    ("#n", "number"),
+                    ("#c", "contact"),
+                    ("#t", "claimed_at"),
+                ]),
+                values(vec![
+                    (":w", s(wamid.as_str())),
+                    (":k", s(&a.record.key)),
+                    (":n", s(a.record.number.as_str())),
+                    (":c", s(a.record.contact.as_str())),
+                    (":t", n(a.message.sent_at.unix())),
+                ]),
+            )?,
+        );
         // The status item (statuses may have arrived first: keep what they set).
         ops.push(self.update_op(
             &keys::outbound_by_wamid(wamid),
@@ -331,11 +333,7 @@ impl SendingStore for DynamoStore {
             .expression_attribute_values(":pk", s(skeys::parked_pk(number, &on.slot())))
             .limit(limit.clamp(1, i32::MAX as u32) as i32);
         let (items, _) = self.query_until("parked", query, limit as usize).await?;
-        items
-            .into_iter()
-            .take(limit as usize)
-            .map(parse)
-            .collect()
+        items.into_iter().take(limit as usize).map(parse).collect()
     }
 
     async fn unpark(&self, number: &BusinessNumberId, on: &ParkReason, key: &str) -> Result<bool> {

@@ -35,12 +35,7 @@ fn version_matches(c: &Connection, key: &Key, expected: Option<u64>) -> Result<b
     })
 }
 
-fn write_versioned<T: Serialize>(
-    c: &Connection,
-    key: &Key,
-    value: &T,
-    version: u64,
-) -> Result<()> {
+fn write_versioned<T: Serialize>(c: &Connection, key: &Key, value: &T, version: u64) -> Result<()> {
     let data = encode(value)?;
     c.prepare_cached(
         "INSERT INTO items (pk, sk, data, version) VALUES (?1, ?2, ?3, ?4)
@@ -241,7 +236,8 @@ impl SendingStore for SqliteStore {
 
     async fn put_pacing(&self, write: &PacingWrite) -> Result<bool> {
         let write = write.clone();
-        self.run("put_pacing", move |c| pacing_sync(c, &write)).await
+        self.run("put_pacing", move |c| pacing_sync(c, &write))
+            .await
     }
 
     async fn park(

@@ -1,13 +1,10 @@
 //! The contract of the sender's port ([`store::SendingStore`]), run against both adapters.
 
-use rules::billing::{
-    ChargePrediction, ModelName, PricingCategory, PricingType, ReportedPricing,
-};
+use rules::billing::{ChargePrediction, ModelName, PricingCategory, PricingType, ReportedPricing};
 use rules::outreach::OutreachRecord;
 use rules::pacing::{MessagingLimit, PacingSettings, RecipientPace};
 use rules::{
-    BusinessNumberId, CampaignId, ContactKey, Date, MessageId, OutreachId, TemplateName,
-    Timestamp,
+    BusinessNumberId, CampaignId, ContactKey, Date, MessageId, OutreachId, TemplateName, Timestamp,
 };
 use std::sync::Arc;
 use store::*;
@@ -64,10 +61,13 @@ fn day() -> Date {
 }
 
 fn accepted(key: &str, wamid: &MessageId, expected_version: u64) -> AcceptedSend {
-    let mut sent = record(key, SendState::Sent {
-        wamid: wamid.clone(),
-        at: t(1),
-    });
+    let mut sent = record(
+        key,
+        SendState::Sent {
+            wamid: wamid.clone(),
+            at: t(1),
+        },
+    );
     sent.attempts = 1;
     AcceptedSend {
         record: sent,
@@ -115,7 +115,10 @@ pub async fn send_records_are_versioned<S: SendingStore>(store: S) {
             because: "recipient_pace".into(),
         },
     );
-    assert_eq!(store.put_send_record(&waiting, Some(1)).await.unwrap(), Some(2));
+    assert_eq!(
+        store.put_send_record(&waiting, Some(1)).await.unwrap(),
+        Some(2)
+    );
     assert_eq!(store.put_send_record(&r, Some(1)).await.unwrap(), None);
     let read = store.send_record("k1").await.unwrap().unwrap();
     assert_eq!(read.version, 2);
@@ -127,7 +130,10 @@ pub async fn send_records_are_versioned<S: SendingStore>(store: S) {
 pub async fn acceptance_is_one_conditional_write<S: SendingStore + Store>(store: S) {
     let wamid = MessageId::new("wamid.A1").unwrap();
     assert_eq!(
-        store.put_send_record(&record("k2", in_flight()), None).await.unwrap(),
+        store
+            .put_send_record(&record("k2", in_flight()), None)
+            .await
+            .unwrap(),
         Some(1)
     );
     // A status that overtook the acceptance is kept (HOOK-3).
@@ -154,8 +160,14 @@ pub async fn acceptance_is_one_conditional_write<S: SendingStore + Store>(store:
     assert_eq!(message.sent_at, Some(t(1)));
     assert_eq!(message.delivered_at, Some(t(3)));
     assert_eq!(message.idempotency_key.as_deref(), Some("k2"));
-    assert_eq!(store.sent_message(&wamid).await.unwrap(), Some(a.message.clone()));
-    let loaded = store.load_contact(&number(), &contact(1), t(2)).await.unwrap();
+    assert_eq!(
+        store.sent_message(&wamid).await.unwrap(),
+        Some(a.message.clone())
+    );
+    let loaded = store
+        .load_contact(&number(), &contact(1), t(2))
+        .await
+        .unwrap();
     assert_eq!(loaded.outreach.len(), 1);
     assert_eq!(loaded.outreach[0].wamid, wamid);
     // The same acceptance again (a redelivery racing the first): refused, nothing counted twice.
@@ -252,8 +264,10 @@ pub async fn one_of_twenty_concurrent_pacing_writers_wins<S: SendingStore + 'sta
     for i in 0..20u32 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let mut record = NumberPacingRecord::default();
-            record.stop_reason = Some(format!("writer {i}"));
+            let record = NumberPacingRecord {
+                stop_reason: Some(format!("writer {i}")),
+                ..NumberPacingRecord::default()
+            };
             store
                 .put_pacing(&PacingWrite {
                     number: Some((number(), record, None)),
@@ -295,7 +309,13 @@ pub async fn parked_sends_wait_until_released<S: SendingStore>(store: S) {
     let keys: Vec<_> = parked.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["p1", "p2"]);
     assert_eq!(store.parked(&number(), &on, 1).await.unwrap().len(), 1);
-    assert!(store.parked(&number(), &stopped, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .parked(&number(), &stopped, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.unpark(&number(), &on, "p1").await.unwrap());
     assert!(!store.unpark(&number(), &on, "p1").await.unwrap());
     assert_eq!(store.parked(&number(), &on, 10).await.unwrap().len(), 1);
@@ -330,7 +350,10 @@ pub async fn directory_of_accounts_and_campaigns<S: SendingStore + Store>(store:
     let mut links = store.account_numbers("waba-1").await.unwrap();
     links.sort_by(|a, b| a.number.cmp(&b.number));
     assert_eq!(links.len(), 2);
-    assert_eq!(links[0].display_phone_number.as_deref(), Some("15550100001"));
+    assert_eq!(
+        links[0].display_phone_number.as_deref(),
+        Some("15550100001")
+    );
     assert_eq!(links[1].number, other);
     assert!(store.account_numbers("waba-2").await.unwrap().is_empty());
 
@@ -364,22 +387,43 @@ pub async fn directory_of_accounts_and_campaigns<S: SendingStore + Store>(store:
         store.campaign_row(&spring, &contact(3)).await.unwrap(),
         Some(row)
     );
-    assert_eq!(store.campaign_row(&spring, &contact(4)).await.unwrap(), None);
+    assert_eq!(
+        store.campaign_row(&spring, &contact(4)).await.unwrap(),
+        None
+    );
 
     let (sending, version) = store.campaign_sending(&spring).await.unwrap();
-    assert_eq!((sending.clone(), version), (CampaignSending::default(), None));
+    assert_eq!(
+        (sending.clone(), version),
+        (CampaignSending::default(), None)
+    );
     let next = CampaignSending {
         cursor: Some("R#15550003".into()),
         next_tick: Some((1, t(1))),
         seq: 1,
     };
-    assert!(store.put_campaign_sending(&spring, &next, None).await.unwrap());
-    assert!(!store.put_campaign_sending(&spring, &next, None).await.unwrap());
+    assert!(
+        store
+            .put_campaign_sending(&spring, &next, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .put_campaign_sending(&spring, &next, None)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.campaign_sending(&spring).await.unwrap(),
         (next.clone(), Some(1))
     );
-    assert!(store.put_campaign_sending(&spring, &next, Some(1)).await.unwrap());
+    assert!(
+        store
+            .put_campaign_sending(&spring, &next, Some(1))
+            .await
+            .unwrap()
+    );
     // The sending state is not a row: the hopper scan does not see it.
     let rows = store.campaign_rows(&spring, 10, None).await.unwrap();
     assert_eq!(rows.items.len(), 1);
