@@ -40,8 +40,8 @@ pub use error::{Result, StoreError};
 pub use model::*;
 pub use ports::*;
 pub use sending::{
-    AcceptedSend, CampaignSending, LedgerAddition, NumberLink, NumberPacingRecord, PacingWrite,
-    ParkReason, ParkedSend, RecipientRecord, ReportedItem, SendRecord, SendState, SendingStore,
-    SentMessage, Undeliverable,
+    AcceptedSend, CallInProgress, CampaignRowData, CampaignSending, LedgerAddition, NumberLink,
+    NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, QueuedSend, RecipientRecord,
+    ReportedItem, SendRecord, SendState, SendingStore, SentMessage, Undeliverable, bucket_stage,
 };
 pub use sqlite::SqliteStore;

@@ -28,6 +28,7 @@
 use crate::Result;
 use crate::model::{CampaignRow, NewOutreach, Versioned};
 use rules::billing::{ChargePrediction, ReportedPricing};
+use rules::campaign::{Bucket, CampaignContact};
 use rules::pacing::{NumberPacing, PacingSettings, RecipientPace};
 use rules::{BusinessNumberId, CampaignId, ContactKey, Date, MessageId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -37,10 +38,13 @@ use std::future::Future;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SendState {
-    /// An invocation is sending it; another delivery waits until `lease_until`.
+    /// An invocation is working on it; another delivery waits until `lease_until`. `calling`:
+    /// the Graph API call may have started (an expired lease then means an ambiguous send).
     InFlight {
         since: Timestamp,
         lease_until: Timestamp,
+        #[serde(default)]
+        calling: bool,
     },
     /// Not yet: pacing or a backoff holds it until `not_before_ms` (milliseconds since the epoch).
     Waiting { not_before_ms: i64, because: String },
@@ -127,6 +131,28 @@ pub struct SendRecord {
     /// nothing else.
     pub job: String,
     pub updated_at: Timestamp,
+    /// What the call in progress will be recorded as once Meta accepts it (kept so that an
+    /// ambiguous send linked later by its status is recorded the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calling: Option<CallInProgress>,
+    /// When a `failed` status for the sent message was acted on (once per message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_seen: Option<Timestamp>,
+}
+
+/// The send as it went to the Graph API: the resolved template (a recontact template replaces
+/// free-form, WIN-5) and the BILL-3 prediction made before the call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallInProgress {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<ChargePrediction>,
+    #[serde(default)]
+    pub predicted_micros: i64,
+    /// The outreach's button payload time (OUT-8), when the send is an outreach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outreach_sent_at: Option<Timestamp>,
 }
 
 /// The sender's view of a message Meta accepted (beside [`crate::OutboundMessage`], which holds
@@ -246,6 +272,40 @@ pub struct CampaignSending {
     /// Ticks issued so far.
     #[serde(default)]
     pub seq: u64,
+}
+
+/// A campaign row's data (`CampaignRow::data`): the rules' [`CampaignContact`] (state, attempts,
+/// history) and the sender's bookkeeping. The row's stage is the contact's bucket
+/// ([`bucket_stage`]); the store's hopper counters are kept per stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignRowData {
+    #[serde(flatten)]
+    pub contact: CampaignContact,
+    /// Jobs issued for this contact so far (each has its own idempotency key).
+    #[serde(default)]
+    pub emitted: u32,
+    /// The job issued and not yet finished (a tick does not issue another meanwhile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued: Option<QueuedSend>,
+    /// The key of the job that was sent last (a `failed` status for it moves the contact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedSend {
+    pub key: String,
+    pub at: Timestamp,
+}
+
+/// The stage name of a bucket (CAMP-2): the store's hopper counter names.
+pub fn bucket_stage(bucket: Bucket) -> &'static str {
+    match bucket {
+        Bucket::Fresh => "fresh",
+        Bucket::Retry => "retry",
+        Bucket::Pending => "pending",
+        Bucket::Closed => "closed",
+    }
 }
 
 /// The item of [`SendingStore::link_campaign`].

@@ -32,6 +32,8 @@ fn record(key: &str, state: SendState) -> SendRecord {
         attempts: 0,
         job: r#"{"job":"send"}"#.to_owned(),
         updated_at: t(0),
+        calling: None,
+        failure_seen: None,
     }
 }
 
@@ -39,6 +41,7 @@ fn in_flight() -> SendState {
     SendState::InFlight {
         since: t(0),
         lease_until: t(30),
+        calling: false,
     }
 }
 

@@ -1,0 +1,127 @@
+//! The Lambda handler: one SQS batch from either event source (the outbound queue or the updates
+//! queue), each record handled by the core, failures reported per record
+//! (`ReportBatchItemFailures`) so only they come back.
+//!
+//! A record's queue is told by its `eventSourceArn` (the queue's name is the ARN's last part and
+//! the URL's last segment); a record without one (the local runner, a test) is told by its body:
+//! an outbound job has a `job` tag, a webhook event does not.
+
+use crate::core::{Outcome, Sender, SenderError};
+use crate::{Clock, GraphApi};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use queue::DelayedQueue;
+use std::sync::Arc;
+use store::{SendingStore, Store};
+
+/// The names of the two queues the function consumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub outbound: String,
+    pub updates: String,
+}
+
+impl Sources {
+    /// From the queue URLs (`https://sqs.<region>.amazonaws.com/<account>/<name>`).
+    pub fn from_urls(outbound_url: &str, updates_url: &str) -> Sources {
+        let name = |url: &str| {
+            url.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        };
+        Sources {
+            outbound: name(outbound_url),
+            updates: name(updates_url),
+        }
+    }
+}
+
+/// Which queue a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Outbound,
+    Updates,
+}
+
+pub fn source_of(record: &SqsMessage, sources: &Sources) -> Source {
+    let queue = record
+        .event_source_arn
+        .as_deref()
+        .and_then(|arn| arn.rsplit(':').next());
+    match queue {
+        Some(q) if q == sources.outbound => Source::Outbound,
+        Some(q) if q == sources.updates => Source::Updates,
+        _ => {
+            let body = record.body.as_deref().unwrap_or("");
+            if queue::OutboundJob::parse(body).is_ok() {
+                Source::Outbound
+            } else {
+                Source::Updates
+            }
+        }
+    }
+}
+
+/// Handles a batch; the response names the records to deliver again.
+pub async fn handle<S, Q, G, C>(
+    sender: Arc<Sender<S, Q, G, C>>,
+    sources: &Sources,
+    event: SqsEvent,
+) -> SqsBatchResponse
+where
+    S: Store + SendingStore,
+    Q: DelayedQueue + 'static,
+    G: GraphApi + 'static,
+    C: Clock + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let source = source_of(&record, sources);
+        let body = record.body.unwrap_or_default();
+        let sender = sender.clone();
+        tasks.spawn(async move {
+            let result = match source {
+                Source::Outbound => sender.handle_outbound(&body).await,
+                Source::Updates => sender.handle_update(&body).await,
+            };
+            (id, source, result)
+        });
+    }
+    let mut response = SqsBatchResponse::default();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((id, source, result)) => {
+                if !report(&id, source, result) {
+                    response.add_failure(id);
+                }
+            }
+            // A panicking task: its record id is lost with it, so fail the whole batch's
+            // remaining records safely by failing nothing silently — log it; SQS redelivers
+            // records that were not acknowledged when the function errors.
+            Err(e) => tracing::error!(error = %e, "a record's task panicked"),
+        }
+    }
+    response
+}
+
+/// Logs a record's result; `true` when the record is done (acknowledged).
+fn report(id: &str, source: Source, result: Result<Outcome, SenderError>) -> bool {
+    match result {
+        Ok(outcome) => {
+            tracing::debug!(message = id, ?source, ?outcome, "record handled");
+            true
+        }
+        Err(e) if e.is_retryable() => {
+            tracing::warn!(message = id, ?source, error = %e, "record failed; SQS delivers it again");
+            false
+        }
+        Err(e) => {
+            // Not retryable: it fails until SQS moves it to the dead-letter queue, where it is
+            // kept for a person (nothing accepted is lost).
+            tracing::error!(message = id, ?source, error = %e, "record cannot be handled; it goes to the dead-letter queue");
+            false
+        }
+    }
+}
