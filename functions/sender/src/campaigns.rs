@@ -465,15 +465,28 @@ where
                 let data = row_data(&loaded.id, row)?;
                 match data.contact.state() {
                     RowState::Fresh | RowState::Retry { .. } if data.contact.due(now) => {
-                        if data
-                            .queued
-                            .as_ref()
-                            .is_some_and(|q| now < q.at + REISSUE_AFTER)
+                        let reissue = match &data.queued {
+                            None => None,
+                            Some(q) if now < q.at + REISSUE_AFTER => {
+                                busy += 1;
+                                continue;
+                            }
+                            Some(q) => match self.store.send_record(&q.key).await? {
+                                // Lost before anyone took it: the same job again (same key).
+                                None => Some(q.key.clone()),
+                                // Still alive (waiting, parked, in flight): not twice.
+                                Some(r) if !r.value.state.is_final() => {
+                                    busy += 1;
+                                    continue;
+                                }
+                                // Finished without moving the row: a new issue.
+                                Some(_) => None,
+                            },
+                        };
+                        if let Some(job) = self
+                            .issue_row(loaded, &template, &data, reissue, now)
+                            .await?
                         {
-                            busy += 1;
-                            continue;
-                        }
-                        if let Some(job) = self.issue_row(loaded, &template, &data, now).await? {
                             jobs.push(job.envelope());
                             issued += 1;
                         }
@@ -533,6 +546,7 @@ where
         loaded: &mut LoadedCampaign,
         template: &Template,
         data: &CampaignRowData,
+        reissue: Option<String>,
         now: Timestamp,
     ) -> Result<Option<SendJob>> {
         let contact = data.contact.contact.clone();
@@ -556,11 +570,16 @@ where
                 return Ok(None);
             }
         };
-        let issue = data.emitted + 1;
-        let key = campaign_send_key(&loaded.id, &contact, issue);
+        let issue = if reissue.is_some() {
+            data.emitted
+        } else {
+            data.emitted + 1
+        };
+        let key = reissue.unwrap_or_else(|| campaign_send_key(&loaded.id, &contact, issue));
+        let seen = data.emitted;
         let marked = self
             .move_row(loaded, &contact, |_, row| {
-                if row.emitted + 1 != issue || !row.contact.due(now) {
+                if row.emitted != seen || !row.contact.due(now) {
                     return Err(TransitionError::NotAllowed {
                         event: "an issue".into(),
                         state: "moved meanwhile".into(),

@@ -186,14 +186,6 @@ where
         let number = &job.number;
         let contact = &job.contact;
 
-        // SEND-2: a stopped number holds every send until a person resumes it.
-        let (pacing, _) = self.store.number_pacing(number).await?;
-        if pacing.pacing.stopped {
-            return self
-                .park(job, record, version, ParkReason::NumberResumed)
-                .await;
-        }
-
         // CAMP-10: a stopped campaign sends nothing more.
         let mut campaign = match &job.origin {
             SendOrigin::Campaign { campaign } => match self.load_campaign(campaign).await? {
@@ -217,6 +209,14 @@ where
             let reason = format!("campaign {} is {}", c.id, c.campaign.status());
             self.release_row(job).await?;
             return self.refuse(job, record, version, Refusal(reason)).await;
+        }
+
+        // SEND-2: a stopped number holds every send until a person resumes it.
+        let (pacing, _) = self.store.number_pacing(number).await?;
+        if pacing.pacing.stopped {
+            return self
+                .park(job, record, version, ParkReason::NumberResumed)
+                .await;
         }
 
         // SEND-1: the window and the channel, now.
@@ -313,6 +313,18 @@ where
         let outside = !window.is_open();
         let now_ms = match self.pace(job, campaign.is_some(), outside).await? {
             Ok(now_ms) => now_ms,
+            Err(PaceStop::Wait { until_ms, because })
+                if campaign.is_some()
+                    && until_ms - self.clock.now_ms()
+                        > self.options.campaign_idle_tick.as_seconds() * 1000 =>
+            {
+                // CAMP-5: a campaign contact that does not fit for long waits in the hopper (the
+                // tick issues it again when the limit allows), not on the queue.
+                self.release_row(job).await?;
+                let reason =
+                    format!("CAMP-5: back in the hopper until the limits allow ({because})");
+                return self.refuse(job, record, version, Refusal(reason)).await;
+            }
             Err(PaceStop::Wait { until_ms, because }) => {
                 return self.wait(job, record, version, until_ms, because).await;
             }
