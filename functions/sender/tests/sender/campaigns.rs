@@ -305,9 +305,9 @@ async fn camp_5_a_campaign_of_1000_with_injected_errors_keeps_its_invariants() {
         .unwrap();
     for i in 0..1000u32 {
         let answers = match i % 50 {
-            1 | 2 | 3 => vec![Scripted::Fail(meta_error(131056))],
+            1..=3 => vec![Scripted::Fail(meta_error(131056))],
             4 => vec![Scripted::Fail(meta_error(130429))],
-            5 | 6 | 7 => vec![Scripted::Fail(meta_error(131026))],
+            5..=7 => vec![Scripted::Fail(meta_error(131026))],
             _ => vec![],
         };
         w.graph.script_for(&contact(i), answers);

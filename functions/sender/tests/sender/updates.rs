@@ -83,7 +83,7 @@ async fn hook_3_updates_replayed_twice_and_shuffled_change_nothing() {
             ));
         }
         let pricing = Some(("marketing", true, "regular"));
-        let events = vec![
+        let events = [
             status_event(&wamids[0], DeliveryStatus::Sent, t(1), pricing, None, None),
             status_event(
                 &wamids[0],
