@@ -395,3 +395,29 @@ async fn camp_5_a_campaign_of_1000_with_injected_errors_keeps_its_invariants() {
         );
     }
 }
+
+// SEND-2 131048: a spam rate limit pauses campaign traffic on the number for an hour; replies
+// to customers go on.
+#[tokio::test]
+async fn send_2_spam_rate_limit_pauses_campaign_traffic_only() {
+    let w = world();
+    w.inbound(&contact(900), t(0)).await;
+    let id = start(&w, "spring", 0..3, true).await;
+    w.graph.script([Scripted::Fail(meta_error(131048))]);
+    w.drain(4).await;
+    let (pacing, _) = w.store.number_pacing(&number()).await.unwrap();
+    let paused_until = pacing.pacing.campaign_traffic_paused_until.unwrap();
+    assert_eq!(paused_until, (T0 + 3600) * 1000);
+    // A conversation reply is not held.
+    let reply = w.send(text_job("reply", &contact(900), "hello")).await;
+    assert!(matches!(reply, Outcome::Sent { .. }), "{reply:?}");
+    run_campaign(&w, &id, 2_000).await;
+    let campaign_sends: Vec<_> = w
+        .graph
+        .accepted()
+        .into_iter()
+        .filter(|r| r.message.to != contact(900))
+        .collect();
+    assert_eq!(campaign_sends.len(), 3);
+    assert!(campaign_sends.iter().all(|r| r.at_ms >= paused_until));
+}

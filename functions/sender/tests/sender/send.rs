@@ -584,3 +584,27 @@ async fn camp_5_the_messaging_limit_waits_never_drops() {
         "waited for the 24 h window"
     );
 }
+
+// SEND-2 131049: Meta chose not to deliver a marketing message: no immediate retry, one a day at
+// most.
+#[tokio::test]
+async fn send_2_marketing_cap_retries_only_a_day_later() {
+    let w = world();
+    w.template(&approved("offer", TemplateCategory::Marketing))
+        .await;
+    w.graph.script([Scripted::Fail(meta_error(131049))]);
+    let outcome = w.send(template_job("k1", &contact(1), "offer")).await;
+    let Outcome::Waiting { until_ms, .. } = outcome else {
+        panic!("expected a spaced retry, got {outcome:?}");
+    };
+    assert_eq!(until_ms - w.now_ms(), 24 * 3600 * 1000);
+    let outcomes = w.drain(500).await;
+    assert!(matches!(outcomes.last(), Some(Outcome::Sent { .. })));
+    let requests = w.graph.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "the queue's 15-minute hops never sent early"
+    );
+    assert!(requests[1].at_ms - requests[0].at_ms >= 24 * 3600 * 1000);
+}

@@ -53,6 +53,21 @@ async fn bill_3_reported_pricing_is_counted_once_beside_the_prediction() {
         w.update(&status_event(&wamid, status, t(5), pricing, None, None))
             .await;
     }
+    // BILL-2/3: a marketing template is predicted charged, per message.
+    let prediction = w
+        .store
+        .sent_message(&wamid)
+        .await
+        .unwrap()
+        .unwrap()
+        .prediction
+        .unwrap();
+    assert!(prediction.charged);
+    assert_eq!(
+        prediction.category,
+        rules::billing::PricingCategory::Marketing
+    );
+    assert_eq!(prediction.model, rules::billing::ModelName::PerMessage);
     let day = t(0).date();
     let ledger = w.store.ledger(&number(), day, day).await.unwrap();
     assert_eq!(ledger.len(), 1);
