@@ -45,6 +45,7 @@ fn job(i: u64, outreach: bool) -> SendJob {
             OutboundContent::Template {
                 name: TemplateName::new("order_update").unwrap(),
                 language: "en_US".into(),
+                header: None,
                 parameters: vec![],
                 button_payloads: vec![],
             },

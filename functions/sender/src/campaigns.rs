@@ -10,14 +10,20 @@
 use crate::core::{Outcome, Result, Sender, SenderError, ms_of, second_of};
 use crate::graph::GraphApi;
 use crate::{Clock, send::CONFLICT_RETRIES};
-use queue::{CampaignTick, DelayedQueue, Destination, OutreachPlan, SendJob, SendOrigin};
-use rules::campaign::{
-    Campaign, Handoff, ImportedContact, PendingReason, RowEvent, RowState, SendingGate,
-    TransitionError,
+use queue::{
+    CampaignResult, CampaignTick, DelayedQueue, Destination, OutreachPlan, SendJob, SendOrigin,
 };
+use rules::campaign::{
+    AnswerVerdict, Campaign, Handoff, ImportedContact, PendingReason, RowEvent, RowState,
+    SendingGate, TransitionError,
+};
+use rules::effect::TemplateHeader;
 use rules::outreach::{CampaignLink, HandOff};
 use rules::pacing::{MessagingLimit, Reach};
-use rules::templates::{CampaignEffect, Template, TemplateStatus, render_parameters};
+use rules::state::CampaignOutcome;
+use rules::templates::{
+    CampaignEffect, Header, RenderedParameters, Template, TemplateStatus, render_parameters,
+};
 use rules::{
     BusinessNumberId, CampaignId, ContactKey, Duration, OutboundContent, OutreachId, SendPurpose,
     SendRequest, Timestamp,
@@ -117,6 +123,26 @@ fn row_json(data: &CampaignRowData) -> serde_json::Value {
 fn row_data(id: &CampaignId, row: &CampaignRow) -> Result<CampaignRowData> {
     serde_json::from_value(row.data.clone())
         .map_err(|e| SenderError::Corrupt(format!("campaign {id} row {}: {e}", row.contact)))
+}
+
+/// The header parameter of a template send: the rendered text variable; a media header needs a
+/// media source that neither a campaign nor the recontact template carries, so it is refused with
+/// the reason.
+pub fn template_header(
+    template: &Template,
+    rendered: &RenderedParameters,
+) -> std::result::Result<Option<TemplateHeader>, String> {
+    match &template.header {
+        Some(Header::Text(_)) => Ok(rendered
+            .header
+            .first()
+            .map(|text| TemplateHeader::Text { text: text.clone() })),
+        Some(Header::Image | Header::Video | Header::Document | Header::Location) => Err(format!(
+            "template {} has a media header: it needs a media source for each send",
+            template.name
+        )),
+        None => Ok(None),
+    }
 }
 
 /// The key of tick `seq` of a campaign's chain.
@@ -306,6 +332,59 @@ where
             }
         }
         Ok(changed)
+    }
+
+    /// CAMP-7..9: the router's verdict on a contact's answer (or its absence): the contact is
+    /// closed with its result, once (a repeated or stale result changes nothing); the campaign
+    /// completes when nothing is left.
+    pub async fn campaign_result(&self, result: CampaignResult) -> Result<Outcome> {
+        let Some(mut loaded) = self.load_campaign(&result.campaign).await? else {
+            return Ok(Outcome::Ignored {
+                why: format!("campaign {} does not exist", result.campaign),
+            });
+        };
+        let event = match &result.outcome {
+            CampaignOutcome::Answered { title, .. } => RowEvent::Answered {
+                verdict: AnswerVerdict::InTime(title.clone()),
+                at: result.at,
+            },
+            CampaignOutcome::Late => RowEvent::Answered {
+                verdict: AnswerVerdict::Late,
+                at: result.at,
+            },
+            CampaignOutcome::FreeText => RowEvent::Answered {
+                verdict: AnswerVerdict::FreeText,
+                at: result.at,
+            },
+            CampaignOutcome::TimedOut => RowEvent::ResponseTimedOut { at: result.at },
+        };
+        let outreach = result.outreach.clone();
+        let moved = self
+            .move_row(&mut loaded, &result.contact, |campaign, row| {
+                let awaiting = matches!(
+                    row.contact.state(),
+                    RowState::Pending(PendingReason::AwaitingAnswer { outreach: o, .. }) if *o == outreach
+                );
+                if !awaiting {
+                    return Err(TransitionError::NotAllowed {
+                        event: "a result".into(),
+                        state: "not awaiting this outreach".into(),
+                    });
+                }
+                campaign.apply(&mut row.contact, event.clone())
+            })
+            .await?;
+        if moved.is_none() {
+            return Ok(Outcome::Ignored {
+                why: format!("result {} is repeated or stale", result.key),
+            });
+        }
+        let now = self.clock.now();
+        self.save_campaign_status(&loaded.id, |c| c.complete_if_done(now).is_some())
+            .await?;
+        Ok(Outcome::Applied {
+            what: "campaign result",
+        })
     }
 
     /// One campaign tick.
@@ -550,11 +629,14 @@ where
         now: Timestamp,
     ) -> Result<Option<SendJob>> {
         let contact = data.contact.contact.clone();
-        let parameters = match render_parameters(template, &data.contact.fields) {
+        let rendered = render_parameters(template, &data.contact.fields)
+            .map_err(|e| e.to_string())
+            .and_then(|p| template_header(template, &p).map(|header| (p, header)));
+        let (parameters, header) = match rendered {
             Ok(p) => p,
             Err(e) => {
                 // TPL-3: a variable the contact cannot fill: closed with the reason.
-                let reason = e.to_string();
+                let reason = e;
                 self.move_row(loaded, &contact, |campaign, row| {
                     campaign.apply(
                         &mut row.contact,
@@ -611,6 +693,7 @@ where
                 content: OutboundContent::Template {
                     name: template.name.clone(),
                     language: template.language.clone(),
+                    header,
                     parameters: parameters.body,
                     button_payloads: Vec::new(),
                 },

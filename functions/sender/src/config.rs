@@ -1,10 +1,14 @@
-//! The sender's settings, read once at cold start; a missing one stops the function with its name.
+//! The sender's settings, read once at cold start; a missing or bad one stops the function with
+//! its name.
 //!
-//! Secrets (`WHATSAPP_ACCESS_TOKEN`, `OUTREACH_KEY`) are plain variables here; in AWS they arrive
-//! as `<NAME>_ARN` (a Secrets Manager ARN) and [`Config::from_lookup`] is given a lookup that
-//! resolves them — the only place that knows where a secret comes from.
+//! Queue URLs and the table are plain variables; the access token and the outreach key are
+//! secrets, plain (`WHATSAPP_ACCESS_TOKEN`, `OUTREACH_KEY`) locally or by Secrets Manager ARN
+//! (`<NAME>_ARN`) in AWS — `aws_wiring` is the one place that knows where a secret comes from.
 
+use aws_wiring::{Env, Secret};
 use rules::outreach::OutreachKey;
+
+pub use aws_wiring::ConfigError;
 
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_GRAPH_VERSION: &str = "v23.0";
@@ -16,75 +20,82 @@ pub struct Config {
     pub updates_queue_url: String,
     /// Where `OutreachSent` lane events go (the router opens campaign interactions in order).
     pub inbound_queue_url: String,
-    pub access_token: String,
+    /// Redacted in `Debug` and `Display`.
+    pub access_token: Secret,
     pub outreach_key: OutreachKey,
+    /// Without the version, without a trailing slash.
     pub graph_url: String,
     pub graph_version: String,
 }
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the secrets.
         f.debug_struct("Config")
             .field("table_name", &self.table_name)
             .field("outbound_queue_url", &self.outbound_queue_url)
             .field("updates_queue_url", &self.updates_queue_url)
             .field("inbound_queue_url", &self.inbound_queue_url)
+            .field("access_token", &self.access_token)
+            .field("outreach_key", &"<redacted>")
             .field("graph_url", &self.graph_url)
             .field("graph_version", &self.graph_version)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is not set (or is empty)")]
-    Missing(&'static str),
-    #[error("{name} must be an http(s) URL, got {value:?}")]
-    NotAUrl { name: &'static str, value: String },
-    #[error("WHATSAPP_GRAPH_VERSION must look like v23.0, got {0:?}")]
-    BadVersion(String),
+fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            problem: format!("{value:?} is not an http(s) URL"),
+        })
+    }
 }
 
 impl Config {
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+    /// From the process environment; `sdk` is used only for a secret given by ARN.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Config, ConfigError> {
+        Config::load_from(&Env::process(), sdk).await
     }
 
-    /// Reads the settings through `lookup` (the environment, a secret resolver, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let value = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let get = |name: &'static str| value(name).ok_or(ConfigError::Missing(name));
-        let url = |name: &'static str, v: String| {
-            if v.starts_with("https://") || v.starts_with("http://") {
-                Ok(v.trim_end_matches('/').to_owned())
-            } else {
-                Err(ConfigError::NotAUrl { name, value: v })
-            }
-        };
+    /// From `env` (the environment, or a map in tests). Every plain variable is checked before
+    /// any secret is fetched.
+    pub async fn load_from<F>(
+        env: &Env<F>,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Config, ConfigError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let table_name = env.required("TABLE_NAME")?;
+        let outbound_queue_url = url("OUTBOUND_QUEUE_URL", env.required("OUTBOUND_QUEUE_URL")?)?;
+        let updates_queue_url = url("UPDATES_QUEUE_URL", env.required("UPDATES_QUEUE_URL")?)?;
+        let inbound_queue_url = url("INBOUND_QUEUE_URL", env.required("INBOUND_QUEUE_URL")?)?;
         let graph_url = url(
             "WHATSAPP_GRAPH_URL",
-            value("WHATSAPP_GRAPH_URL").unwrap_or_else(|| DEFAULT_GRAPH_URL.to_owned()),
+            env.optional("WHATSAPP_GRAPH_URL", DEFAULT_GRAPH_URL),
         )?;
-        let graph_version =
-            value("WHATSAPP_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.to_owned());
+        let graph_version = env.optional("WHATSAPP_GRAPH_VERSION", DEFAULT_GRAPH_VERSION);
         let well_formed = graph_version
             .strip_prefix('v')
             .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'));
         if !well_formed {
-            return Err(ConfigError::BadVersion(graph_version));
+            return Err(ConfigError::Invalid {
+                name: "WHATSAPP_GRAPH_VERSION",
+                problem: format!("{graph_version:?} does not look like v23.0"),
+            });
         }
+        let [access_token, outreach_key] =
+            aws_wiring::secrets_from(env, sdk, ["WHATSAPP_ACCESS_TOKEN", "OUTREACH_KEY"]).await?;
         Ok(Config {
-            table_name: get("TABLE_NAME")?,
-            outbound_queue_url: url("OUTBOUND_QUEUE_URL", get("OUTBOUND_QUEUE_URL")?)?,
-            updates_queue_url: url("UPDATES_QUEUE_URL", get("UPDATES_QUEUE_URL")?)?,
-            inbound_queue_url: url("INBOUND_QUEUE_URL", get("INBOUND_QUEUE_URL")?)?,
-            access_token: get("WHATSAPP_ACCESS_TOKEN")?,
-            outreach_key: OutreachKey::new(get("OUTREACH_KEY")?.into_bytes()),
+            table_name,
+            outbound_queue_url,
+            updates_queue_url,
+            inbound_queue_url,
+            access_token,
+            outreach_key: OutreachKey::new(outreach_key.into_inner().into_bytes()),
             graph_url,
             graph_version,
         })
@@ -96,7 +107,13 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn env() -> HashMap<&'static str, String> {
+    fn sdk() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    fn full() -> HashMap<&'static str, String> {
         HashMap::from([
             ("TABLE_NAME", "switchboard".to_owned()),
             (
@@ -116,49 +133,42 @@ mod tests {
         ])
     }
 
-    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| vars.get(name).cloned())
+    async fn load(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        let env = Env::from_lookup(|name: &str| vars.get(name).cloned());
+        Config::load_from(&env, &sdk()).await
     }
 
-    #[test]
-    fn defaults_for_the_graph_api_and_every_required_variable_named() {
-        let config = load(&env()).unwrap();
+    #[tokio::test]
+    async fn every_setting_is_named_when_missing_and_secrets_are_never_printed() {
+        let config = load(&full()).await.unwrap();
         assert_eq!(config.graph_url, DEFAULT_GRAPH_URL);
         assert_eq!(config.graph_version, DEFAULT_GRAPH_VERSION);
-        assert!(!format!("{config:?}").contains("token-value"));
-        for name in [
-            "TABLE_NAME",
-            "OUTBOUND_QUEUE_URL",
-            "UPDATES_QUEUE_URL",
-            "INBOUND_QUEUE_URL",
-            "WHATSAPP_ACCESS_TOKEN",
-            "OUTREACH_KEY",
-        ] {
-            let mut vars = env();
-            vars.insert(name, "  ".into());
-            assert_eq!(load(&vars).unwrap_err(), ConfigError::Missing(name));
+        assert_eq!(config.access_token.expose(), "token-value");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("token-value") && !shown.contains("outreach-key"));
+        for name in full().keys() {
+            let mut vars = full();
+            vars.remove(name);
+            let error = load(&vars).await.unwrap_err();
+            assert!(error.to_string().contains(name), "{error}");
         }
     }
 
-    #[test]
-    fn bad_urls_and_versions_are_refused_with_the_name() {
-        let mut vars = env();
+    #[tokio::test]
+    async fn bad_urls_and_versions_are_refused_with_the_name() {
+        let mut vars = full();
         vars.insert("WHATSAPP_GRAPH_URL", "graph.local".into());
-        assert!(matches!(
-            load(&vars),
-            Err(ConfigError::NotAUrl {
-                name: "WHATSAPP_GRAPH_URL",
-                ..
-            })
-        ));
-        let mut vars = env();
+        let error = load(&vars).await.unwrap_err();
+        assert!(error.to_string().contains("WHATSAPP_GRAPH_URL"), "{error}");
+        let mut vars = full();
         vars.insert("WHATSAPP_GRAPH_URL", "http://127.0.0.1:9/".into());
         vars.insert("WHATSAPP_GRAPH_VERSION", "23".into());
-        assert_eq!(
-            load(&vars).unwrap_err(),
-            ConfigError::BadVersion("23".into())
+        let error = load(&vars).await.unwrap_err();
+        assert!(
+            error.to_string().contains("WHATSAPP_GRAPH_VERSION"),
+            "{error}"
         );
         vars.insert("WHATSAPP_GRAPH_VERSION", "v24.0".into());
-        assert_eq!(load(&vars).unwrap().graph_url, "http://127.0.0.1:9");
+        assert_eq!(load(&vars).await.unwrap().graph_url, "http://127.0.0.1:9");
     }
 }

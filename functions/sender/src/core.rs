@@ -180,6 +180,7 @@ where
         match OutboundJob::parse(body) {
             Ok(OutboundJob::Send(job)) => self.send(job).await,
             Ok(OutboundJob::CampaignTick(tick)) => self.tick(tick).await,
+            Ok(OutboundJob::CampaignResult(result)) => self.campaign_result(result).await,
             Err(e) => Err(SenderError::Invalid(format!("not an outbound job: {e}"))),
         }
     }

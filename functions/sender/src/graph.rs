@@ -91,6 +91,111 @@ impl<G: GraphApi> GraphApi for std::sync::Arc<G> {
     }
 }
 
+/// The production adapter: the WhatsApp crate's Cloud API client (`POST
+/// /{version}/{phone_number_id}/messages` over rustls). The body is `whatsapp::message_body` of
+/// the content, with the idempotency key as `biz_opaque_callback_data`.
+#[derive(Debug, Clone)]
+pub struct CloudGraph {
+    client: whatsapp::cloud::CloudClient,
+}
+
+impl CloudGraph {
+    pub fn new(client: whatsapp::cloud::CloudClient) -> CloudGraph {
+        CloudGraph { client }
+    }
+
+    /// A client from the sender's configuration.
+    pub fn from_config(config: &crate::Config) -> Result<CloudGraph, GraphError> {
+        use whatsapp::cloud::{AccessToken, CloudClient, CloudConfig};
+        let settings = CloudConfig {
+            graph_url: config.graph_url.clone(),
+            version: config.graph_version.clone(),
+            ..CloudConfig::new(AccessToken::new(config.access_token.expose()))
+        };
+        CloudClient::new(settings)
+            .map(CloudGraph::new)
+            .map_err(|e| GraphError::NotSent {
+                reason: e.to_string(),
+            })
+    }
+}
+
+/// The Graph API body of a message: what `whatsapp::outbound` builds (after checking Meta's
+/// limits), with the key Meta echoes in the message's statuses.
+pub fn request_body(
+    message: &OutgoingMessage,
+) -> Result<serde_json::Value, whatsapp::OutgoingError> {
+    let outgoing = whatsapp::Outgoing::try_from(&message.content)?;
+    let mut body = whatsapp::checked_body(message.to.as_str(), &outgoing, None)?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert(
+            "biz_opaque_callback_data".into(),
+            serde_json::Value::String(message.callback.clone()),
+        );
+    }
+    Ok(body)
+}
+
+impl From<whatsapp::cloud::CloudError> for GraphError {
+    fn from(e: whatsapp::cloud::CloudError) -> GraphError {
+        use whatsapp::cloud::CloudError;
+        match e {
+            CloudError::Api {
+                http_status,
+                code,
+                title,
+                message,
+                details,
+                ..
+            } => match u32::try_from(code) {
+                Ok(code) => GraphError::Api {
+                    http_status: Some(http_status),
+                    code,
+                    title: title.unwrap_or_else(|| message.clone()),
+                    message,
+                    details,
+                },
+                Err(_) => GraphError::Http {
+                    status: http_status,
+                },
+            },
+            CloudError::Http { http_status, .. } => GraphError::Http {
+                status: http_status,
+            },
+            // The message went out; its wamid is unknown until a status names the key.
+            CloudError::Ambiguous { reason } | CloudError::Decode { reason } => {
+                GraphError::Ambiguous { reason }
+            }
+            CloudError::NotSent { reason } => GraphError::NotSent { reason },
+            // Nothing was attempted and repeating cannot help: a permanent refusal.
+            CloudError::Config { reason } => {
+                tracing::error!(%reason, "the Graph API client cannot make this request");
+                GraphError::Http { status: 400 }
+            }
+        }
+    }
+}
+
+impl GraphApi for CloudGraph {
+    async fn send_message(
+        &self,
+        number: &BusinessNumberId,
+        message: &OutgoingMessage,
+    ) -> Result<MessageId, GraphError> {
+        let body = request_body(message).map_err(|e| GraphError::Api {
+            http_status: None,
+            code: 100,
+            title: "invalid parameter".into(),
+            message: e.to_string(),
+            details: Some(e.field().to_owned()),
+        })?;
+        let accepted = self.client.send_message(number.as_str(), &body).await?;
+        MessageId::new(accepted.wamid).map_err(|e| GraphError::Ambiguous {
+            reason: format!("Meta's answer carried no usable wamid: {e}"),
+        })
+    }
+}
+
 /// What the twin does with one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scripted {

@@ -30,4 +30,4 @@ pub use alerts::{Alert, AlertSink, EmfAlerts, RecordedAlerts};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};
 pub use core::{Options, Outcome, Result, Sender, SenderError};
-pub use graph::{GraphApi, GraphError, MemoryGraph, OutgoingMessage, Scripted};
+pub use graph::{CloudGraph, GraphApi, GraphError, MemoryGraph, OutgoingMessage, Scripted};

@@ -81,20 +81,27 @@ where
         for _ in 0..CONFLICT_RETRIES {
             let existing = self.store.send_record(&job.key).await?;
             let (record, expected) = match existing {
-                None => (
-                    SendRecord {
-                        key: job.key.clone(),
-                        number: job.number.clone(),
-                        contact: job.contact.clone(),
-                        state: lease.clone(),
-                        attempts: 0,
-                        job: job_json(job),
-                        updated_at: now,
-                        calling: None,
-                        failure_seen: None,
-                    },
-                    None,
-                ),
+                None => {
+                    // The claim the console's outbound log lists (first caller wins; a claim
+                    // made by whoever queued the job is kept).
+                    self.store
+                        .claim_send(&job.key, &job.number, &job.contact, now)
+                        .await?;
+                    (
+                        SendRecord {
+                            key: job.key.clone(),
+                            number: job.number.clone(),
+                            contact: job.contact.clone(),
+                            state: lease.clone(),
+                            attempts: 0,
+                            job: job_json(job),
+                            updated_at: now,
+                            calling: None,
+                            failure_seen: None,
+                        },
+                        None,
+                    )
+                }
                 Some(Versioned {
                     version,
                     value: mut rec,
@@ -278,6 +285,19 @@ where
             SendPermission::Allowed
             | SendPermission::AllowedWithTag(_)
             | SendPermission::AllowedBilled => {}
+        }
+
+        // Meta's limits on the content (lengths, counts): refused here with the field named,
+        // whatever the adapter.
+        if let Err(e) = whatsapp::Outgoing::try_from(&content) {
+            return self
+                .refuse(
+                    job,
+                    record,
+                    version,
+                    Refusal(format!("invalid message: {e}")),
+                )
+                .await;
         }
 
         // TPL-1: only APPROVED templates are sent; a paused one holds the send.
@@ -1043,10 +1063,16 @@ where
             phone: profile.phone.as_ref().map(|p| p.as_str().to_owned()),
             custom: Default::default(),
         };
-        match render_parameters(template, &fields) {
-            Ok(parameters) => Ok(Ok(OutboundContent::Template {
+        let rendered = render_parameters(template, &fields)
+            .map_err(|e| e.to_string())
+            .and_then(|p| {
+                crate::campaigns::template_header(template, &p).map(|header| (p, header))
+            });
+        match rendered {
+            Ok((parameters, header)) => Ok(Ok(OutboundContent::Template {
                 name: template.name.clone(),
                 language: template.language.clone(),
+                header,
                 parameters: parameters.body,
                 button_payloads: Vec::new(),
             })),

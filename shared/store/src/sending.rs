@@ -22,7 +22,7 @@
 //!   name only the account) and the campaigns of a number (template changes pause and resume
 //!   them); a campaign's row by contact and its sending cursor.
 //!
-//! Item keys are in [`keys`] (`O#…/S`, `W#…/S`, `W#…/R`, `N#…/PACING`, `C#…/S#PACE`, `H#…`, `X#…`,
+//! Item keys are in [`keys`] (`O#…/S`, `W#…/S`, `W#…/R`, `N#…/PACING`, `C#…/P#PACE`, `H#…`, `X#…`,
 //! `N#…/K#…`, `K#…/SENDING`).
 
 use crate::Result;
@@ -436,7 +436,7 @@ pub mod keys {
     pub const SENT_MESSAGE_SK: &str = "S";
     pub const REPORTED_SK: &str = "R";
     pub const NUMBER_PACING_SK: &str = "PACING";
-    pub const RECIPIENT_SK: &str = "S#PACE";
+    pub const RECIPIENT_SK: &str = "P#PACE";
     pub const NUMBER_CAMPAIGN_PREFIX: &str = "K#";
     pub const CAMPAIGN_SENDING_SK: &str = "SENDING";
 

@@ -421,3 +421,69 @@ async fn send_2_spam_rate_limit_pauses_campaign_traffic_only() {
     assert_eq!(campaign_sends.len(), 3);
     assert!(campaign_sends.iter().all(|r| r.at_ms >= paused_until));
 }
+
+// CAMP-7..9: the router's results close campaign contacts once each (answer in time, free text,
+// no answer); the campaign completes when nothing is left.
+#[tokio::test]
+async fn camp_7_results_close_contacts_once_and_complete_the_campaign() {
+    use rules::state::CampaignOutcome;
+    let w = world();
+    let id = start(&w, "spring", 0..3, true).await;
+    run_campaign(&w, &id, 500).await;
+    let outcomes = [
+        (
+            CampaignOutcome::Answered {
+                button: 0,
+                title: "Yes".into(),
+            },
+            t(60),
+        ),
+        (CampaignOutcome::FreeText, t(60)),
+        (CampaignOutcome::TimedOut, t(48 * 3600 + 1)),
+    ];
+    let rows_before = rows(&w, &id).await;
+    for (i, (outcome, at)) in outcomes.into_iter().enumerate() {
+        let RowState::Pending(PendingReason::AwaitingAnswer { outreach, .. }) =
+            rows_before[&contact(i as u32)].contact.state()
+        else {
+            panic!("pending");
+        };
+        let result = queue::OutboundJob::CampaignResult(queue::CampaignResult {
+            key: format!("result-{i}"),
+            campaign: id.clone(),
+            number: number(),
+            contact: contact(i as u32),
+            outreach: outreach.clone(),
+            outcome,
+            at,
+        });
+        let body = result.to_json();
+        assert_eq!(
+            w.sender.handle_outbound(&body).await.unwrap(),
+            Outcome::Applied {
+                what: "campaign result"
+            }
+        );
+        // Repeated: changes nothing.
+        assert!(matches!(
+            w.sender.handle_outbound(&body).await.unwrap(),
+            Outcome::Ignored { .. }
+        ));
+    }
+    let rows_after = rows(&w, &id).await;
+    assert!(matches!(
+        rows_after[&contact(0)].contact.result(),
+        Some(ContactResult::Answered { button, .. }) if button == "Yes"
+    ));
+    assert!(matches!(
+        rows_after[&contact(1)].contact.result(),
+        Some(ContactResult::AnsweredWithText { .. })
+    ));
+    assert_eq!(
+        rows_after[&contact(2)].contact.result(),
+        Some(&ContactResult::NoAnswer)
+    );
+    let c = status(&w, &id).await;
+    assert_eq!(c.status(), CampaignStatus::Completed);
+    assert_eq!(c.hopper().closed(), 3);
+}

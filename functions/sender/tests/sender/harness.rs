@@ -220,6 +220,7 @@ pub fn template_job(key: &str, c: &ContactKey, name: &str) -> SendJob {
             content: OutboundContent::Template {
                 name: TemplateName::new(name).unwrap(),
                 language: "en_US".into(),
+                header: None,
                 parameters: vec![],
                 button_payloads: vec![],
             },

@@ -3,6 +3,7 @@
 //! run on DynamoDB and SQS (moto).
 
 mod campaigns;
+mod graph;
 mod handler;
 mod harness;
 mod moto;

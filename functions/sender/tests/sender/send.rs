@@ -608,3 +608,37 @@ async fn send_2_marketing_cap_retries_only_a_day_later() {
     );
     assert!(requests[1].at_ms - requests[0].at_ms >= 24 * 3600 * 1000);
 }
+
+// Meta's limits are checked before anything is sent: the refusal names the field.
+#[tokio::test]
+async fn content_meta_would_refuse_is_refused_with_the_field() {
+    let w = world();
+    w.inbound(&contact(1), t(0)).await;
+    let Outcome::Refused { reason } = w
+        .send(text_job("k1", &contact(1), &"x".repeat(5_000)))
+        .await
+    else {
+        panic!("expected a refusal");
+    };
+    assert!(reason.contains("text.body"), "{reason}");
+    assert!(w.graph.requests().is_empty());
+}
+
+// The console's message log lists the sender's sends (claimed with the key) with their state.
+#[tokio::test]
+async fn sends_appear_in_the_contacts_outbound_log() {
+    let w = world();
+    w.inbound(&contact(1), t(0)).await;
+    let wamid = wamid_of(&w.send(text_job("k1", &contact(1), "hello")).await);
+    let log = w
+        .store
+        .outbound_log(&number(), &contact(1), t(-10), t(10), 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].idempotency_key, "k1");
+    assert_eq!(
+        log[0].message.as_ref().and_then(|m| m.wamid.clone()),
+        Some(wamid)
+    );
+}
