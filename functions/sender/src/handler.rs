@@ -76,31 +76,37 @@ where
     C: Clock + 'static,
 {
     let mut tasks = tokio::task::JoinSet::new();
+    let mut ids = std::collections::HashMap::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let source = source_of(&record, sources);
         let body = record.body.unwrap_or_default();
         let sender = sender.clone();
-        tasks.spawn(async move {
-            let result = match source {
+        let task = tasks.spawn(async move {
+            match source {
                 Source::Outbound => sender.handle_outbound(&body).await,
                 Source::Updates => sender.handle_update(&body).await,
-            };
-            (id, source, result)
+            }
         });
+        ids.insert(task.id(), (id, source));
     }
     let mut response = SqsBatchResponse::default();
-    while let Some(done) = tasks.join_next().await {
+    while let Some(done) = tasks.join_next_with_id().await {
         match done {
-            Ok((id, source, result)) => {
-                if !report(&id, source, result) {
+            Ok((task, result)) => {
+                if let Some((id, source)) = ids.remove(&task)
+                    && !report(&id, source, result)
+                {
                     response.add_failure(id);
                 }
             }
-            // A panicking task: its record id is lost with it, so fail the whole batch's
-            // remaining records safely by failing nothing silently — log it; SQS redelivers
-            // records that were not acknowledged when the function errors.
-            Err(e) => tracing::error!(error = %e, "a record's task panicked"),
+            // A record whose handling panicked is delivered again, never acknowledged.
+            Err(e) => {
+                if let Some((id, source)) = ids.remove(&e.id()) {
+                    tracing::error!(message = %id, ?source, error = %e, "handling the record panicked");
+                    response.add_failure(id);
+                }
+            }
         }
     }
     response
