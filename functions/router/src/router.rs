@@ -566,11 +566,7 @@ where
                 request: entry.request,
             },
         );
-        Ok(Some(Envelope {
-            key: event.key.clone(),
-            group: Some(format!("{}#{}", entry.number, entry.contact)),
-            body: serde_json::to_string(&event).expect("events serialise"),
-        }))
+        Ok(Some(Envelope::of_event(&event)))
     }
 }
 

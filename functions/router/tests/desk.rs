@@ -713,5 +713,4 @@ async fn win_6_ttl_is_clean_up_not_truth_expired_outreach_records_are_ignored_on
     assert!(loaded.outreach.is_empty());
     desk.press(&o, 0).await;
     assert_eq!(desk.purposes(), vec![SendPurpose::ExpiredOutreach]);
-    let _ = DAY;
 }

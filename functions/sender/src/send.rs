@@ -597,16 +597,10 @@ where
                 format!("{}#outreach", job.key),
                 rules::Event::OutreachSent(outreach.record.clone()),
             );
-            let group = format!("{}#{}", job.number, job.contact);
             self.queue
                 .send(
                     Destination::Inbound,
-                    vec![queue::Envelope {
-                        key: event.key.clone(),
-                        group: Some(group),
-                        body: serde_json::to_string(&event)
-                            .map_err(|e| SenderError::Invalid(e.to_string()))?,
-                    }],
+                    vec![queue::Envelope::of_event(&event)],
                 )
                 .await?;
         }

@@ -44,6 +44,23 @@ pub struct Envelope {
     pub body: String,
 }
 
+impl Envelope {
+    /// The queue message of a normalised event: its key (the FIFO deduplication id), its
+    /// contact's group when it routes to the inbound queue (none for updates), its JSON as the
+    /// body. Used for every event Switchboard itself puts in a contact's lane.
+    pub fn of_event(event: &whatsapp::Event) -> Envelope {
+        let group = match event.route() {
+            whatsapp::Route::Inbound { group } => Some(group),
+            whatsapp::Route::Updates => None,
+        };
+        Envelope {
+            key: event.key.clone(),
+            group,
+            body: serde_json::to_string(event).expect("an event always serialises"),
+        }
+    }
+}
+
 /// SQS's limit on one message and on one whole batch (bodies; Switchboard sends no attributes).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// SQS's limit on entries per `SendMessageBatch`.

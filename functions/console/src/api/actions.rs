@@ -124,22 +124,13 @@ async fn enqueue<D: Deps>(
         key.clone(),
         Event::Agent(action),
     );
-    let whatsapp::Route::Inbound { group } = event.route() else {
+    if !matches!(event.route(), whatsapp::Route::Inbound { .. }) {
         return Err(ApiError::internal(
             "a lane event always routes to the inbound queue",
         ));
-    };
-    let body = serde_json::to_string(&event)
-        .map_err(|e| ApiError::internal(format!("the action cannot be serialised: {e}")))?;
+    }
     d.queue()
-        .send(
-            Destination::Inbound,
-            vec![Envelope {
-                key: key.clone(),
-                group: Some(group),
-                body,
-            }],
-        )
+        .send(Destination::Inbound, vec![Envelope::of_event(&event)])
         .await?;
     tracing::info!(key = %key, agent = %agent, "console action queued");
     Ok((
