@@ -44,4 +44,4 @@ pub use sending::{
     NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, QueuedSend, RecipientRecord,
     ReportedItem, SendRecord, SendState, SendingStore, SentMessage, Undeliverable, bucket_stage,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteQueue, SqliteStore};

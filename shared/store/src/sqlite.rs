@@ -33,7 +33,10 @@
 //! Durability: WAL with `synchronous=NORMAL` — a commit is atomic and survives a crash of the
 //! process; a power loss may lose the last commits before a checkpoint (never corrupts the file).
 
+mod local_queue;
 mod sending;
+
+pub use local_queue::{Backlog, DeadLetter, QueuedMessage, SqliteQueue, StoredTimer};
 
 use crate::items::*;
 use crate::keys::{self, Key};

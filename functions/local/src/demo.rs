@@ -1,0 +1,7 @@
+//! `switchboard demo`.
+
+use std::process::ExitCode;
+
+pub async fn run() -> ExitCode {
+    ExitCode::FAILURE
+}

@@ -1,0 +1,301 @@
+//! The engine: every function of the AWS deployment in one process, wired to the embedded store.
+//!
+//! | AWS | here |
+//! |---|---|
+//! | DynamoDB table | [`SqliteStore`] (the same items and conditions) |
+//! | inbound FIFO, updates and outbound queues | [`SqliteQueue`], durable in the same file |
+//! | EventBridge Scheduler + timers function | [`LocalTimers`] (the timer wheel, durable) |
+//! | router Lambda | [`router::Router::apply`], one contact group at a time |
+//! | sender Lambda | [`sender::Sender`], on the outbound and updates queues |
+//! | Graph API | `whatsapp::cloud` (with an access token) or a recording sink |
+//!
+//! Three consumers (inbound, updates, outbound) take due messages from the queues, hand them to
+//! the same cores the Lambdas run, and delete what was handled. A message that fails is put
+//! back with a growing delay and, after [`MAX_ATTEMPTS`] or at once when retrying cannot help,
+//! moved to the dead letters (kept in the file, logged by key). On the inbound queue a failure
+//! holds the contact's later messages back, as SQS FIFO does.
+
+use crate::clock::EngineClock;
+use crate::timers::LocalTimers;
+use queue::Destination;
+use rules::outreach::OutreachKey;
+use sender::{GraphApi, GraphError, MemoryGraph, OutgoingMessage, Sender};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use store::sqlite::QueuedMessage;
+use store::{SqliteQueue, SqliteStore};
+use timers::Clock as _;
+use tokio::sync::watch;
+
+/// Attempts before a message goes to the dead letters.
+pub const MAX_ATTEMPTS: u32 = 8;
+/// Messages one consumer takes at a time.
+const BATCH: usize = 64;
+
+/// Where the sender's Graph API calls go.
+pub enum Graph {
+    Cloud(sender::CloudGraph),
+    /// No access token: a sink that accepts every message (fake wamids) and records it; the
+    /// sends show in the console's message log as sent.
+    Sink(MemoryGraph),
+}
+
+impl GraphApi for Graph {
+    async fn send_message(
+        &self,
+        number: &rules::BusinessNumberId,
+        message: &OutgoingMessage,
+    ) -> Result<rules::MessageId, GraphError> {
+        match self {
+            Graph::Cloud(g) => g.send_message(number, message).await,
+            Graph::Sink(g) => g.send_message(number, message).await,
+        }
+    }
+}
+
+pub type LocalRouter = router::Router<SqliteStore, SqliteQueue, Arc<LocalTimers>>;
+pub type LocalSender = Sender<SqliteStore, SqliteQueue, Graph, EngineClock>;
+
+/// The running engine's parts (cheap to share).
+pub struct Engine {
+    pub store: SqliteStore,
+    pub queue: SqliteQueue,
+    pub clock: EngineClock,
+    pub timers: Arc<LocalTimers>,
+    pub router: LocalRouter,
+    pub sender: Arc<LocalSender>,
+    /// Messages being handled right now.
+    busy: std::sync::atomic::AtomicUsize,
+}
+
+impl Engine {
+    pub async fn open(
+        store: SqliteStore,
+        clock: EngineClock,
+        graph: Graph,
+        outreach_key: OutreachKey,
+    ) -> store::Result<Arc<Engine>> {
+        let queue = {
+            let clock = clock.clone();
+            SqliteQueue::open(&store, move || clock.now_ms()).await?
+        };
+        let timers = Arc::new(LocalTimers::open(queue.clone(), clock.clone()).await?);
+        // One process: the console's settings changes reach the router within a second.
+        let router = router::Router::new(
+            store.clone(),
+            queue.clone(),
+            timers.clone(),
+            outreach_key.clone(),
+        )
+        .settings_ttl(Duration::from_secs(1));
+        let sender = Arc::new(Sender::new(
+            store.clone(),
+            queue.clone(),
+            graph,
+            clock.clone(),
+            Arc::new(sender::EmfAlerts),
+            outreach_key,
+            sender::Options::default(),
+        ));
+        Ok(Arc::new(Engine {
+            store,
+            queue,
+            clock,
+            timers,
+            router,
+            sender,
+            busy: std::sync::atomic::AtomicUsize::new(0),
+        }))
+    }
+
+    /// Whether nothing is due: no message ready or being handled, no timer due.
+    pub async fn is_idle(&self) -> store::Result<bool> {
+        let backlog = self.queue.backlog().await?;
+        Ok(backlog.ready == 0
+            && backlog.taken == 0
+            && self.busy.load(std::sync::atomic::Ordering::Acquire) == 0
+            && !self.timers.any_due())
+    }
+
+    /// Waits until [`Engine::is_idle`] (checked until `limit` passes).
+    pub async fn settle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        // Two idle looks in a row, a moment apart: work may be between two steps.
+        let mut idle_looks = 0;
+        while tokio::time::Instant::now() < deadline {
+            if self.is_idle().await.unwrap_or(false) {
+                idle_looks += 1;
+                if idle_looks >= 2 {
+                    return true;
+                }
+            } else {
+                idle_looks = 0;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        false
+    }
+
+    /// Runs the consumers and the timer driver until `stop` turns true; each consumer finishes
+    /// the messages it holds, so nothing is left half-handled.
+    pub async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) {
+        let timers = {
+            let engine = self.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = engine.timers.run() => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+            })
+        };
+        let consumers = [
+            Destination::Inbound,
+            Destination::Updates,
+            Destination::Outbound,
+        ]
+        .map(|dest| tokio::spawn(self.clone().consume(dest, stop.clone())));
+        for consumer in consumers {
+            let _ = consumer.await;
+        }
+        let _ = timers.await;
+    }
+
+    async fn consume(self: Arc<Self>, from: Destination, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let arrived = self.queue.arrived();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            let moved = self.clock.moved();
+            let messages = match self.queue.receive(from, BATCH).await {
+                Ok(m) => m,
+                Err(error) => {
+                    tracing::warn!(queue = ?from, %error, "queue read failed; trying again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            if messages.is_empty() {
+                // Delayed messages fall due with time: look again at least every 100 ms.
+                tokio::select! {
+                    () = &mut arrived => {}
+                    () = moved => {}
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                continue;
+            }
+            self.busy
+                .fetch_add(messages.len(), std::sync::atomic::Ordering::AcqRel);
+            let count = messages.len();
+            match from {
+                Destination::Inbound => self.route(messages).await,
+                Destination::Updates | Destination::Outbound => {
+                    self.send_all(from, messages).await;
+                }
+            }
+            self.busy
+                .fetch_sub(count, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+
+    /// Inbound: each contact group in order, the groups side by side.
+    async fn route(&self, messages: Vec<QueuedMessage>) {
+        let mut order: Vec<String> = Vec::new();
+        let mut groups: HashMap<String, Vec<QueuedMessage>> = HashMap::new();
+        for m in messages {
+            let group = m.envelope.group.clone().unwrap_or_default();
+            groups
+                .entry(group.clone())
+                .or_insert_with(|| {
+                    order.push(group);
+                    Vec::new()
+                })
+                .push(m);
+        }
+        let lanes = order
+            .into_iter()
+            .filter_map(|g| groups.remove(&g))
+            .map(|lane| self.route_group(lane));
+        futures_util::future::join_all(lanes).await;
+    }
+
+    async fn route_group(&self, lane: Vec<QueuedMessage>) {
+        let mut done = Vec::new();
+        let mut rest = lane.into_iter();
+        while let Some(m) = rest.next() {
+            let outcome = match serde_json::from_str::<whatsapp::Event>(&m.envelope.body) {
+                Err(error) => Err((format!("unreadable event: {error}"), true)),
+                Ok(event) => self
+                    .router
+                    .apply(&event, self.clock.now())
+                    .await
+                    .map(drop)
+                    .map_err(|e| (e.to_string(), e.is_permanent())),
+            };
+            match outcome {
+                Ok(()) => done.push(m.seq),
+                Err((reason, permanent)) => {
+                    self.finish(&done).await;
+                    self.failed(&m, reason, permanent).await;
+                    // The group's later messages wait behind it (FIFO).
+                    let held: Vec<i64> = rest.map(|m| m.seq).collect();
+                    if let Err(error) = self.queue.release(held).await {
+                        tracing::warn!(%error, "could not put messages back; they return at restart");
+                    }
+                    return;
+                }
+            }
+        }
+        self.finish(&done).await;
+    }
+
+    /// Updates and outbound: every message on its own.
+    async fn send_all(&self, from: Destination, messages: Vec<QueuedMessage>) {
+        let handled = messages.into_iter().map(|m| async move {
+            let result = match from {
+                Destination::Outbound => self.sender.handle_outbound(&m.envelope.body).await,
+                _ => self.sender.handle_update(&m.envelope.body).await,
+            };
+            (m, result)
+        });
+        let mut done = Vec::new();
+        for (m, result) in futures_util::future::join_all(handled).await {
+            match result {
+                Ok(_) => done.push(m.seq),
+                Err(e) => {
+                    let permanent = !e.is_retryable();
+                    self.failed(&m, e.to_string(), permanent).await;
+                }
+            }
+        }
+        self.finish(&done).await;
+    }
+
+    async fn finish(&self, done: &[i64]) {
+        if let Err(error) = self.queue.delete(done.to_vec()).await {
+            // Handled but not deleted: they come back and are recognised as repeats.
+            tracing::warn!(%error, "handled messages not deleted; they will be seen again");
+        }
+    }
+
+    async fn failed(&self, m: &QueuedMessage, reason: String, permanent: bool) {
+        let attempts = m.attempts + 1;
+        if permanent || attempts >= MAX_ATTEMPTS {
+            tracing::error!(key = %m.envelope.key, queue = ?m.dest, attempts, %reason, "message moved to the dead letters");
+            if let Err(error) = self.queue.dead_letter(m.seq, reason).await {
+                tracing::warn!(%error, "dead-lettering failed; the message stays queued");
+            }
+        } else {
+            let backoff = Duration::from_millis(250 * 2u64.pow(attempts.min(8)));
+            tracing::warn!(key = %m.envelope.key, queue = ?m.dest, attempts, %reason, "message failed; retried");
+            if let Err(error) = self.queue.retry(vec![m.seq], backoff).await {
+                tracing::warn!(%error, "could not put the message back; it returns at restart");
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! # The one-process runner
+//!
+//! `switchboard serve` runs every function of the AWS deployment in one process on the embedded
+//! SQLite store (see [`engine`] for what stands in for what); `switchboard demo` plays a scripted
+//! story through it ([`demo`]). The cores are the Lambdas' own: the ingest webhook, the router,
+//! the sender and the console's router; only the wiring differs.
+//!
+//! - [`config`]: environment variables and the TOML desk file, read once;
+//! - [`start`]: opens the store, writes the desk into it, starts the engine and the HTTP server;
+//! - [`Running::shutdown`]: stops taking requests, lets the consumers finish what they hold,
+//!   and returns; what is still queued stays in the file for the next start.
+
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod http;
+pub mod timers;
+
+pub use clock::EngineClock;
+pub use config::{ConfigError, Desk, Settings};
+pub use engine::{Engine, Graph};
+
+use console::{Console, SubmitterTwin};
+use rules::outreach::OutreachKey;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::{AgentStore, SendingStore, SettingsStore, SqliteStore, TemplateStore};
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("store {path}: {source}")]
+    Store {
+        path: String,
+        source: store::StoreError,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("Graph API client: {0}")]
+    Graph(String),
+}
+
+/// A started runner.
+pub struct Running {
+    /// The address it listens on (the configured one; port 0 picks a free port).
+    pub addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+    consumers: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops cleanly: the HTTP server stops taking requests (answering those in progress), the
+    /// consumers finish the messages they hold, and the store's last writes are committed.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        let _ = self.consumers.await;
+    }
+
+    /// Resolves once stopped for any reason.
+    pub fn is_finished(&self) -> bool {
+        self.server.is_finished()
+    }
+}
+
+/// Starts the runner with `settings`.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    let store_error = |source| StartError::Store {
+        path: settings.db.display().to_string(),
+        source,
+    };
+    let store = SqliteStore::open(&settings.db).map_err(store_error)?;
+    apply_desk(&store, &settings.desk)
+        .await
+        .map_err(store_error)?;
+    let clock = EngineClock::new();
+    let graph = match &settings.access_token {
+        Some(token) => {
+            let client = cloud_client(&settings, token)?;
+            Graph::Cloud(sender::CloudGraph::new(client))
+        }
+        None => {
+            let clock = clock.clone();
+            Graph::Sink(sender::MemoryGraph::new(move || clock.now_ms()))
+        }
+    };
+    let outreach_key = OutreachKey::new(settings.outreach_key.clone());
+    let engine = Engine::open(store.clone(), clock.clone(), graph, outreach_key.clone())
+        .await
+        .map_err(store_error)?;
+
+    let identity = Arc::new(settings.desk.identities());
+    let console_app = match &settings.access_token {
+        Some(token) => console::app(Console {
+            store: store.clone(),
+            queue: engine.queue.clone(),
+            submitter: console::submitter::GraphSubmitter::new(cloud_client(&settings, token)?),
+            identity,
+            clock: Arc::new(clock.clone()),
+            outreach_key,
+        }),
+        None => console::app(Console {
+            store: store.clone(),
+            queue: engine.queue.clone(),
+            submitter: Arc::new(SubmitterTwin::new()),
+            identity,
+            clock: Arc::new(clock.clone()),
+            outreach_key,
+        }),
+    };
+    let webhook = ingest::Webhook {
+        secret: whatsapp::AppSecret::new(settings.app_secret.clone().into_bytes()),
+        verify_token: settings.verify_token.clone(),
+    };
+    let app = http::app(webhook, engine.clone(), console_app, settings.test_clock);
+
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: settings.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: settings.addr,
+        source,
+    })?;
+    let (stop, stopped) = watch::channel(false);
+    let server = {
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%error, "HTTP server stopped");
+            }
+        })
+    };
+    let consumers = tokio::spawn(engine.clone().run(stopped));
+    tracing::info!(%addr, test_clock = settings.test_clock, sink = settings.access_token.is_none(), "switchboard serving");
+    Ok(Running {
+        addr,
+        engine,
+        stop,
+        server,
+        consumers,
+    })
+}
+
+fn cloud_client(
+    settings: &Settings,
+    token: &str,
+) -> Result<whatsapp::cloud::CloudClient, StartError> {
+    use whatsapp::cloud::{AccessToken, CloudClient, CloudConfig};
+    CloudClient::new(CloudConfig {
+        graph_url: settings.graph_url.clone(),
+        version: settings.graph_version.clone(),
+        ..CloudConfig::new(AccessToken::new(token.to_owned()))
+    })
+    .map_err(|e| StartError::Graph(e.to_string()))
+}
+
+/// Writes the desk file's numbers, agents and templates into the store.
+pub async fn apply_desk(store: &SqliteStore, desk: &Desk) -> store::Result<()> {
+    for number in &desk.numbers {
+        store.put_settings(&number.settings).await?;
+        store
+            .link_number(
+                &number.waba_id,
+                &store::sending::NumberLink {
+                    number: number.settings.number.clone(),
+                    display_phone_number: number.display_phone_number.clone(),
+                },
+            )
+            .await?;
+    }
+    for agent in &desk.agents {
+        store
+            .put_agent(&agent.id, agent.capacity, agent.online)
+            .await?;
+    }
+    for (number, template) in &desk.templates {
+        store.put_template(number, template).await?;
+    }
+    Ok(())
+}

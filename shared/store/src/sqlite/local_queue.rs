@@ -1,0 +1,522 @@
+//! The local runner's queues and timers, durable in the store's SQLite file.
+//!
+//! [`SqliteQueue`] is the one-process twin of the three SQS queues (the queue port,
+//! [`queue::EventQueue`] and [`queue::DelayedQueue`]): a message the webhook was told is queued is
+//! in the database file, so a crash or Ctrl-C loses nothing; on start, whatever was taken and not
+//! finished is offered again (SQS's visibility timeout, collapsed to "the process ended").
+//! Writes go through the store's writer thread, so they share its group commit and never contend
+//! with it for the file's write lock.
+//!
+//! What it keeps of each queue's semantics:
+//! - **inbound** (FIFO): one message group at a time per contact. [`SqliteQueue::receive`] hands
+//!   out a group's messages only while none of that group is taken, in order, stopping at the
+//!   first one that is not due (a message put back for a retry holds its group, as in SQS FIFO);
+//!   a key already waiting is not queued twice (FIFO deduplication, for as long as it waits).
+//! - **updates** and **outbound** (standard): no order, per-message delays
+//!   ([`queue::DelayedQueue::send_delayed`], due on the runner's clock).
+//! - redelivery: [`SqliteQueue::retry`] puts a message back with a later due time and counts the
+//!   attempt; [`SqliteQueue::dead_letter`] moves it to `local_dead` with the reason (the runner's
+//!   dead-letter queue: kept for a person, never dropped).
+//!
+//! Timers: `local_timers` holds the armed wake-up of each slot (one per number, contact and kind;
+//! arming again replaces it), so the runner's timer wheel is rebuilt after a restart;
+//! [`SqliteQueue::fire_timer`] queues the wake-up's event and forgets the timer in one transaction.
+
+use super::*;
+use queue::{DelayedQueue, Destination, Envelope, EventQueue, QueueError};
+use std::collections::HashSet;
+use std::time::Duration;
+
+const QUEUE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS local_queue (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    dest     INTEGER NOT NULL,
+    grp      TEXT,
+    key      TEXT NOT NULL,
+    body     TEXT NOT NULL,
+    due_ms   INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    taken    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS local_queue_fifo ON local_queue (dest, taken, seq);
+CREATE INDEX IF NOT EXISTS local_queue_due ON local_queue (dest, taken, due_ms, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS local_queue_dedup ON local_queue (key) WHERE dest = 0;
+CREATE TABLE IF NOT EXISTS local_dead (
+    seq      INTEGER PRIMARY KEY,
+    dest     INTEGER NOT NULL,
+    grp      TEXT,
+    key      TEXT NOT NULL,
+    body     TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    reason   TEXT NOT NULL,
+    at_ms    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS local_timers (
+    slot    TEXT PRIMARY KEY,
+    due     INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+";
+
+/// A queue message handed to the consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// Its position in the queue (the receipt handle).
+    pub seq: i64,
+    pub dest: Destination,
+    pub envelope: Envelope,
+    /// How many times it was handed out before and put back.
+    pub attempts: u32,
+}
+
+/// A message kept in `local_dead`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub dest: Destination,
+    pub key: String,
+    pub attempts: u32,
+    pub reason: String,
+}
+
+/// How much is waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    /// Messages due now and not taken.
+    pub ready: usize,
+    /// Messages taken and not yet deleted or put back.
+    pub taken: usize,
+    /// Messages waiting for a later due time.
+    pub delayed: usize,
+    /// The earliest due time among the delayed, in milliseconds.
+    pub next_due_ms: Option<i64>,
+}
+
+/// An armed timer as the runner keeps it: its slot, its deadline and its wake-up payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTimer {
+    pub slot: String,
+    pub due: Timestamp,
+    pub payload: String,
+}
+
+type NowMs = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The durable queues of the one-process runner (see the module documentation).
+#[derive(Clone)]
+pub struct SqliteQueue {
+    store: SqliteStore,
+    now_ms: NowMs,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for SqliteQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteQueue")
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+fn dest_code(dest: Destination) -> i64 {
+    match dest {
+        Destination::Inbound => 0,
+        Destination::Updates => 1,
+        Destination::Outbound => 2,
+    }
+}
+
+fn dest_of(code: i64) -> Destination {
+    match code {
+        0 => Destination::Inbound,
+        1 => Destination::Updates,
+        _ => Destination::Outbound,
+    }
+}
+
+fn unavailable(e: StoreError) -> QueueError {
+    QueueError::Unavailable(e.to_string())
+}
+
+impl SqliteQueue {
+    /// The queues in `store`'s file (tables created if needed). Messages taken by a previous
+    /// process and never finished are offered again. `now_ms` is the runner's clock: delays and
+    /// retries fall due on it.
+    pub async fn open(
+        store: &SqliteStore,
+        now_ms: impl Fn() -> i64 + Send + Sync + 'static,
+    ) -> Result<SqliteQueue> {
+        store
+            .run("local_queue_open", |c| {
+                c.execute_batch(QUEUE_SCHEMA)
+                    .map_err(sql_error("local_queue_open"))?;
+                c.execute("UPDATE local_queue SET taken = 0 WHERE taken = 1", [])
+                    .map_err(sql_error("local_queue_open"))?;
+                Ok(())
+            })
+            .await?;
+        Ok(SqliteQueue {
+            store: store.clone(),
+            now_ms: Arc::new(now_ms),
+            arrived: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// Resolves when a message is queued after the call (the consumer's wake-up).
+    pub fn arrived(&self) -> tokio::sync::futures::Notified<'_> {
+        self.arrived.notified()
+    }
+
+    async fn insert(
+        &self,
+        to: Destination,
+        envelopes: Vec<Envelope>,
+        due_ms: i64,
+    ) -> std::result::Result<(), QueueError> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        let dest = dest_code(to);
+        self.store
+            .run("local_queue_send", move |c| {
+                // Inbound keys deduplicate while they wait (SQS FIFO's deduplication id).
+                let sql = if dest == 0 {
+                    "INSERT OR IGNORE INTO local_queue (dest, grp, key, body, due_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
+                } else {
+                    "INSERT INTO local_queue (dest, grp, key, body, due_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
+                };
+                let mut stmt = c.prepare_cached(sql).map_err(sql_error("local_queue_send"))?;
+                for e in &envelopes {
+                    stmt.execute(params![dest, e.group, e.key, e.body, due_ms])
+                        .map_err(sql_error("local_queue_send"))?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(unavailable)?;
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+
+    /// Hands out up to `limit` messages of `from` that are due on the runner's clock, marking
+    /// them taken. On the inbound queue: only groups with nothing taken, each group's messages in
+    /// order up to its first message that is not due.
+    pub async fn receive(&self, from: Destination, limit: usize) -> Result<Vec<QueuedMessage>> {
+        let now = (self.now_ms)();
+        let dest = dest_code(from);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.store
+            .run("local_queue_receive", move |c| {
+                let rows = if dest == 0 {
+                    receive_fifo(c, now, limit)?
+                } else {
+                    receive_standard(c, dest, now, limit)?
+                };
+                let mut mark = c
+                    .prepare_cached("UPDATE local_queue SET taken = 1 WHERE seq = ?1")
+                    .map_err(sql_error("local_queue_receive"))?;
+                for m in &rows {
+                    mark.execute(params![m.seq])
+                        .map_err(sql_error("local_queue_receive"))?;
+                }
+                Ok(rows)
+            })
+            .await
+    }
+
+    /// Deletes messages that were handled.
+    pub async fn delete(&self, seqs: Vec<i64>) -> Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .run("local_queue_delete", move |c| {
+                let mut stmt = c
+                    .prepare_cached("DELETE FROM local_queue WHERE seq = ?1")
+                    .map_err(sql_error("local_queue_delete"))?;
+                for seq in &seqs {
+                    stmt.execute(params![seq])
+                        .map_err(sql_error("local_queue_delete"))?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Puts taken messages back, due again `after` from now, counting an attempt for each.
+    pub async fn retry(&self, seqs: Vec<i64>, after: Duration) -> Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let due = (self.now_ms)() + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
+        self.store
+            .run("local_queue_retry", move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "UPDATE local_queue SET taken = 0, attempts = attempts + 1, due_ms = ?2 WHERE seq = ?1",
+                    )
+                    .map_err(sql_error("local_queue_retry"))?;
+                for seq in &seqs {
+                    stmt.execute(params![seq, due])
+                        .map_err(sql_error("local_queue_retry"))?;
+                }
+                Ok(())
+            })
+            .await?;
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+
+    /// Puts taken messages back, due now, without counting an attempt (they were taken but not
+    /// tried: the group stopped before them).
+    pub async fn release(&self, seqs: Vec<i64>) -> Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .run("local_queue_release", move |c| {
+                let mut stmt = c
+                    .prepare_cached("UPDATE local_queue SET taken = 0 WHERE seq = ?1")
+                    .map_err(sql_error("local_queue_release"))?;
+                for seq in &seqs {
+                    stmt.execute(params![seq])
+                        .map_err(sql_error("local_queue_release"))?;
+                }
+                Ok(())
+            })
+            .await?;
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+
+    /// Moves a taken message to the dead letters with the reason.
+    pub async fn dead_letter(&self, seq: i64, reason: String) -> Result<()> {
+        let now = (self.now_ms)();
+        self.store
+            .run("local_queue_dead_letter", move |c| {
+                c.execute(
+                    "INSERT OR REPLACE INTO local_dead (seq, dest, grp, key, body, attempts, reason, at_ms)
+                     SELECT seq, dest, grp, key, body, attempts + 1, ?2, ?3 FROM local_queue WHERE seq = ?1",
+                    params![seq, reason, now],
+                )
+                .map_err(sql_error("local_queue_dead_letter"))?;
+                c.execute("DELETE FROM local_queue WHERE seq = ?1", params![seq])
+                    .map_err(sql_error("local_queue_dead_letter"))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The dead letters, oldest first.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        self.store
+            .read("local_queue_dead_letters", |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT dest, key, attempts, reason FROM local_dead ORDER BY seq",
+                    )
+                    .map_err(sql_error("local_queue_dead_letters"))?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok(DeadLetter {
+                            dest: dest_of(r.get(0)?),
+                            key: r.get(1)?,
+                            attempts: r.get::<_, i64>(2)?.try_into().unwrap_or(u32::MAX),
+                            reason: r.get(3)?,
+                        })
+                    })
+                    .and_then(Iterator::collect)
+                    .map_err(sql_error("local_queue_dead_letters"))?;
+                Ok(rows)
+            })
+            .await
+    }
+
+    /// What is waiting, over the three queues.
+    pub async fn backlog(&self) -> Result<Backlog> {
+        let now = (self.now_ms)();
+        self.store
+            .read("local_queue_backlog", move |c| {
+                c.query_row(
+                    "SELECT
+                        COALESCE(SUM(taken = 0 AND due_ms <= ?1), 0),
+                        COALESCE(SUM(taken = 1), 0),
+                        COALESCE(SUM(taken = 0 AND due_ms > ?1), 0),
+                        MIN(CASE WHEN taken = 0 AND due_ms > ?1 THEN due_ms END)
+                     FROM local_queue",
+                    params![now],
+                    |r| {
+                        Ok(Backlog {
+                            ready: r.get::<_, i64>(0)?.try_into().unwrap_or(0),
+                            taken: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                            delayed: r.get::<_, i64>(2)?.try_into().unwrap_or(0),
+                            next_due_ms: r.get(3)?,
+                        })
+                    },
+                )
+                .map_err(sql_error("local_queue_backlog"))
+            })
+            .await
+    }
+
+    /// Keeps the timer of `slot` (replacing the one armed there).
+    pub async fn put_timer(&self, timer: StoredTimer) -> Result<()> {
+        self.store
+            .run("local_timer_put", move |c| {
+                c.execute(
+                    "INSERT OR REPLACE INTO local_timers (slot, due, payload) VALUES (?1, ?2, ?3)",
+                    params![timer.slot, timer.due.unix(), timer.payload],
+                )
+                .map_err(sql_error("local_timer_put"))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Queues a fired timer's event on the inbound queue and forgets the timer, in one
+    /// transaction; a timer armed again meanwhile (another payload in the slot) is kept.
+    pub async fn fire_timer(&self, timer: StoredTimer, event: Envelope) -> Result<()> {
+        queue::check(Destination::Inbound, std::slice::from_ref(&event))
+            .map_err(|e| StoreError::Backend {
+                operation: "local_timer_fire",
+                message: e.to_string(),
+            })?;
+        let now = (self.now_ms)();
+        self.store
+            .run("local_timer_fire", move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO local_queue (dest, grp, key, body, due_ms) VALUES (0, ?1, ?2, ?3, ?4)",
+                    params![event.group, event.key, event.body, now],
+                )
+                .map_err(sql_error("local_timer_fire"))?;
+                c.execute(
+                    "DELETE FROM local_timers WHERE slot = ?1 AND payload = ?2",
+                    params![timer.slot, timer.payload],
+                )
+                .map_err(sql_error("local_timer_fire"))?;
+                Ok(())
+            })
+            .await?;
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+
+    /// Every armed timer, earliest first.
+    pub async fn timers(&self) -> Result<Vec<StoredTimer>> {
+        self.store
+            .read("local_timers", |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT slot, due, payload FROM local_timers ORDER BY due, slot")
+                    .map_err(sql_error("local_timers"))?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok(StoredTimer {
+                            slot: r.get(0)?,
+                            due: Timestamp::from_unix(r.get(1)?),
+                            payload: r.get(2)?,
+                        })
+                    })
+                    .and_then(Iterator::collect)
+                    .map_err(sql_error("local_timers"))?;
+                Ok(rows)
+            })
+            .await
+    }
+}
+
+fn message(r: &rusqlite::Row<'_>) -> rusqlite::Result<(QueuedMessage, i64)> {
+    Ok((
+        QueuedMessage {
+            seq: r.get(0)?,
+            dest: dest_of(r.get(1)?),
+            envelope: Envelope {
+                group: r.get(2)?,
+                key: r.get(3)?,
+                body: r.get(4)?,
+            },
+            attempts: r.get::<_, i64>(5)?.try_into().unwrap_or(u32::MAX),
+        },
+        r.get(6)?,
+    ))
+}
+
+/// Standard queues: due messages, earliest due first.
+fn receive_standard(c: &Connection, dest: i64, now: i64, limit: i64) -> Result<Vec<QueuedMessage>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, dest, grp, key, body, attempts, due_ms FROM local_queue
+             WHERE dest = ?1 AND taken = 0 AND due_ms <= ?2 ORDER BY due_ms, seq LIMIT ?3",
+        )
+        .map_err(sql_error("local_queue_receive"))?;
+    let rows = stmt
+        .query_map(params![dest, now, limit], message)
+        .and_then(|rows| rows.map(|r| r.map(|(m, _)| m)).collect())
+        .map_err(sql_error("local_queue_receive"))?;
+    Ok(rows)
+}
+
+/// The FIFO queue: walks the waiting messages in queue order and hands out each group's run of
+/// due messages, skipping groups with a message taken or a message not yet due ahead.
+fn receive_fifo(c: &Connection, now: i64, limit: i64) -> Result<Vec<QueuedMessage>> {
+    let mut blocked: HashSet<String> = HashSet::new();
+    {
+        let mut taken = c
+            .prepare_cached("SELECT DISTINCT grp FROM local_queue WHERE dest = 0 AND taken = 1")
+            .map_err(sql_error("local_queue_receive"))?;
+        let groups = taken
+            .query_map([], |r| r.get::<_, Option<String>>(0))
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(sql_error("local_queue_receive"))?;
+        blocked.extend(groups.into_iter().flatten());
+    }
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, dest, grp, key, body, attempts, due_ms FROM local_queue
+             WHERE dest = 0 AND taken = 0 ORDER BY seq LIMIT ?1",
+        )
+        .map_err(sql_error("local_queue_receive"))?;
+    // Look further than `limit`: blocked groups' messages are passed over.
+    let scan = limit.saturating_mul(4).max(64);
+    let rows = stmt
+        .query_map(params![scan], message)
+        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+        .map_err(sql_error("local_queue_receive"))?;
+    let mut out = Vec::new();
+    for (m, due) in rows {
+        let group = m.envelope.group.clone().unwrap_or_default();
+        if blocked.contains(&group) {
+            continue;
+        }
+        if due > now || i64::try_from(out.len()).unwrap_or(i64::MAX) >= limit {
+            blocked.insert(group);
+            continue;
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+impl EventQueue for SqliteQueue {
+    async fn send(
+        &self,
+        to: Destination,
+        envelopes: Vec<Envelope>,
+    ) -> std::result::Result<(), QueueError> {
+        queue::check(to, &envelopes)?;
+        let now = (self.now_ms)();
+        self.insert(to, envelopes, now).await
+    }
+}
+
+impl DelayedQueue for SqliteQueue {
+    async fn send_delayed(
+        &self,
+        to: Destination,
+        envelopes: Vec<Envelope>,
+        delay: Duration,
+    ) -> std::result::Result<(), QueueError> {
+        queue::check_delayed(to, &envelopes)?;
+        let delay = delay.min(queue::MAX_DELAY);
+        let due = (self.now_ms)() + i64::try_from(delay.as_millis()).unwrap_or(0);
+        self.insert(to, envelopes, due).await
+    }
+}
