@@ -339,7 +339,9 @@ mod tests {
         let with = |extra: (&'static str, &'static str)| {
             let mut pairs = base.to_vec();
             pairs.push(extra);
-            Settings::from_lookup(lookup(&pairs)).unwrap_err().to_string()
+            Settings::from_lookup(lookup(&pairs))
+                .unwrap_err()
+                .to_string()
         };
         assert!(with(("SWITCHBOARD_ADDR", "nope")).starts_with("SWITCHBOARD_ADDR"));
         assert!(with(("SWITCHBOARD_TEST_CLOCK", "maybe")).starts_with("SWITCHBOARD_TEST_CLOCK"));

@@ -210,7 +210,8 @@ impl Demo {
 
         // 4. The agent stays silent: the reminder.
         self.progress("Kim asks a question; Ana does not answer for 10 minutes");
-        let question = self.message(json!({"type": "text", "text": {"body": "Is the discount valid for shoes?"}}));
+        let question = self
+            .message(json!({"type": "text", "text": {"body": "Is the discount valid for shoes?"}}));
         self.webhook(question).await?;
         self.advance(0).await?;
         self.advance(10 * 60).await?;
@@ -218,7 +219,9 @@ impl Demo {
         println!("    AUTO-6: the no-reply reminder went to Kim, once for this unanswered stretch");
 
         // 5. Ana answers; Kim goes quiet; the conversation auto-closes and the survey goes out.
-        self.progress("Ana answers from the console; then Kim stays quiet for 2 hours (the auto-close time)");
+        self.progress(
+            "Ana answers from the console; then Kim stays quiet for 2 hours (the auto-close time)",
+        );
         self.console(
             "POST",
             &format!("/v1/numbers/{NUMBER}/contacts/{CUSTOMER}/messages"),
@@ -250,9 +253,13 @@ impl Demo {
         if !notices.iter().any(|n| n["notice"] == "csat_answered") {
             return Err(format!("no CSAT answer in the log: {notices:?}"));
         }
-        let summary = self.contact("the score is recorded against the closed conversation; nothing reopens").await?;
+        let summary = self
+            .contact("the score is recorded against the closed conversation; nothing reopens")
+            .await?;
         if summary["status"] != "closed" {
-            return Err(format!("the survey answer reopened the conversation: {summary}"));
+            return Err(format!(
+                "the survey answer reopened the conversation: {summary}"
+            ));
         }
 
         // 7. Time passes: the outreach expires.
@@ -267,7 +274,9 @@ impl Demo {
         self.webhook(late).await?;
         self.advance(0).await?;
         self.expect_sends(1).await?;
-        println!("    OUT-EXP: outreach older than 30 days is expired; the number's text answers instead of the old flow");
+        println!(
+            "    OUT-EXP: outreach older than 30 days is expired; the number's text answers instead of the old flow"
+        );
 
         // 8. Where the money went.
         self.progress("The admin reads the cost report");
@@ -291,11 +300,13 @@ impl Demo {
         }
         for (category, figures) in categories {
             println!(
-                "    BILL-3: {category}: {} message(s) predicted billable, {} reported by Meta so far",
-                figures["predicted_count"], figures["reported_count"]
+                "    BILL-3: {category}: {} message(s) predicted, predicted cost {} micro-dollars, {} reported by Meta so far",
+                figures["predicted_count"], figures["predicted_micros"], figures["reported_count"]
             );
         }
-        println!("    (prices are 0 here: the demo configures no rate table; the counts are what Meta bills by)");
+        println!(
+            "    (costs are 0 here: the demo configures no rate table; service messages are free anyway)"
+        );
         println!(
             "\nDone: {} messages went out, every one decided by the rules crate and sent through the sender's checks.",
             self.sends().len()
@@ -321,7 +332,10 @@ impl Demo {
     }
 
     /// The sends since the last look; fails unless there are at least `at_least`.
-    async fn expect_sends(&mut self, at_least: usize) -> Result<Vec<sender::graph::Request>, String> {
+    async fn expect_sends(
+        &mut self,
+        at_least: usize,
+    ) -> Result<Vec<sender::graph::Request>, String> {
         let all = self.sends();
         let new: Vec<_> = all[self.seen_sends.min(all.len())..].to_vec();
         self.seen_sends = all.len();
@@ -341,7 +355,12 @@ impl Demo {
 
     async fn advance(&mut self, seconds: u64) -> Result<(), String> {
         let (status, body) = self
-            .call("POST", "/dev/clock", None, json!({"advance_seconds": seconds}))
+            .call(
+                "POST",
+                "/dev/clock",
+                None,
+                json!({"advance_seconds": seconds}),
+            )
             .await?;
         if status != 200 || body["settled"] != true {
             return Err(format!("the engine did not settle: {status} {body}"));
@@ -425,7 +444,9 @@ impl Demo {
     ) -> Result<Value, String> {
         let (status, body) = self.call(method, path, Some(token), body).await?;
         if status != expect {
-            return Err(format!("{method} {path}: expected {expect}, got {status} {body}"));
+            return Err(format!(
+                "{method} {path}: expected {expect}, got {status} {body}"
+            ));
         }
         Ok(body)
     }
@@ -450,7 +471,10 @@ impl Demo {
         let r = request.send().await.map_err(|e| e.to_string())?;
         let status = r.status().as_u16();
         let text = r.text().await.map_err(|e| e.to_string())?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     /// One customer message as Meta's webhook carries it.
@@ -502,7 +526,7 @@ impl Demo {
 
 /// An HTTP client for the runner on loopback (plain HTTP; the TLS stack is configured only
 /// because reqwest asks for one).
-fn loopback_client() -> Result<reqwest::Client, String> {
+pub fn loopback_client() -> Result<reqwest::Client, String> {
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -527,7 +551,10 @@ fn payloads(content: &rules::effect::OutboundContent) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk(&serde_json::to_value(content).unwrap_or(Value::Null), &mut out);
+    walk(
+        &serde_json::to_value(content).unwrap_or(Value::Null),
+        &mut out,
+    );
     out
 }
 

@@ -8,8 +8,8 @@
 use crate::clock::EngineClock;
 use rules::effect::Wake;
 use rules::{BusinessNumberId, ContactKey};
-use store::sqlite::StoredTimer;
 use store::SqliteQueue;
+use store::sqlite::StoredTimer;
 use timers::{Arming, Clock as _, TimerError, TimerPort, TimerWheel, WakeUp};
 use tokio::sync::Notify;
 
@@ -68,7 +68,11 @@ impl LocalTimers {
     pub async fn fire_due(&self) -> usize {
         let mut fired = 0;
         for wake_up in self.wheel.due(self.clock.now()) {
-            match self.queue.fire_timer(stored(&wake_up), wake_up.envelope()).await {
+            match self
+                .queue
+                .fire_timer(stored(&wake_up), wake_up.envelope())
+                .await
+            {
                 Ok(()) => fired += 1,
                 Err(error) => {
                     tracing::warn!(kind = wake_up.kind.as_str(), %error, "timer not delivered; retried");

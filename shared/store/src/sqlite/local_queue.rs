@@ -375,11 +375,12 @@ impl SqliteQueue {
     /// Queues a fired timer's event on the inbound queue and forgets the timer, in one
     /// transaction; a timer armed again meanwhile (another payload in the slot) is kept.
     pub async fn fire_timer(&self, timer: StoredTimer, event: Envelope) -> Result<()> {
-        queue::check(Destination::Inbound, std::slice::from_ref(&event))
-            .map_err(|e| StoreError::Backend {
+        queue::check(Destination::Inbound, std::slice::from_ref(&event)).map_err(|e| {
+            StoreError::Backend {
                 operation: "local_timer_fire",
                 message: e.to_string(),
-            })?;
+            }
+        })?;
         let now = (self.now_ms)();
         self.store
             .run("local_timer_fire", move |c| {
@@ -405,7 +406,9 @@ impl SqliteQueue {
         self.store
             .read("local_timers", |c| {
                 let mut stmt = c
-                    .prepare_cached("SELECT slot, due, payload FROM local_timers ORDER BY due, slot")
+                    .prepare_cached(
+                        "SELECT slot, due, payload FROM local_timers ORDER BY due, slot",
+                    )
                     .map_err(sql_error("local_timers"))?;
                 let rows = stmt
                     .query_map([], |r| {
