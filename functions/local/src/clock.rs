@@ -45,6 +45,17 @@ impl EngineClock {
         }
     }
 
+    /// A clock that reads `unix` seconds now and flows from there (a test clock set to a known
+    /// instant, so that a story runs on the same dates everywhere).
+    pub fn starting_at(unix: i64) -> EngineClock {
+        let clock = EngineClock::new();
+        clock
+            .inner
+            .offset_ms
+            .store(unix.saturating_mul(1000) - system_ms(), Ordering::Release);
+        clock
+    }
+
     pub fn now_ms(&self) -> Millis {
         system_ms() + self.inner.offset_ms.load(Ordering::Acquire)
     }

@@ -73,6 +73,14 @@ impl Running {
 
 /// Starts the runner with `settings`.
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    start_with_clock(settings, EngineClock::new()).await
+}
+
+/// Starts the runner on a given clock (tests start the test clock at a known instant).
+pub async fn start_with_clock(
+    settings: Settings,
+    clock: EngineClock,
+) -> Result<Running, StartError> {
     let store_error = |source| StartError::Store {
         path: settings.db.display().to_string(),
         source,
@@ -81,7 +89,6 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     apply_desk(&store, &settings.desk)
         .await
         .map_err(store_error)?;
-    let clock = EngineClock::new();
     let graph = match &settings.access_token {
         Some(token) => {
             let client = cloud_client(&settings, token)?;
