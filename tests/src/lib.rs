@@ -1,4 +1,20 @@
-//! Shared helpers for Switchboard's cross-function tests: fixture paths and loading.
+//! Switchboard's cross-function and end-to-end tests.
+//!
+//! - [`fixture`]: the shared fixtures (`tests/fixtures`);
+//! - [`Deployment`]: what a story needs from a running Switchboard; [`aws::AwsPath`] is the AWS
+//!   path (the Lambda handlers over moto), the local runner implements it too;
+//! - [`stories`]: one end-to-end story per seed, written once, run on every deployment;
+//! - [`webhooks`]: Meta's webhook bodies for the stories;
+//! - [`proxy`]: the counting proxy in front of moto (goal P3).
+
+pub mod aws;
+pub mod clock;
+pub mod deployment;
+pub mod proxy;
+pub mod stories;
+pub mod webhooks;
+
+pub use deployment::{APP_SECRET, Deployment, Reply, TOKENS, VERIFY_TOKEN};
 
 use std::path::PathBuf;
 

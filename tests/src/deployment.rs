@@ -1,0 +1,42 @@
+//! What a story needs from a deployment of Switchboard: the fake Graph API it sends to, its clock,
+//! the signed webhook, the console API, and a way to move time and let queued work finish.
+//! Implemented by the AWS path ([`crate::aws::AwsPath`]: the Lambda handlers over moto) and the
+//! local runner (`switchboard serve`).
+
+pub const APP_SECRET: &str = "e2e-app-secret";
+pub const VERIFY_TOKEN: &str = "e2e-verify-token";
+/// Console bearer tokens every deployment accepts: "admin-token" → agent id "admin", role admin;
+/// "ana-token" → "ana", agent; "ben-token" → "ben", agent.
+pub const TOKENS: &str = "admin:admin:admin-token,ana:agent:ana-token,ben:agent:ben-token";
+
+/// A console answer: the HTTP status and the JSON body (`Null` when empty).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Deployment {
+    /// The fake Graph API the engine sends to (testkit::fake_graph::FakeGraph, started by the deployment).
+    fn graph(&self) -> &testkit::fake_graph::FakeGraph;
+    /// The engine's current time, unix seconds (the deployment's manual/test clock).
+    async fn now(&self) -> i64;
+    /// POST /webhook with this raw JSON body, signed with APP_SECRET (X-Hub-Signature-256); the HTTP status.
+    async fn webhook(&self, body: &str) -> u16;
+    /// One console request as the bearer of `token`; `path` starts with "/v1/".
+    /// A body that is a JSON string (`Value::String`) is sent raw with `Content-Type: text/csv`
+    /// (campaign lists); any other body as JSON (`application/json`). The answer's body is its JSON
+    /// (`Null` when empty, a JSON string of the text when it is not JSON).
+    async fn console(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> Reply;
+    /// Moves the engine's clock forward by `seconds` (0 = not at all), fires every timer that is due,
+    /// and delivers all queued work (inbound FIFO in group order, updates, outbound, delayed messages
+    /// that are due) until nothing is left to do.
+    async fn advance(&self, seconds: u64);
+}
