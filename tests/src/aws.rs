@@ -22,7 +22,7 @@
 
 use crate::clock::SharedClock;
 use crate::deployment::{APP_SECRET, Deployment, Reply, TOKENS, VERIFY_TOKEN};
-use crate::proxy::{Counts, CountingProxy};
+use crate::proxy::{CountingProxy, Counts};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use console::submitter::GraphSubmitter;
@@ -174,15 +174,21 @@ fn graph_client(graph: &FakeGraph) -> whatsapp::cloud::CloudClient {
 /// characters (a guard for real deployments); the test tokens are short, so they are added one by
 /// one with `StaticTokens::with`.
 pub fn e2e_tokens() -> StaticTokens {
-    TOKENS.split(',').fold(StaticTokens::new(), |tokens, entry| {
-        let mut parts = entry.splitn(3, ':');
-        let (Some(agent), Some(role), Some(token)) = (parts.next(), parts.next(), parts.next())
-        else {
-            panic!("TOKENS entry {entry:?} is not agent:role:token");
-        };
-        let role = console::Role::parse(role).expect("a role");
-        tokens.with(token, rules::AgentId::new(agent).expect("an agent id"), role)
-    })
+    TOKENS
+        .split(',')
+        .fold(StaticTokens::new(), |tokens, entry| {
+            let mut parts = entry.splitn(3, ':');
+            let (Some(agent), Some(role), Some(token)) = (parts.next(), parts.next(), parts.next())
+            else {
+                panic!("TOKENS entry {entry:?} is not agent:role:token");
+            };
+            let role = console::Role::parse(role).expect("a role");
+            tokens.with(
+                token,
+                rules::AgentId::new(agent).expect("an agent id"),
+                role,
+            )
+        })
 }
 
 impl AwsPath {
@@ -382,7 +388,8 @@ impl AwsPath {
                 .unwrap_or_else(|| panic!("schedule {name} has no target input"));
             let payload: serde_json::Value =
                 serde_json::from_str(input).expect("a schedule's input is JSON");
-            let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
+            let event =
+                lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
             timers_lambda::handle(&self.timers_queue, event)
                 .await
                 .unwrap_or_else(|e| panic!("the timers function failed on {name}: {e}"));
@@ -423,7 +430,8 @@ impl AwsPath {
                 let mut attributes = serde_json::Map::new();
                 if let Some(a) = m.attributes() {
                     for (k, v) in a {
-                        attributes.insert(k.as_str().to_owned(), serde_json::Value::from(v.clone()));
+                        attributes
+                            .insert(k.as_str().to_owned(), serde_json::Value::from(v.clone()));
                     }
                 }
                 serde_json::json!({
@@ -505,6 +513,13 @@ impl AwsPath {
             }
             work += self.deliver(&self.urls.updates).await;
             work += self.deliver(&self.urls.outbound).await;
+            if std::env::var_os("E2E_TRACE").is_some() {
+                eprintln!(
+                    "e2e: t={} work={work} held={:?}",
+                    self.clock.unix(),
+                    self.sender.queue().next_due()
+                );
+            }
             if work == 0 {
                 return;
             }

@@ -48,7 +48,12 @@ impl Counts {
     }
 
     /// Calls matching the filters (`None`: any).
-    pub fn total(&self, caller: Option<&str>, service: Option<&str>, operation: Option<&str>) -> u64 {
+    pub fn total(
+        &self,
+        caller: Option<&str>,
+        service: Option<&str>,
+        operation: Option<&str>,
+    ) -> u64 {
         self.snapshot()
             .into_iter()
             .filter(|(c, _)| {
@@ -248,7 +253,12 @@ mod tests {
     fn operations_are_told_by_target_action_or_rest_path() {
         let c = |m, p, t, b: &str| classify(m, p, t, b.as_bytes());
         assert_eq!(
-            c("POST", "/", Some("DynamoDB_20120810.TransactWriteItems"), "{}"),
+            c(
+                "POST",
+                "/",
+                Some("DynamoDB_20120810.TransactWriteItems"),
+                "{}"
+            ),
             ("dynamodb".into(), "TransactWriteItems".into())
         );
         assert_eq!(

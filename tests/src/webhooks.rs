@@ -46,7 +46,14 @@ pub fn text(from: &str, wamid: &str, at: i64, body: &str, context: Option<&str>)
 }
 
 /// A template's quick-reply button pressed (`type: button`), with the payload we sent on it.
-pub fn button(from: &str, wamid: &str, at: i64, context: &str, payload: &str, title: &str) -> String {
+pub fn button(
+    from: &str,
+    wamid: &str,
+    at: i64,
+    context: &str,
+    payload: &str,
+    title: &str,
+) -> String {
     message(
         from,
         "Customer",
@@ -59,7 +66,14 @@ pub fn button(from: &str, wamid: &str, at: i64, context: &str, payload: &str, ti
 }
 
 /// An interactive reply button pressed (a bot step's or the CSAT survey's buttons).
-pub fn button_reply(from: &str, wamid: &str, at: i64, context: &str, id: &str, title: &str) -> String {
+pub fn button_reply(
+    from: &str,
+    wamid: &str,
+    at: i64,
+    context: &str,
+    id: &str,
+    title: &str,
+) -> String {
     message(
         from,
         "Customer",

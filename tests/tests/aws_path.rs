@@ -54,8 +54,10 @@ async fn tpl_4_approval_of_a_template_submitted_on_a_fresh_number_is_applied() {
         "POST",
         &number_path("/templates"),
         ADMIN,
-        Some(json!({"name": "welcome_back", "language": "en_US", "category": "UTILITY",
-                    "body": "Welcome back."})),
+        Some(
+            json!({"name": "welcome_back", "language": "en_US", "category": "UTILITY",
+                    "body": "Welcome back."}),
+        ),
     )
     .await;
     ok(

@@ -44,7 +44,11 @@ pub async fn seed_004_welcome_queue_reminder_auto_close_csat<D: Deployment>(d: &
     assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"));
     assert_eq!(agent.as_deref(), Some("ana"));
     let first_shown = shown_to(d, FIRST);
-    assert_eq!(first_shown.first().map(String::as_str), Some(WELCOME), "AUTO-1: {first_shown:?}");
+    assert_eq!(
+        first_shown.first().map(String::as_str),
+        Some(WELCOME),
+        "AUTO-1: {first_shown:?}"
+    );
     assert_eq!(
         first_shown.iter().filter(|s| *s == WELCOME).count(),
         1,
@@ -55,16 +59,36 @@ pub async fn seed_004_welcome_queue_reminder_auto_close_csat<D: Deployment>(d: &
     says(d, SECOND, "Hi, is anyone there?", None).await;
     d.advance(0).await;
     let (_, status, handler, agent) = conversation(d, SECOND).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "unassigned"), "AUTO-4");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "unassigned"),
+        "AUTO-4"
+    );
     assert_eq!(agent, None);
     let second_shown = shown_to(d, SECOND);
-    assert_eq!(second_shown.first().map(String::as_str), Some(WELCOME), "{second_shown:?}");
-    assert!(second_shown.iter().any(|s| s == UNASSIGNED), "AUTO-3: {second_shown:?}");
+    assert_eq!(
+        second_shown.first().map(String::as_str),
+        Some(WELCOME),
+        "{second_shown:?}"
+    );
     assert!(
-        second_shown.iter().any(|s| s == "You are number 1 in the queue."),
+        second_shown.iter().any(|s| s == UNASSIGNED),
+        "AUTO-3: {second_shown:?}"
+    );
+    assert!(
+        second_shown
+            .iter()
+            .any(|s| s == "You are number 1 in the queue."),
         "AUTO-4 queue message with the position: {second_shown:?}"
     );
-    let queue = ok(d, "GET", &number_path("/conversations?scope=queue"), ANA, None).await;
+    let queue = ok(
+        d,
+        "GET",
+        &number_path("/conversations?scope=queue"),
+        ANA,
+        None,
+    )
+    .await;
     let queued: Vec<&str> = queue["items"]
         .as_array()
         .map(|a| a.iter().filter_map(|i| i["contact"].as_str()).collect())
@@ -113,7 +137,11 @@ pub async fn seed_004_welcome_queue_reminder_auto_close_csat<D: Deployment>(d: &
 
     // AUTO-5: the queued customer now has ana.
     let (_, status, handler, agent) = conversation(d, SECOND).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"), "AUTO-5");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "agent"),
+        "AUTO-5"
+    );
     assert_eq!(agent.as_deref(), Some("ana"), "AUTO-5");
 
     // The customer answers the survey: recorded, no new conversation (AUTO-9).
@@ -121,12 +149,16 @@ pub async fn seed_004_welcome_queue_reminder_auto_close_csat<D: Deployment>(d: &
     taps(d, FIRST, &wamid_of(&survey), "csat.3", "Satisfied").await;
     d.advance(0).await;
     let answered = detail(d, FIRST).await;
-    assert_eq!(answered["status"], "closed", "AUTO-9: no new conversation: {answered}");
+    assert_eq!(
+        answered["status"], "closed",
+        "AUTO-9: no new conversation: {answered}"
+    );
     assert_eq!(sent_to(d, FIRST).len(), sent_before, "nothing more is sent");
     let items = log(d, FIRST).await;
     assert!(
-        items.iter().any(|i| i["kind"] == "inbound"
-            && i["body"].to_string().contains("csat.3")),
+        items
+            .iter()
+            .any(|i| i["kind"] == "inbound" && i["body"].to_string().contains("csat.3")),
         "the answer is in the log: {items:#?}"
     );
 }

@@ -5,6 +5,9 @@ use super::*;
 const IN_TIME: &str = "+4915100020001";
 const LATE: &str = "+4915100020002";
 const FREE_TEXT: &str = "+4915100020003";
+/// One hour (seed 002's "indicated response timeout"). Kept short: while contacts are pending the
+/// sender ticks the campaign every minute, and every tick is real work on the AWS path.
+const RESPONSE_TIMEOUT: u64 = 3600;
 
 fn key(phone: &str) -> &str {
     phone.trim_start_matches('+')
@@ -12,7 +15,14 @@ fn key(phone: &str) -> &str {
 
 /// The campaign's contacts at the console, by contact key.
 async fn contacts<D: Deployment>(d: &D) -> Vec<Value> {
-    let page = ok(d, "GET", &number_path("/campaigns/spring/contacts?limit=100"), ADMIN, None).await;
+    let page = ok(
+        d,
+        "GET",
+        &number_path("/campaigns/spring/contacts?limit=100"),
+        ADMIN,
+        None,
+    )
+    .await;
     page["items"].as_array().cloned().unwrap_or_default()
 }
 
@@ -29,7 +39,7 @@ async fn hopper<D: Deployment>(d: &D) -> Value {
 }
 
 /// Seed 002: a campaign "How would you like to be contacted?" with three quick replies, a list of
-/// three customers (and a row without a country prefix), a 24-hour response timeout and hand-off to
+/// three customers (and a row without a country prefix), a one-hour response timeout and hand-off to
 /// an agent. One customer answers with a button in time, one answers after the timeout, one types
 /// a free-text answer.
 ///
@@ -71,7 +81,14 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
     .await;
     assert_eq!(mapped["unmapped"], json!([]), "TPL-3: {mapped}");
     approve(d, "contact_pref", "en").await;
-    let template = ok(d, "GET", &number_path("/templates/contact_pref/en"), ADMIN, None).await;
+    let template = ok(
+        d,
+        "GET",
+        &number_path("/templates/contact_pref/en"),
+        ADMIN,
+        None,
+    )
+    .await;
     assert_eq!(template["status"], "APPROVED", "TPL-4: {template}");
 
     // CAMP-1: a draft campaign.
@@ -88,7 +105,7 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
             "language": "en",
             "starts_at": now,
             "ends_at": now + 7 * DAY as i64,
-            "response_timeout": DAY,
+            "response_timeout": RESPONSE_TIMEOUT,
             "retry_enabled": false,
             "handoff": {"to": "agent", "agent": null}
         })),
@@ -103,11 +120,21 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
     let report = upload_list(d, &csv).await;
     assert_eq!(report["imported"], 3, "{report}");
     assert_eq!(report["refused"][0]["row"], 4, "CAMP-4: {report}");
-    assert_eq!(report["refused"][0]["problem"], "invalid_phone", "CAMP-4: {report}");
+    assert_eq!(
+        report["refused"][0]["problem"], "invalid_phone",
+        "CAMP-4: {report}"
+    );
     assert_eq!(report["campaign"]["hopper"]["fresh"], 3, "CAMP-2: {report}");
 
     // CAMP-10: start; the template goes to the three, with the first name and signed buttons.
-    let started = ok(d, "POST", &number_path("/campaigns/spring/start"), ADMIN, None).await;
+    let started = ok(
+        d,
+        "POST",
+        &number_path("/campaigns/spring/start"),
+        ADMIN,
+        None,
+    )
+    .await;
     assert_eq!(started["status"], "RUNNING", "{started}");
     d.advance(60).await;
     let mut sent = Vec::new();
@@ -127,12 +154,23 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
         sent.push((wamid_of(&request), payloads));
     }
     let h = hopper(d).await;
-    assert_eq!((h["pending"].as_i64(), h["total"].as_i64()), (Some(3), Some(3)), "CAMP-2: {h}");
+    assert_eq!(
+        (h["pending"].as_i64(), h["total"].as_i64()),
+        (Some(3), Some(3)),
+        "CAMP-2: {h}"
+    );
     deliver_all(d, "marketing").await;
 
     // CAMP-7: an in-time answer with a button: the contact's result, an agent conversation.
-    d.advance(3600).await;
-    presses(d, key(IN_TIME), &sent[0].0, &sent[0].1[1], "WhatsApp message").await;
+    d.advance(600).await;
+    presses(
+        d,
+        key(IN_TIME),
+        &sent[0].0,
+        &sent[0].1[1],
+        "WhatsApp message",
+    )
+    .await;
     d.advance(0).await;
     let answered = campaign_contact(d, IN_TIME).await;
     assert_eq!(answered["stage"], "closed", "CAMP-7: {answered}");
@@ -142,38 +180,75 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
         "CAMP-7: the answer is the result: {answered}"
     );
     let (_, status, handler, agent) = conversation(d, key(IN_TIME)).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"), "CAMP-7 hand-off");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "agent"),
+        "CAMP-7 hand-off"
+    );
     assert_eq!(agent.as_deref(), Some("ana"));
     let window = ok(d, "GET", &contact_path(key(IN_TIME), "/window"), ANA, None).await;
-    assert_eq!(window["state"], "open", "CAMP-7: inside the window: {window}");
+    assert_eq!(
+        window["state"], "open",
+        "CAMP-7: inside the window: {window}"
+    );
 
     // CAMP-9: a free-text answer ends the campaign for the contact; an agent conversation opens.
-    says(d, key(FREE_TEXT), "Please call me in the evening", Some(&sent[2].0)).await;
+    says(
+        d,
+        key(FREE_TEXT),
+        "Please call me in the evening",
+        Some(&sent[2].0),
+    )
+    .await;
     d.advance(0).await;
     let free = campaign_contact(d, FREE_TEXT).await;
     assert_eq!(free["stage"], "closed", "CAMP-9: {free}");
     let (_, status, handler, _) = conversation(d, key(FREE_TEXT)).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"), "CAMP-9");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "agent"),
+        "CAMP-9"
+    );
     let h = hopper(d).await;
-    assert_eq!((h["pending"].as_i64(), h["closed"].as_i64()), (Some(1), Some(2)), "CAMP-2: {h}");
+    assert_eq!(
+        (h["pending"].as_i64(), h["closed"].as_i64()),
+        (Some(1), Some(2)),
+        "CAMP-2: {h}"
+    );
 
     // CAMP-8: the response timeout passes; a later press is not counted, an agent takes it.
-    d.advance(DAY).await;
+    d.advance(RESPONSE_TIMEOUT).await;
     let late = campaign_contact(d, LATE).await;
     assert_eq!(late["stage"], "closed", "CAMP-8: timed out: {late}");
     let result_before = late["result"].clone();
     presses(d, key(LATE), &sent[1].0, &sent[1].1[0], "Phone call").await;
     d.advance(0).await;
     let late = campaign_contact(d, LATE).await;
-    assert_eq!(late["result"], result_before, "CAMP-8: the late answer is not counted: {late}");
-    assert!(!late["result"].to_string().contains("Phone call"), "CAMP-8: {late}");
+    assert_eq!(
+        late["result"], result_before,
+        "CAMP-8: the late answer is not counted: {late}"
+    );
+    assert!(
+        !late["result"].to_string().contains("Phone call"),
+        "CAMP-8: {late}"
+    );
     let (_, status, handler, _) = conversation(d, key(LATE)).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"), "CAMP-8");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "agent"),
+        "CAMP-8"
+    );
 
     // CAMP-2: everyone is closed; CAMP-1: nothing is left, so the campaign completes.
     let h = hopper(d).await;
     assert_eq!(
-        (h["fresh"].as_i64(), h["retry"].as_i64(), h["pending"].as_i64(), h["closed"].as_i64(), h["total"].as_i64()),
+        (
+            h["fresh"].as_i64(),
+            h["retry"].as_i64(),
+            h["pending"].as_i64(),
+            h["closed"].as_i64(),
+            h["total"].as_i64()
+        ),
         (Some(0), Some(0), Some(0), Some(3), Some(3)),
         "CAMP-2: {h}"
     );

@@ -108,7 +108,10 @@ pub async fn agent<D: Deployment>(d: &D, id: &str, capacity: u32) {
 /// `message_templates` webhook (TPL-1, TPL-4); `template` is the console's new-template body.
 pub async fn approved_template<D: Deployment>(d: &D, template: Value) {
     let name = template["name"].as_str().expect("a name").to_owned();
-    let language = template["language"].as_str().expect("a language").to_owned();
+    let language = template["language"]
+        .as_str()
+        .expect("a language")
+        .to_owned();
     let created = ok(d, "POST", &number_path("/templates"), ADMIN, Some(template)).await;
     assert_eq!(created["status"], "PENDING", "{created}");
     approve(d, &name, &language).await;
@@ -151,7 +154,17 @@ pub async fn approve<D: Deployment>(d: &D, name: &str, language: &str) {
 /// `tests/aws_path.rs`). A status webhook for a message that is not ours links the number first.
 pub async fn link_number_to_account<D: Deployment>(d: &D) {
     let at = d.now().await;
-    post(d, &webhooks::status("wamid.E2E_LINK_ONLY", "4915100099999", "delivered", at, "service")).await;
+    post(
+        d,
+        &webhooks::status(
+            "wamid.E2E_LINK_ONLY",
+            "4915100099999",
+            "delivered",
+            at,
+            "service",
+        ),
+    )
+    .await;
     d.advance(0).await;
 }
 
@@ -181,7 +194,13 @@ pub async fn says<D: Deployment>(d: &D, from: &str, text: &str, context: Option<
 }
 
 /// The customer presses a template quick reply (payload as sent) on message `context`.
-pub async fn presses<D: Deployment>(d: &D, from: &str, context: &str, payload: &str, title: &str) -> String {
+pub async fn presses<D: Deployment>(
+    d: &D,
+    from: &str,
+    context: &str,
+    payload: &str,
+    title: &str,
+) -> String {
     let id = wamid();
     let at = d.now().await;
     post(d, &webhooks::button(from, &id, at, context, payload, title)).await;
@@ -189,10 +208,20 @@ pub async fn presses<D: Deployment>(d: &D, from: &str, context: &str, payload: &
 }
 
 /// The customer presses an interactive reply button (bot step, CSAT) on message `context`.
-pub async fn taps<D: Deployment>(d: &D, from: &str, context: &str, button: &str, title: &str) -> String {
+pub async fn taps<D: Deployment>(
+    d: &D,
+    from: &str,
+    context: &str,
+    button: &str,
+    title: &str,
+) -> String {
     let id = wamid();
     let at = d.now().await;
-    post(d, &webhooks::button_reply(from, &id, at, context, button, title)).await;
+    post(
+        d,
+        &webhooks::button_reply(from, &id, at, context, button, title),
+    )
+    .await;
     id
 }
 
@@ -279,7 +308,10 @@ pub async fn log<D: Deployment>(d: &D, contact: &str) -> Vec<Value> {
 }
 
 /// The conversation's (id, status, handler, agent) as the console shows it.
-pub async fn conversation<D: Deployment>(d: &D, contact: &str) -> (String, String, String, Option<String>) {
+pub async fn conversation<D: Deployment>(
+    d: &D,
+    contact: &str,
+) -> (String, String, String, Option<String>) {
     let c = detail(d, contact).await;
     let conv = &c["conversation"];
     (
@@ -295,7 +327,11 @@ pub async fn deliver_all<D: Deployment>(d: &D, category: &str) {
     let at = d.now().await;
     for r in d.graph().sent() {
         let to = r.to().unwrap_or("").to_owned();
-        post(d, &webhooks::status(&wamid_of(&r), &to, "delivered", at, category)).await;
+        post(
+            d,
+            &webhooks::status(&wamid_of(&r), &to, "delivered", at, category),
+        )
+        .await;
     }
     d.advance(0).await;
 }

@@ -33,11 +33,19 @@ async fn outreach<D: Deployment>(d: &D, contact: &str) -> (String, Vec<String>) 
         Some(json!({"name": "spring_offer", "language": "en_US"})),
     )
     .await;
-    assert!(accepted["outreach"].as_str().is_some_and(|o| o.starts_with("o-")), "{accepted}");
+    assert!(
+        accepted["outreach"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("o-")),
+        "{accepted}"
+    );
     d.advance(30).await;
     let (wamid, payloads) = last_template_to(d, contact);
     assert_eq!(payloads.len(), 2, "OUT-8: a payload per quick reply");
-    assert!(payloads.iter().all(|p| p.starts_with("sb1.")), "OUT-8: {payloads:?}");
+    assert!(
+        payloads.iter().all(|p| p.starts_with("sb1.")),
+        "OUT-8: {payloads:?}"
+    );
     (wamid, payloads)
 }
 
@@ -46,7 +54,11 @@ async fn with_bot<D: Deployment>(d: &D, contact: &str) -> String {
     says(d, contact, "Hi there", None).await;
     d.advance(0).await;
     let (id, status, handler, _) = conversation(d, contact).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "bot"), "{contact}");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "bot"),
+        "{contact}"
+    );
     id
 }
 
@@ -58,10 +70,21 @@ async fn with_agent<D: Deployment>(d: &D, contact: &str) -> String {
         .rev()
         .find(|r| shown(r) == MENU_TEXT)
         .expect("the bot's menu");
-    taps(d, contact, &wamid_of(&menu), TALK_TO_A_PERSON, "Talk to a person").await;
+    taps(
+        d,
+        contact,
+        &wamid_of(&menu),
+        TALK_TO_A_PERSON,
+        "Talk to a person",
+    )
+    .await;
     d.advance(0).await;
     let (id, status, handler, agent) = conversation(d, contact).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"), "{contact}");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "agent"),
+        "{contact}"
+    );
     assert_eq!(agent.as_deref(), Some("ana"));
     id
 }
@@ -134,19 +157,40 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     says(d, c, "Is this still on?", Some(&old[0].0)).await;
     d.advance(0).await;
     let (_, status, handler, _) = conversation(d, c).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "bot"), "OUT-EXP-1");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "bot"),
+        "OUT-EXP-1"
+    );
     let shown = shown_to(d, c);
-    assert_eq!(shown.last().map(String::as_str), Some(MENU_TEXT), "OUT-EXP-1: {shown:?}");
-    assert!(!shown.iter().any(|s| s == EXPIRED_TEXT), "OUT-EXP-1: {shown:?}");
-    assert!(has_notice(d, c, "started_from_outreach").await.is_none(), "OUT-EXP-1");
+    assert_eq!(
+        shown.last().map(String::as_str),
+        Some(MENU_TEXT),
+        "OUT-EXP-1: {shown:?}"
+    );
+    assert!(
+        !shown.iter().any(|s| s == EXPIRED_TEXT),
+        "OUT-EXP-1: {shown:?}"
+    );
+    assert!(
+        has_notice(d, c, "started_from_outreach").await.is_none(),
+        "OUT-EXP-1"
+    );
 
     // OUT-EXP-2: a press on an expired outreach, no conversation: the expired text, nothing opens.
     let c = customers[1];
     presses(d, c, &old[1].0, &old[1].1[0], "Show me").await;
     d.advance(0).await;
-    assert_eq!(shown_to(d, c).last().map(String::as_str), Some(EXPIRED_TEXT), "OUT-EXP-2");
+    assert_eq!(
+        shown_to(d, c).last().map(String::as_str),
+        Some(EXPIRED_TEXT),
+        "OUT-EXP-2"
+    );
     let after = detail(d, c).await;
-    assert_eq!(after["status"], "closed", "OUT-EXP-2: no conversation: {after}");
+    assert_eq!(
+        after["status"], "closed",
+        "OUT-EXP-2: no conversation: {after}"
+    );
     assert!(
         after["conversation"].is_null() || after["conversation"]["status"] == "closed",
         "OUT-EXP-2: {after}"
@@ -158,9 +202,17 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     let bot = with_bot(d, c).await;
     presses(d, c, &old[2].0, &old[2].1[1], "Not now").await;
     d.advance(0).await;
-    assert_eq!(shown_to(d, c).last().map(String::as_str), Some(EXPIRED_TEXT), "OUT-EXP-3");
+    assert_eq!(
+        shown_to(d, c).last().map(String::as_str),
+        Some(EXPIRED_TEXT),
+        "OUT-EXP-3"
+    );
     let (id, status, handler, _) = conversation(d, c).await;
-    assert_eq!((id, status.as_str(), handler.as_str()), (bot, "open", "bot"), "OUT-EXP-3");
+    assert_eq!(
+        (id, status.as_str(), handler.as_str()),
+        (bot, "open", "bot"),
+        "OUT-EXP-3"
+    );
 
     // OUT-EXP-4: during an agent conversation: a notice for the agent, nothing sent.
     let c = customers[3];
@@ -168,17 +220,26 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     let before = sent_to(d, c).len();
     presses(d, c, &old[3].0, &old[3].1[0], "Show me").await;
     d.advance(0).await;
-    assert_eq!(sent_to(d, c).len(), before, "OUT-EXP-4: nothing sent automatically");
+    assert_eq!(
+        sent_to(d, c).len(),
+        before,
+        "OUT-EXP-4: nothing sent automatically"
+    );
     let notice = has_notice(d, c, "expired_outreach_pressed")
         .await
         .expect("OUT-EXP-4: the expired notice in the agent's log");
     assert_eq!(notice["conversation"], held.as_str(), "{notice}");
     let (id, status, handler, agent) = conversation(d, c).await;
-    assert_eq!((id, status.as_str(), handler.as_str()), (held, "open", "agent"));
+    assert_eq!(
+        (id, status.as_str(), handler.as_str()),
+        (held, "open", "agent")
+    );
     assert_eq!(agent.as_deref(), Some("ana"));
     let inbound = log(d, c).await;
     assert!(
-        inbound.iter().any(|i| i["kind"] == "inbound" && i["body"].to_string().contains("Show me")),
+        inbound
+            .iter()
+            .any(|i| i["kind"] == "inbound" && i["body"].to_string().contains("Show me")),
         "OUT-EXP-4: the interacted message is shown: {inbound:#?}"
     );
 
@@ -189,12 +250,23 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     says(d, c, "Which shops?", Some(&wamid)).await;
     d.advance(0).await;
     let (_, status, handler, _) = conversation(d, c).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "bot"), "OUT-ACT-1");
-    assert_eq!(shown_to(d, c).last().map(String::as_str), Some(MENU_TEXT), "OUT-ACT-1");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "bot"),
+        "OUT-ACT-1"
+    );
+    assert_eq!(
+        shown_to(d, c).last().map(String::as_str),
+        Some(MENU_TEXT),
+        "OUT-ACT-1"
+    );
     let started = has_notice(d, c, "started_from_outreach")
         .await
         .expect("OUT-ACT-1: the conversation starts from the outreach");
-    assert!(started["notice"]["button"].is_null(), "OUT-ACT-1: no button: {started}");
+    assert!(
+        started["notice"]["button"].is_null(),
+        "OUT-ACT-1: no button: {started}"
+    );
 
     // OUT-ACT-2: a press, no conversation: as OUT-ACT-1 with the button recorded.
     let c = customers[5];
@@ -202,11 +274,18 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     presses(d, c, &wamid, &payloads[1], "Not now").await;
     d.advance(0).await;
     let (_, status, handler, _) = conversation(d, c).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "bot"), "OUT-ACT-2");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "bot"),
+        "OUT-ACT-2"
+    );
     let started = has_notice(d, c, "started_from_outreach")
         .await
         .expect("OUT-ACT-2: started from the outreach");
-    assert_eq!(started["notice"]["button"], 1, "OUT-ACT-2: the pressed button: {started}");
+    assert_eq!(
+        started["notice"]["button"], 1,
+        "OUT-ACT-2: the pressed button: {started}"
+    );
 
     // OUT-ACT-3: a second press on the outreach that started the bot conversation: that one is
     // closed and a new one starts, with the button.
@@ -220,11 +299,22 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     d.advance(0).await;
     let (second, status, handler, _) = conversation(d, c).await;
     assert_ne!(first, second, "OUT-ACT-3: a new conversation");
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "bot"), "OUT-ACT-3");
-    let closed = has_notice(d, c, "conversation_closed").await.expect("OUT-ACT-3");
-    assert_eq!(closed["notice"]["reason"], "replaced_by_outreach", "{closed}");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "bot"),
+        "OUT-ACT-3"
+    );
+    let closed = has_notice(d, c, "conversation_closed")
+        .await
+        .expect("OUT-ACT-3");
+    assert_eq!(
+        closed["notice"]["reason"], "replaced_by_outreach",
+        "{closed}"
+    );
     assert_eq!(closed["conversation"], first.as_str(), "{closed}");
-    let started = has_notice(d, c, "started_from_outreach").await.expect("OUT-ACT-3");
+    let started = has_notice(d, c, "started_from_outreach")
+        .await
+        .expect("OUT-ACT-3");
     assert_eq!(started["notice"]["button"], 1, "{started}");
     assert_eq!(started["conversation"], second.as_str(), "{started}");
 
@@ -237,8 +327,14 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     d.advance(0).await;
     let (replaced, status, handler, _) = conversation(d, c).await;
     assert_ne!(plain, replaced, "OUT-ACT-4: a new conversation");
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "bot"), "OUT-ACT-4");
-    let started = has_notice(d, c, "started_from_outreach").await.expect("OUT-ACT-4");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "bot"),
+        "OUT-ACT-4"
+    );
+    let started = has_notice(d, c, "started_from_outreach")
+        .await
+        .expect("OUT-ACT-4");
     assert_eq!(started["conversation"], replaced.as_str());
 
     // OUT-ACT-5: a press during an agent conversation: shown to the agent, who keeps it.
@@ -248,12 +344,21 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     let before = sent_to(d, c).len();
     presses(d, c, &wamid, &payloads[0], "Show me").await;
     d.advance(0).await;
-    assert_eq!(sent_to(d, c).len(), before, "OUT-ACT-5: nothing sent automatically");
-    let pressed = has_notice(d, c, "outreach_pressed").await.expect("OUT-ACT-5");
+    assert_eq!(
+        sent_to(d, c).len(),
+        before,
+        "OUT-ACT-5: nothing sent automatically"
+    );
+    let pressed = has_notice(d, c, "outreach_pressed")
+        .await
+        .expect("OUT-ACT-5");
     assert_eq!(pressed["notice"]["button"], 0, "{pressed}");
     assert_eq!(pressed["conversation"], held.as_str(), "{pressed}");
     let (id, status, handler, agent) = conversation(d, c).await;
-    assert_eq!((id, status.as_str(), handler.as_str()), (held, "open", "agent"));
+    assert_eq!(
+        (id, status.as_str(), handler.as_str()),
+        (held, "open", "agent")
+    );
     assert_eq!(agent.as_deref(), Some("ana"));
 
     // OUT-ACT-6: a reply with a conversation open joins it.
@@ -263,7 +368,11 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     let reply = says(d, c, "Tell me more about the sale", Some(&wamid)).await;
     d.advance(0).await;
     let (id, status, _, _) = conversation(d, c).await;
-    assert_eq!((id.as_str(), status.as_str()), (open.as_str(), "open"), "OUT-ACT-6");
+    assert_eq!(
+        (id.as_str(), status.as_str()),
+        (open.as_str(), "open"),
+        "OUT-ACT-6"
+    );
     let joined = log(d, c)
         .await
         .into_iter()
@@ -280,10 +389,16 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     presses(d, c, &wamid, &forged, "Show me").await;
     d.advance(0).await;
     let (_, status, handler, _) = conversation(d, c).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "bot"), "OUT-8: plain inbound");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "bot"),
+        "OUT-8: plain inbound"
+    );
     let started = has_notice(d, c, "started_from_outreach").await;
     assert!(
-        started.as_ref().is_none_or(|s| s["notice"]["button"].is_null()),
+        started
+            .as_ref()
+            .is_none_or(|s| s["notice"]["button"].is_null()),
         "OUT-8: a forged payload records no button: {started:?}"
     );
 
@@ -292,7 +407,14 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     says(d, c, "Hello?", Some("wamid.NOT_OURS_0001")).await;
     d.advance(0).await;
     let (_, status, handler, _) = conversation(d, c).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "bot"), "OUT-9");
-    assert!(has_notice(d, c, "started_from_outreach").await.is_none(), "OUT-9");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "bot"),
+        "OUT-9"
+    );
+    assert!(
+        has_notice(d, c, "started_from_outreach").await.is_none(),
+        "OUT-9"
+    );
     assert_eq!(shown_to(d, c), [MENU_TEXT], "OUT-9: the bot answers");
 }

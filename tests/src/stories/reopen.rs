@@ -29,7 +29,11 @@ pub async fn seed_001_agent_reopens_a_closed_conversation<D: Deployment>(d: &D) 
     .await;
     let (first, status, handler, agent) = conversation(d, CUSTOMER).await;
     assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"));
-    assert_eq!(agent.as_deref(), Some("ana"), "AUTO-4: ties go to the smaller id");
+    assert_eq!(
+        agent.as_deref(),
+        Some("ana"),
+        "AUTO-4: ties go to the smaller id"
+    );
 
     ok(
         d,
@@ -98,8 +102,16 @@ pub async fn seed_001_agent_reopens_a_closed_conversation<D: Deployment>(d: &D) 
         ]
     );
     let (reopened, status, handler, agent) = conversation(d, CUSTOMER).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"), "CHAN-2");
-    assert_eq!(agent.as_deref(), Some("ben"), "CHAN-2: assigned to the sender");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "agent"),
+        "CHAN-2"
+    );
+    assert_eq!(
+        agent.as_deref(),
+        Some("ben"),
+        "CHAN-2: assigned to the sender"
+    );
     assert!(!reopened.is_empty() && !first.is_empty());
     let bens = ok(
         d,

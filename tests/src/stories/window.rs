@@ -44,7 +44,11 @@ pub async fn seed_003_window_open_free_form_closed_template<D: Deployment>(d: &D
     says(d, CUSTOMER, "Where is my parcel?", None).await;
     d.advance(0).await;
     let (_, status, handler, agent) = conversation(d, CUSTOMER).await;
-    assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"), "OUT-7, AUTO-4");
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "agent"),
+        "OUT-7, AUTO-4"
+    );
     assert_eq!(agent.as_deref(), Some("ana"));
 
     // WIN-4: open, a service window closing 24 h after the customer's message.
@@ -91,7 +95,10 @@ pub async fn seed_003_window_open_free_form_closed_template<D: Deployment>(d: &D
         .await;
     assert_eq!(refused(&refusal, 422), "window_closed");
     assert!(
-        refusal.body["message"].as_str().unwrap_or("").contains("template"),
+        refusal.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("template"),
         "the reason names templates: {}",
         refusal.body
     );
@@ -108,7 +115,10 @@ pub async fn seed_003_window_open_free_form_closed_template<D: Deployment>(d: &D
     d.advance(60).await;
     assert_eq!(
         shown_to(d, CUSTOMER),
-        ["It left our warehouse this morning.", "template:order_update"],
+        [
+            "It left our warehouse this morning.",
+            "template:order_update"
+        ],
         "only the template went out after the window closed"
     );
 
@@ -138,7 +148,9 @@ pub async fn seed_003_window_open_free_form_closed_template<D: Deployment>(d: &D
     let outbound: Vec<&Value> = items.iter().filter(|i| i["kind"] == "outbound").collect();
     assert_eq!(outbound.len(), 3, "{items:#?}");
     assert!(
-        outbound.iter().all(|i| i["delivery"]["status"] == "delivered"),
+        outbound
+            .iter()
+            .all(|i| i["delivery"]["status"] == "delivered"),
         "{outbound:#?}"
     );
     assert!(items.iter().any(|i| i["kind"] == "inbound"), "{items:#?}");
