@@ -22,6 +22,9 @@ pub struct Call {
     /// `dynamodb`, `sqs`, `scheduler` or `other`.
     pub service: String,
     pub operation: String,
+    /// What the call touched: DynamoDB key prefixes (`pk-prefix/sk-prefix`, e.g. `C/D` for a
+    /// contact's dedup marker), the SQS queue (`inbound`, `outbound`, `updates`); empty otherwise.
+    pub detail: String,
 }
 
 /// Counts shared by every listener of a proxy set.
@@ -99,6 +102,71 @@ pub fn classify(method: &str, path: &str, target: Option<&str>, body: &[u8]) -> 
         _ => return ("other".to_owned(), format!("{method} {path}")),
     };
     ("scheduler".to_owned(), op.to_owned())
+}
+
+/// The key prefixes a DynamoDB request names, or the queue an SQS request names.
+pub fn detail(service: &str, body: &[u8]) -> String {
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    match service {
+        "sqs" => json["QueueUrl"]
+            .as_str()
+            .and_then(|u| u.rsplit('/').next())
+            .map(|name| {
+                ["inbound", "outbound", "updates"]
+                    .into_iter()
+                    .find(|q| name.contains(q))
+                    .unwrap_or(name)
+                    .to_owned()
+            })
+            .unwrap_or_default(),
+        "dynamodb" => {
+            let mut found = std::collections::BTreeSet::new();
+            keys(&json, &mut found);
+            found.into_iter().collect::<Vec<_>>().join(",")
+        }
+        _ => String::new(),
+    }
+}
+
+fn prefix(v: &serde_json::Value) -> Option<&str> {
+    v["S"].as_str().map(|s| s.split('#').next().unwrap_or(s))
+}
+
+/// Collects `pk/sk` prefixes of every item or key in a DynamoDB request (and the partition value
+/// of a query).
+fn keys(v: &serde_json::Value, found: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(pk) = map.get("pk").and_then(prefix) {
+                let sk = map.get("sk").and_then(prefix).unwrap_or("");
+                found.insert(format!("{pk}/{sk}"));
+            }
+            if let Some(values) = map
+                .get("ExpressionAttributeValues")
+                .and_then(|v| v.as_object())
+                && map.contains_key("KeyConditionExpression")
+            {
+                for value in values.values() {
+                    if let Some(p) = prefix(value) {
+                        found.insert(format!("query {p}"));
+                    }
+                }
+            }
+            for (k, child) in map {
+                if k != "ExpressionAttributeValues" {
+                    keys(child, found);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                keys(item, found);
+            }
+        }
+        _ => {}
+    }
 }
 
 struct Shared {
@@ -210,10 +278,12 @@ async fn forward(shared: &Shared, caller: &str, req: Request<Incoming>) -> Respo
         .map_or("/", |p| p.as_str())
         .to_owned();
     let (service, operation) = classify(parts.method.as_str(), &path, target, &body);
+    let detail = detail(&service, &body);
     shared.counts.add(Call {
         caller: caller.to_owned(),
         service,
         operation,
+        detail,
     });
 
     let stream = match TcpStream::connect(shared.upstream).await {
