@@ -202,6 +202,16 @@ impl AwsPath {
         AwsPath::build(true).await
     }
 
+    /// Zeroes the counts of a counted deployment (and of the cross-check counter, if any).
+    pub async fn reset_counts(&self) {
+        self.counts().reset();
+        if let Ok(upstream) = std::env::var("E2E_COUNT_UPSTREAM") {
+            crate::proxy::http_call(&upstream, "POST", "/__reset")
+                .await
+                .expect("reset the cross-check counter");
+        }
+    }
+
     /// The counts of a counted deployment.
     pub fn counts(&self) -> &Counts {
         self.proxy
@@ -213,7 +223,10 @@ impl AwsPath {
     async fn build(counted: bool) -> AwsPath {
         let moto = testkit::moto_endpoint();
         let proxy = if counted {
-            Some(CountingProxy::start(&moto, &FUNCTIONS).await)
+            // `E2E_COUNT_UPSTREAM`: a second counter between this proxy and moto (the bench's
+            // count_proxy.py), to cross-check the counts; it then sees the functions' calls only.
+            let upstream = std::env::var("E2E_COUNT_UPSTREAM").unwrap_or_else(|_| moto.clone());
+            Some(CountingProxy::start(&upstream, &FUNCTIONS).await)
         } else {
             None
         };

@@ -315,6 +315,37 @@ async fn forward(shared: &Shared, caller: &str, req: Request<Incoming>) -> Respo
     }
 }
 
+/// One plain HTTP/1.1 request (`http://host:port`), the answer's body as text. For talking to a
+/// second counter (`/work/shared/bench/count_proxy.py`'s `/__reset` and `/__counts`).
+pub async fn http_call(base: &str, method: &str, path: &str) -> Result<String, String> {
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("{base}: {e}"))?;
+    let (mut send, connection) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", authority)
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let answer = send
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let body = answer
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::classify;

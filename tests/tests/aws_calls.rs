@@ -52,6 +52,17 @@ fn report(title: &str, counts: &Counts, messages: u64) {
     }
 }
 
+/// With `E2E_COUNT_UPSTREAM` (the bench's count_proxy.py between the proxy and moto), prints its
+/// counts of the same calls. Run one test at a time for this.
+async fn cross_check() {
+    if let Ok(upstream) = std::env::var("E2E_COUNT_UPSTREAM") {
+        let counts = switchboard_tests::proxy::http_call(&upstream, "GET", "/__counts")
+            .await
+            .expect("the cross-check counter's counts");
+        println!("count_proxy.py at {upstream}: {counts}");
+    }
+}
+
 /// SQS sends (single or batch) by one function.
 fn sqs_sends(counts: &Counts, function: &str) -> u64 {
     counts.total(Some(function), Some("sqs"), Some("SendMessage"))
@@ -65,7 +76,7 @@ async fn p3_ten_message_bot_conversation() {
     let d = AwsPath::counted().await;
     settings(&d, json!({"recipe": stories::recipe()})).await;
     d.advance(0).await;
-    d.counts().reset();
+    d.reset_counts().await;
 
     let customer = "4915100070001";
     for i in 0..MESSAGES {
@@ -84,6 +95,7 @@ async fn p3_ten_message_bot_conversation() {
 
     let counts = d.counts();
     report("bot conversation", counts, MESSAGES);
+    cross_check().await;
     guard(counts, Ceilings::BOT);
 }
 
@@ -96,7 +108,7 @@ async fn p3_ten_message_agent_conversation() {
     settings(&d, json!({"recipe": stories::recipe()})).await;
     agent(&d, "ana", 5).await;
     d.advance(0).await;
-    d.counts().reset();
+    d.reset_counts().await;
 
     let customer = "4915100070002";
     says(&d, customer, "I need a person", None).await;
@@ -139,6 +151,7 @@ async fn p3_ten_message_agent_conversation() {
 
     let counts = d.counts();
     report("agent conversation", counts, MESSAGES);
+    cross_check().await;
     guard(counts, Ceilings::AGENT);
 }
 
