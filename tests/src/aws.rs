@@ -21,7 +21,7 @@
 //! that only what the functions do is counted ([`AwsPath::counted`], goal P3).
 
 use crate::clock::SharedClock;
-use crate::deployment::{APP_SECRET, Deployment, Reply, TOKENS, VERIFY_TOKEN};
+use crate::deployment::{APP_SECRET, Deployment, Reply, START, TOKENS, VERIFY_TOKEN};
 use crate::proxy::{CountingProxy, Counts};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
@@ -38,8 +38,6 @@ use testkit::fake_graph::FakeGraph;
 use timers::{SchedulerConfig, SchedulerTimers};
 use tower::ServiceExt;
 
-/// 2026-03-02T09:00:00Z, a Monday: where every story's clock starts.
-pub const START: i64 = 1_772_442_000;
 /// The deployment's OUT-8 key.
 pub const OUTREACH_KEY: &[u8] = b"e2e-outreach-hmac-key";
 const ACCOUNT: &str = "123456789012";

@@ -8,6 +8,9 @@ pub const VERIFY_TOKEN: &str = "e2e-verify-token";
 /// Console bearer tokens every deployment accepts: "admin-token" → agent id "admin", role admin;
 /// "ana-token" → "ana", agent; "ben-token" → "ben", agent.
 pub const TOKENS: &str = "admin:admin:admin-token,ana:agent:ana-token,ben:agent:ben-token";
+/// Where every deployment's clock starts for a story: 2026-03-02T09:00:00Z, a Monday (so that a
+/// story runs on the same dates, prices and days everywhere).
+pub const START: i64 = 1_772_442_000;
 
 /// A console answer: the HTTP status and the JSON body (`Null` when empty).
 #[derive(Debug, Clone)]

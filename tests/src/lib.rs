@@ -14,7 +14,7 @@ pub mod proxy;
 pub mod stories;
 pub mod webhooks;
 
-pub use deployment::{APP_SECRET, Deployment, Reply, TOKENS, VERIFY_TOKEN};
+pub use deployment::{APP_SECRET, Deployment, Reply, START, TOKENS, VERIFY_TOKEN};
 
 use std::path::PathBuf;
 
