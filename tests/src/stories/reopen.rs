@@ -8,14 +8,27 @@ const CUSTOMER: &str = "4915100010001";
 /// another agent finds the contact among the closed ones by name and writes to them; the
 /// conversation reopens and is assigned to that agent.
 ///
+/// Two days later, the window closed, the first agent reopens it with the recontact template.
+///
 /// Proves CHAN-2 (an agent's outbound message reopens a closed conversation and assigns it to the
-/// sender), CHAN-3 (`unassign` on close), CHAN-4 (search by name in All / Mine, filtered by
+/// sender, inside the window and with a template after it), TPL-5 (the recontact template), CHAN-3 (`unassign` on close), CHAN-4 (search by name in All / Mine, filtered by
 /// Closed), CHAN-1/WIN-5 (free-form inside the window), AUTO-4 (the first conversation goes to the
 /// agent with capacity, ties to the smaller id).
 pub async fn seed_001_agent_reopens_a_closed_conversation<D: Deployment>(d: &D) {
     settings(d, json!({"closing": "unassign"})).await;
     agent(d, "ana", 5).await;
     agent(d, "ben", 5).await;
+    approved_template(
+        d,
+        json!({
+            "name": "follow_up",
+            "language": "en_US",
+            "category": "UTILITY",
+            "body": "Hello, the chat window has expired, please reply to this message if you still need support.",
+            "recontact": true
+        }),
+    )
+    .await;
 
     says(d, CUSTOMER, "My invoice is wrong.", None).await;
     d.advance(0).await;
@@ -123,4 +136,46 @@ pub async fn seed_001_agent_reopens_a_closed_conversation<D: Deployment>(d: &D) 
     .await;
     assert_eq!(bens["items"][0]["contact"], CUSTOMER, "{bens}");
     assert_eq!(bens["items"][0]["assignee"], "ben", "{bens}");
+
+    // Ben closes it; two days later the window has closed. WhatsApp allows only templates then
+    // (CHAN-1, WIN-5): Ana's free-form is refused, her message goes as the recontact template
+    // (TPL-5), and the conversation reopens assigned to her (CHAN-2).
+    ok(d, "POST", &contact_path(CUSTOMER, "/close"), BEN, None).await;
+    d.advance(2 * DAY).await;
+    assert_eq!(detail(d, CUSTOMER).await["status"], "closed");
+    let refusal = d
+        .console(
+            "POST",
+            &contact_path(CUSTOMER, "/messages"),
+            ANA,
+            Some(json!({"text": "Did the invoice arrive?"})),
+        )
+        .await;
+    assert_eq!(refused(&refusal, 422), "window_closed", "CHAN-1");
+    let accepted = ok(
+        d,
+        "POST",
+        &contact_path(CUSTOMER, "/messages"),
+        ANA,
+        Some(json!({"text": "Did the invoice arrive?", "recontact_if_closed": true})),
+    )
+    .await;
+    assert_eq!(accepted["recontact"], true, "TPL-5: {accepted}");
+    d.advance(60).await;
+    assert_eq!(
+        shown_to(d, CUSTOMER).last().map(String::as_str),
+        Some("template:follow_up"),
+        "TPL-5: the recontact template went out"
+    );
+    let (_, status, handler, agent) = conversation(d, CUSTOMER).await;
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "agent"),
+        "CHAN-2"
+    );
+    assert_eq!(
+        agent.as_deref(),
+        Some("ana"),
+        "CHAN-2: assigned to the sender"
+    );
 }
