@@ -17,8 +17,8 @@ use switchboard_tests::stories::{
 const MESSAGES: u64 = 10;
 
 /// Prints the counts: per function, service and operation, with the per-message figure.
-fn report(title: &str, counts: &Counts, messages: u64) {
-    println!("\n== P3 {title}: {messages} inbound messages ==");
+fn report(title: &str, counts: &Counts, messages: u64, unit: &str) {
+    println!("\n== {title}: {messages} {unit} ==");
     println!(
         "{:<8} {:<10} {:<20} {:<34} {:>6} {:>8}",
         "function", "service", "operation", "touches", "calls", "per msg"
@@ -94,7 +94,7 @@ async fn p3_ten_message_bot_conversation() {
     assert_eq!(detail["status"], "closed", "{detail}");
 
     let counts = d.counts();
-    report("bot conversation", counts, MESSAGES);
+    report("P3 bot conversation", counts, MESSAGES, "inbound messages");
     cross_check().await;
     guard(counts, Ceilings::BOT);
 }
@@ -150,7 +150,12 @@ async fn p3_ten_message_agent_conversation() {
     );
 
     let counts = d.counts();
-    report("agent conversation", counts, MESSAGES);
+    report(
+        "P3 agent conversation",
+        counts,
+        MESSAGES,
+        "inbound messages",
+    );
     cross_check().await;
     guard(counts, Ceilings::AGENT);
 }
@@ -233,3 +238,93 @@ fn guard(counts: &Counts, ceilings: Ceilings) {
         per_message(all_sends)
     );
 }
+
+/// Not a P3 figure but a cost one (P5): while a running campaign has only pending contacts (sent,
+/// waiting for their answer), the sender still ticks it every minute (`Options::campaign_idle_tick`),
+/// and every tick is an SQS send plus DynamoDB work. One contact pending for an hour of a two-hour
+/// response timeout; the calls per tick are printed and guarded at the measured figures.
+#[tokio::test]
+async fn campaign_idle_ticks_while_contacts_are_pending() {
+    let d = AwsPath::counted().await;
+    settings(&d, json!({})).await;
+    stories::approved_template(
+        &d,
+        json!({"name": "survey", "language": "en", "category": "MARKETING",
+               "body": "Shall we call you?",
+               "buttons": [{"kind": "quick_reply", "text": "Yes"}, {"kind": "quick_reply", "text": "No"}]}),
+    )
+    .await;
+    let now = d.now().await;
+    ok(
+        &d,
+        "POST",
+        &stories::number_path("/campaigns"),
+        ADMIN,
+        Some(
+            json!({"id": "idle", "name": "idle", "template": "survey", "language": "en",
+                    "starts_at": now, "ends_at": now + 86_400, "response_timeout": 7200}),
+        ),
+    )
+    .await;
+    let list = d
+        .console(
+            "POST",
+            &stories::number_path("/campaigns/idle/lists?list=one"),
+            ADMIN,
+            Some(serde_json::Value::String("phone\n+4915100080001\n".into())),
+        )
+        .await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    ok(
+        &d,
+        "POST",
+        &stories::number_path("/campaigns/idle/start"),
+        ADMIN,
+        None,
+    )
+    .await;
+    d.advance(60).await;
+    assert_eq!(
+        sent_to(&d, "4915100080001").len(),
+        1,
+        "the campaign's template"
+    );
+    d.reset_counts().await;
+
+    let minutes = 60;
+    d.advance(minutes * 60).await;
+    let campaign = ok(
+        &d,
+        "GET",
+        &stories::number_path("/campaigns/idle"),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(campaign["status"], "RUNNING", "{campaign}");
+    assert_eq!(campaign["hopper"]["pending"], 1, "{campaign}");
+    let counts = d.counts();
+    report(
+        "an idle campaign",
+        counts,
+        minutes,
+        "minutes (per msg = per minute)",
+    );
+    let sender_dynamodb = counts.total(Some("sender"), Some("dynamodb"), None);
+    let sender_sends = sqs_sends(counts, "sender");
+    // Measured 2026-11-21: one tick a minute, each 1 SQS send (the next tick) and 9 DynamoDB calls
+    // (campaign ×2, sending state, pacing, template reads; a query of the campaign's rows; a put;
+    // two transactions on the sending state): 12,960 DynamoDB calls and 1,440 SQS sends a day for
+    // one running campaign that only waits. Ceilings at the measured figures.
+    assert!(
+        sender_sends <= SENDER_IDLE_SENDS,
+        "idle ticks grew: {sender_sends} SQS sends in {minutes} minutes"
+    );
+    assert!(
+        sender_dynamodb <= SENDER_IDLE_DYNAMODB,
+        "idle ticks grew: {sender_dynamodb} DynamoDB calls in {minutes} minutes"
+    );
+}
+
+const SENDER_IDLE_SENDS: u64 = 60;
+const SENDER_IDLE_DYNAMODB: u64 = 540;
