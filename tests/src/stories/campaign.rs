@@ -49,7 +49,8 @@ async fn hopper<D: Deployment>(d: &D) -> Value {
 /// is the contact's result, closes the interaction and hands the conversation to an agent inside
 /// the window), CAMP-8 (a late answer is not counted and opens an agent conversation), CAMP-9 (a
 /// free-text answer ends the campaign for the contact and opens an agent conversation), CAMP-10
-/// (start and the per-contact history), OUT-8 (the buttons carry signed payloads).
+/// (start and the per-contact history), OUT-8 (the buttons carry signed payloads), BILL-3
+/// (predicted and reported cost of the campaign's templates).
 pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>(d: &D) {
     settings(d, json!({})).await;
     agent(d, "ana", 5).await;
@@ -160,6 +161,19 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
         "CAMP-2: {h}"
     );
     deliver_all(d, "marketing").await;
+    // BILL-3: the three marketing templates, predicted at the send and reported by Meta's statuses.
+    let day = super::window::day_of(d.now().await);
+    let costs = ok(
+        d,
+        "GET",
+        &number_path(&format!("/costs?from={day}&to={day}")),
+        ADMIN,
+        None,
+    )
+    .await;
+    let marketing = &costs["categories"]["marketing"];
+    assert_eq!(marketing["predicted_count"], 3, "BILL-3: {costs}");
+    assert_eq!(marketing["reported_count"], 3, "BILL-3: {costs}");
 
     // CAMP-7: an in-time answer with a button: the contact's result, an agent conversation.
     d.advance(600).await;
