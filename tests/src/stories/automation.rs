@@ -16,7 +16,7 @@ const REMINDER: &str = "Thanks for waiting, an agent will answer shortly.";
 /// survey is sent and its answer recorded without opening a conversation; the queued customer gets
 /// the freed agent.
 ///
-/// Proves AUTO-1 (welcome on the first message, once), AUTO-3 (unassigned auto-reply), AUTO-4
+/// Proves HOOK-3 (a redelivered message changes nothing), AUTO-1 (welcome on the first message, once), AUTO-3 (unassigned auto-reply), AUTO-4
 /// (capacity, queue, queue message with the position), AUTO-5 (the queued conversation goes to the
 /// agent whose conversation closed), AUTO-6 (reminder once per unanswered stretch), AUTO-7
 /// (auto-close after the customer's silence), AUTO-9 (CSAT after an agent conversation, answer
@@ -38,8 +38,25 @@ pub async fn seed_004_welcome_queue_reminder_auto_close_csat<D: Deployment>(d: &
     agent(d, "ana", 1).await;
 
     // The first customer: welcome (AUTO-1), then the agent with capacity (AUTO-4).
-    says(d, FIRST, "Hello, I need help with my order.", None).await;
+    let first = crate::webhooks::text(
+        FIRST,
+        &wamid(),
+        d.now().await,
+        "Hello, I need help with my order.",
+        None,
+    );
+    post(d, &first).await;
     d.advance(0).await;
+    // HOOK-3: Meta delivers the same webhook again a minute later: nothing changes.
+    d.advance(60).await;
+    post(d, &first).await;
+    d.advance(0).await;
+    let inbound = log(d, FIRST)
+        .await
+        .into_iter()
+        .filter(|i| i["kind"] == "inbound")
+        .count();
+    assert_eq!(inbound, 1, "HOOK-3: the redelivered message is logged once");
     let (_, status, handler, agent) = conversation(d, FIRST).await;
     assert_eq!((status.as_str(), handler.as_str()), ("open", "agent"));
     assert_eq!(agent.as_deref(), Some("ana"));
