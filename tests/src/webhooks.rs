@@ -45,6 +45,24 @@ pub fn text(from: &str, wamid: &str, at: i64, body: &str, context: Option<&str>)
     message(from, "Customer", m)
 }
 
+/// A customer's first text from a click-to-WhatsApp ad (`referral`, WIN-3).
+pub fn text_from_ad(from: &str, wamid: &str, at: i64, body: &str) -> String {
+    message(
+        from,
+        "Customer",
+        json!({
+            "from": from, "id": wamid, "timestamp": at.to_string(), "type": "text",
+            "referral": {
+                "source_url": "https://fb.me/e2e-ad", "source_id": "300000000000001",
+                "source_type": "ad", "body": "Spring sale", "headline": "Chat with us",
+                "media_type": "image", "image_url": "https://example.com/ad.jpg",
+                "ctwa_clid": "E2E_CTWA_CLID_0001"
+            },
+            "text": { "body": body }
+        }),
+    )
+}
+
 /// A template's quick-reply button pressed (`type: button`), with the payload we sent on it.
 pub fn button(
     from: &str,

@@ -8,7 +8,10 @@ const CUSTOMER: &str = "4915100030001";
 /// once it has closed, free-form is refused with the reason (422) and a template is sent instead,
 /// as is the number's recontact template for a free-form send that asks for it.
 ///
-/// Proves WIN-1 (the window opens at the customer's message time, 24 h), WIN-4 (the window check,
+/// Then a customer from a click-to-WhatsApp ad: the free entry point window opens with the
+/// business's answer and does not allow free-form once the service window has closed.
+///
+/// Proves WIN-3 (the free entry point window), WIN-1 (the window opens at the customer's message time, 24 h), WIN-4 (the window check,
 /// open and closed), WIN-5 (free-form only inside the window), CHAN-1 (templates only after it),
 /// TPL-1/TPL-4 (an approved template is sendable), TPL-5 (the recontact template), OUT-7 (no recipe:
 /// the conversation goes to an agent), AUTO-4 (the agent with capacity), BILL-3 (predicted and
@@ -168,6 +171,62 @@ pub async fn seed_003_window_open_free_form_closed_template<D: Deployment>(d: &D
     let utility = &costs["categories"]["utility"];
     assert_eq!(utility["predicted_count"], 2, "{costs}");
     assert_eq!(utility["reported_count"], 2, "{costs}");
+
+    // WIN-3: a customer from a click-to-WhatsApp ad. The business answers within 24 h, which
+    // opens the 72-hour free entry point window; it changes the price, not what may be sent: once
+    // the customer service window has closed, free-form is refused all the same.
+    let from_ad = "4915100030002";
+    let at = d.now().await;
+    post(
+        d,
+        &crate::webhooks::text_from_ad(from_ad, &wamid(), at, "Tell me about the sale"),
+    )
+    .await;
+    d.advance(0).await;
+    let window = ok(d, "GET", &contact_path(from_ad, "/window"), ANA, None).await;
+    assert_eq!(
+        window["kind"], "service",
+        "WIN-3: not before the answer: {window}"
+    );
+    let answered_at = d.now().await;
+    ok(
+        d,
+        "POST",
+        &contact_path(from_ad, "/messages"),
+        ANA,
+        Some(json!({"text": "20% off all week."})),
+    )
+    .await;
+    d.advance(60).await;
+    let window = ok(d, "GET", &contact_path(from_ad, "/window"), ANA, None).await;
+    assert_eq!(window["state"], "open", "{window}");
+    assert_eq!(window["kind"], "free_entry_point", "WIN-3, WIN-4: {window}");
+    let until = window["free_entry_point_until"].as_i64().unwrap_or(0);
+    assert!(
+        (answered_at + 72 * 3600..=answered_at + 72 * 3600 + 60).contains(&until),
+        "WIN-3: 72 h from the answer: {window}"
+    );
+    d.advance(25 * 3600).await;
+    let window = ok(d, "GET", &contact_path(from_ad, "/window"), ANA, None).await;
+    assert_eq!(
+        window["state"], "closed",
+        "WIN-3: the CSW decides: {window}"
+    );
+    assert_eq!(window["free_entry_point_until"], until, "{window}");
+    assert_eq!(window["free_form"], "template_only", "WIN-3: {window}");
+    let refusal = d
+        .console(
+            "POST",
+            &contact_path(from_ad, "/messages"),
+            ANA,
+            Some(json!({"text": "Still interested?"})),
+        )
+        .await;
+    assert_eq!(
+        refused(&refusal, 422),
+        "window_closed",
+        "WIN-3: no free-form outside the CSW"
+    );
 }
 
 /// `YYYY-MM-DD` of a unix time (UTC).
