@@ -353,9 +353,8 @@ impl AwsPath {
         }
     }
 
-    /// Fires every schedule that is due on the manual clock; how many fired.
-    async fn fire_due_schedules(&self) -> usize {
-        let now = self.clock.unix();
+    /// Every schedule in the deployment's group: (name, due time, target input).
+    async fn schedules(&self) -> Vec<(String, i64, String)> {
         let mut names = Vec::new();
         let mut token = None;
         loop {
@@ -377,7 +376,7 @@ impl AwsPath {
                 break;
             }
         }
-        let mut fired = 0;
+        let mut out = Vec::new();
         for name in names {
             let schedule = self
                 .scheduler
@@ -390,15 +389,27 @@ impl AwsPath {
             let expression = schedule.schedule_expression().unwrap_or("");
             let at = timers::scheduler::parse_at_expression(expression)
                 .unwrap_or_else(|| panic!("schedule {name}: not an at() expression: {expression}"));
-            if at.unix() > now {
-                continue;
-            }
             let input = schedule
                 .target()
                 .and_then(|t| t.input())
-                .unwrap_or_else(|| panic!("schedule {name} has no target input"));
+                .unwrap_or_else(|| panic!("schedule {name} has no target input"))
+                .to_owned();
+            out.push((name, at.unix(), input));
+        }
+        out
+    }
+
+    /// Fires every schedule that is due on the manual clock (as Scheduler invokes the timers
+    /// function with the schedule's input, then deletes it); how many fired.
+    async fn fire_due_schedules(&self) -> usize {
+        let now = self.clock.unix();
+        let mut fired = 0;
+        for (name, at, input) in self.schedules().await {
+            if at > now {
+                continue;
+            }
             let payload: serde_json::Value =
-                serde_json::from_str(input).expect("a schedule's input is JSON");
+                serde_json::from_str(&input).expect("a schedule's input is JSON");
             let event =
                 lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
             timers_lambda::handle(&self.timers_queue, event)
@@ -414,6 +425,20 @@ impl AwsPath {
             fired += 1;
         }
         fired
+    }
+
+    /// The next instant (milliseconds) something is due: a schedule or a held delayed send.
+    async fn next_due_ms(&self) -> Option<i64> {
+        let schedule = self
+            .schedules()
+            .await
+            .into_iter()
+            .map(|(_, at, _)| at * 1000)
+            .min();
+        [schedule, self.sender.queue().next_due()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Receives up to 10 visible messages of a queue as an SQS event.
@@ -607,8 +632,9 @@ impl Deployment for AwsPath {
         self.settle_all().await;
         if seconds > 0 {
             let target = self.clock.ms() + i64::try_from(seconds).unwrap_or(0) * 1000;
-            // Stop at each held delayed send due on the way, so paced sends go out in order.
-            while let Some(due) = self.sender.queue().next_due().filter(|d| *d <= target) {
+            // Stop at each schedule and held delayed send due on the way, so that each fires at
+            // its own time, in order, as Scheduler and SQS would.
+            while let Some(due) = self.next_due_ms().await.filter(|d| *d <= target) {
                 let now = self.clock.ms();
                 self.clock.advance_ms((due - now).max(0));
                 self.settle_all().await;

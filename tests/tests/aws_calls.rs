@@ -166,7 +166,9 @@ async fn p3_ten_message_agent_conversation() {
 /// - the router makes exactly 2 DynamoDB calls per lane event (one `Query` loading the contact's
 ///   partition, one `TransactWriteItems` committing state + dedup marker + log), plus one settings
 ///   `GetItem` per cold cache; but a customer's message is not the only lane event: the bot's
-///   inactivity timer (bot run: 11 events for 10 messages, 2.3 per message) and, with an agent,
+///   inactivity timer (bot run: 12 events for 10 messages, 2.5 per message: the wake-up armed at
+///   the first message fires early, finds the deadline moved and re-arms once, then closes) and,
+///   with an agent,
 ///   each console send and the close, and the agent assignment (`AGENTS` query and transaction, an
 ///   `OP` marker) are lane events too (agent run: 4.6 per customer message);
 /// - the sender makes 11 DynamoDB calls per outbound message: `GetItem` of the contact's pending
@@ -175,12 +177,13 @@ async fn p3_ten_message_agent_conversation() {
 ///   (`O/S`); a `Query` of the contact (SEND-1 window check); `TransactWriteItems` of the sent
 ///   record with ledger and wamid index (`B`, `O`, `W`) and of the pacing with the outbox (`C/P`,
 ///   `N/PACING`). With one reply per message that is 11 per inbound message, so DynamoDB in all is
-///   13.5 (bot) and 16.5 (agent) per inbound message against P3's 2.
+///   13.7 (bot) and 16.5 (agent) per inbound message against P3's 2.
 ///
 /// These ceilings are the measured figures (the router's with one call of slack: its settings cache
 /// expires by the wall clock after 60 s, so a slow run may read the settings once more). They keep
 /// the counts from growing; lower them as the calls are cut. SQS sends by ingest (1 per webhook)
-/// and Scheduler (0.1 per message) meet P3 and are asserted against it directly.
+/// and Scheduler (0.2 per message in the bot run: exactly P3's bound; 0.1 with the agent) meet P3
+/// and are asserted against it directly.
 struct Ceilings {
     router_dynamodb: u64,
     all_dynamodb: u64,
@@ -191,9 +194,9 @@ struct Ceilings {
 
 impl Ceilings {
     const BOT: Ceilings = Ceilings {
-        router_dynamodb: 23 + 1,
-        all_dynamodb: 135 + 1,
-        all_sqs_sends: 21,
+        router_dynamodb: 25 + 1,
+        all_dynamodb: 137 + 1,
+        all_sqs_sends: 22,
     };
     const AGENT: Ceilings = Ceilings {
         router_dynamodb: 46 + 1,
