@@ -168,9 +168,8 @@ async fn p3_ten_message_agent_conversation() {
 ///   `GetItem` per cold cache; but a customer's message is not the only lane event: the bot's
 ///   inactivity timer (bot run: 12 events for 10 messages, 2.5 per message: the wake-up armed at
 ///   the first message fires early, finds the deadline moved and re-arms once, then closes) and,
-///   with an agent,
-///   each console send and the close, and the agent assignment (`AGENTS` query and transaction, an
-///   `OP` marker) are lane events too (agent run: 4.6 per customer message);
+///   with an agent, each console send and the close, and the agent assignment (`AGENTS` query and
+///   transaction, an `OP` marker) are lane events too (agent run: 4.6 per customer message);
 /// - the sender makes 11 DynamoDB calls per outbound message: `GetItem` of the contact's pending
 ///   outbox (`C/P`), the number's pacing twice (`N/PACING`), the send record (`O/S`); `PutItem` of
 ///   the contact's send marker (`C/S`), the idempotency record (`O/O`), the send record twice
