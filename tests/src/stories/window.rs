@@ -11,7 +11,7 @@ const CUSTOMER: &str = "4915100030001";
 /// Then a customer from a click-to-WhatsApp ad: the free entry point window opens with the
 /// business's answer and does not allow free-form once the service window has closed.
 ///
-/// Proves WIN-3 (the free entry point window), WIN-1 (the window opens at the customer's message time, 24 h), WIN-4 (the window check,
+/// Proves SEND-2 (a service error is retried after a backoff), WIN-3 (the free entry point window), WIN-1 (the window opens at the customer's message time, 24 h), WIN-4 (the window check,
 /// open and closed), WIN-5 (free-form only inside the window), CHAN-1 (templates only after it),
 /// TPL-1/TPL-4 (an approved template is sendable), TPL-5 (the recontact template), OUT-7 (no recipe:
 /// the conversation goes to an agent), AUTO-4 (the agent with capacity), BILL-3 (predicted and
@@ -61,7 +61,10 @@ pub async fn seed_003_window_open_free_form_closed_template<D: Deployment>(d: &D
     assert_eq!(window["closes_at"], t0 + DAY as i64, "{window}");
     assert_eq!(window["free_form"], "allowed", "{window}");
 
-    // WIN-5: free-form inside the window is sent.
+    // WIN-5: free-form inside the window is sent. Meta answers the first attempt with a service
+    // error (131000): SEND-2 retries it after a backoff, and it goes out once.
+    d.graph()
+        .fail_recipient(CUSTOMER, 1, testkit::fake_graph::FakeFailure::meta(131000));
     let accepted = ok(
         d,
         "POST",
@@ -77,6 +80,13 @@ pub async fn seed_003_window_open_free_form_closed_template<D: Deployment>(d: &D
         ["It left our warehouse this morning."],
         "the free-form reply reached Meta"
     );
+    let attempts = d
+        .graph()
+        .requests()
+        .into_iter()
+        .filter(|r| r.to() == Some(CUSTOMER))
+        .count();
+    assert_eq!(attempts, 2, "SEND-2: one refused attempt, one retry");
     deliver_all(d, "service").await;
 
     // 25 hours later the window has closed (WIN-1, WIN-4).
