@@ -5,6 +5,8 @@ use super::*;
 const IN_TIME: &str = "+4915100020001";
 const LATE: &str = "+4915100020002";
 const FREE_TEXT: &str = "+4915100020003";
+/// Not a WhatsApp user: Meta refuses the send for good (131026).
+const NOT_ON_WHATSAPP: &str = "+4915100020004";
 /// One hour (seed 002's "indicated response timeout"). Kept short: while contacts are pending the
 /// sender ticks the campaign every minute, and every tick is real work on the AWS path.
 const RESPONSE_TIMEOUT: u64 = 3600;
@@ -39,13 +41,14 @@ async fn hopper<D: Deployment>(d: &D) -> Value {
 }
 
 /// Seed 002: a campaign "How would you like to be contacted?" with three quick replies, a list of
-/// three customers (and a row without a country prefix), a one-hour response timeout and hand-off to
+/// three customers and one who is not on WhatsApp (and a row without a country prefix), a one-hour response timeout and hand-off to
 /// an agent. One customer answers with a button in time, one answers after the timeout, one types
 /// a free-text answer.
 ///
 /// Proves TPL-3 (the variable mapped to the first name fills the template), TPL-4 (approval by
 /// webhook), CAMP-1 (draft, running, completed), CAMP-2 (the hopper adds up at every step), CAMP-4
-/// (the bad row is refused with its number, the rest imported), CAMP-7 (an in-time button answer
+/// (the bad row is refused with its number, the rest imported), CAMP-6 (a permanent failure
+/// closes the contact with its reason), CAMP-7 (an in-time button answer
 /// is the contact's result, closes the interaction and hands the conversation to an agent inside
 /// the window), CAMP-8 (a late answer is not counted and opens an agent conversation), CAMP-9 (a
 /// free-text answer ends the campaign for the contact and opens an agent conversation), CAMP-10
@@ -116,18 +119,24 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
 
     // CAMP-4: a list; the row without a country prefix is refused with its number.
     let csv = format!(
-        "phone,first_name\n{IN_TIME},Jana\n{LATE},Petr\n015100020009,Nobody\n{FREE_TEXT},Eva\n"
+        "phone,first_name\n{IN_TIME},Jana\n{LATE},Petr\n015100020009,Nobody\n{FREE_TEXT},Eva\n{NOT_ON_WHATSAPP},Otto\n"
     );
     let report = upload_list(d, &csv).await;
-    assert_eq!(report["imported"], 3, "{report}");
+    assert_eq!(report["imported"], 4, "{report}");
     assert_eq!(report["refused"][0]["row"], 4, "CAMP-4: {report}");
     assert_eq!(
         report["refused"][0]["problem"], "invalid_phone",
         "CAMP-4: {report}"
     );
-    assert_eq!(report["campaign"]["hopper"]["fresh"], 3, "CAMP-2: {report}");
+    assert_eq!(report["campaign"]["hopper"]["fresh"], 4, "CAMP-2: {report}");
 
-    // CAMP-10: start; the template goes to the three, with the first name and signed buttons.
+    // CAMP-10: start; the template goes to the three, with the first name and signed buttons;
+    // Meta refuses the fourth for good (CAMP-6: permanent, closed with the reason).
+    d.graph().fail_recipient(
+        key(NOT_ON_WHATSAPP),
+        1,
+        testkit::fake_graph::FakeFailure::meta(131026),
+    );
     let started = ok(
         d,
         "POST",
@@ -156,10 +165,21 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
     }
     let h = hopper(d).await;
     assert_eq!(
-        (h["pending"].as_i64(), h["total"].as_i64()),
-        (Some(3), Some(3)),
-        "CAMP-2: {h}"
+        (
+            h["pending"].as_i64(),
+            h["closed"].as_i64(),
+            h["total"].as_i64()
+        ),
+        (Some(3), Some(1), Some(4)),
+        "CAMP-2, CAMP-6: {h}"
     );
+    let failed = campaign_contact(d, NOT_ON_WHATSAPP).await;
+    assert_eq!(failed["stage"], "closed", "CAMP-6: {failed}");
+    assert!(
+        failed["result"].to_string().contains("131026"),
+        "CAMP-10: the reason: {failed}"
+    );
+    assert!(sent_to(d, key(NOT_ON_WHATSAPP)).is_empty());
     deliver_all(d, "marketing").await;
     // BILL-3: the three marketing templates, predicted at the send and reported by Meta's statuses.
     let day = super::window::day_of(d.now().await);
@@ -226,7 +246,7 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
     let h = hopper(d).await;
     assert_eq!(
         (h["pending"].as_i64(), h["closed"].as_i64()),
-        (Some(1), Some(2)),
+        (Some(1), Some(3)),
         "CAMP-2: {h}"
     );
 
@@ -263,7 +283,7 @@ pub async fn seed_002_campaign_answers_in_time_late_and_free_text<D: Deployment>
             h["closed"].as_i64(),
             h["total"].as_i64()
         ),
-        (Some(0), Some(0), Some(0), Some(3), Some(3)),
+        (Some(0), Some(0), Some(0), Some(4), Some(4)),
         "CAMP-2: {h}"
     );
     d.advance(60).await;
