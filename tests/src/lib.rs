@@ -2,7 +2,8 @@
 //!
 //! - [`fixture`]: the shared fixtures (`tests/fixtures`);
 //! - [`Deployment`]: what a story needs from a running Switchboard; [`aws::AwsPath`] is the AWS
-//!   path (the Lambda handlers over moto), the local runner implements it too;
+//!   path (the Lambda handlers over moto), [`local::LocalPath`] the local runner (`switchboard
+//!   serve` on loopback);
 //! - [`stories`]: one end-to-end story per seed, written once, run on every deployment;
 //! - [`webhooks`]: Meta's webhook bodies for the stories;
 //! - [`proxy`]: the counting proxy in front of moto (goal P3).
@@ -10,6 +11,7 @@
 pub mod aws;
 pub mod clock;
 pub mod deployment;
+pub mod local;
 pub mod proxy;
 pub mod stories;
 pub mod webhooks;

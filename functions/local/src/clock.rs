@@ -62,9 +62,15 @@ impl EngineClock {
 
     /// Moves the clock forward by `seconds` (the test clock).
     pub fn advance(&self, seconds: u64) {
-        let by = i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX / 4);
-        self.inner.offset_ms.fetch_add(by, Ordering::AcqRel);
-        self.inner.moved.send_modify(|n| *n += 1);
+        self.advance_ms(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX / 4));
+    }
+
+    /// Moves the clock forward by `ms` milliseconds (nothing when not positive).
+    pub fn advance_ms(&self, ms: i64) {
+        if ms > 0 {
+            self.inner.offset_ms.fetch_add(ms, Ordering::AcqRel);
+            self.inner.moved.send_modify(|n| *n += 1);
+        }
     }
 
     /// How far the test clock has been moved, in seconds.

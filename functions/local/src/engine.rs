@@ -32,6 +32,8 @@ use tokio::sync::watch;
 pub const MAX_ATTEMPTS: u32 = 8;
 /// Messages one consumer takes at a time.
 const BATCH: usize = 64;
+/// Stops one test-clock move makes at most (then it jumps to its end).
+const MAX_STEPS: usize = 5_000;
 
 /// Where the sender's Graph API calls go.
 pub enum Graph {
@@ -118,9 +120,42 @@ impl Engine {
             && !self.timers.any_due())
     }
 
+    /// The test clock: handles what is due now, then moves the clock forward by `seconds` in
+    /// steps, stopping at each timer deadline and each delayed message's due time on the way and
+    /// handling what falls due there, so that everything happens at its own time and in order,
+    /// as it would have in real time. `false` when the engine did not settle within `limit`.
+    pub async fn advance(&self, seconds: u64, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        if !self.settle_until(deadline).await {
+            return false;
+        }
+        let by = i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX / 4);
+        let target = self.clock.now_ms().saturating_add(by);
+        for _ in 0..MAX_STEPS {
+            let next_timer = self.timers.next_deadline().map(|t| t.unix() * 1000);
+            let next_message = self.queue.backlog().await.ok().and_then(|b| b.next_due_ms);
+            match [next_timer, next_message].into_iter().flatten().min() {
+                Some(at) if at <= target => {
+                    self.clock.advance_ms(at - self.clock.now_ms());
+                    self.timers.fire_due().await;
+                    if !self.settle_until(deadline).await {
+                        return false;
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.clock.advance_ms(target - self.clock.now_ms());
+        self.timers.fire_due().await;
+        self.settle_until(deadline).await
+    }
+
     /// Waits until [`Engine::is_idle`] (checked until `limit` passes).
     pub async fn settle(&self, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
+        self.settle_until(tokio::time::Instant::now() + limit).await
+    }
+
+    async fn settle_until(&self, deadline: tokio::time::Instant) -> bool {
         // Two idle looks in a row, a moment apart: work may be between two steps.
         let mut idle_looks = 0;
         while tokio::time::Instant::now() < deadline {

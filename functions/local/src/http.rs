@@ -88,7 +88,7 @@ struct Advance {
 }
 
 /// The longest one `POST /dev/clock` waits for the engine to finish what fell due.
-const SETTLE_LIMIT: Duration = Duration::from_secs(30);
+const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 /// The furthest one call moves the clock (a year), so a typo cannot overflow time.
 const MAX_ADVANCE: u64 = 366 * 86_400;
 
@@ -107,8 +107,9 @@ async fn clock_now(State(engine): State<Arc<Engine>>) -> Response {
     axum::Json(clock_body(&engine, None)).into_response()
 }
 
-/// Moves the engine's time forward, fires every timer that falls due and answers once the engine
-/// has handled everything that became due (`settled: false` if that took over 30 s).
+/// Moves the engine's time forward, stopping at every timer and delayed message on the way (see
+/// [`Engine::advance`]), and answers once the engine has handled everything that became due
+/// (`settled: false` if that took over two minutes).
 async fn clock_advance(State(engine): State<Arc<Engine>>, body: Bytes) -> Response {
     let advance = match serde_json::from_slice::<Advance>(&body) {
         Ok(a) if a.advance_seconds <= MAX_ADVANCE => a,
@@ -125,9 +126,7 @@ async fn clock_advance(State(engine): State<Arc<Engine>>, body: Bytes) -> Respon
             );
         }
     };
-    engine.clock.advance(advance.advance_seconds);
-    engine.timers.fire_due().await;
-    let settled = engine.settle(SETTLE_LIMIT).await;
+    let settled = engine.advance(advance.advance_seconds, SETTLE_LIMIT).await;
     axum::Json(clock_body(&engine, Some(settled))).into_response()
 }
 

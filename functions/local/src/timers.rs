@@ -57,6 +57,11 @@ impl LocalTimers {
         self.wheel.is_empty()
     }
 
+    /// The earliest armed deadline.
+    pub fn next_deadline(&self) -> Option<rules::Timestamp> {
+        self.wheel.next_deadline()
+    }
+
     /// Whether a wake-up is due now and not yet delivered.
     pub fn any_due(&self) -> bool {
         self.wheel
