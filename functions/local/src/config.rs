@@ -6,7 +6,7 @@
 //! | variable | default | what |
 //! |---|---|---|
 //! | `SWITCHBOARD_ADDR` | `127.0.0.1:3000` | where the HTTP server listens |
-//! | `SWITCHBOARD_DB` | `./switchboard.db` | the SQLite file (state, queues, timers) |
+//! | `SWITCHBOARD_DB` | `./switchboard.db` | the SQLite state file; queues and timers in `<file>-queue` |
 //! | `SWITCHBOARD_CONFIG` | none | the TOML file |
 //! | `SWITCHBOARD_TEST_CLOCK` | off | `1`: `POST /dev/clock` moves the engine's time |
 //! | `WHATSAPP_APP_SECRET` | required | webhook signatures (HOOK-2) |

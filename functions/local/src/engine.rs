@@ -3,7 +3,7 @@
 //! | AWS | here |
 //! |---|---|
 //! | DynamoDB table | [`SqliteStore`] (the same items and conditions) |
-//! | inbound FIFO, updates and outbound queues | [`SqliteQueue`], durable in the same file |
+//! | inbound FIFO, updates and outbound queues | [`SqliteQueue`], durable in `<db>-queue` |
 //! | EventBridge Scheduler + timers function | [`LocalTimers`] (the timer wheel, durable) |
 //! | router Lambda | [`router::Router::apply`], one contact group at a time |
 //! | sender Lambda | [`sender::Sender`], on the outbound and updates queues |
@@ -72,15 +72,18 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// The engine over `store` (the state) and `queue_store` (the queues and timers; the same
+    /// store or one in another file).
     pub async fn open(
         store: SqliteStore,
+        queue_store: &SqliteStore,
         clock: EngineClock,
         graph: Graph,
         outreach_key: OutreachKey,
     ) -> store::Result<Arc<Engine>> {
         let queue = {
             let clock = clock.clone();
-            SqliteQueue::open(&store, move || clock.now_ms()).await?
+            SqliteQueue::open(queue_store, move || clock.now_ms()).await?
         };
         let timers = Arc::new(LocalTimers::open(queue.clone(), clock.clone()).await?);
         // One process: the console's settings changes reach the router within a second.

@@ -86,6 +86,13 @@ pub async fn start_with_clock(
         source,
     };
     let store = SqliteStore::open(&settings.db).map_err(store_error)?;
+    // The queues and timers in a file of their own, with their own writer: a webhook's
+    // acknowledgement (one insert) never waits behind the engine's commits.
+    let queue_file = queue_path(&settings.db);
+    let queue_store = SqliteStore::open(&queue_file).map_err(|source| StartError::Store {
+        path: queue_file.display().to_string(),
+        source,
+    })?;
     apply_desk(&store, &settings.desk)
         .await
         .map_err(store_error)?;
@@ -100,7 +107,13 @@ pub async fn start_with_clock(
         }
     };
     let outreach_key = OutreachKey::new(settings.outreach_key.clone());
-    let engine = Engine::open(store.clone(), clock.clone(), graph, outreach_key.clone())
+    let engine = Engine::open(
+        store.clone(),
+        &queue_store,
+        clock.clone(),
+        graph,
+        outreach_key.clone(),
+    )
         .await
         .map_err(store_error)?;
 
@@ -154,7 +167,30 @@ pub async fn start_with_clock(
             }
         })
     };
-    let consumers = tokio::spawn(engine.clone().run(stopped));
+    // The engine runs on a runtime of its own (two threads), so that a burst of routing and
+    // sending never starves the HTTP server's acknowledgements of CPU.
+    let consumers = {
+        let engine = engine.clone();
+        let (done, finished) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("switchboard-engine".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("engine")
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(engine.run(stopped)),
+                    Err(error) => tracing::error!(%error, "engine runtime did not start"),
+                }
+                let _ = done.send(());
+            })
+            .map_err(|e| StartError::Graph(format!("engine thread: {e}")))?;
+        tokio::spawn(async move {
+            let _ = finished.await;
+        })
+    };
     tracing::info!(%addr, test_clock = settings.test_clock, sink = settings.access_token.is_none(), "switchboard serving");
     Ok(Running {
         addr,
@@ -163,6 +199,13 @@ pub async fn start_with_clock(
         server,
         consumers,
     })
+}
+
+/// The queue file beside the state file: `switchboard.db` → `switchboard.db-queue`.
+pub fn queue_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-queue");
+    name.into()
 }
 
 fn cloud_client(
