@@ -47,6 +47,7 @@ impl LocalPath {
             graph_version: "v23.0".to_owned(),
             outreach_key: crate::aws::OUTREACH_KEY.to_vec(),
             test_clock: true,
+            engine_threads: 1,
             desk: Desk {
                 tokens,
                 ..Desk::default()

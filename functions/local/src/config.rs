@@ -15,6 +15,7 @@
 //! | `WHATSAPP_GRAPH_URL` | `https://graph.facebook.com` | the Graph API's base URL |
 //! | `WHATSAPP_GRAPH_VERSION` | `v23.0` | the Graph API version |
 //! | `OUTREACH_KEY` | derived from the app secret | OUT-8 HMAC key for outreach buttons |
+//! | `SWITCHBOARD_ENGINE_THREADS` | 1 | threads of the engine's runtime (routing, sending); the HTTP server has its own |
 
 use console::{Role, StaticTokens};
 use rules::templates::Template;
@@ -48,6 +49,8 @@ pub struct Settings {
     pub graph_version: String,
     pub outreach_key: Vec<u8>,
     pub test_clock: bool,
+    /// Threads of the engine's own runtime (the HTTP server keeps the rest of the machine).
+    pub engine_threads: usize,
     pub desk: Desk,
 }
 
@@ -109,6 +112,18 @@ impl Settings {
             Some(key) => key.into_bytes(),
             None => derive_outreach_key(&app_secret),
         };
+        let engine_threads = match non_empty("SWITCHBOARD_ENGINE_THREADS") {
+            None => 1,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (1..=64).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "SWITCHBOARD_ENGINE_THREADS",
+                        reason: format!("{text:?} is not a number from 1 to 64"),
+                    });
+                }
+            },
+        };
         let desk = match non_empty("SWITCHBOARD_CONFIG") {
             Some(path) => Desk::load(&path)?,
             None => Desk::default(),
@@ -126,6 +141,7 @@ impl Settings {
                 .unwrap_or_else(|| sender::config::DEFAULT_GRAPH_VERSION.to_owned()),
             outreach_key,
             test_clock,
+            engine_threads,
             desk,
         })
     }

@@ -116,6 +116,7 @@ async fn play() -> Result<(), String> {
         graph_version: sender::config::DEFAULT_GRAPH_VERSION.into(),
         outreach_key: crate::config::derive_outreach_key(SECRET),
         test_clock: true,
+        engine_threads: 1,
         desk: desk()?,
     };
     println!("Switchboard demo: one business number, one agent (Ana), one customer (Kim).");

@@ -114,8 +114,8 @@ pub async fn start_with_clock(
         graph,
         outreach_key.clone(),
     )
-        .await
-        .map_err(store_error)?;
+    .await
+    .map_err(store_error)?;
 
     let identity = Arc::new(settings.desk.identities());
     let console_app = match &settings.access_token {
@@ -167,16 +167,17 @@ pub async fn start_with_clock(
             }
         })
     };
-    // The engine runs on a runtime of its own (two threads), so that a burst of routing and
-    // sending never starves the HTTP server's acknowledgements of CPU.
+    // The engine runs on a runtime of its own (one thread by default), so that a burst of
+    // routing and sending never starves the HTTP server's acknowledgements of CPU.
     let consumers = {
         let engine = engine.clone();
+        let threads = settings.engine_threads;
         let (done, finished) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("switchboard-engine".into())
             .spawn(move || {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
+                    .worker_threads(threads)
                     .thread_name("engine")
                     .enable_all()
                     .build();
