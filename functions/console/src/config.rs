@@ -1,8 +1,18 @@
-//! The function's settings, read once at cold start; a missing one stops the function with its
-//! name. Secrets (`OUTREACH_KEY`, `WHATSAPP_ACCESS_TOKEN`) are never logged.
+//! The function's settings, read once at cold start; a missing or bad one stops the function with
+//! its name.
+//!
+//! Plain variables: `TABLE_NAME`, `INBOUND_QUEUE_URL`, `OUTBOUND_QUEUE_URL`, `WHATSAPP_GRAPH_URL`
+//! (default `https://graph.facebook.com`), `WHATSAPP_GRAPH_VERSION` (default `v23.0`),
+//! `CONSOLE_ROLE_CLAIM` (default `role`) and, locally only, `CONSOLE_TOKENS`. Secrets
+//! (`WHATSAPP_ACCESS_TOKEN`, `OUTREACH_KEY`) come through `aws_wiring` like every function's:
+//! `<NAME>` plain locally, or `<NAME>_ARN`, a Secrets Manager secret read once (how
+//! `infra/template.yaml` passes them). Secrets are never logged.
 
-use crate::auth::{JwtClaims, StaticTokens, TokenSpecError};
+use crate::auth::{JwtClaims, StaticTokens};
+use aws_wiring::{Env, Secret};
 use rules::outreach::OutreachKey;
+
+pub use aws_wiring::ConfigError;
 
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_GRAPH_VERSION: &str = "v23.0";
@@ -14,8 +24,9 @@ pub struct Config {
     pub outbound_queue_url: String,
     /// OUT-8: the key of outreach button payloads.
     pub outreach_key: OutreachKey,
-    /// For template submission to Meta.
-    pub access_token: String,
+    /// For template submission to Meta. Redacted in `Debug`.
+    pub access_token: Secret,
+    /// Without the version, without a trailing slash.
     pub graph_url: String,
     pub graph_version: String,
     /// Local only: `CONSOLE_TOKENS`. Without it, callers are identified by the JWT authorizer's
@@ -31,55 +42,89 @@ impl std::fmt::Debug for Config {
             .field("table_name", &self.table_name)
             .field("inbound_queue_url", &self.inbound_queue_url)
             .field("outbound_queue_url", &self.outbound_queue_url)
+            .field("outreach_key", &"<redacted>")
+            .field("access_token", &self.access_token)
             .field("graph_url", &self.graph_url)
             .field("graph_version", &self.graph_version)
             .field("tokens", &self.tokens.is_some())
             .field("role_claim", &self.role_claim)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is not set (or is empty)")]
-    Missing(&'static str),
-    #[error(transparent)]
-    Tokens(#[from] TokenSpecError),
-    #[error("CONSOLE_TOKENS declares no token")]
-    NoTokens,
+fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            problem: format!("{value:?} is not an http(s) URL"),
+        })
+    }
 }
 
 impl Config {
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+    /// From the process environment; `sdk` is used only for a secret given by ARN.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Config, ConfigError> {
+        Config::load_from(&Env::process(), sdk).await
     }
 
-    /// Reads the settings through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let optional = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let get = |name: &'static str| optional(name).ok_or(ConfigError::Missing(name));
-        let tokens = match optional("CONSOLE_TOKENS") {
+    /// From `env` (the environment, or a map in tests). Every plain variable is checked before
+    /// any secret is fetched.
+    pub async fn load_from<F>(
+        env: &Env<F>,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Config, ConfigError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let table_name = env.required("TABLE_NAME")?;
+        let inbound_queue_url = url("INBOUND_QUEUE_URL", env.required("INBOUND_QUEUE_URL")?)?;
+        let outbound_queue_url = url("OUTBOUND_QUEUE_URL", env.required("OUTBOUND_QUEUE_URL")?)?;
+        let graph_url = url(
+            "WHATSAPP_GRAPH_URL",
+            env.optional("WHATSAPP_GRAPH_URL", DEFAULT_GRAPH_URL),
+        )?;
+        let graph_version = env.optional("WHATSAPP_GRAPH_VERSION", DEFAULT_GRAPH_VERSION);
+        let well_formed = graph_version
+            .strip_prefix('v')
+            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'));
+        if !well_formed {
+            return Err(ConfigError::Invalid {
+                name: "WHATSAPP_GRAPH_VERSION",
+                problem: format!("{graph_version:?} does not look like v23.0"),
+            });
+        }
+        let tokens = match env.get("CONSOLE_TOKENS").filter(|v| !v.trim().is_empty()) {
             Some(spec) => {
-                let tokens = StaticTokens::parse(&spec)?;
+                // The error names the entry, never a token.
+                let tokens = StaticTokens::parse(&spec).map_err(|e| ConfigError::Invalid {
+                    name: "CONSOLE_TOKENS",
+                    problem: e.to_string(),
+                })?;
                 if tokens.is_empty() {
-                    return Err(ConfigError::NoTokens);
+                    return Err(ConfigError::Invalid {
+                        name: "CONSOLE_TOKENS",
+                        problem: "declares no token".into(),
+                    });
                 }
                 Some(tokens)
             }
             None => None,
         };
+        let role_claim = env.optional("CONSOLE_ROLE_CLAIM", JwtClaims::DEFAULT_ROLE_CLAIM);
+        let [access_token, outreach_key] =
+            aws_wiring::secrets_from(env, sdk, ["WHATSAPP_ACCESS_TOKEN", "OUTREACH_KEY"]).await?;
         Ok(Config {
-            table_name: get("TABLE_NAME")?,
-            inbound_queue_url: get("INBOUND_QUEUE_URL")?,
-            outbound_queue_url: get("OUTBOUND_QUEUE_URL")?,
-            outreach_key: OutreachKey::new(get("OUTREACH_KEY")?.into_bytes()),
-            access_token: get("WHATSAPP_ACCESS_TOKEN")?,
-            graph_url: optional("WHATSAPP_GRAPH_URL").unwrap_or_else(|| DEFAULT_GRAPH_URL.into()),
-            graph_version: optional("WHATSAPP_GRAPH_VERSION")
-                .unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into()),
+            table_name,
+            inbound_queue_url,
+            outbound_queue_url,
+            outreach_key: OutreachKey::new(outreach_key.into_inner().into_bytes()),
+            access_token,
+            graph_url,
+            graph_version,
             tokens,
-            role_claim: optional("CONSOLE_ROLE_CLAIM")
-                .unwrap_or_else(|| JwtClaims::DEFAULT_ROLE_CLAIM.into()),
+            role_claim,
         })
     }
 }
@@ -89,43 +134,77 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn full() -> HashMap<&'static str, &'static str> {
-        [
-            ("TABLE_NAME", "switchboard"),
-            ("INBOUND_QUEUE_URL", "http://q/inbound.fifo"),
-            ("OUTBOUND_QUEUE_URL", "http://q/outbound"),
-            ("OUTREACH_KEY", "k"),
-            ("WHATSAPP_ACCESS_TOKEN", "t"),
-        ]
-        .into()
+    fn sdk() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
     }
 
-    #[test]
-    fn every_required_setting_is_named_when_missing_and_defaults_apply() {
-        let map = full();
-        let config = Config::from_lookup(|k| map.get(k).map(|v| v.to_string())).unwrap();
+    fn full() -> HashMap<&'static str, String> {
+        [
+            ("TABLE_NAME", "switchboard"),
+            ("INBOUND_QUEUE_URL", "http://127.0.0.1:5005/1/inbound.fifo"),
+            ("OUTBOUND_QUEUE_URL", "http://127.0.0.1:5005/1/outbound"),
+            ("OUTREACH_KEY", "outreach-key-value"),
+            ("WHATSAPP_ACCESS_TOKEN", "token-value"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect()
+    }
+
+    async fn load(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        let env = Env::from_lookup(|name: &str| vars.get(name).cloned());
+        Config::load_from(&env, &sdk()).await
+    }
+
+    #[tokio::test]
+    async fn every_required_setting_is_named_when_missing_and_defaults_apply() {
+        let config = load(&full()).await.unwrap();
         assert_eq!(config.graph_url, DEFAULT_GRAPH_URL);
         assert_eq!(config.graph_version, DEFAULT_GRAPH_VERSION);
         assert_eq!(config.role_claim, "role");
+        assert_eq!(config.access_token.expose(), "token-value");
         assert!(config.tokens.is_none());
-        assert!(!format!("{config:?}").contains("\"t\""));
-        for name in map.keys() {
-            let missing =
-                Config::from_lookup(|k| (k != *name).then(|| map.get(k).map(|v| v.to_string()))?);
-            assert_eq!(missing.unwrap_err(), ConfigError::Missing(name));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("token-value") && !shown.contains("outreach-key-value"));
+        for name in full().keys() {
+            let mut vars = full();
+            vars.remove(name);
+            let error = load(&vars).await.unwrap_err();
+            assert!(error.to_string().contains(name), "{error}");
         }
     }
 
-    #[test]
-    fn console_tokens_are_parsed_once() {
-        let mut map = full();
-        map.insert("CONSOLE_TOKENS", "ana:agent:0123456789abcdef");
-        let config = Config::from_lookup(|k| map.get(k).map(|v| v.to_string())).unwrap();
-        assert!(config.tokens.is_some());
-        map.insert("CONSOLE_TOKENS", "ana:boss:0123456789abcdef");
-        assert_eq!(
-            Config::from_lookup(|k| map.get(k).map(|v| v.to_string())).unwrap_err(),
-            ConfigError::Tokens(TokenSpecError::Role(1))
+    #[tokio::test]
+    async fn console_tokens_are_parsed_once_and_bad_values_are_named() {
+        let mut vars = full();
+        vars.insert("CONSOLE_TOKENS", "ana:agent:0123456789abcdef".into());
+        assert!(load(&vars).await.unwrap().tokens.is_some());
+        vars.insert("CONSOLE_TOKENS", "ana:boss:0123456789abcdef".into());
+        let error = load(&vars).await.unwrap_err().to_string();
+        assert!(
+            error.contains("CONSOLE_TOKENS") && error.contains("entry 1"),
+            "{error}"
+        );
+        assert!(!error.contains("0123456789abcdef"), "{error}");
+        let mut vars = full();
+        vars.insert("WHATSAPP_GRAPH_URL", "graph.local".into());
+        assert!(
+            load(&vars)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("WHATSAPP_GRAPH_URL")
+        );
+        let mut vars = full();
+        vars.insert("WHATSAPP_GRAPH_VERSION", "23".into());
+        assert!(
+            load(&vars)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("WHATSAPP_GRAPH_VERSION")
         );
     }
 }

@@ -99,7 +99,7 @@ pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>
     Ok(Some(text.to_owned()))
 }
 
-/// The `If-Match` header as a contact version (`"7"` or `7`), if sent.
+/// The `If-Match` header as a version (`"7"` or `7`) of the contact or campaign, if sent.
 pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
         return Ok(None);
@@ -110,7 +110,7 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, ApiError
         .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|t| t.parse::<u64>().ok())
         .map(Some)
-        .ok_or_else(|| ApiError::invalid("If-Match", "must be the contact's version (an ETag)"))
+        .ok_or_else(|| ApiError::invalid("If-Match", "must be the version you read (an ETag)"))
 }
 
 /// A raw body (CSV lists); a body over the limit answers 413 in the API's JSON shape.

@@ -33,12 +33,13 @@ use queue::EventQueue;
 use rules::Timestamp;
 use rules::outreach::OutreachKey;
 use std::sync::Arc;
-use store::Store;
+use store::{SendingStore, Store};
 use timers::Clock;
 
 /// What the handlers use. One generic parameter for every handler instead of three.
 pub trait Deps: Send + Sync + 'static {
-    type Store: Store;
+    /// Every port, and the sender's (the number's pacing record: limits, stop and resume).
+    type Store: Store + SendingStore;
     type Queue: EventQueue + 'static;
     type Submitter: TemplateSubmitter + 'static;
 
@@ -63,7 +64,7 @@ pub struct Console<S, Q, T> {
 
 impl<S, Q, T> Deps for Console<S, Q, T>
 where
-    S: Store,
+    S: Store + SendingStore,
     Q: EventQueue + 'static,
     T: TemplateSubmitter + 'static,
 {

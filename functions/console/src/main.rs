@@ -22,10 +22,12 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
 
-    // Fail fast, with the variable's name, before taking any request.
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "console cannot start"))?;
+    // Fail fast, with the variable's name, before taking any request. Secrets given as
+    // `<NAME>_ARN` are read from Secrets Manager here, once.
     let aws = aws_config::load_from_env().await;
+    let config = Config::load(&aws)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "console cannot start"))?;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&aws),
         config.table_name.clone(),
@@ -40,7 +42,7 @@ async fn main() -> Result<(), Error> {
     let cloud = CloudClient::new(CloudConfig {
         graph_url: config.graph_url.clone(),
         version: config.graph_version.clone(),
-        ..CloudConfig::new(AccessToken::new(config.access_token.clone()))
+        ..CloudConfig::new(AccessToken::new(config.access_token.expose()))
     })?;
     let submitter = GraphSubmitter::new(cloud);
     let app = console::app(Console {

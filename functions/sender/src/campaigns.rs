@@ -186,18 +186,33 @@ where
         id: &CampaignId,
         change: impl Fn(&mut Campaign) -> bool,
     ) -> Result<bool> {
-        let Some(record) = self.store.campaign(id).await? else {
-            return Ok(false);
-        };
-        let mut campaign = campaign_of(&record)?;
-        if !change(&mut campaign) {
-            return Ok(false);
+        // Conditional on the version read: a console write in between (start, stop, a list) is
+        // never overwritten; the change is applied again to what the console wrote.
+        for _ in 0..CONFLICT_RETRIES {
+            let Some(read) = self.store.versioned_campaign(id).await? else {
+                return Ok(false);
+            };
+            let mut campaign = campaign_of(&read.value)?;
+            if !change(&mut campaign) {
+                return Ok(false);
+            }
+            if self
+                .store
+                .put_campaign_if(
+                    &record_of(&read.value.number, &campaign),
+                    Some(read.version),
+                )
+                .await?
+                .is_some()
+            {
+                tracing::info!(campaign = %id, status = %campaign.status(), "campaign status changed");
+                return Ok(true);
+            }
         }
-        self.store
-            .put_campaign(&record_of(&record.number, &campaign))
-            .await?;
-        tracing::info!(campaign = %id, status = %campaign.status(), "campaign status changed");
-        Ok(true)
+        Err(SenderError::Store(store::StoreError::Retryable {
+            operation: "put_campaign_if",
+            message: format!("campaign {id} kept changing"),
+        }))
     }
 
     /// Applies a rules transition to one row and moves it (with the hopper counters) in one
@@ -488,18 +503,12 @@ where
         // messaging limit still allows (each send still takes its own slot when it goes out).
         let mut budget = self.options.campaign_slice.min(settings.throughput.get());
         if let MessagingLimit::Contacts(max) = settings.messaging_limit {
-            let used = pacing.pacing.unique_contacts.count(now) as u32;
+            let used = pacing.pacing.reach.count(now).min(u64::from(u32::MAX)) as u32;
             if used >= max {
-                let probe = ContactKey::new("campaign-probe").expect("a valid key");
-                let at =
-                    match pacing
-                        .pacing
-                        .unique_contacts
-                        .check(settings.messaging_limit, &probe, now)
-                    {
-                        Reach::WaitUntil { at } => at,
-                        Reach::Allowed { .. } => idle,
-                    };
+                let at = match pacing.pacing.reach.check_new(settings.messaging_limit, now) {
+                    Reach::WaitUntil { at } => at,
+                    Reach::Allowed { .. } => idle,
+                };
                 return Ok((0, Some(at)));
             }
             budget = budget.min(max - used);
@@ -688,8 +697,7 @@ where
             number: loaded.number.clone(),
             contact,
             request: SendRequest {
-                // SendPurpose has no campaign purpose: a campaign is sent on an admin's behalf.
-                purpose: SendPurpose::Agent,
+                purpose: SendPurpose::Campaign,
                 content: OutboundContent::Template {
                     name: template.name.clone(),
                     language: template.language.clone(),

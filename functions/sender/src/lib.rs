@@ -23,6 +23,7 @@ pub mod config;
 mod core;
 pub mod graph;
 pub mod handler;
+pub mod resume;
 pub mod send;
 pub mod updates;
 
@@ -31,3 +32,4 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};
 pub use core::{Options, Outcome, Result, Sender, SenderError};
 pub use graph::{CloudGraph, GraphApi, GraphError, MemoryGraph, OutgoingMessage, Scripted};
+pub use resume::{Resumed, resume_number};

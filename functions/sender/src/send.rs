@@ -331,7 +331,10 @@ where
 
         // SEND-3 / CAMP-5: pace it; what does not fit waits.
         let outside = !window.is_open();
-        let now_ms = match self.pace(job, campaign.is_some(), outside).await? {
+        // SEND-2 131048 holds campaign traffic: a campaign's own sends, and anything sent for
+        // a campaign's purpose.
+        let campaign_traffic = campaign.is_some() || job.request.purpose == SendPurpose::Campaign;
+        let now_ms = match self.pace(job, campaign_traffic, outside).await? {
             Ok(now_ms) => now_ms,
             Err(PaceStop::Wait { until_ms, because })
                 if campaign.is_some()
@@ -1111,27 +1114,13 @@ where
     }
 
     /// Resumes a stopped number (a person fixed the account): clears the stop and puts every
-    /// send parked on it back on the queue.
+    /// send parked on it back on the queue. See [`crate::resume::resume_number`].
     pub async fn resume_number(&self, number: &rules::BusinessNumberId) -> Result<usize> {
-        for _ in 0..CONFLICT_RETRIES {
-            let (mut record, version) = self.store.number_pacing(number).await?;
-            if !record.pacing.stopped {
-                break;
-            }
-            record.pacing.resume();
-            record.stop_reason = None;
-            if self
-                .store
-                .put_pacing(&PacingWrite {
-                    number: Some((number.clone(), record, version)),
-                    recipient: None,
-                })
+        Ok(
+            crate::resume::resume_number(&self.store, &self.queue, number)
                 .await?
-            {
-                break;
-            }
-        }
-        self.unpark_all(number, &ParkReason::NumberResumed).await
+                .released,
+        )
     }
 
     /// Puts parked sends back on the queue (each taken by exactly one caller).
@@ -1140,23 +1129,7 @@ where
         number: &rules::BusinessNumberId,
         on: &ParkReason,
     ) -> Result<usize> {
-        let mut released = 0;
-        loop {
-            let parked = self.store.parked(number, on, 100).await?;
-            if parked.is_empty() {
-                return Ok(released);
-            }
-            for p in parked {
-                let job: SendJob = serde_json::from_str(&p.job)
-                    .map_err(|e| SenderError::Corrupt(format!("parked job {}: {e}", p.key)))?;
-                self.queue
-                    .send(Destination::Outbound, vec![job.envelope()])
-                    .await?;
-                if self.store.unpark(number, on, &p.key).await? {
-                    released += 1;
-                }
-            }
-        }
+        crate::resume::release_parked(&self.store, &self.queue, number, on).await
     }
 }
 

@@ -236,6 +236,9 @@ pub enum SendPurpose {
     Bot,
     /// An agent's message from the console.
     Agent,
+    /// CAMP-1..10: a campaign's template to one contact (business-initiated, sent by automation
+    /// on an admin's behalf; held while campaign traffic is paused, SEND-2 131048).
+    Campaign,
 }
 
 /// A send, ready for the outbound queue. The shell gives it an idempotency key derived from the

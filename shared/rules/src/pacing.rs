@@ -17,11 +17,13 @@
 //!   (default 5, decision: an agent's text, image and buttons go out together): [`RecipientPace`],
 //!   the same algorithm, so no 6 s window holds more than `burst` messages to one recipient. After
 //!   a 131056 the recipient alone waits 4^n s ([`crate::send_error::pair_rate_delay`]).
-//! - Messaging limit (SEND-3, CAMP-5): [`UniqueContactWindow`] keeps each contact's latest
-//!   business-initiated send outside a CSW within the last 24 h. A contact counts while that send
-//!   is less than 24 h old; a send to a contact already counted does not count again (and keeps it
-//!   counted for 24 h from this send, as Meta's moving window does); a new contact over the limit
-//!   waits until the oldest counted contact leaves the window.
+//! - Messaging limit (SEND-3, CAMP-5): a contact counts while its latest business-initiated send
+//!   outside a CSW is less than 24 h old; a send to a contact already counted does not count again
+//!   (and keeps it counted for 24 h from this send, as Meta's moving window does); a new contact
+//!   over the limit waits until the oldest counted contact leaves the window.
+//!   [`UniqueContactWindow`] is the exact model (one entry per contact); pacing uses
+//!   [`ReachCounter`] (counts per 10-minute bucket on the number, the count time on each
+//!   recipient), which stays small at any tier and errs only on the safe side (up to 10 minutes).
 //! - [`NumberPacing::pace`] combines them with the number-wide effects of SEND-2 (throttle, pause
 //!   of campaign traffic, stop) and commits nothing unless every check says go.
 
@@ -207,6 +209,10 @@ pub struct RecipientPace {
     /// 131056 failures since the last delivery: the `n` of 4^n.
     pair_rate_failures: u32,
     blocked_until: Option<Millis>,
+    /// SEND-3/CAMP-5: the latest business-initiated send outside a CSW that counted this
+    /// recipient toward the number's messaging limit (see [`ReachCounter`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reached_at: Option<Timestamp>,
 }
 
 impl RecipientPace {
@@ -244,6 +250,12 @@ impl RecipientPace {
 
     pub fn pair_rate_failures(&self) -> u32 {
         self.pair_rate_failures
+    }
+
+    /// The send that counts the recipient toward the messaging limit, while it is less than 24 h
+    /// old at `now`.
+    pub fn counted_since(&self, now: Timestamp) -> Option<Timestamp> {
+        self.reached_at.filter(|&t| now < t + MESSAGING_WINDOW)
     }
 }
 
@@ -304,7 +316,9 @@ pub enum Reach {
     WaitUntil { at: Timestamp },
 }
 
-/// SEND-3/CAMP-5: contacts reached by business-initiated sends outside a CSW in the last 24 h.
+/// SEND-3/CAMP-5: contacts reached by business-initiated sends outside a CSW in the last 24 h,
+/// exactly, one entry per contact. The reference model: pacing uses [`ReachCounter`], whose size
+/// does not grow with the number of contacts.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct UniqueContactWindow {
     last_send: BTreeMap<ContactKey, Timestamp>,
@@ -374,6 +388,134 @@ impl UniqueContactWindow {
     }
 }
 
+/// The width of a [`ReachCounter`] bucket.
+pub const REACH_BUCKET: Duration = Duration::minutes(10);
+
+/// Contacts newly counted in one [`REACH_BUCKET`] starting at `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReachBucket {
+    pub start: Timestamp,
+    pub contacts: u32,
+}
+
+/// SEND-3/CAMP-5 at any scale: the number's messaging-limit count, sharded by time instead of by
+/// contact. [`UniqueContactWindow`] keeps one entry per contact, so the number's record grows with
+/// its tier (a 100K or unlimited number reaches far more contacts a day than one DynamoDB item
+/// holds). Here the *number* keeps only how many contacts were newly counted per 10-minute bucket
+/// (at most 145 buckets live, whatever the tier), and each *recipient* keeps when it was counted
+/// ([`RecipientPace::counted_since`]), in the recipient's own record that pacing already reads and
+/// writes with the number's.
+///
+/// - A recipient counted less than 24 h ago is not counted again; its count moves from its old
+///   bucket to the current one (Meta's window keeps it counted for 24 h from this send).
+/// - A bucket keeps counting until `start + 10 min + 24 h`: a contact may stay counted up to 10
+///   minutes longer than exactly, never shorter, so the limit is never exceeded; the price is that
+///   a campaign waiting for the window may wait up to 10 minutes longer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReachCounter {
+    /// Oldest first; only non-empty, live buckets.
+    #[serde(default)]
+    buckets: Vec<ReachBucket>,
+}
+
+impl ReachCounter {
+    fn bucket_start(at: Timestamp) -> Timestamp {
+        let width = REACH_BUCKET.as_seconds();
+        Timestamp::from_unix(at.unix().div_euclid(width) * width)
+    }
+
+    /// When the contacts of a bucket stop counting.
+    fn expiry(bucket: &ReachBucket) -> Timestamp {
+        bucket.start + REACH_BUCKET + MESSAGING_WINDOW
+    }
+
+    fn live(&self, now: Timestamp) -> impl Iterator<Item = &ReachBucket> {
+        self.buckets.iter().filter(move |b| now < Self::expiry(b))
+    }
+
+    /// Contacts counted at `now` (possibly a few that left the exact window in the last 10
+    /// minutes: never fewer than exactly).
+    pub fn count(&self, now: Timestamp) -> u64 {
+        self.live(now).map(|b| u64::from(b.contacts)).sum()
+    }
+
+    /// Buckets kept (at most 145 live ones).
+    pub fn buckets(&self) -> &[ReachBucket] {
+        &self.buckets
+    }
+
+    /// Whether a contact not counted yet fits now; otherwise when a slot frees.
+    pub fn check_new(&self, limit: MessagingLimit, now: Timestamp) -> Reach {
+        let MessagingLimit::Contacts(max) = limit else {
+            return Reach::Allowed {
+                newly_counted: true,
+            };
+        };
+        let count = self.count(now);
+        if count < u64::from(max) {
+            return Reach::Allowed {
+                newly_counted: true,
+            };
+        }
+        // The oldest buckets must leave until one slot is free.
+        let mut must_leave = count - u64::from(max) + 1;
+        for b in self.live(now) {
+            let n = u64::from(b.contacts);
+            if n >= must_leave {
+                return Reach::WaitUntil {
+                    at: Self::expiry(b),
+                };
+            }
+            must_leave -= n;
+        }
+        // Unreachable when the counts add up; the latest bucket's expiry is a safe answer.
+        Reach::WaitUntil {
+            at: self
+                .buckets
+                .last()
+                .map_or(now + MESSAGING_WINDOW, Self::expiry),
+        }
+    }
+
+    /// Whether the recipient's send fits, given when it was last counted.
+    pub fn check(&self, limit: MessagingLimit, recipient: &RecipientPace, now: Timestamp) -> Reach {
+        if recipient.counted_since(now).is_some() {
+            return Reach::Allowed {
+                newly_counted: false,
+            };
+        }
+        self.check_new(limit, now)
+    }
+
+    /// Counts the send if it fits (moving an already counted recipient to the current bucket);
+    /// forgets buckets that left the window.
+    pub fn try_reach(
+        &mut self,
+        limit: MessagingLimit,
+        recipient: &mut RecipientPace,
+        now: Timestamp,
+    ) -> Reach {
+        let reach = self.check(limit, recipient, now);
+        if let Reach::Allowed { .. } = reach {
+            self.buckets.retain(|b| now < Self::expiry(b));
+            if let Some(before) = recipient.counted_since(now) {
+                let start = Self::bucket_start(before);
+                if let Some(b) = self.buckets.iter_mut().find(|b| b.start == start) {
+                    b.contacts = b.contacts.saturating_sub(1);
+                }
+            }
+            let start = Self::bucket_start(now);
+            match self.buckets.last_mut() {
+                Some(b) if b.start == start => b.contacts = b.contacts.saturating_add(1),
+                _ => self.buckets.push(ReachBucket { start, contacts: 1 }),
+            }
+            self.buckets.retain(|b| b.contacts > 0);
+            recipient.reached_at = Some(recipient.reached_at.map_or(now, |t| t.max(now)));
+        }
+        reach
+    }
+}
+
 /// Why a send waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -425,7 +567,9 @@ pub struct SendSlotRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NumberPacing {
     pub throughput: NumberThroughput,
-    pub unique_contacts: UniqueContactWindow,
+    /// The messaging-limit count (sharded by time; each recipient keeps its own count time).
+    #[serde(default)]
+    pub reach: ReachCounter,
     pub throttled_until: Option<Millis>,
     pub campaign_traffic_paused_until: Option<Millis>,
     pub stopped: bool,
@@ -486,8 +630,8 @@ impl NumberPacing {
         let second = Timestamp::from_unix(now.div_euclid(1000));
         if request.outside_service_window
             && let Reach::WaitUntil { at } =
-                self.unique_contacts
-                    .check(settings.messaging_limit, request.contact, second)
+                self.reach
+                    .check(settings.messaging_limit, recipient, second)
         {
             hold(millis(at), WaitReason::MessagingLimit);
         }
@@ -502,8 +646,8 @@ impl NumberPacing {
         }
         let newly_counted_contact = request.outside_service_window
             && matches!(
-                self.unique_contacts
-                    .try_reach(settings.messaging_limit, request.contact, second),
+                self.reach
+                    .try_reach(settings.messaging_limit, recipient, second),
                 Reach::Allowed {
                     newly_counted: true
                 }
@@ -752,9 +896,15 @@ mod tests {
         }
         assert_eq!(sent.len(), 250);
         assert_eq!(waiting.len(), 50, "what does not fit waits");
+        // A slot frees when the first send's 10-minute bucket leaves the window: never before
+        // the exact window (24 h after the first send), at most 10 minutes after it.
+        let exact = T0 + 86_400_000;
         assert!(
-            waiting.iter().all(|&at| at == T0 + 86_400_000),
-            "a slot frees when the first send leaves the window"
+            waiting
+                .iter()
+                .all(|&at| at == waiting[0] && (exact..=exact + 600_000).contains(&at)),
+            "{:?}",
+            waiting.first()
         );
         assert!(sent.windows(2).all(|w| w[1] - w[0] >= 12));
         // Inside a CSW the limit does not apply.
@@ -853,6 +1003,71 @@ mod tests {
         );
     }
 
+    // CAMP-5 / SEND-3 at scale: the number's count is sharded by 10-minute buckets and each
+    // recipient keeps its own count time; a counted contact does not count again (its count moves
+    // to the current bucket); a new contact over the limit waits for the oldest bucket to leave,
+    // at most 10 minutes after the exact window would have let it in.
+    #[test]
+    fn camp_5_sharded_reach_counts_unique_contacts_in_a_moving_day() {
+        let limit = MessagingLimit::contacts(3).unwrap();
+        let mut reach = ReachCounter::default();
+        let mut r: Vec<RecipientPace> = vec![RecipientPace::default(); 5];
+        let base = 1_750_000_200; // 20 s past a bucket start (1_750_000_200 % 600 == 0)
+        assert_eq!(base % 600, 0);
+        let t = |s: i64| Timestamp::from_unix(base + s);
+        let new = Reach::Allowed {
+            newly_counted: true,
+        };
+        assert_eq!(reach.try_reach(limit, &mut r[1], t(0)), new);
+        assert_eq!(reach.try_reach(limit, &mut r[2], t(100)), new);
+        assert_eq!(reach.try_reach(limit, &mut r[3], t(700)), new);
+        assert_eq!(reach.count(t(700)), 3);
+        // Key 1 again: not counted again; its count moves to the current bucket.
+        assert_eq!(
+            reach.try_reach(limit, &mut r[1], t(1_300)),
+            Reach::Allowed {
+                newly_counted: false
+            }
+        );
+        assert_eq!(reach.count(t(1_300)), 3);
+        assert_eq!(
+            reach
+                .buckets()
+                .iter()
+                .map(|b| b.contacts)
+                .collect::<Vec<_>>(),
+            [1, 1, 1]
+        );
+        // Key 4 waits for key 2's bucket [0, 600) to leave: 600 s + 24 h (exactly: 100 s + 24 h).
+        let free = t(600 + 86_400);
+        assert_eq!(
+            reach.try_reach(limit, &mut r[4], t(1_400)),
+            Reach::WaitUntil { at: free }
+        );
+        assert_eq!(
+            reach.check(limit, &r[4], free - Duration::seconds(1)),
+            Reach::WaitUntil { at: free }
+        );
+        assert_eq!(reach.try_reach(limit, &mut r[4], free), new);
+        assert_eq!(reach.count(free), 3);
+        // Unlimited: everyone counted, and the number's record does not grow with the contacts:
+        // 200,000 contacts over two days keep at most 145 buckets.
+        let mut reach = ReachCounter::default();
+        let mut most = 0;
+        for i in 0..200_000 {
+            let mut recipient = RecipientPace::default();
+            assert_eq!(
+                reach.try_reach(MessagingLimit::Unlimited, &mut recipient, t(i)),
+                new
+            );
+            most = most.max(reach.buckets().len());
+        }
+        assert!(most <= 145, "{most} buckets");
+        // One contact a second: at 199,999 s the live buckets start at 113,400 s or later
+        // (start + 600 + 86,400 > 199,999), so 86,600 contacts count (exactly: 86,400).
+        assert_eq!(reach.count(t(199_999)), 86_600);
+    }
+
     /// The most sends in any half-open window of `width` ms.
     fn max_in_window(times: &[Millis], width: Millis) -> usize {
         let mut best = 0;
@@ -904,6 +1119,53 @@ mod tests {
                 }
             }
             prop_assert!(max_in_window(&sent, PAIR_PERIOD_MS) <= burst as usize);
+        }
+
+        // CAMP-5 through pacing (the sharded counter): no moving 24 h ever reaches more unique
+        // contacts outside a CSW than the limit; a refusal names a later time; a contact already
+        // counted is never held by the limit.
+        #[test]
+        fn camp_5_paced_messaging_limit_never_exceeded_in_any_day(
+            limit in 1u32..6,
+            sends in proptest::collection::vec((0usize..12, 0i64..20_000), 1..200),
+        ) {
+            let settings = PacingSettings {
+                messaging_limit: MessagingLimit::contacts(limit).unwrap(),
+                pair: PairPace::new(45).unwrap(),
+                ..PacingSettings::default()
+            };
+            let mut number = NumberPacing::default();
+            let mut recipients: BTreeMap<usize, RecipientPace> = BTreeMap::new();
+            let mut now = 1_750_000_000i64;
+            let mut sent: Vec<(i64, usize)> = Vec::new();
+            for (who, gap) in sends {
+                now += gap;
+                let contact = key(who);
+                let recipient = recipients.entry(who).or_default();
+                let counted = recipient.counted_since(Timestamp::from_unix(now)).is_some();
+                let request = SendSlotRequest {
+                    contact: &contact,
+                    campaign: true,
+                    outside_service_window: true,
+                    now: now * 1000,
+                };
+                match number.pace(&settings, recipient, request) {
+                    SendPace::Go { .. } => sent.push((now, who)),
+                    SendPace::Wait { at, because } => {
+                        prop_assert!(at > now * 1000);
+                        if because == WaitReason::MessagingLimit {
+                            prop_assert!(!counted);
+                        }
+                    }
+                    SendPace::Stopped => prop_assert!(false, "not stopped"),
+                }
+                let distinct: std::collections::BTreeSet<usize> = sent
+                    .iter()
+                    .filter(|(t, _)| *t > now - 86_400)
+                    .map(|(_, c)| *c)
+                    .collect();
+                prop_assert!(distinct.len() <= limit as usize);
+            }
         }
 
         // CAMP-5: no moving 24 h ever reaches more unique contacts than the limit, and a refusal

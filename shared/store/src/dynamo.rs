@@ -1237,29 +1237,116 @@ impl DynamoStore {
     }
 }
 
-impl CampaignStore for DynamoStore {
-    async fn put_campaign(&self, campaign: &CampaignRecord) -> Result<()> {
-        self.client
+impl DynamoStore {
+    /// Writes a campaign's definition as the next version, keeping the stored hopper counters.
+    /// `expected`: `Some(None)` the campaign must not exist, `Some(Some(v))` it must be at
+    /// version `v` (0: written before versions existed), `None` no condition. `Ok(None)`: the
+    /// condition failed.
+    async fn write_campaign(
+        &self,
+        campaign: &CampaignRecord,
+        expected: Option<Option<u64>>,
+    ) -> Result<Option<u64>> {
+        let mut attr_names = names(&[
+            ("#i", "id"),
+            ("#n", "number"),
+            ("#d", "definition"),
+            ("#h", "hopper"),
+            ("#v", "version"),
+        ]);
+        let mut attr_values = values(vec![
+            (":i", s(campaign.id.as_str())),
+            (":n", s(campaign.number.as_str())),
+            (":d", s(json_text(&campaign.definition))),
+            (":h", av(&campaign.hopper)?),
+        ]);
+        let (set_version, condition) = match expected {
+            None => {
+                attr_values.insert(":zero".into(), n(0));
+                attr_values.insert(":one".into(), n(1));
+                ("#v = if_not_exists(#v, :zero) + :one", None)
+            }
+            Some(None) => {
+                attr_names.insert("#pk".into(), "pk".into());
+                attr_values.insert(":next".into(), n(1));
+                ("#v = :next", Some("attribute_not_exists(#pk)"))
+            }
+            Some(Some(0)) => {
+                attr_names.insert("#pk".into(), "pk".into());
+                attr_values.insert(":next".into(), n(1));
+                (
+                    "#v = :next",
+                    Some("attribute_exists(#pk) AND attribute_not_exists(#v)"),
+                )
+            }
+            Some(Some(v)) => {
+                attr_values.insert(":next".into(), n(v as i64 + 1));
+                attr_values.insert(":ver".into(), n(v as i64));
+                ("#v = :next", Some("#v = :ver"))
+            }
+        };
+        let result = self
+            .client
             .update_item()
             .table_name(self.table.as_ref())
             .set_key(Some(key_item(&keys::campaign(&campaign.id))))
-            .update_expression("SET #i = :i, #n = :n, #d = :d, #h = if_not_exists(#h, :h)")
-            .set_expression_attribute_names(Some(names(&[
-                ("#i", "id"),
-                ("#n", "number"),
-                ("#d", "definition"),
-                ("#h", "hopper"),
-            ])))
-            .set_expression_attribute_values(Some(values(vec![
-                (":i", s(campaign.id.as_str())),
-                (":n", s(campaign.number.as_str())),
-                (":d", s(json_text(&campaign.definition))),
-                (":h", av(&campaign.hopper)?),
-            ])))
+            .update_expression(format!(
+                "SET #i = :i, #n = :n, #d = :d, #h = if_not_exists(#h, :h), {set_version}"
+            ))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(Some(attr_names))
+            .set_expression_attribute_values(Some(attr_values))
+            .return_values(ReturnValue::UpdatedNew)
             .send()
-            .await
-            .map_err(|e| sdk_error("put_campaign", e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(out) => Ok(Some(
+                match out.attributes.as_ref().and_then(|a| a.get("version")) {
+                    Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+                    _ => 0,
+                },
+            )),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(sdk_error("put_campaign", e)),
+        }
+    }
+}
+
+impl CampaignStore for DynamoStore {
+    async fn put_campaign(&self, campaign: &CampaignRecord) -> Result<()> {
+        self.write_campaign(campaign, None).await.map(|_| ())
+    }
+
+    async fn versioned_campaign(
+        &self,
+        id: &CampaignId,
+    ) -> Result<Option<Versioned<CampaignRecord>>> {
+        let key = keys::campaign(id);
+        let Some(item) = self.get("campaign", &key).await? else {
+            return Ok(None);
+        };
+        let version = match item.get("version") {
+            Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+            _ => 0,
+        };
+        let item: CampaignItem = parse(item)?;
+        Ok(Some(Versioned {
+            version,
+            value: CampaignRecord {
+                definition: parse_json_text(&key.pk, &key.sk, &item.definition)?,
+                id: item.id,
+                number: item.number,
+                hopper: item.hopper,
+            },
+        }))
+    }
+
+    async fn put_campaign_if(
+        &self,
+        campaign: &CampaignRecord,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>> {
+        self.write_campaign(campaign, Some(expected)).await
     }
 
     async fn campaign(&self, id: &CampaignId) -> Result<Option<CampaignRecord>> {

@@ -201,8 +201,26 @@ pub trait TemplateStore: Send + Sync {
 
 /// Campaigns, their hopper counters and per-contact rows.
 pub trait CampaignStore: Send + Sync {
-    /// Creates or replaces the definition; the hopper counters are kept.
+    /// Creates or replaces the definition; the hopper counters are kept. Bumps the definition's
+    /// version (see [`CampaignStore::versioned_campaign`]).
     fn put_campaign(&self, campaign: &CampaignRecord) -> impl Future<Output = Result<()>> + Send;
+
+    /// The campaign with the version of its definition: every definition write
+    /// ([`CampaignStore::put_campaign`], [`CampaignStore::put_campaign_if`]) bumps it; row moves
+    /// and hopper counts do not. A campaign written before versions existed reads as version 0.
+    fn versioned_campaign(
+        &self,
+        id: &CampaignId,
+    ) -> impl Future<Output = Result<Option<Versioned<CampaignRecord>>>> + Send;
+
+    /// Writes the definition if its version is still `expected` (`None`: the campaign must not
+    /// exist); the hopper counters are kept (or, on create, taken from `campaign`).
+    /// `Ok(Some(v))`: written as version `v`; `Ok(None)`: someone changed (or created) it since.
+    fn put_campaign_if(
+        &self,
+        campaign: &CampaignRecord,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<Option<u64>>> + Send;
 
     fn campaign(
         &self,

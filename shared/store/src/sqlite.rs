@@ -1309,22 +1309,78 @@ fn bump(hopper: &mut std::collections::BTreeMap<String, i64>, stage: &str, by: i
     *hopper.entry(stage.to_owned()).or_insert(0) += by;
 }
 
+/// Writes a campaign's definition as the next version, keeping the stored hopper counters.
+/// `expected`: `Some(None)` the campaign must not exist, `Some(Some(v))` it must be at version
+/// `v`, `None` no condition. `Ok(None)`: the condition failed.
+fn put_campaign_sync(
+    c: &Connection,
+    campaign: CampaignRecord,
+    expected: Option<Option<u64>>,
+) -> Result<Option<u64>> {
+    let key = keys::campaign(&campaign.id);
+    let current = get_row(c, &key)?;
+    let current_version = current.as_ref().map(|r| r.version.map_or(0, |v| v as u64));
+    if let Some(expected) = expected
+        && expected != current_version
+    {
+        return Ok(None);
+    }
+    let hopper = match current {
+        Some(row) => decode::<CampaignItem>(&key.pk, &key.sk, row.data.as_deref())?.hopper,
+        None => campaign.hopper.clone(),
+    };
+    let item = CampaignItem {
+        id: campaign.id,
+        number: campaign.number,
+        definition: json_text(&campaign.definition),
+        hopper,
+    };
+    let version = current_version.unwrap_or(0) + 1;
+    let data = encode(&item)?;
+    c.prepare_cached(
+        "INSERT INTO items (pk, sk, data, version) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data, version = excluded.version",
+    )
+    .and_then(|mut s| s.execute(params![key.pk, key.sk, data, version as i64]))
+    .map_err(sql_error("put"))?;
+    Ok(Some(version))
+}
+
 impl CampaignStore for SqliteStore {
     async fn put_campaign(&self, campaign: &CampaignRecord) -> Result<()> {
         let campaign = campaign.clone();
         self.run("put_campaign", move |c| {
-            let key = keys::campaign(&campaign.id);
-            let hopper = match get_item::<CampaignItem>(c, &key)? {
-                Some(existing) => existing.hopper,
-                None => campaign.hopper.clone(),
-            };
-            let item = CampaignItem {
-                id: campaign.id,
-                number: campaign.number,
-                definition: json_text(&campaign.definition),
-                hopper,
-            };
-            put_item(c, &key, &item, None)
+            put_campaign_sync(c, campaign, None).map(|_| ())
+        })
+        .await
+    }
+
+    async fn versioned_campaign(
+        &self,
+        id: &CampaignId,
+    ) -> Result<Option<Versioned<CampaignRecord>>> {
+        let key = keys::campaign(id);
+        self.read("versioned_campaign", move |c| match get_row(c, &key)? {
+            Some(row) => {
+                let item: CampaignItem = decode(&key.pk, &key.sk, row.data.as_deref())?;
+                Ok(Some(Versioned {
+                    version: row.version.map_or(0, |v| v as u64),
+                    value: campaign_record(&key.pk, &key.sk, item)?,
+                }))
+            }
+            None => Ok(None),
+        })
+        .await
+    }
+
+    async fn put_campaign_if(
+        &self,
+        campaign: &CampaignRecord,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>> {
+        let campaign = campaign.clone();
+        self.run("put_campaign_if", move |c| {
+            put_campaign_sync(c, campaign, Some(expected))
         })
         .await
     }

@@ -10,7 +10,7 @@ use super::{Errors, fresh_key, number_id, page_limit};
 use crate::Deps;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldProblem};
-use crate::extract::{JsonBody, PathParams, QueryParams, RawBody, idempotency_key};
+use crate::extract::{JsonBody, PathParams, QueryParams, RawBody, idempotency_key, if_match};
 use crate::lists::parse_csv;
 use axum::Json;
 use axum::extract::State;
@@ -24,7 +24,7 @@ use rules::{BusinessNumberId, CampaignId, ContactKey, Duration, TemplateName, Ti
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use store::{CampaignRecord, CampaignRow, CampaignStore, TemplateStore};
+use store::{CampaignRecord, CampaignRow, CampaignStore, SendingStore, TemplateStore};
 use utoipa::{IntoParams, ToSchema};
 
 /// A hopper bucket's stage name in the store.
@@ -50,6 +50,9 @@ pub struct HopperView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CampaignView {
     pub id: String,
+    /// The definition's version: send it back as `If-Match` to change only what you saw (409
+    /// when it moved). Hopper counts move without changing it.
+    pub version: u64,
     pub number: String,
     pub name: String,
     /// `DRAFT`, `RUNNING`, `STOPPED` or `COMPLETED`.
@@ -69,7 +72,7 @@ pub struct CampaignView {
     pub hopper: HopperView,
 }
 
-fn view(record: &CampaignRecord, c: &Campaign) -> CampaignView {
+fn view(record: &CampaignRecord, version: u64, c: &Campaign) -> CampaignView {
     let count = |b: Bucket| record.hopper.get(stage(b)).copied().unwrap_or(0);
     let hopper = HopperView {
         fresh: count(Bucket::Fresh),
@@ -89,6 +92,7 @@ fn view(record: &CampaignRecord, c: &Campaign) -> CampaignView {
     let s = &c.settings;
     CampaignView {
         id: c.id.to_string(),
+        version,
         number: record.number.to_string(),
         name: s.name.clone(),
         status: c.status().to_string(),
@@ -130,7 +134,15 @@ pub struct NewCampaign {
 
 struct Loaded {
     record: CampaignRecord,
+    /// The definition's version as read.
+    version: u64,
     campaign: Campaign,
+}
+
+impl Loaded {
+    fn view(&self) -> CampaignView {
+        view(&self.record, self.version, &self.campaign)
+    }
 }
 
 fn campaign_id(text: &str) -> ApiResult<CampaignId> {
@@ -150,14 +162,28 @@ fn campaign_id(text: &str) -> ApiResult<CampaignId> {
 
 async fn load<D: Deps>(d: &D, number: &BusinessNumberId, id: &str) -> ApiResult<Loaded> {
     let id = campaign_id(id)?;
-    let record = d
+    let read = d
         .store()
-        .campaign(&id)
+        .versioned_campaign(&id)
         .await?
-        .filter(|r| &r.number == number)
+        .filter(|r| &r.value.number == number)
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id} on number {number}")))?;
-    // The store's counters are the hopper's truth (they move atomically with the rows).
-    let mut definition = record.definition.clone();
+    let (record, version) = (read.value, read.version);
+    let campaign = load_record(record.clone()).map_err(|e| {
+        tracing::error!(campaign = %id, error = %e, "campaign definition unreadable");
+        ApiError::internal("the campaign's stored definition cannot be read")
+    })?;
+    Ok(Loaded {
+        record,
+        version,
+        campaign,
+    })
+}
+
+/// The rules' campaign from a stored record, with the store's counters as its hopper (they are
+/// the hopper's truth: they move atomically with the rows).
+fn load_record(record: CampaignRecord) -> Result<Campaign, serde_json::Error> {
+    let mut definition = record.definition;
     if let Some(fields) = definition.as_object_mut() {
         let count = |stage: &str| record.hopper.get(stage).copied().unwrap_or(0).max(0);
         fields.insert(
@@ -170,22 +196,74 @@ async fn load<D: Deps>(d: &D, number: &BusinessNumberId, id: &str) -> ApiResult<
             }),
         );
     }
-    let campaign: Campaign = serde_json::from_value(definition).map_err(|e| {
-        tracing::error!(campaign = %id, error = %e, "campaign definition unreadable");
-        ApiError::internal("the campaign's stored definition cannot be read")
-    })?;
-    Ok(Loaded { record, campaign })
+    serde_json::from_value(definition)
 }
 
-async fn save<D: Deps>(d: &D, loaded: &mut Loaded) -> ApiResult<()> {
+fn stale(id: &CampaignId, detail: impl std::fmt::Display) -> ApiError {
+    ApiError::conflict(
+        "stale_version",
+        format!("campaign {id} changed ({detail}); read it again and retry"),
+    )
+}
+
+/// 409 when the client's `If-Match` is not the version read.
+fn check_version(loaded: &Loaded, expected: Option<u64>) -> ApiResult<()> {
+    match expected {
+        Some(v) if v != loaded.version => Err(stale(
+            &loaded.campaign.id,
+            format!("version {} now, {v} expected", loaded.version),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes the definition, conditional on the version read. `Ok(false)`: someone (the sender, another
+/// admin) wrote it since.
+async fn save<D: Deps>(d: &D, loaded: &mut Loaded) -> ApiResult<bool> {
     loaded.record.definition = serde_json::to_value(&loaded.campaign)
         .map_err(|e| ApiError::internal(format!("campaign cannot be serialised: {e}")))?;
-    d.store().put_campaign(&loaded.record).await?;
+    let Some(version) = d
+        .store()
+        .put_campaign_if(&loaded.record, Some(loaded.version))
+        .await?
+    else {
+        return Ok(false);
+    };
+    loaded.version = version;
     // The counters are the store's: read them back for the answer.
     if let Some(fresh) = d.store().campaign(&loaded.record.id).await? {
         loaded.record.hopper = fresh.hopper;
     }
-    Ok(())
+    Ok(true)
+}
+
+const UPDATE_ATTEMPTS: usize = 4;
+
+/// Read, change, write conditionally. With `If-Match`, a version that moved at any point is a
+/// 409; without, a concurrent write (the sender pausing or completing the campaign) makes the
+/// change run again on what is stored now, so nothing is lost and the rules judge the new state.
+async fn update<D: Deps>(
+    d: &D,
+    number: &BusinessNumberId,
+    id: &str,
+    expected: Option<u64>,
+    change: impl Fn(&mut Loaded) -> ApiResult<()>,
+) -> ApiResult<Loaded> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut loaded = load(d, number, id).await?;
+        check_version(&loaded, expected)?;
+        change(&mut loaded)?;
+        if save(d, &mut loaded).await? {
+            return Ok(loaded);
+        }
+        if expected.is_some() {
+            return Err(stale(&loaded.campaign.id, "written while this request ran"));
+        }
+    }
+    Err(ApiError::conflict(
+        "stale_version",
+        "the campaign kept changing while this request ran; try again",
+    ))
 }
 
 fn campaign_error(e: CampaignError) -> ApiError {
@@ -267,12 +345,6 @@ pub async fn create_campaign<D: Deps>(
         None => CampaignId::new(format!("cmp-{}", fresh_key()))
             .map_err(|e| ApiError::internal(e.to_string()))?,
     };
-    if d.store().campaign(&id).await?.is_some() {
-        return Err(ApiError::conflict(
-            "already_exists",
-            format!("campaign {id} exists"),
-        ));
-    }
     let settings = CampaignSettings {
         name: name.to_owned(),
         template,
@@ -285,21 +357,24 @@ pub async fn create_campaign<D: Deps>(
         handoff: n.handoff.unwrap_or_default(),
     };
     let campaign = Campaign::new(id.clone(), settings).map_err(campaign_error)?;
-    let mut loaded = Loaded {
-        record: CampaignRecord {
-            id,
-            number,
-            definition: serde_json::Value::Null,
-            hopper: BTreeMap::new(),
-        },
-        campaign,
+    let record = CampaignRecord {
+        id: id.clone(),
+        number: number.clone(),
+        definition: serde_json::to_value(&campaign)
+            .map_err(|e| ApiError::internal(format!("campaign cannot be serialised: {e}")))?,
+        hopper: BTreeMap::new(),
     };
-    save(d.as_ref(), &mut loaded).await?;
-    tracing::info!(campaign = %loaded.campaign.id, "campaign created");
-    Ok((
-        StatusCode::CREATED,
-        Json(view(&loaded.record, &loaded.campaign)),
-    ))
+    // Created only if absent: two creates with one id make one campaign.
+    let Some(version) = d.store().put_campaign_if(&record, None).await? else {
+        return Err(ApiError::conflict(
+            "already_exists",
+            format!("campaign {id} exists"),
+        ));
+    };
+    // The number's campaign directory: the list below, and the sender's template events.
+    d.store().link_campaign(&number, &id).await?;
+    tracing::info!(campaign = %id, "campaign created");
+    Ok((StatusCode::CREATED, Json(view(&record, version, &campaign))))
 }
 
 /// A campaign with its hopper counts (CAMP-2).
@@ -315,7 +390,7 @@ pub async fn get_campaign<D: Deps>(
 ) -> ApiResult<Json<CampaignView>> {
     let number = number_id(&number)?;
     let loaded = load(d.as_ref(), &number, &campaign).await?;
-    Ok(Json(view(&loaded.record, &loaded.campaign)))
+    Ok(Json(loaded.view()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -355,13 +430,19 @@ pub struct ImportReport {
 /// valid number are refused with their row number and reason; the rest are imported.
 #[utoipa::path(
     post, path = "/v1/numbers/{number}/campaigns/{campaign}/lists", tag = "campaigns",
-    params(("number" = String, Path, description = "Business number"), ("campaign" = String, Path, description = "Campaign id"), ListParams),
+    params(
+        ("number" = String, Path, description = "Business number"),
+        ("campaign" = String, Path, description = "Campaign id"),
+        ListParams,
+        ("If-Match" = Option<String>, Header, description = "The campaign version the client saw (409 when it moved)"),
+    ),
     request_body(content = String, content_type = "text/csv", description = "The list"),
     responses((status = 200, description = "What was imported and refused", body = ImportReport), Errors)
 )]
 pub async fn upload_list<D: Deps>(
     State(d): State<Arc<D>>,
     caller: Caller,
+    headers: HeaderMap,
     PathParams((number, campaign)): PathParams<(String, String)>,
     QueryParams(p): QueryParams<ListParams>,
     RawBody(body): RawBody,
@@ -372,7 +453,9 @@ pub async fn upload_list<D: Deps>(
     if list.as_str().len() > 100 {
         return Err(ApiError::invalid("list", "at most 100 characters"));
     }
+    let expected = if_match(&headers)?;
     let mut loaded = load(d.as_ref(), &number, &campaign).await?;
+    check_version(&loaded, expected)?;
     let parsed = parse_csv(&body).map_err(|e| ApiError::invalid("body", e))?;
     let import = import_list(&parsed.rows);
     let mut refused: Vec<RefusedRow> = parsed
@@ -429,10 +512,14 @@ pub async fn upload_list<D: Deps>(
             added += 1;
         }
     }
-    if !loaded.campaign.settings.lists.contains(&list) {
-        loaded.campaign.settings.lists.push(list.clone());
-    }
-    save(d.as_ref(), &mut loaded).await?;
+    // The rows are in (adding them does not move the version); the list joins the definition.
+    let loaded = update(d.as_ref(), &number, &campaign, expected, |l| {
+        if !l.campaign.settings.lists.contains(&list) {
+            l.campaign.settings.lists.push(list.clone());
+        }
+        Ok(())
+    })
+    .await?;
     tracing::info!(
         campaign = %loaded.campaign.id,
         rows = parsed.rows.len(),
@@ -446,7 +533,7 @@ pub async fn upload_list<D: Deps>(
         imported: import.imported.len(),
         added,
         refused,
-        campaign: view(&loaded.record, &loaded.campaign),
+        campaign: loaded.view(),
     }))
 }
 
@@ -459,6 +546,7 @@ pub async fn upload_list<D: Deps>(
         ("number" = String, Path, description = "Business number"),
         ("campaign" = String, Path, description = "Campaign id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely"),
+        ("If-Match" = Option<String>, Header, description = "The campaign version the client saw (409 when it moved)"),
     ),
     responses((status = 202, description = "Running; sending is queued", body = CampaignView), Errors)
 )]
@@ -470,9 +558,11 @@ pub async fn start_campaign<D: Deps>(
 ) -> ApiResult<(StatusCode, Json<CampaignView>)> {
     caller.require_admin("start campaigns")?;
     let key = idempotency_key(&headers)?;
+    let expected = if_match(&headers)?;
     let number = number_id(&number)?;
-    let mut loaded = load(d.as_ref(), &number, &campaign).await?;
-    let s = &loaded.campaign.settings;
+    let first = load(d.as_ref(), &number, &campaign).await?;
+    check_version(&first, expected)?;
+    let s = &first.campaign.settings;
     let template = d
         .store()
         .template(&number, &s.template, &s.language)
@@ -486,42 +576,45 @@ pub async fn start_campaign<D: Deps>(
                 ),
             )
         })?;
-    loaded
-        .campaign
-        .start(&template, d.now())
-        .map_err(campaign_error)?;
-    save(d.as_ref(), &mut loaded).await?;
+    let now = d.now();
+    let loaded = update(d.as_ref(), &number, &campaign, expected, |l| {
+        l.campaign.start(&template, now).map_err(campaign_error)
+    })
+    .await?;
     tick(d.as_ref(), &loaded.campaign.id, "start", key).await?;
     tracing::info!(campaign = %loaded.campaign.id, "campaign started");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(view(&loaded.record, &loaded.campaign)),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(loaded.view())))
 }
 
 /// CAMP-10: stops a running campaign.
 #[utoipa::path(
     post, path = "/v1/numbers/{number}/campaigns/{campaign}/stop", tag = "campaigns",
-    params(("number" = String, Path, description = "Business number"), ("campaign" = String, Path, description = "Campaign id")),
+    params(
+        ("number" = String, Path, description = "Business number"),
+        ("campaign" = String, Path, description = "Campaign id"),
+        ("If-Match" = Option<String>, Header, description = "The campaign version the client saw (409 when it moved)"),
+    ),
     responses((status = 200, description = "Stopped", body = CampaignView), Errors)
 )]
 pub async fn stop_campaign<D: Deps>(
     State(d): State<Arc<D>>,
     caller: Caller,
+    headers: HeaderMap,
     PathParams((number, campaign)): PathParams<(String, String)>,
 ) -> ApiResult<Json<CampaignView>> {
     caller.require_admin("stop campaigns")?;
+    let expected = if_match(&headers)?;
     let number = number_id(&number)?;
-    let mut loaded = load(d.as_ref(), &number, &campaign).await?;
-    loaded
-        .campaign
-        .stop(StopReason::ByUser {
-            by: Some(caller.agent.clone()),
-        })
-        .map_err(campaign_error)?;
-    save(d.as_ref(), &mut loaded).await?;
+    let loaded = update(d.as_ref(), &number, &campaign, expected, |l| {
+        l.campaign
+            .stop(StopReason::ByUser {
+                by: Some(caller.agent.clone()),
+            })
+            .map_err(campaign_error)
+    })
+    .await?;
     tracing::info!(campaign = %loaded.campaign.id, "campaign stopped");
-    Ok(Json(view(&loaded.record, &loaded.campaign)))
+    Ok(Json(loaded.view()))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -539,6 +632,7 @@ pub struct RetryRun {
         ("number" = String, Path, description = "Business number"),
         ("campaign" = String, Path, description = "Campaign id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely"),
+        ("If-Match" = Option<String>, Header, description = "The campaign version the client saw (409 when it moved)"),
     ),
     responses((status = 202, description = "Retry run queued", body = RetryRun), Errors)
 )]
@@ -550,8 +644,10 @@ pub async fn retry_campaign<D: Deps>(
 ) -> ApiResult<(StatusCode, Json<RetryRun>)> {
     caller.require_admin("run retries")?;
     let key = idempotency_key(&headers)?;
+    let expected = if_match(&headers)?;
     let number = number_id(&number)?;
     let mut loaded = load(d.as_ref(), &number, &campaign).await?;
+    check_version(&loaded, expected)?;
     let now = d.now();
     loaded
         .campaign
@@ -602,16 +698,77 @@ pub async fn retry_campaign<D: Deps>(
             None => break,
         }
     }
-    save(d.as_ref(), &mut loaded).await?;
+    // The rows moved (with the store's counters); the definition is unchanged, so nothing
+    // else is written. Read back for the answer.
     tick(d.as_ref(), &loaded.campaign.id, "retry", key).await?;
     tracing::info!(campaign = %loaded.campaign.id, retried, "retry run");
+    let loaded = load(d.as_ref(), &number, &campaign).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RetryRun {
             retried,
-            campaign: view(&loaded.record, &loaded.campaign),
+            campaign: loaded.view(),
         }),
     ))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CampaignPage {
+    pub items: Vec<CampaignView>,
+    /// The next page's cursor; `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// The number's campaigns, by id, in pages (CAMP-10: an admin finds the campaign to start, stop
+/// or retry; agents may read).
+#[utoipa::path(
+    get, path = "/v1/numbers/{number}/campaigns", tag = "campaigns",
+    params(("number" = String, Path, description = "Business number"), PageParams),
+    responses((status = 200, description = "The number's campaigns", body = CampaignPage), Errors)
+)]
+pub async fn list_campaigns<D: Deps>(
+    State(d): State<Arc<D>>,
+    _caller: Caller,
+    PathParams(number): PathParams<String>,
+    QueryParams(p): QueryParams<PageParams>,
+) -> ApiResult<Json<CampaignPage>> {
+    let number = number_id(&number)?;
+    let limit = page_limit(p.limit)? as usize;
+    let after = super::decode_cursor(p.cursor)?;
+    // The number's directory of campaigns (written on create, and by the sender's ticks), in id
+    // order; the cursor is the last id of the previous page.
+    let mut ids = d.store().number_campaigns(&number).await?;
+    ids.sort();
+    ids.dedup();
+    let start = match &after {
+        Some(last) => ids.partition_point(|id| id.as_str() <= last.as_str()),
+        None => 0,
+    };
+    let mut items = Vec::with_capacity(limit);
+    let mut last: Option<&CampaignId> = None;
+    let mut rest = ids[start..].iter();
+    for id in rest.by_ref() {
+        if let Some(read) = d.store().versioned_campaign(id).await?
+            && read.value.number == number
+        {
+            match load_record(read.value.clone()) {
+                Ok(campaign) => items.push(view(&read.value, read.version, &campaign)),
+                Err(e) => {
+                    // One unreadable campaign does not hide the others; it is logged.
+                    tracing::error!(campaign = %id, error = %e, "campaign definition unreadable");
+                }
+            }
+        }
+        last = Some(id);
+        if items.len() == limit {
+            break;
+        }
+    }
+    let next = match (last, rest.next()) {
+        (Some(last), Some(_)) => super::encode_cursor(Some(last.to_string())),
+        _ => None,
+    };
+    Ok(Json(CampaignPage { items, next }))
 }
 
 /// CAMP-10: one contact's state, attempts, result and history in the campaign.

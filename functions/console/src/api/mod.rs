@@ -94,16 +94,16 @@ impl Modify for BearerAuth {
     paths(
         me,
         list_agents, put_agent, put_presence,
-        get_settings, put_settings,
+        get_settings, put_settings, get_limits, put_limits, resume_number,
         search_contacts, list_conversations, get_contact, put_contact, window_check, message_log,
         send_message, claim, transfer, close, snooze,
         send_outreach,
         list_templates, create_template, get_template, put_mapping, put_recontact, submit_template,
-        create_campaign, get_campaign, upload_list, start_campaign, stop_campaign, retry_campaign,
+        create_campaign, list_campaigns, get_campaign, upload_list, start_campaign, stop_campaign, retry_campaign,
         campaign_contacts,
         cost_report,
     ),
-    components(schemas(ErrorBody, FieldProblem, Role, SearchScope, InboxScope, InboxFilter)),
+    components(schemas(ErrorBody, FieldProblem, Role, SearchScope, InboxScope, InboxFilter, MessagingLimitInput)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(
@@ -164,6 +164,21 @@ pub fn routes<D: Deps>() -> Routes<D> {
             Method::PUT,
             "/v1/numbers/{number}/settings",
             put(put_settings::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/limits",
+            get(get_limits::<D>),
+        )
+        .add(
+            Method::PUT,
+            "/v1/numbers/{number}/limits",
+            put(put_limits::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/resume",
+            post(resume_number::<D>),
         )
         .add(
             Method::GET,
@@ -259,6 +274,11 @@ pub fn routes<D: Deps>() -> Routes<D> {
             Method::POST,
             "/v1/numbers/{number}/campaigns",
             post(create_campaign::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/numbers/{number}/campaigns",
+            get(list_campaigns::<D>),
         )
         .add(
             Method::GET,

@@ -1,6 +1,10 @@
 //! A business number's settings: automation (AUTO-1..12 with their bounds), the enabled bot
 //! recipe, outreach expiry and expired-outreach text, closing logic (CHAN-3). Validated with
 //! `rules::settings::validate` and AUTO-2's ice-breaker rules before anything is stored.
+//!
+//! And its pacing (SEND-3, CAMP-5): throughput, messaging limit and recipient burst, kept in the
+//! pacing record the sender reads before every send; and the resume of a number that sending
+//! stopped on (SEND-2, CAMP-6).
 
 use super::{Errors, number_id};
 use crate::Deps;
@@ -9,11 +13,16 @@ use crate::error::{ApiError, ApiResult, FieldProblem};
 use crate::extract::{JsonBody, PathParams};
 use axum::Json;
 use axum::extract::State;
-use rules::NumberSettings;
+use rules::pacing::{
+    MAX_PER_SECOND, MessagingLimit, PacingError, PacingSettings, PairPace, Throughput,
+};
 use rules::settings::SettingsError;
 use rules::templates::{IceBreakerError, IceBreakers};
+use rules::{NumberSettings, Timestamp};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use store::SettingsStore;
+use store::{NumberPacingRecord, PacingWrite, SendingStore, SettingsStore};
+use utoipa::ToSchema;
 
 /// The number's settings (defaults when none were saved).
 #[utoipa::path(
@@ -112,4 +121,248 @@ pub async fn put_settings<D: Deps>(
     d.store().put_settings(&settings).await?;
     tracing::info!(number = %settings.number, "settings saved");
     Ok(Json(settings))
+}
+
+// ----- pacing limits and the stop (SEND-3, CAMP-5, SEND-2) ---------------------------------------
+
+/// SEND-3 / CAMP-5: what the sender paces the number by, and whether sending is stopped (SEND-2).
+/// The sender reads exactly this record (`store::NumberPacingRecord`) before every send.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NumberLimits {
+    /// Messages per second (SEND-3: 1 to 1,000; 80 by default).
+    pub throughput: u32,
+    /// Unique contacts the number may reach with business-initiated messages outside a CSW in a
+    /// moving 24 h; `null`: unlimited (Meta's `TIER_UNLIMITED`).
+    pub messaging_limit: Option<u32>,
+    /// Messages to one recipient back to back before the pace of one per 6 s applies (1 to 45).
+    pub pair_burst: u32,
+    /// Contacts counted toward the messaging limit now.
+    pub contacts_reached: u64,
+    /// When the limits last changed (an admin here, or Meta's messaging-limit and throughput
+    /// events: the later wins), epoch seconds; `null`: defaults.
+    pub limits_as_of: Option<i64>,
+    /// SEND-2: sending stopped on a token, permission, payment or policy error until an admin
+    /// resumes the number (`POST …/resume`).
+    pub stopped: bool,
+    pub stop_reason: Option<String>,
+}
+
+fn limits_view(record: &NumberPacingRecord, now: Timestamp) -> NumberLimits {
+    let s = &record.settings;
+    NumberLimits {
+        throughput: s.throughput.get(),
+        messaging_limit: match s.messaging_limit {
+            MessagingLimit::Contacts(n) => Some(n),
+            MessagingLimit::Unlimited => None,
+        },
+        pair_burst: s.pair.burst,
+        contacts_reached: record.pacing.reach.count(now),
+        limits_as_of: record.limits_as_of.map(Timestamp::unix),
+        stopped: record.pacing.stopped,
+        stop_reason: record.stop_reason.clone(),
+    }
+}
+
+/// The messaging limit as given: a number of contacts, or Meta's tier name (`TIER_1K`,
+/// `TIER_UNLIMITED`) or `unlimited`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum MessagingLimitInput {
+    Contacts(i64),
+    Named(String),
+}
+
+/// A change of the number's limits; a field left out (or `null`) is kept.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsChange {
+    /// Messages per second, 1 to 1,000.
+    #[serde(default)]
+    pub throughput: Option<i64>,
+    /// 1 to 10,000,000 contacts, `"TIER_250"` … `"TIER_100K"`, `"TIER_UNLIMITED"` or `"unlimited"`.
+    #[serde(default)]
+    pub messaging_limit: Option<MessagingLimitInput>,
+    /// 1 to 45 messages.
+    #[serde(default)]
+    pub pair_burst: Option<i64>,
+}
+
+/// The largest messaging limit given as a number (Meta's highest finite tier is 100K).
+pub const MAX_MESSAGING_LIMIT: i64 = 10_000_000;
+
+/// Every bound checked, every wrong field named.
+fn apply_change(change: &LimitsChange, settings: &mut PacingSettings) -> ApiResult<()> {
+    let mut fields = Vec::new();
+    if let Some(t) = change.throughput {
+        match u32::try_from(t)
+            .map_err(|_| PacingError::Throughput(0))
+            .and_then(|t| Throughput::per_second(t))
+        {
+            Ok(t) => settings.throughput = t,
+            Err(_) => fields.push(FieldProblem {
+                field: "throughput".into(),
+                problem: format!(
+                    "must be between 1 and {MAX_PER_SECOND} messages per second, got {t}"
+                ),
+            }),
+        }
+    }
+    if let Some(b) = change.pair_burst {
+        match u32::try_from(b).ok().map(PairPace::new) {
+            Some(Ok(p)) => settings.pair = p,
+            _ => fields.push(FieldProblem {
+                field: "pair_burst".into(),
+                problem: format!("must be between 1 and 45 messages, got {b}"),
+            }),
+        }
+    }
+    match &change.messaging_limit {
+        None => {}
+        Some(MessagingLimitInput::Contacts(n)) if (1..=MAX_MESSAGING_LIMIT).contains(n) => {
+            settings.messaging_limit = MessagingLimit::Contacts(*n as u32);
+        }
+        Some(MessagingLimitInput::Contacts(n)) => fields.push(FieldProblem {
+            field: "messaging_limit".into(),
+            problem: format!("must be between 1 and {MAX_MESSAGING_LIMIT} contacts, got {n}"),
+        }),
+        Some(MessagingLimitInput::Named(name)) if name.trim().eq_ignore_ascii_case("unlimited") => {
+            settings.messaging_limit = MessagingLimit::Unlimited;
+        }
+        Some(MessagingLimitInput::Named(name)) => match MessagingLimit::from_meta(name) {
+            Ok(MessagingLimit::Contacts(n)) if i64::from(n) > MAX_MESSAGING_LIMIT => {
+                fields.push(FieldProblem {
+                    field: "messaging_limit".into(),
+                    problem: format!("at most {MAX_MESSAGING_LIMIT} contacts"),
+                })
+            }
+            Ok(limit) => settings.messaging_limit = limit,
+            Err(e) => fields.push(FieldProblem {
+                field: "messaging_limit".into(),
+                problem: e.to_string(),
+            }),
+        },
+    }
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        let summary = fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.problem))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(ApiError::invalid_fields(summary, fields))
+    }
+}
+
+/// SEND-3 / CAMP-5: the number's throughput, messaging limit and recipient burst, the contacts
+/// counted now, and whether sending is stopped (admin).
+#[utoipa::path(
+    get, path = "/v1/numbers/{number}/limits", tag = "numbers",
+    params(("number" = String, Path, description = "Business number")),
+    responses((status = 200, description = "The limits the sender paces by", body = NumberLimits), Errors)
+)]
+pub async fn get_limits<D: Deps>(
+    State(d): State<Arc<D>>,
+    caller: Caller,
+    PathParams(number): PathParams<String>,
+) -> ApiResult<Json<NumberLimits>> {
+    caller.require_admin("read a number's limits")?;
+    let number = number_id(&number)?;
+    let (record, _) = d.store().number_pacing(&number).await?;
+    Ok(Json(limits_view(&record, d.now())))
+}
+
+/// SEND-3 / CAMP-5: changes the number's throughput (1 to 1,000 per second), messaging limit and
+/// recipient burst (admin). Fields left out are kept. The sender paces every later send by them;
+/// a later messaging-limit or throughput event from Meta replaces what it names.
+#[utoipa::path(
+    put, path = "/v1/numbers/{number}/limits", tag = "numbers",
+    params(("number" = String, Path, description = "Business number")),
+    request_body = LimitsChange,
+    responses((status = 200, description = "The limits now", body = NumberLimits), Errors)
+)]
+pub async fn put_limits<D: Deps>(
+    State(d): State<Arc<D>>,
+    caller: Caller,
+    PathParams(number): PathParams<String>,
+    JsonBody(change): JsonBody<LimitsChange>,
+) -> ApiResult<Json<NumberLimits>> {
+    caller.require_admin("change a number's limits")?;
+    let number = number_id(&number)?;
+    apply_change(&change, &mut PacingSettings::default())?;
+    // The pacing record changes with every send: the write is conditional on the version read
+    // and retried, so neither the sender's slots nor this change are lost.
+    for _ in 0..LIMITS_WRITE_ATTEMPTS {
+        let (mut record, version) = d.store().number_pacing(&number).await?;
+        apply_change(&change, &mut record.settings)?;
+        let now = d.now();
+        record.limits_as_of = Some(record.limits_as_of.map_or(now, |t| t.max(now)));
+        let write = PacingWrite {
+            number: Some((number.clone(), record.clone(), version)),
+            recipient: None,
+        };
+        if d.store().put_pacing(&write).await? {
+            tracing::info!(number = %number, "number limits changed");
+            return Ok(Json(limits_view(&record, now)));
+        }
+    }
+    Err(ApiError::unavailable(
+        "the number's pacing kept changing; try again",
+    ))
+}
+
+const LIMITS_WRITE_ATTEMPTS: usize = 16;
+
+/// What a resume did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ResumeReport {
+    /// Why sending had stopped (SEND-2: token, permission, payment or policy).
+    pub stop_reason: Option<String>,
+    /// Sends held while the number was stopped, now back on the outbound queue.
+    pub released: usize,
+    pub limits: NumberLimits,
+}
+
+/// SEND-2 / CAMP-6: resumes sending on a number that stopped on a token, permission, payment or
+/// policy error, once the account is fixed (admin). The sends held meanwhile go back to the
+/// sender (each once). 409 when the number is not stopped and nothing is held.
+#[utoipa::path(
+    post, path = "/v1/numbers/{number}/resume", tag = "numbers",
+    params(("number" = String, Path, description = "Business number")),
+    responses((status = 200, description = "Resumed", body = ResumeReport), Errors)
+)]
+pub async fn resume_number<D: Deps>(
+    State(d): State<Arc<D>>,
+    caller: Caller,
+    PathParams(number): PathParams<String>,
+) -> ApiResult<Json<ResumeReport>> {
+    caller.require_admin("resume a number")?;
+    let number = number_id(&number)?;
+    let resumed = sender::resume_number(d.store(), d.queue(), &number)
+        .await
+        .map_err(sender_error)?;
+    if !resumed.was_stopped && resumed.released == 0 {
+        return Err(ApiError::conflict(
+            "not_stopped",
+            format!("sending on {number} is not stopped"),
+        ));
+    }
+    tracing::info!(number = %number, by = %caller.agent, released = resumed.released, "number resumed");
+    let (record, _) = d.store().number_pacing(&number).await?;
+    Ok(Json(ResumeReport {
+        stop_reason: resumed.stop_reason,
+        released: resumed.released,
+        limits: limits_view(&record, d.now()),
+    }))
+}
+
+fn sender_error(e: sender::SenderError) -> ApiError {
+    match e {
+        sender::SenderError::Store(e) => e.into(),
+        sender::SenderError::Queue(e) => e.into(),
+        other => {
+            tracing::error!(error = %other, "resume failed");
+            ApiError::internal("a held send could not be read; the number may be partly resumed")
+        }
+    }
 }

@@ -6,7 +6,7 @@ use rules::campaign::{Campaign, CampaignContact, FailedRowState, RowEvent};
 use rules::templates::{ContactField, Template, TemplateCategory, TemplateStatus};
 use rules::{CampaignId, TemplateName};
 use serde_json::json;
-use store::{CampaignRow, CampaignStore, TemplateStore};
+use store::{CampaignRow, CampaignStore, SendingStore, TemplateStore};
 
 fn campaigns() -> String {
     format!("/v1/numbers/{NUMBER}/campaigns")
@@ -302,4 +302,182 @@ async fn camp_6_retry_runs_are_refused_when_retry_is_off() {
     let r = h.post(&format!("{path}/retry"), BOSS, json!({})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error(), "retry_disabled");
+}
+
+// CAMP-10: the number's campaigns in pages (a campaign is in the number's directory from its
+// creation); another number's campaigns are not listed.
+#[tokio::test]
+async fn camp_10_campaigns_are_listed_per_number_in_pages() {
+    let h = harness();
+    let anonymous = h.request(Method::GET, &campaigns(), None, &[], None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    template(&h, TemplateStatus::Approved, true).await;
+    let empty = h.get(&campaigns(), ANA).await;
+    assert_eq!(empty.status, StatusCode::OK, "{empty:?}");
+    assert_eq!(empty.body, json!({"items": [], "next": null}));
+    for id in ["c-3", "c-1", "c-2", "c-4", "c-5"] {
+        let mut body = new_campaign(false);
+        body["id"] = json!(id);
+        body["name"] = json!(format!("campaign {id}"));
+        let created = h.post(&campaigns(), BOSS, body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    }
+    // The directory is the store's (the sender reads it for template events).
+    let linked = h.store.number_campaigns(&number()).await.unwrap();
+    assert_eq!(linked.len(), 5);
+    // Another number's campaign is not this number's.
+    h.store
+        .put_campaign(&store::CampaignRecord {
+            id: CampaignId::new("elsewhere").unwrap(),
+            number: BusinessNumberId::new("999").unwrap(),
+            definition: json!({}),
+            hopper: Default::default(),
+        })
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("{}?limit=2&cursor={c}", campaigns()),
+            None => format!("{}?limit=2", campaigns()),
+        };
+        let page = h.get(&path, ANA).await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        pages += 1;
+        for item in page.body["items"].as_array().unwrap() {
+            assert_eq!(item["number"], NUMBER);
+            assert_eq!(item["status"], "DRAFT");
+            assert_eq!(item["version"], 1);
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["c-1", "c-2", "c-3", "c-4", "c-5"]);
+    assert_eq!(pages, 3);
+    let bad_cursor = h.get(&format!("{}?cursor=%%%", campaigns()), ANA).await;
+    assert_eq!(bad_cursor.status, StatusCode::BAD_REQUEST);
+    let bad_limit = h.get(&format!("{}?limit=0", campaigns()), ANA).await;
+    assert_eq!(bad_limit.body["fields"][0]["field"], "limit");
+}
+
+// Issue 7's error table: campaign writes carry the version the client saw (`If-Match`); a stale
+// one answers 409 and changes nothing. A write the sender makes in between (a pause on a
+// template event) moves the version, and is not overwritten by a console write without
+// `If-Match` (that write runs again on what is stored).
+#[tokio::test]
+async fn camp_10_campaign_writes_are_refused_on_a_stale_version() {
+    let h = harness();
+    template(&h, TemplateStatus::Approved, true).await;
+    let created = h.post(&campaigns(), BOSS, new_campaign(true)).await;
+    assert_eq!(created.body["version"], 1);
+    let path = format!("{}/spring-2025", campaigns());
+    let listed = h
+        .request(
+            Method::POST,
+            &format!("{path}/lists?list=march"),
+            Some(BOSS),
+            &[("if-match", "\"1\"")],
+            Some(("text/csv", LIST.as_bytes().to_vec())),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{listed:?}");
+    assert_eq!(listed.body["campaign"]["version"], 2);
+    // A stale list upload changes nothing: no row added.
+    let stale_list = h
+        .request(
+            Method::POST,
+            &format!("{path}/lists?list=april"),
+            Some(BOSS),
+            &[("if-match", "1")],
+            Some(("text/csv", b"phone\n+4915100000009\n".to_vec())),
+        )
+        .await;
+    assert_eq!(stale_list.status, StatusCode::CONFLICT, "{stale_list:?}");
+    assert_eq!(stale_list.error(), "stale_version");
+    assert_eq!(h.get(&path, ANA).await.body["hopper"]["total"], 2);
+    // A start on a stale screen: 409, still DRAFT.
+    let stale = h
+        .request(
+            Method::POST,
+            &format!("{path}/start"),
+            Some(BOSS),
+            &[("if-match", "1")],
+            None,
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{stale:?}");
+    assert_eq!(h.get(&path, ANA).await.body["status"], "DRAFT");
+    let bad = h
+        .request(
+            Method::POST,
+            &format!("{path}/start"),
+            Some(BOSS),
+            &[("if-match", "soon")],
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["fields"][0]["field"], "If-Match");
+    let started = h
+        .request(
+            Method::POST,
+            &format!("{path}/start"),
+            Some(BOSS),
+            &[("if-match", "2")],
+            None,
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{started:?}");
+    assert_eq!(started.body["version"], 3);
+    // The sender pauses it (TPL-4: the template was paused), a versioned write of its own.
+    let read = h
+        .store
+        .versioned_campaign(&CampaignId::new("spring-2025").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut campaign: Campaign = serde_json::from_value(read.value.definition.clone()).unwrap();
+    campaign
+        .stop(rules::campaign::StopReason::TemplatePaused)
+        .unwrap();
+    let mut paused = read.value.clone();
+    paused.definition = serde_json::to_value(&campaign).unwrap();
+    assert_eq!(
+        h.store.put_campaign_if(&paused, Some(3)).await.unwrap(),
+        Some(4)
+    );
+    // The admin's screen still says 3: the stop is refused, the sender's pause stands.
+    let stale_stop = h
+        .request(
+            Method::POST,
+            &format!("{path}/stop"),
+            Some(BOSS),
+            &[("if-match", "3")],
+            None,
+        )
+        .await;
+    assert_eq!(stale_stop.status, StatusCode::CONFLICT);
+    let now = h.get(&path, ANA).await;
+    assert_eq!(now.body["version"], 4);
+    assert_eq!(now.body["status"], "STOPPED");
+    // Without If-Match, a start applies to what is stored now.
+    let restart = h.post(&format!("{path}/start"), BOSS, json!({})).await;
+    assert_eq!(restart.status, StatusCode::ACCEPTED, "{restart:?}");
+    assert_eq!(restart.body["version"], 5);
+    // A stale retry run moves no row.
+    let stale_retry = h
+        .request(
+            Method::POST,
+            &format!("{path}/retry"),
+            Some(BOSS),
+            &[("if-match", "4")],
+            None,
+        )
+        .await;
+    assert_eq!(stale_retry.status, StatusCode::CONFLICT);
 }

@@ -6,6 +6,7 @@ mod actions;
 mod admin;
 mod campaigns;
 mod inbox;
+mod limits;
 mod openapi;
 
 use axum::Router;

@@ -48,6 +48,7 @@ macro_rules! contract_suite {
                 settings_and_templates_round_trip,
                 ledger_adds_per_day_and_category,
                 campaign_hopper_counts_follow_rows,
+                campaign_definition_writes_are_versioned,
             ]
         );
     };

@@ -432,6 +432,99 @@ pub async fn directory_of_accounts_and_campaigns<S: SendingStore + Store>(store:
     assert_eq!(rows.items.len(), 1);
 }
 
+// SEND-3 / CAMP-5 at scale: the messaging-limit state of a number that reached 150,000 contacts
+// in a day (an unlimited or 100K-tier number) is one small number item plus one recipient item
+// per contact, and round-trips through the store. (With one map entry per contact in the
+// number's item, as before, this is megabytes: over DynamoDB's 400 KB item limit.) Each
+// recipient's own item says it is counted, so a second send to it is not counted again.
+pub async fn messaging_limit_state_stays_small_at_any_tier<S: SendingStore>(store: S) {
+    use rules::pacing::{NumberPacing, SendPace, SendSlotRequest, Throughput};
+    let settings = PacingSettings {
+        throughput: Throughput::per_second(1_000).unwrap(),
+        messaging_limit: MessagingLimit::Unlimited,
+        ..PacingSettings::default()
+    };
+    let mut pacing = NumberPacing::default();
+    let mut kept = None;
+    let contacts = 150_000u32;
+    for i in 0..contacts {
+        let c = ContactKey::new(format!("4917{i:09}")).unwrap();
+        let mut recipient = RecipientPace::default();
+        // Two sends a second for most of a day, all outside a CSW.
+        let now = T0 * 1000 + i64::from(i) * 500;
+        let go = pacing.pace(
+            &settings,
+            &mut recipient,
+            SendSlotRequest {
+                contact: &c,
+                campaign: true,
+                outside_service_window: true,
+                now,
+            },
+        );
+        assert_eq!(
+            go,
+            SendPace::Go {
+                newly_counted_contact: true
+            }
+        );
+        if i == 7 {
+            kept = Some((c, recipient));
+        }
+    }
+    let last = t(i64::from(contacts) / 2);
+    assert_eq!(pacing.reach.count(last), u64::from(contacts));
+    let record = NumberPacingRecord {
+        settings,
+        pacing,
+        ..NumberPacingRecord::default()
+    };
+    let size = serde_json::to_string(&record).unwrap().len();
+    assert!(size < 16_000, "the number's pacing record is {size} bytes");
+    let (c, recipient_pace) = kept.unwrap();
+    let recipient = RecipientRecord {
+        pace: recipient_pace,
+        ..RecipientRecord::default()
+    };
+    assert!(
+        store
+            .put_pacing(&PacingWrite {
+                number: Some((number(), record.clone(), None)),
+                recipient: Some((number(), c.clone(), recipient.clone(), None)),
+            })
+            .await
+            .unwrap()
+    );
+    let (read, version) = store.number_pacing(&number()).await.unwrap();
+    assert_eq!((read.clone(), version), (record, Some(1)));
+    let (read_recipient, _) = store.recipient(&number(), &c).await.unwrap();
+    assert_eq!(read_recipient, recipient);
+    // The recipient counted at the 8th send is still counted at the end (less than 24 h
+    // later): its next send is not counted again.
+    let mut pacing = read.pacing;
+    let mut pace = read_recipient.pace;
+    let later = T0 * 1000 + i64::from(contacts) * 500;
+    assert!(
+        pace.counted_since(rules::pacing::timestamp_at_or_after(later))
+            .is_some()
+    );
+    assert_eq!(
+        pacing.pace(
+            &read.settings,
+            &mut pace,
+            SendSlotRequest {
+                contact: &c,
+                campaign: true,
+                outside_service_window: true,
+                now: later,
+            },
+        ),
+        SendPace::Go {
+            newly_counted_contact: false
+        }
+    );
+}
+
 macro_rules! sending_contract {
     ($adapter:ident, $make:path, [$($test:ident),* $(,)?]) => {
         mod $adapter {
@@ -455,6 +548,7 @@ macro_rules! sending_contract {
                 one_of_twenty_concurrent_pacing_writers_wins,
                 parked_sends_wait_until_released,
                 directory_of_accounts_and_campaigns,
+                messaging_limit_state_stays_small_at_any_tier,
             ]
         );
     };
