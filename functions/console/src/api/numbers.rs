@@ -196,7 +196,7 @@ fn apply_change(change: &LimitsChange, settings: &mut PacingSettings) -> ApiResu
     if let Some(t) = change.throughput {
         match u32::try_from(t)
             .map_err(|_| PacingError::Throughput(0))
-            .and_then(|t| Throughput::per_second(t))
+            .and_then(Throughput::per_second)
         {
             Ok(t) => settings.throughput = t,
             Err(_) => fields.push(FieldProblem {

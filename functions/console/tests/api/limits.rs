@@ -91,6 +91,16 @@ async fn send_3_limits_are_read_and_set_by_admins_within_their_bounds() {
     assert_eq!(h.get(&limits(), ANA).await.status, StatusCode::FORBIDDEN);
     let agent_put = h.put(&limits(), ANA, json!({"throughput": 10})).await;
     assert_eq!(agent_put.status, StatusCode::FORBIDDEN);
+    let anonymous_put = h
+        .request(
+            Method::PUT,
+            &limits(),
+            None,
+            &[],
+            Some(("application/json", br#"{"throughput": 10}"#.to_vec())),
+        )
+        .await;
+    assert_eq!(anonymous_put.status, StatusCode::UNAUTHORIZED);
     let too_long = "9".repeat(300);
     let bad_number = h.get(&format!("/v1/numbers/{too_long}/limits"), BOSS).await;
     assert_eq!(bad_number.status, StatusCode::BAD_REQUEST, "{bad_number:?}");
@@ -253,6 +263,18 @@ async fn send_2_an_admin_resumes_a_stopped_number_and_held_sends_go_out() {
         .request(Method::POST, &resume(), Some(ANA), &[], None)
         .await;
     assert_eq!(agent_resume.status, StatusCode::FORBIDDEN);
+    let too_long = "9".repeat(300);
+    let bad_number = h
+        .request(
+            Method::POST,
+            &format!("/v1/numbers/{too_long}/resume"),
+            Some(BOSS),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(bad_number.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_number.body["fields"][0]["field"], "number");
     let not_stopped = h
         .request(Method::POST, &resume(), Some(BOSS), &[], None)
         .await;
