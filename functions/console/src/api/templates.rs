@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use store::TemplateStore;
+use store::{NumberLink, SendingStore, TemplateStore};
 use utoipa::ToSchema;
 
 /// A template as the console shows it.
@@ -493,6 +493,18 @@ pub async fn submit_template<D: Deps>(
             ));
         }
     }
+    // TPL-4: Meta's template webhooks name only the account; the sender applies them to the
+    // account's numbers it knows. Recorded before the submission, so the approval that may
+    // follow at once is never ignored on a number no webhook has named yet.
+    d.store()
+        .link_number(
+            waba,
+            &NumberLink {
+                number: number.clone(),
+                display_phone_number: None,
+            },
+        )
+        .await?;
     let body = meta_body(&t, &s);
     let created = d
         .submitter()

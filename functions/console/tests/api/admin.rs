@@ -4,7 +4,7 @@
 use crate::*;
 use console::{SubmitError, TemplateCreated};
 use serde_json::json;
-use store::{LedgerSide, LedgerStore};
+use store::{LedgerSide, LedgerStore, SendingStore};
 
 fn settings_path() -> String {
     format!("/v1/numbers/{NUMBER}/settings")
@@ -312,6 +312,11 @@ async fn templates_are_submitted_to_meta_and_its_answer_is_kept() {
     assert_eq!(submitted.len(), 1);
     let (waba, body) = &submitted[0];
     assert_eq!(waba, "102290129340398");
+    // TPL-4: the account's template webhooks reach this number even before any webhook named
+    // it (the sender applies account-level events to the numbers it knows of the account).
+    let linked = h.store.account_numbers("102290129340398").await.unwrap();
+    assert_eq!(linked.len(), 1);
+    assert_eq!(linked[0].number, number());
     assert_eq!(body["name"], "spring_offer");
     assert_eq!(body["category"], "MARKETING");
     assert_eq!(body["components"][0]["type"], "HEADER");
