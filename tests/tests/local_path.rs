@@ -36,13 +36,9 @@ async fn seed_004_welcome_queue_reminder_auto_close_csat() {
     stories::seed_004_welcome_queue_reminder_auto_close_csat(&d).await;
 }
 
-/// BUG (sender/console, for the lead): TPL-4 on a fresh number. The admin creates a template and
-/// submits it to Meta for the number's account (`waba_id`); Meta's `message_template_status_update`
-/// webhook (which names the account, not the number) is then ignored by the sender ("no business
-/// number of account … is known yet") because the account→number link is only learned from a
-/// webhook carrying the number's metadata, and the console's submission does not record it. The
-/// template stays PENDING for ever (Meta does not send the approval again). The stories work
-/// around it with `stories::link_number_to_account`.
+/// TPL-4 on a fresh number: the admin creates a template and submits it for the number's account
+/// (`waba_id`); Meta's `message_template_status_update` webhook names the account, not the
+/// number, and is applied because the submission recorded the account → number link.
 #[tokio::test]
 async fn tpl_4_approval_of_a_template_submitted_on_a_fresh_number_is_applied() {
     use serde_json::json;

@@ -128,7 +128,6 @@ pub async fn approve<D: Deployment>(d: &D, name: &str, language: &str) {
     )
     .await;
     assert_eq!(submitted["template"]["status"], "PENDING", "{submitted}");
-    link_number_to_account(d).await;
     let at = d.now().await;
     let status = d
         .webhook(&webhooks::template_status(name, language, "APPROVED", at))
@@ -144,28 +143,6 @@ pub async fn approve<D: Deployment>(d: &D, name: &str, language: &str) {
     )
     .await;
     assert_eq!(read["status"], "APPROVED", "TPL-4: {read}");
-}
-
-/// WORKAROUND (remove with the fix): the sender applies a template webhook only to numbers it has
-/// linked to the account, and it links a number only from a webhook that carries the number's
-/// metadata (a status); the console's submission does not link it. So on a fresh number Meta's
-/// approval is ignored and the template stays PENDING (see the failing test
-/// `tpl_4_approval_of_a_template_submitted_on_a_fresh_number_is_applied` in
-/// `tests/aws_path.rs`). A status webhook for a message that is not ours links the number first.
-pub async fn link_number_to_account<D: Deployment>(d: &D) {
-    let at = d.now().await;
-    post(
-        d,
-        &webhooks::status(
-            "wamid.E2E_LINK_ONLY",
-            "4915100099999",
-            "delivered",
-            at,
-            "service",
-        ),
-    )
-    .await;
-    d.advance(0).await;
 }
 
 /// Creates the contact with a first name (admin), as an imported customer.
