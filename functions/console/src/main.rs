@@ -22,10 +22,21 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
 
-    // Fail fast, with the variable's name, before taking any request.
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "console cannot start"))?;
-    let aws = aws_config::load_from_env().await;
+    // Fail fast, with the variable's name, before taking any request. The two secrets come plain
+    // (`WHATSAPP_ACCESS_TOKEN`, `OUTREACH_KEY`: local runs) or by Secrets Manager ARN
+    // (`<NAME>_ARN`: infra/template.yaml), like every function's; a missing one stops the function
+    // before any fetch.
+    let aws = aws_wiring::sdk_config().await;
+    let [access_token, outreach_key] =
+        aws_wiring::secrets(&aws, ["WHATSAPP_ACCESS_TOKEN", "OUTREACH_KEY"])
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "console cannot start"))?;
+    let config = Config::from_lookup(|name| match name {
+        "WHATSAPP_ACCESS_TOKEN" => Some(access_token.expose().to_owned()),
+        "OUTREACH_KEY" => Some(outreach_key.expose().to_owned()),
+        _ => std::env::var(name).ok(),
+    })
+    .inspect_err(|e| tracing::error!(error = %e, "console cannot start"))?;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&aws),
         config.table_name.clone(),

@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
 
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_wiring::sdk_config().await;
     let config = Config::load(&aws).await?;
     let graph = CloudGraph::from_config(&config)?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name);

@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
         .init();
 
     let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_wiring::sdk_config().await;
     // This function writes only to the inbound FIFO; it has no updates queue.
     let inbound = SqsQueues::new(&aws, config.inbound_queue_url, String::new());
 
