@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
 
     // Fail fast, with the variable's name, before taking any request. Secrets given as
     // `<NAME>_ARN` are read from Secrets Manager here, once.
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_wiring::sdk_config().await;
     let config = Config::load(&aws)
         .await
         .inspect_err(|e| tracing::error!(error = %e, "console cannot start"))?;

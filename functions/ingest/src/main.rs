@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
 
     // Fail fast, with the variable's name, before taking any request. The SDK configuration is
     // loaded once and shared: Secrets Manager (secrets given by ARN) and SQS.
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_wiring::sdk_config().await;
     let config = Config::load(&aws)
         .await
         .inspect_err(|e| tracing::error!(error = %e, "ingest cannot start"))?;

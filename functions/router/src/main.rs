@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
         .init();
 
     // Fail fast, with the variable's name, before taking any record.
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_wiring::sdk_config().await;
     let config = Config::load(&aws)
         .await
         .inspect_err(|e| tracing::error!(error = %e, "router cannot start"))?;

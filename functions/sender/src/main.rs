@@ -20,9 +20,13 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
 
-    let aws = aws_config::load_from_env().await;
-    let config = Config::load(&aws).await?;
-    let graph = CloudGraph::from_config(&config)?;
+    // Fail fast, with the variable's name, before taking any record.
+    let aws = aws_wiring::sdk_config().await;
+    let config = Config::load(&aws)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "sender cannot start"))?;
+    let graph = CloudGraph::from_config(&config)
+        .inspect_err(|e| tracing::error!(error = %e, "sender cannot start"))?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name);
     let queues = SqsQueues::new(&aws, &config.inbound_queue_url, &config.updates_queue_url)
         .outbound(&config.outbound_queue_url);

@@ -17,8 +17,10 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
 
-    let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
+    // Fail fast, with the variable's name, before taking any wake-up.
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "timers cannot start"))?;
+    let aws = aws_wiring::sdk_config().await;
     // This function writes only to the inbound FIFO; it has no updates queue.
     let inbound = SqsQueues::new(&aws, config.inbound_queue_url, String::new());
 

@@ -10,6 +10,10 @@
 //!   `GetSecretValue` per secret, all of a function's secrets fetched concurrently, and the
 //!   Secrets Manager client is built only when some secret comes by ARN.
 //! - [`Secret`]: the value, redacted in `Debug` and `Display` so it cannot reach a log by accident.
+//! - [`sdk_config`]: the one `SdkConfig` of a function, as `aws_config::load_from_env()` loads it
+//!   (region, credentials, `AWS_ENDPOINT_URL`…) but with [`https::client`], whose TLS trusts the
+//!   webpki roots compiled into the binary instead of reading the system's certificate store at
+//!   cold start (the largest part of a function's init; see `infra/README.md`, "cold start").
 //!
 //! Every function has the `*_from` twin taking an [`Env`], so tests pass a map instead of
 //! mutating the process environment.
@@ -31,12 +35,24 @@
 //! ```
 
 mod env;
+pub mod https;
 mod secret;
 
 pub use env::{Env, ProcessEnv, optional, parsed, required};
 pub use secret::{
     Secret, SecretSource, SecretsManager, secret, secret_from, secrets, secrets_from,
 };
+
+/// The SDK configuration a function loads once at cold start and shares between its clients:
+/// `aws_config`'s default chains (environment, profile, container and instance credentials;
+/// `AWS_ENDPOINT_URL` and the per-service endpoint variables) with [`https::client`] as the HTTP
+/// client of every SDK client and of the credential providers. No request is made here.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https::client())
+        .load()
+        .await
+}
 
 /// Why a function cannot start. Every variant names the environment variable to fix; none carries
 /// a secret's value.
