@@ -36,48 +36,9 @@ async fn seed_004_welcome_queue_reminder_auto_close_csat() {
     stories::seed_004_welcome_queue_reminder_auto_close_csat(&d).await;
 }
 
-/// TPL-4 on a fresh number: the admin creates a template and submits it for the number's account
-/// (`waba_id`); Meta's `message_template_status_update` webhook names the account, not the
-/// number, and is applied because the submission recorded the account → number link.
+/// TPL-4 on a fresh number (see the story).
 #[tokio::test]
 async fn tpl_4_approval_of_a_template_submitted_on_a_fresh_number_is_applied() {
-    use serde_json::json;
-    use switchboard_tests::Deployment;
-    use switchboard_tests::stories::{ADMIN, number_path, ok};
-    use switchboard_tests::webhooks::{WABA, template_status};
     let d = LocalPath::start().await;
-    ok(
-        &d,
-        "POST",
-        &number_path("/templates"),
-        ADMIN,
-        Some(
-            json!({"name": "welcome_back", "language": "en_US", "category": "UTILITY",
-                    "body": "Welcome back."}),
-        ),
-    )
-    .await;
-    ok(
-        &d,
-        "POST",
-        &number_path("/templates/welcome_back/en_US/submit"),
-        ADMIN,
-        Some(json!({"waba_id": WABA})),
-    )
-    .await;
-    let at = d.now().await;
-    let status = d
-        .webhook(&template_status("welcome_back", "en_US", "APPROVED", at))
-        .await;
-    assert_eq!(status, 200);
-    d.advance(0).await;
-    let read = ok(
-        &d,
-        "GET",
-        &number_path("/templates/welcome_back/en_US"),
-        ADMIN,
-        None,
-    )
-    .await;
-    assert_eq!(read["status"], "APPROVED", "TPL-4: {read}");
+    stories::tpl_4_approval_on_a_fresh_number(&d).await;
 }

@@ -318,3 +318,48 @@ pub fn refused(r: &Reply, status: u16) -> &str {
     assert_eq!(r.status, status, "{}", r.body);
     r.body["error"].as_str().unwrap_or("")
 }
+
+/// TPL-4 on a fresh number: the admin creates a template and submits it for the number's account
+/// (`waba_id`); Meta's `message_template_status_update` webhook names the account, not the
+/// number, and is applied because the submission recorded the account → number link.
+pub async fn tpl_4_approval_on_a_fresh_number<D: Deployment>(d: &D) {
+    ok(
+        d,
+        "POST",
+        &number_path("/templates"),
+        ADMIN,
+        Some(
+            json!({"name": "welcome_back", "language": "en_US", "category": "UTILITY",
+                    "body": "Welcome back."}),
+        ),
+    )
+    .await;
+    ok(
+        d,
+        "POST",
+        &number_path("/templates/welcome_back/en_US/submit"),
+        ADMIN,
+        Some(json!({"waba_id": webhooks::WABA})),
+    )
+    .await;
+    let at = d.now().await;
+    let status = d
+        .webhook(&webhooks::template_status(
+            "welcome_back",
+            "en_US",
+            "APPROVED",
+            at,
+        ))
+        .await;
+    assert_eq!(status, 200);
+    d.advance(0).await;
+    let read = ok(
+        d,
+        "GET",
+        &number_path("/templates/welcome_back/en_US"),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(read["status"], "APPROVED", "TPL-4: {read}");
+}
