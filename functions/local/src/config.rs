@@ -15,7 +15,7 @@
 //! | `WHATSAPP_GRAPH_URL` | `https://graph.facebook.com` | the Graph API's base URL |
 //! | `WHATSAPP_GRAPH_VERSION` | `v23.0` | the Graph API version |
 //! | `OUTREACH_KEY` | derived from the app secret | OUT-8 HMAC key for outreach buttons |
-//! | `SWITCHBOARD_ENGINE_THREADS` | 1 | threads of the engine's runtime (routing, sending); the HTTP server has its own |
+//! | `SWITCHBOARD_ENGINE_THREADS` | 2 | threads of the engine's runtime (routing, sending); the HTTP server has its own |
 
 use console::{Role, StaticTokens};
 use rules::templates::Template;
@@ -113,7 +113,7 @@ impl Settings {
             None => derive_outreach_key(&app_secret),
         };
         let engine_threads = match non_empty("SWITCHBOARD_ENGINE_THREADS") {
-            None => 1,
+            None => 2,
             Some(text) => match text.parse::<usize>() {
                 Ok(n) if (1..=64).contains(&n) => n,
                 _ => {

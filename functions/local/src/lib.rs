@@ -167,7 +167,7 @@ pub async fn start_with_clock(
             }
         })
     };
-    // The engine runs on a runtime of its own (one thread by default), so that a burst of
+    // The engine runs on a runtime of its own (two threads by default), so that a burst of
     // routing and sending never starves the HTTP server's acknowledgements of CPU.
     let consumers = {
         let engine = engine.clone();
