@@ -84,8 +84,10 @@ where
                 None => {
                     // The claim the console's outbound log lists (first caller wins; a claim
                     // made by whoever queued the job is kept).
+                    // With the message as requested, for the console's log to show.
+                    let body = serde_json::to_value(&job.request.content).ok();
                     self.store
-                        .claim_send(&job.key, &job.number, &job.contact, now)
+                        .claim_send(&job.key, &job.number, &job.contact, now, body.as_ref())
                         .await?;
                     (
                         SendRecord {

@@ -328,7 +328,11 @@ impl DynamoStore {
     }
 
     /// The contact's outbound-log pointer to a claimed send (idempotent).
-    async fn put_outbound_pointer(&self, claim: &OutboundKeyItem) -> Result<()> {
+    async fn put_outbound_pointer(
+        &self,
+        claim: &OutboundKeyItem,
+        body: Option<String>,
+    ) -> Result<()> {
         let key = keys::outbound_pointer(
             &claim.number,
             &claim.contact,
@@ -338,6 +342,7 @@ impl DynamoStore {
         let pointer = OutboundPointerItem {
             idempotency_key: claim.idempotency_key.clone(),
             claimed_at: claim.claimed_at,
+            body,
         };
         self.put("claim_send", &key, &pointer).await
     }
@@ -683,7 +688,9 @@ impl OutboundStore for DynamoStore {
         number: &BusinessNumberId,
         contact: &ContactKey,
         now: Timestamp,
+        body: Option<&serde_json::Value>,
     ) -> Result<SendClaim> {
+        let body = body.map(json_text);
         let key = keys::outbound_by_key(idempotency_key);
         let item = OutboundKeyItem {
             idempotency_key: idempotency_key.to_owned(),
@@ -704,7 +711,7 @@ impl OutboundStore for DynamoStore {
             .await;
         match result {
             Ok(_) => {
-                self.put_outbound_pointer(&item).await?;
+                self.put_outbound_pointer(&item, body).await?;
                 Ok(SendClaim::Claimed)
             }
             Err(e) if is_conditional_failure(&e) => {
@@ -712,7 +719,7 @@ impl OutboundStore for DynamoStore {
                 // A claim whose pointer write was lost (a crash between the two) is repaired by
                 // the redelivery that finds it claimed.
                 if let Some(existing) = &existing {
-                    self.put_outbound_pointer(existing).await?;
+                    self.put_outbound_pointer(existing, body).await?;
                 }
                 Ok(SendClaim::AlreadyClaimed {
                     wamid: existing.and_then(|i| i.wamid),
@@ -1692,6 +1699,14 @@ impl ConsoleStore for DynamoStore {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             let pointer: OutboundPointerItem = parse(item)?;
+            let body = match &pointer.body {
+                Some(text) => Some(parse_json_text(
+                    "outbound_log",
+                    &pointer.idempotency_key,
+                    text,
+                )?),
+                None => None,
+            };
             let claim: Option<OutboundKeyItem> = self
                 .get_typed(
                     "outbound_log",
@@ -1708,6 +1723,7 @@ impl ConsoleStore for DynamoStore {
             out.push(OutboundEntry {
                 idempotency_key: pointer.idempotency_key,
                 claimed_at: pointer.claimed_at,
+                body,
                 message,
             });
         }

@@ -114,6 +114,9 @@ pub struct OutboundKeyItem {
 pub struct OutboundPointerItem {
     pub idempotency_key: String,
     pub claimed_at: Timestamp,
+    /// The message as requested (its content as JSON text), for the log to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 pub(crate) fn json_text(value: &serde_json::Value) -> String {

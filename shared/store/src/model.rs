@@ -411,6 +411,8 @@ impl OutboundMessage {
 pub struct OutboundEntry {
     pub idempotency_key: String,
     pub claimed_at: Timestamp,
+    /// The message as requested (the send's content), when the claim recorded it.
+    pub body: Option<serde_json::Value>,
     pub message: Option<OutboundMessage>,
 }
 

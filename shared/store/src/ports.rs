@@ -49,13 +49,15 @@ pub trait ContactStore: Send + Sync {
 /// The sender's port for outbound messages and outreach records.
 pub trait OutboundStore: Send + Sync {
     /// Claims an idempotency key before a send (first caller wins). Also records the send in the
-    /// contact's outbound log (see [`ConsoleStore::outbound_log`]).
+    /// contact's outbound log (see [`ConsoleStore::outbound_log`]), with `body`, the message as
+    /// requested, for the log to show.
     fn claim_send(
         &self,
         idempotency_key: &str,
         number: &BusinessNumberId,
         contact: &ContactKey,
         now: Timestamp,
+        body: Option<&serde_json::Value>,
     ) -> impl Future<Output = Result<SendClaim>> + Send;
 
     /// Meta accepted the send: link the key to its wamid and record `sent` at `at`.

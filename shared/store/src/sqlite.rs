@@ -898,7 +898,9 @@ impl OutboundStore for SqliteStore {
         number: &BusinessNumberId,
         contact: &ContactKey,
         now: Timestamp,
+        body: Option<&serde_json::Value>,
     ) -> Result<SendClaim> {
+        let body = body.map(json_text);
         let item = OutboundKeyItem {
             idempotency_key: idempotency_key.to_owned(),
             number: number.clone(),
@@ -927,6 +929,7 @@ impl OutboundStore for SqliteStore {
                 &OutboundPointerItem {
                     idempotency_key: item.idempotency_key.clone(),
                     claimed_at: item.claimed_at,
+                    body,
                 },
                 None,
             )?;
@@ -1705,7 +1708,11 @@ fn outbound_log_sync(
     let hi = format!("{}{}", keys::OUTBOUND_LOG_PREFIX, keys::time(until));
     let pointers = query_range::<OutboundPointerItem>(c, pk, &lo, &hi, true, limit)?;
     let mut out = Vec::with_capacity(pointers.len());
-    for (_, pointer) in pointers {
+    for (sk, pointer) in pointers {
+        let body = match &pointer.body {
+            Some(text) => Some(parse_json_text(pk, &sk, text)?),
+            None => None,
+        };
         let claim =
             get_item::<OutboundKeyItem>(c, &keys::outbound_by_key(&pointer.idempotency_key))?;
         let message = match claim.and_then(|claim| claim.wamid) {
@@ -1715,6 +1722,7 @@ fn outbound_log_sync(
         out.push(OutboundEntry {
             idempotency_key: pointer.idempotency_key,
             claimed_at: pointer.claimed_at,
+            body,
             message,
         });
     }

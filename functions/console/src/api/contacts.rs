@@ -672,7 +672,9 @@ pub struct LogItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub notice: Option<serde_json::Value>,
-    /// The message's content, when the log has it.
+    /// The message's content, when the log has it: an inbound message as Meta sent it; an
+    /// outbound one as requested (`{"type":"text","body":…}`, a template, buttons …; when the
+    /// window made the sender use the recontact template instead, `delivery` is that send's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub body: Option<serde_json::Value>,
@@ -803,7 +805,7 @@ fn outbound_item(o: store::OutboundEntry) -> LogItem {
         message: m.wamid.map(|w| w.to_string()),
         key: o.idempotency_key,
         notice: None,
-        body: None,
+        body: o.body,
         delivery: Some(delivery),
     }
 }

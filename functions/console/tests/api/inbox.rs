@@ -334,7 +334,10 @@ async fn message_log_shows_inbound_outbound_with_delivery_state_and_notices() {
         .unwrap();
     // The sender's side: two sends, one delivered, one failed.
     for (key, at) in [("send-1", 20), ("send-2", 30)] {
-        h.store.claim_send(key, &number(), &c, t(at)).await.unwrap();
+        h.store
+            .claim_send(key, &number(), &c, t(at), None)
+            .await
+            .unwrap();
         let wamid = MessageId::new(format!("wamid.{key}")).unwrap();
         h.store.record_sent(key, &wamid, t(at)).await.unwrap();
     }

@@ -470,7 +470,7 @@ pub async fn statuses_are_monotonic_in_any_order<S: Harness>(store: S) {
     let c = contact(1);
     assert_eq!(
         store
-            .claim_send("evt#0", &number(), &c, t(0))
+            .claim_send("evt#0", &number(), &c, t(0), None)
             .await
             .unwrap(),
         SendClaim::Claimed
@@ -530,11 +530,17 @@ pub async fn statuses_are_monotonic_in_any_order<S: Harness>(store: S) {
 pub async fn send_claims_are_idempotent<S: Harness>(store: S) {
     let c = contact(1);
     assert_eq!(
-        store.claim_send("k1", &number(), &c, t(0)).await.unwrap(),
+        store
+            .claim_send("k1", &number(), &c, t(0), None)
+            .await
+            .unwrap(),
         SendClaim::Claimed
     );
     assert_eq!(
-        store.claim_send("k1", &number(), &c, t(1)).await.unwrap(),
+        store
+            .claim_send("k1", &number(), &c, t(1), None)
+            .await
+            .unwrap(),
         SendClaim::AlreadyClaimed { wamid: None }
     );
     assert_eq!(store.outbound_by_key("k1").await.unwrap(), Some(None));
@@ -543,7 +549,10 @@ pub async fn send_claims_are_idempotent<S: Harness>(store: S) {
         .await
         .unwrap();
     assert_eq!(
-        store.claim_send("k1", &number(), &c, t(3)).await.unwrap(),
+        store
+            .claim_send("k1", &number(), &c, t(3), None)
+            .await
+            .unwrap(),
         SendClaim::AlreadyClaimed {
             wamid: Some(wamid("wamid.k1"))
         }
@@ -563,11 +572,20 @@ pub async fn send_claims_are_idempotent<S: Harness>(store: S) {
 // claimed send is listed (newest first, within a time range), joined to its wamid and statuses.
 pub async fn outbound_log_lists_a_contacts_sends_with_delivery_state<S: Harness>(store: S) {
     let (c, other) = (contact(1), contact(2));
+    // The message as requested is kept with the claim, for the log to show.
+    let text = serde_json::json!({"type": "text", "body": "Your order ships today"});
     for (k, who, at) in [("a", &c, 0), ("b", &c, 10), ("x", &other, 5), ("c", &c, 20)] {
-        store.claim_send(k, &number(), who, t(at)).await.unwrap();
+        let body = (k == "b").then_some(&text);
+        store
+            .claim_send(k, &number(), who, t(at), body)
+            .await
+            .unwrap();
     }
     // A redelivered claim adds no second entry.
-    store.claim_send("b", &number(), &c, t(30)).await.unwrap();
+    store
+        .claim_send("b", &number(), &c, t(30), Some(&text))
+        .await
+        .unwrap();
     store
         .record_sent("b", &wamid("wamid.b"), t(11))
         .await
@@ -598,6 +616,8 @@ pub async fn outbound_log_lists_a_contacts_sends_with_delivery_state<S: Harness>
     let b = all[1].message.as_ref().expect("sent");
     assert_eq!(b.status(), Some(DeliveryStatus::Delivered));
     assert_eq!(b.wamid, Some(wamid("wamid.b")));
+    assert_eq!(all[1].body.as_ref(), Some(&text));
+    assert_eq!(all[0].body, None, "a claim without a body shows none");
     assert_eq!(all[0].message, None); // claimed, not yet accepted by Meta
     // `[from, until)`: the lower bound is in, the upper bound out.
     let window = store
