@@ -65,7 +65,7 @@ impl Running {
         let _ = self.consumers.await;
     }
 
-    /// Resolves once stopped for any reason.
+    /// Whether the HTTP server has stopped (for any reason).
     pub fn is_finished(&self) -> bool {
         self.server.is_finished()
     }
