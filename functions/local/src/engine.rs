@@ -324,13 +324,14 @@ impl Engine {
     async fn failed(&self, m: &QueuedMessage, reason: String, permanent: bool) {
         let attempts = m.attempts + 1;
         if permanent || attempts >= MAX_ATTEMPTS {
-            tracing::error!(key = %m.envelope.key, queue = ?m.dest, attempts, %reason, "message moved to the dead letters");
+            // The queue position, not the key: timer keys name the contact (a phone number).
+            tracing::error!(seq = m.seq, queue = ?m.dest, attempts, %reason, "message moved to the dead letters (local_dead)");
             if let Err(error) = self.queue.dead_letter(m.seq, reason).await {
                 tracing::warn!(%error, "dead-lettering failed; the message stays queued");
             }
         } else {
             let backoff = Duration::from_millis(250 * 2u64.pow(attempts.min(8)));
-            tracing::warn!(key = %m.envelope.key, queue = ?m.dest, attempts, %reason, "message failed; retried");
+            tracing::warn!(seq = m.seq, queue = ?m.dest, attempts, %reason, "message failed; retried");
             if let Err(error) = self.queue.retry(vec![m.seq], backoff).await {
                 tracing::warn!(%error, "could not put the message back; it returns at restart");
             }

@@ -36,7 +36,8 @@ impl LocalTimers {
             match WakeUp::parse(&timer.payload) {
                 Ok(wake_up) => wheel.insert(wake_up),
                 Err(error) => {
-                    tracing::error!(slot = %timer.slot, %error, "stored timer unreadable; left in place")
+                    // The slot names the contact: log the deadline only.
+                    tracing::error!(due = timer.due.unix(), %error, "stored timer unreadable; left in place")
                 }
             }
         }
