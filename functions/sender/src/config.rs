@@ -43,17 +43,6 @@ impl std::fmt::Debug for Config {
     }
 }
 
-fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
-    if value.starts_with("https://") || value.starts_with("http://") {
-        Ok(value.trim_end_matches('/').to_owned())
-    } else {
-        Err(ConfigError::Invalid {
-            name,
-            problem: format!("{value:?} is not an http(s) URL"),
-        })
-    }
-}
-
 impl Config {
     /// From the process environment; `sdk` is used only for a secret given by ARN.
     pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Config, ConfigError> {
@@ -70,23 +59,11 @@ impl Config {
         F: Fn(&str) -> Option<String>,
     {
         let table_name = env.required("TABLE_NAME")?;
-        let outbound_queue_url = url("OUTBOUND_QUEUE_URL", env.required("OUTBOUND_QUEUE_URL")?)?;
-        let updates_queue_url = url("UPDATES_QUEUE_URL", env.required("UPDATES_QUEUE_URL")?)?;
-        let inbound_queue_url = url("INBOUND_QUEUE_URL", env.required("INBOUND_QUEUE_URL")?)?;
-        let graph_url = url(
-            "WHATSAPP_GRAPH_URL",
-            env.optional("WHATSAPP_GRAPH_URL", DEFAULT_GRAPH_URL),
-        )?;
-        let graph_version = env.optional("WHATSAPP_GRAPH_VERSION", DEFAULT_GRAPH_VERSION);
-        let well_formed = graph_version
-            .strip_prefix('v')
-            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'));
-        if !well_formed {
-            return Err(ConfigError::Invalid {
-                name: "WHATSAPP_GRAPH_VERSION",
-                problem: format!("{graph_version:?} does not look like v23.0"),
-            });
-        }
+        let outbound_queue_url = env.required_url("OUTBOUND_QUEUE_URL")?;
+        let updates_queue_url = env.required_url("UPDATES_QUEUE_URL")?;
+        let inbound_queue_url = env.required_url("INBOUND_QUEUE_URL")?;
+        let graph_url = env.optional_url("WHATSAPP_GRAPH_URL", DEFAULT_GRAPH_URL)?;
+        let graph_version = env.graph_version("WHATSAPP_GRAPH_VERSION", DEFAULT_GRAPH_VERSION)?;
         let [access_token, outreach_key] =
             aws_wiring::secrets_from(env, sdk, ["WHATSAPP_ACCESS_TOKEN", "OUTREACH_KEY"]).await?;
         Ok(Config {

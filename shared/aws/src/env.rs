@@ -57,6 +57,32 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         self.get(name).unwrap_or_else(|| default.to_owned())
     }
 
+    /// A required http(s) URL, without a trailing `/`.
+    pub fn required_url(&self, name: &'static str) -> Result<String, ConfigError> {
+        url(name, self.required(name)?)
+    }
+
+    /// An http(s) URL with a default, without a trailing `/`.
+    pub fn optional_url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        url(name, self.optional(name, default))
+    }
+
+    /// A Graph API version (`v23.0`), with a default.
+    pub fn graph_version(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let version = self.optional(name, default);
+        let well_formed = version
+            .strip_prefix('v')
+            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'));
+        if well_formed {
+            Ok(version)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                problem: format!("{version:?} does not look like v23.0"),
+            })
+        }
+    }
+
     /// A setting parsed into `T`, `default` when unset; a value that does not parse is an error
     /// naming the variable (never silently the default).
     pub fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
@@ -71,6 +97,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 problem: format!("{v:?}: {e}"),
             }),
         }
+    }
+}
+
+fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            problem: format!("{value:?} is not an http(s) URL"),
+        })
     }
 }
 
