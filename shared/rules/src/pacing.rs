@@ -51,6 +51,9 @@ pub const MAX_PER_SECOND: u32 = 1_000;
 pub const PAIR_PERIOD_MS: Millis = 6_000;
 pub const DEFAULT_PAIR_BURST: u32 = 5;
 pub const MESSAGING_WINDOW: Duration = Duration::hours(24);
+/// The largest messaging limit an admin may set as a number of contacts (Meta's highest finite
+/// tier is 100K; above it, a number is better set unlimited).
+pub const MAX_MESSAGING_LIMIT: u32 = 10_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum PacingError {

@@ -187,8 +187,8 @@ pub struct LimitsChange {
     pub pair_burst: Option<i64>,
 }
 
-/// The largest messaging limit given as a number (Meta's highest finite tier is 100K).
-pub const MAX_MESSAGING_LIMIT: i64 = 10_000_000;
+/// The largest messaging limit given as a number (the rules' bound).
+pub const MAX_MESSAGING_LIMIT: i64 = rules::pacing::MAX_MESSAGING_LIMIT as i64;
 
 /// Every bound checked, every wrong field named.
 fn apply_change(change: &LimitsChange, settings: &mut PacingSettings) -> ApiResult<()> {
