@@ -100,14 +100,17 @@ impl Settings {
                 });
             }
         };
-        let graph_url = non_empty("WHATSAPP_GRAPH_URL")
-            .unwrap_or_else(|| sender::config::DEFAULT_GRAPH_URL.to_owned());
-        if !(graph_url.starts_with("http://") || graph_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid {
-                name: "WHATSAPP_GRAPH_URL",
-                reason: "must start with http:// or https://".to_owned(),
-            });
-        }
+        // The Graph API's settings are checked as every function checks them.
+        let env = aws_wiring::Env::from_lookup(|name: &str| get(name));
+        let graph_url = env
+            .optional_url("WHATSAPP_GRAPH_URL", sender::config::DEFAULT_GRAPH_URL)
+            .map_err(wiring)?;
+        let graph_version = env
+            .graph_version(
+                "WHATSAPP_GRAPH_VERSION",
+                sender::config::DEFAULT_GRAPH_VERSION,
+            )
+            .map_err(wiring)?;
         let outreach_key = match non_empty("OUTREACH_KEY") {
             Some(key) => key.into_bytes(),
             None => derive_outreach_key(&app_secret),
@@ -136,14 +139,28 @@ impl Settings {
             app_secret,
             verify_token,
             access_token: non_empty("WHATSAPP_ACCESS_TOKEN"),
-            graph_url: graph_url.trim_end_matches('/').to_owned(),
-            graph_version: non_empty("WHATSAPP_GRAPH_VERSION")
-                .unwrap_or_else(|| sender::config::DEFAULT_GRAPH_VERSION.to_owned()),
+            graph_url,
+            graph_version,
             outreach_key,
             test_clock,
             engine_threads,
             desk,
         })
+    }
+}
+
+/// A shared check's error, in this runner's terms (the variable named first).
+fn wiring(error: aws_wiring::ConfigError) -> ConfigError {
+    match error {
+        aws_wiring::ConfigError::Invalid { name, problem } => ConfigError::Invalid {
+            name,
+            reason: problem,
+        },
+        aws_wiring::ConfigError::Missing(name) => ConfigError::Missing(name),
+        other => ConfigError::Invalid {
+            name: "configuration",
+            reason: other.to_string(),
+        },
     }
 }
 
