@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select, TimeToLiveSpecification,
     TransactWriteItem, Update,
 };
@@ -306,6 +306,59 @@ impl DynamoStore {
             .await
             .map(|o| o.item)
             .map_err(|e| sdk_error(operation, e))
+    }
+
+    /// Several items by key in one strongly consistent `BatchGetItem` (at most 100 distinct
+    /// keys), by key; absent items are absent. Keys DynamoDB leaves unprocessed (throttling) are
+    /// asked for again, a bounded number of times with a short backoff; then the read is
+    /// [`StoreError::Retryable`].
+    async fn batch_get(
+        &self,
+        operation: &'static str,
+        keys: &[Key],
+    ) -> Result<HashMap<(String, String), Item>> {
+        const ROUNDS: u32 = 6;
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut wanted = Some(built(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys.iter().map(key_item).collect()))
+                .consistent_read(true)
+                .build(),
+        )?);
+        for round in 0..ROUNDS {
+            let Some(request) = wanted.take() else { break };
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10 << round)).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(self.table.as_ref(), request)
+                .send()
+                .await
+                .map_err(|e| sdk_error(operation, e))?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(self.table.as_ref()))
+                .unwrap_or_default()
+            {
+                found.insert(key_of(&item), item);
+            }
+            wanted = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(self.table.as_ref()))
+                .filter(|k| !k.keys().is_empty());
+        }
+        match wanted {
+            None => Ok(found),
+            Some(left) => Err(StoreError::Retryable {
+                operation,
+                message: format!(
+                    "{} keys still unprocessed after {ROUNDS} rounds",
+                    left.keys().len()
+                ),
+            }),
+        }
     }
 
     async fn get_typed<T: DeserializeOwned>(

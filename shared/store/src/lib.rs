@@ -40,8 +40,9 @@ pub use error::{Result, StoreError};
 pub use model::*;
 pub use ports::*;
 pub use sending::{
-    AcceptedSend, CallInProgress, CampaignRowData, CampaignSending, LedgerAddition, NumberLink,
-    NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, QueuedSend, RecipientRecord,
-    ReportedItem, SendRecord, SendState, SendingStore, SentMessage, Undeliverable, bucket_stage,
+    AcceptedSend, BeginCall, CallBegun, CallInProgress, CampaignRowData, CampaignSending,
+    LedgerAddition, NumberLink, NumberPacingRecord, PacingWrite, ParkReason, ParkedSend,
+    QueuedSend, RecipientRecord, ReportedItem, SendClaimWrite, SendContext, SendContextQuery,
+    SendRecord, SendState, SendingStore, SentMessage, Undeliverable, bucket_stage,
 };
 pub use sqlite::{SqliteQueue, SqliteStore};

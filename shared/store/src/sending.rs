@@ -16,6 +16,12 @@
 //! - **Pacing state** (SEND-3, CAMP-5): the number's [`NumberPacing`] and settings, and each
 //!   recipient's [`RecipientPace`], written together and conditionally (concurrent invocations
 //!   share them).
+//! - **One read, one write before the call** ([`SendingStore::send_context`],
+//!   [`SendingStore::begin_call`]): everything a send decides on (its record, the key's claim,
+//!   the number's and the recipient's pacing, the contact's windows and channel, the number's
+//!   settings and the template when asked) is read at once; the record (`calling`), the key's
+//!   claim and the pacing are written at once, each conditional on what was read. With
+//!   [`SendingStore::record_accepted`] a send that goes through costs three calls.
 //! - **Parked sends**: jobs held until their template is approved again or a person resumes a
 //!   stopped number; nothing is dropped.
 //! - **Directory**: the numbers of a WhatsApp Business Account (template and capability webhooks
@@ -30,7 +36,11 @@ use crate::model::{CampaignRow, NewOutreach, Versioned};
 use rules::billing::{ChargePrediction, ReportedPricing};
 use rules::campaign::{Bucket, CampaignContact};
 use rules::pacing::{NumberPacing, PacingSettings, RecipientPace};
-use rules::{BusinessNumberId, CampaignId, ContactKey, Date, MessageId, Timestamp};
+use rules::templates::Template;
+use rules::{
+    BusinessNumberId, CampaignId, ContactKey, ContactState, Date, MessageId, NumberSettings,
+    TemplateName, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 
@@ -243,6 +253,80 @@ pub struct PacingWrite {
     pub recipient: Option<(BusinessNumberId, ContactKey, RecipientRecord, Option<u64>)>,
 }
 
+/// What [`SendingStore::send_context`] reads for one send job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendContextQuery {
+    /// The job's idempotency key: its send record and its claim.
+    pub key: String,
+    pub number: BusinessNumberId,
+    pub contact: ContactKey,
+    /// Read the number's settings too (an outreach needs its expiry).
+    pub settings: bool,
+    /// Read this template of the number too (name, language): a template send (TPL-1).
+    pub template: Option<(TemplateName, String)>,
+    /// For the contact's state: an item whose `expires_at` has passed is absent (as
+    /// [`crate::ContactStore::load_contact`] reads it).
+    pub now: Timestamp,
+}
+
+/// Everything one send decides on, read at once (one snapshot on SQLite; one strongly
+/// consistent batch on DynamoDB).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SendContext {
+    /// The send record and its version (`None`: nobody took the key yet).
+    pub record: Option<Versioned<SendRecord>>,
+    /// When the key's claim (the console's outbound log) was made (`None`: not claimed).
+    pub claimed_at: Option<Timestamp>,
+    /// The number's pacing and its version (`None` version: never written; defaults).
+    pub number_pacing: (NumberPacingRecord, Option<u64>),
+    /// The recipient's pacing and its version (`None` version: never written; defaults).
+    pub recipient: (RecipientRecord, Option<u64>),
+    /// The contact's state (windows, channel, open campaign interaction), without its
+    /// collection: no outreach records, no log. `None`: the router never wrote the contact.
+    pub contact: Option<Versioned<ContactState>>,
+    /// The number's settings, when asked for (`None`: not asked, or none stored).
+    pub settings: Option<NumberSettings>,
+    /// The template asked for (`None`: not asked, or not in the catalogue).
+    pub template: Option<Template>,
+}
+
+/// The key's claim as [`SendingStore::begin_call`] writes it: the claim item
+/// [`crate::OutboundStore::outbound_by_key`] reads and the contact's outbound-log pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendClaimWrite {
+    /// The claim's time (the existing claim's, when one was read; its pointer is keyed by it).
+    pub claimed_at: Timestamp,
+    /// The message as requested, for the console's log to show.
+    pub body: Option<serde_json::Value>,
+}
+
+/// The write before a send's Graph API call (or before any other change of a key read absent
+/// or changed since its last holder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeginCall {
+    /// The record as it goes out (normally `InFlight { calling: true }`).
+    pub record: SendRecord,
+    /// The record's version read (`None`: it must not exist).
+    pub expected: Option<u64>,
+    /// The key's claim, when the read found none (first caller wins; an existing claim keeps
+    /// its time and body).
+    pub claim: Option<SendClaimWrite>,
+    /// The pacing taken for the call (SEND-3), each record conditional on its version read.
+    pub pacing: PacingWrite,
+}
+
+/// What [`SendingStore::begin_call`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallBegun {
+    /// Everything was written; the record is now at `version`.
+    Begun { version: u64 },
+    /// The send record changed since it was read (another invocation): nothing was written.
+    RecordChanged,
+    /// A pacing record changed since it was read (a concurrent send on the number or to the
+    /// recipient): nothing was written.
+    PacingChanged,
+}
+
 /// A parked send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParkedSend {
@@ -328,6 +412,22 @@ pub trait SendingStore: Send + Sync {
         record: &SendRecord,
         expected: Option<u64>,
     ) -> impl Future<Output = Result<Option<u64>>> + Send;
+
+    /// Everything one send decides on ([`SendContext`]), in one read: one `BatchGetItem` on
+    /// DynamoDB (strongly consistent), one read transaction on SQLite. Absent items are absent
+    /// (`None`, or defaults with a `None` version for pacing), never an error; a corrupt item is
+    /// a typed error naming its key.
+    fn send_context(
+        &self,
+        query: &SendContextQuery,
+    ) -> impl Future<Output = Result<SendContext>> + Send;
+
+    /// The write before the Graph API call, all or nothing: the record (conditional on its
+    /// version read, or on its absence), the key's claim when given (never replacing an existing
+    /// claim's time or body) and the pacing records (each conditional on its version read).
+    /// Of concurrent calls from the same versions exactly one is [`CallBegun::Begun`]; the
+    /// others write nothing and say which read went stale (the record's first).
+    fn begin_call(&self, call: &BeginCall) -> impl Future<Output = Result<CallBegun>> + Send;
 
     /// Meta accepted the send: everything in [`AcceptedSend`], atomically, conditional on the
     /// record's version. `false`: the record changed since (nothing was written).

@@ -4,10 +4,11 @@
 use super::*;
 use crate::sending::keys as skeys;
 use crate::sending::{
-    AcceptedSend, CampaignSending, LedgerAddition, NumberCampaignItem, NumberLink,
-    NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord, ReportedItem,
-    SendRecord, SendingStore, SentMessage,
+    AcceptedSend, BeginCall, CallBegun, CampaignSending, LedgerAddition, NumberCampaignItem,
+    NumberLink, NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord,
+    ReportedItem, SendContext, SendContextQuery, SendRecord, SendingStore, SentMessage,
 };
+use rules::ContactState;
 use rules::billing::ReportedPricing;
 
 const VERSION: &str = "version";
@@ -46,7 +47,100 @@ fn condition_failed(codes: &[String]) -> bool {
     codes.iter().any(|c| c == CONDITION_FAILED)
 }
 
+/// A versioned item of a batch read: the value and its version.
+fn versioned_of<T: DeserializeOwned>(item: Option<Item>) -> Result<Option<(T, u64)>> {
+    match item {
+        Some(item) => {
+            let version = version_of(&item);
+            Ok(Some((parse(item)?, version)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The contact's state as `load_contact` reads it: absent when never committed (a state item the
+/// console created holds no version) or past its `expires_at`.
+fn contact_state_of(item: Option<Item>, now: Timestamp) -> Result<Option<Versioned<ContactState>>> {
+    let Some(item) = item else { return Ok(None) };
+    let expired = match item.get(TTL_ATTRIBUTE) {
+        Some(AttributeValue::N(at)) => at.parse::<i64>().is_ok_and(|at| at <= now.unix()),
+        _ => false,
+    };
+    if expired {
+        return Ok(None);
+    }
+    let (pk, sk) = key_of(&item);
+    let state: StateItem = parse(item)?;
+    match state.version {
+        Some(version) => {
+            let value = state
+                .state
+                .ok_or_else(|| StoreError::corrupt(&pk, &sk, "versioned item without state"))?;
+            Ok(Some(Versioned { version, value }))
+        }
+        None => Ok(None),
+    }
+}
+
 impl DynamoStore {
+    /// The pacing puts of a [`PacingWrite`], each conditional on its version read.
+    fn pacing_ops(&self, w: &PacingWrite) -> Result<Vec<TransactWriteItem>> {
+        let mut ops = Vec::new();
+        if let Some((number, record, expected)) = &w.number {
+            ops.push(self.versioned_put(&skeys::number_pacing(number), record, *expected)?);
+        }
+        if let Some((number, contact, record, expected)) = &w.recipient {
+            ops.push(self.versioned_put(&skeys::recipient(number, contact), record, *expected)?);
+        }
+        Ok(ops)
+    }
+
+    /// The key's claim and the contact's outbound-log pointer, as updates that keep whatever
+    /// exists (`if_not_exists` per attribute): in a transaction a failing condition would cancel
+    /// everything, and an existing claim (first caller wins) is simply kept.
+    fn claim_ops(
+        &self,
+        record: &SendRecord,
+        claimed_at: Timestamp,
+        body: Option<String>,
+    ) -> Result<Vec<TransactWriteItem>> {
+        let claim = self.update_op(
+            &keys::outbound_by_key(&record.key),
+            "SET #k = if_not_exists(#k, :k), #n = if_not_exists(#n, :n), \
+             #c = if_not_exists(#c, :c), #t = if_not_exists(#t, :t)"
+                .to_owned(),
+            None,
+            names(&[
+                ("#k", "idempotency_key"),
+                ("#n", "number"),
+                ("#c", "contact"),
+                ("#t", "claimed_at"),
+            ]),
+            values(vec![
+                (":k", s(&record.key)),
+                (":n", s(record.number.as_str())),
+                (":c", s(record.contact.as_str())),
+                (":t", n(claimed_at.unix())),
+            ]),
+        )?;
+        let mut set = vec!["#k = if_not_exists(#k, :k)", "#t = if_not_exists(#t, :t)"];
+        let mut attr_names = vec![("#k", "idempotency_key"), ("#t", "claimed_at")];
+        let mut vals = vec![(":k", s(&record.key)), (":t", n(claimed_at.unix()))];
+        if let Some(body) = body {
+            set.push("#b = if_not_exists(#b, :b)");
+            attr_names.push(("#b", "body"));
+            vals.push((":b", s(body)));
+        }
+        let pointer = self.update_op(
+            &keys::outbound_pointer(&record.number, &record.contact, claimed_at, &record.key),
+            format!("SET {}", set.join(", ")),
+            None,
+            names(&attr_names),
+            values(vals),
+        )?;
+        Ok(vec![claim, pointer])
+    }
+
     async fn get_versioned<T: DeserializeOwned>(
         &self,
         operation: &'static str,
@@ -131,6 +225,95 @@ impl SendingStore for DynamoStore {
             Ok(_) => Ok(Some(version)),
             Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(sdk_error("put_send_record", e)),
+        }
+    }
+
+    async fn send_context(&self, q: &SendContextQuery) -> Result<SendContext> {
+        let record_key = skeys::send_record(&q.key);
+        let claim_key = keys::outbound_by_key(&q.key);
+        let number_key = skeys::number_pacing(&q.number);
+        let recipient_key = skeys::recipient(&q.number, &q.contact);
+        let state_key = keys::state(&q.number, &q.contact);
+        let settings_key = q.settings.then(|| keys::settings(&q.number));
+        let template_key = q
+            .template
+            .as_ref()
+            .map(|(name, language)| keys::template(&q.number, name, language));
+        let mut wanted = vec![
+            record_key.clone(),
+            claim_key.clone(),
+            number_key.clone(),
+            recipient_key.clone(),
+            state_key.clone(),
+        ];
+        wanted.extend(settings_key.iter().cloned());
+        wanted.extend(template_key.iter().cloned());
+        let mut found = self.batch_get("send_context", &wanted).await?;
+        let mut take = |key: &Key| found.remove(&(key.pk.clone(), key.sk.clone()));
+        let record = versioned_of::<SendRecord>(take(&record_key))?
+            .map(|(value, version)| Versioned { version, value });
+        let claimed_at = take(&claim_key)
+            .map(parse::<OutboundKeyItem>)
+            .transpose()?
+            .map(|c| c.claimed_at);
+        let number_pacing = match versioned_of(take(&number_key))? {
+            Some((value, version)) => (value, Some(version)),
+            None => (NumberPacingRecord::default(), None),
+        };
+        let recipient = match versioned_of(take(&recipient_key))? {
+            Some((value, version)) => (value, Some(version)),
+            None => (RecipientRecord::default(), None),
+        };
+        let contact = contact_state_of(take(&state_key), q.now)?;
+        let settings = match &settings_key {
+            Some(key) => take(key)
+                .map(parse::<SettingsItem>)
+                .transpose()?
+                .map(|i| i.settings),
+            None => None,
+        };
+        let template = match &template_key {
+            Some(key) => take(key)
+                .map(parse::<TemplateItem>)
+                .transpose()?
+                .map(|i| i.template),
+            None => None,
+        };
+        Ok(SendContext {
+            record,
+            claimed_at,
+            number_pacing,
+            recipient,
+            contact,
+            settings,
+            template,
+        })
+    }
+
+    async fn begin_call(&self, call: &BeginCall) -> Result<CallBegun> {
+        let record_key = skeys::send_record(&call.record.key);
+        let mut ops = vec![self.versioned_put(&record_key, &call.record, call.expected)?];
+        if let Some(claim) = &call.claim {
+            ops.extend(self.claim_ops(
+                &call.record,
+                claim.claimed_at,
+                claim.body.as_ref().map(json_text),
+            )?);
+        }
+        ops.extend(self.pacing_ops(&call.pacing)?);
+        match self.transact("begin_call", ops).await? {
+            Ok(()) => Ok(CallBegun::Begun {
+                version: call.expected.unwrap_or(0) + 1,
+            }),
+            // The reasons come in the order of the operations: the record's first.
+            Err(codes) if codes.first().is_some_and(|c| c == CONDITION_FAILED) => {
+                Ok(CallBegun::RecordChanged)
+            }
+            Err(codes) if condition_failed(&codes) => Ok(CallBegun::PacingChanged),
+            Err(codes) => Err(StoreError::Backend {
+                operation: "begin_call",
+                message: format!("transaction cancelled: {codes:?}"),
+            }),
         }
     }
 
@@ -276,13 +459,7 @@ impl SendingStore for DynamoStore {
     }
 
     async fn put_pacing(&self, w: &PacingWrite) -> Result<bool> {
-        let mut ops = Vec::new();
-        if let Some((number, record, expected)) = &w.number {
-            ops.push(self.versioned_put(&skeys::number_pacing(number), record, *expected)?);
-        }
-        if let Some((number, contact, record, expected)) = &w.recipient {
-            ops.push(self.versioned_put(&skeys::recipient(number, contact), record, *expected)?);
-        }
+        let ops = self.pacing_ops(w)?;
         if ops.is_empty() {
             return Ok(true);
         }

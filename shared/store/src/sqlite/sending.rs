@@ -4,10 +4,11 @@
 use super::*;
 use crate::sending::keys as skeys;
 use crate::sending::{
-    AcceptedSend, CampaignSending, LedgerAddition, NumberCampaignItem, NumberLink,
-    NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord, ReportedItem,
-    SendRecord, SendingStore, SentMessage,
+    AcceptedSend, BeginCall, CallBegun, CampaignSending, LedgerAddition, NumberCampaignItem,
+    NumberLink, NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord,
+    ReportedItem, SendContext, SendContextQuery, SendRecord, SendingStore, SentMessage,
 };
+use rules::ContactState;
 use rules::billing::ReportedPricing;
 
 /// The row's version: items written by this module always carry one; 0 for one without.
@@ -123,7 +124,8 @@ fn reported_sync(
     Ok(true)
 }
 
-fn pacing_sync(c: &Connection, w: &PacingWrite) -> Result<bool> {
+/// Whether every pacing record of the write is still at its version read.
+fn pacing_current(c: &Connection, w: &PacingWrite) -> Result<bool> {
     if let Some((number, _, expected)) = &w.number
         && !version_matches(c, &skeys::number_pacing(number), *expected)?
     {
@@ -134,6 +136,18 @@ fn pacing_sync(c: &Connection, w: &PacingWrite) -> Result<bool> {
     {
         return Ok(false);
     }
+    Ok(true)
+}
+
+fn pacing_sync(c: &Connection, w: &PacingWrite) -> Result<bool> {
+    if !pacing_current(c, w)? {
+        return Ok(false);
+    }
+    write_pacing(c, w)?;
+    Ok(true)
+}
+
+fn write_pacing(c: &Connection, w: &PacingWrite) -> Result<()> {
     if let Some((number, record, expected)) = &w.number {
         write_versioned(
             c,
@@ -150,7 +164,113 @@ fn pacing_sync(c: &Connection, w: &PacingWrite) -> Result<bool> {
             expected.unwrap_or(0) + 1,
         )?;
     }
-    Ok(true)
+    Ok(())
+}
+
+/// A versioned item read as (value, version), or the default with no version.
+fn versioned_or_default<T: DeserializeOwned + Default>(
+    c: &Connection,
+    key: &Key,
+) -> Result<(T, Option<u64>)> {
+    Ok(match get_versioned(c, key)? {
+        Some((value, version)) => (value, Some(version)),
+        None => (T::default(), None),
+    })
+}
+
+/// The contact's state as `load_contact` reads it (live, committed: it has a version).
+fn contact_state_sync(
+    c: &Connection,
+    key: &Key,
+    now: Timestamp,
+) -> Result<Option<Versioned<ContactState>>> {
+    let Some(row) = get_row(c, key)? else {
+        return Ok(None);
+    };
+    let Some(version) = row.version.filter(|_| row.live(Some(now))) else {
+        return Ok(None);
+    };
+    let item: StateItem = decode(&key.pk, &key.sk, row.data.as_deref())?;
+    let value = item
+        .state
+        .ok_or_else(|| StoreError::corrupt(&key.pk, &key.sk, "versioned item without state"))?;
+    Ok(Some(Versioned {
+        version: version as u64,
+        value,
+    }))
+}
+
+fn send_context_sync(c: &Connection, q: &SendContextQuery) -> Result<SendContext> {
+    let record = get_versioned::<SendRecord>(c, &skeys::send_record(&q.key))?
+        .map(|(value, version)| Versioned { version, value });
+    let claimed_at = get_item::<OutboundKeyItem>(c, &keys::outbound_by_key(&q.key))?
+        .map(|claim| claim.claimed_at);
+    let settings = if q.settings {
+        get_item::<SettingsItem>(c, &keys::settings(&q.number))?.map(|i| i.settings)
+    } else {
+        None
+    };
+    let template = match &q.template {
+        Some((name, language)) => {
+            get_item::<TemplateItem>(c, &keys::template(&q.number, name, language))?
+                .map(|i| i.template)
+        }
+        None => None,
+    };
+    Ok(SendContext {
+        record,
+        claimed_at,
+        number_pacing: versioned_or_default(c, &skeys::number_pacing(&q.number))?,
+        recipient: versioned_or_default(c, &skeys::recipient(&q.number, &q.contact))?,
+        contact: contact_state_sync(c, &keys::state(&q.number, &q.contact), q.now)?,
+        settings,
+        template,
+    })
+}
+
+fn begin_call_sync(c: &Connection, call: &BeginCall) -> Result<CallBegun> {
+    let record_key = skeys::send_record(&call.record.key);
+    if !version_matches(c, &record_key, call.expected)? {
+        return Ok(CallBegun::RecordChanged);
+    }
+    if !pacing_current(c, &call.pacing)? {
+        return Ok(CallBegun::PacingChanged);
+    }
+    let version = call.expected.unwrap_or(0) + 1;
+    write_versioned(c, &record_key, &call.record, version)?;
+    if let Some(claim) = &call.claim {
+        // First caller wins: an existing claim and pointer keep their time and body.
+        let record = &call.record;
+        let claim_key = keys::outbound_by_key(&record.key);
+        if get_row(c, &claim_key)?.is_none() {
+            let item = OutboundKeyItem {
+                idempotency_key: record.key.clone(),
+                number: record.number.clone(),
+                contact: record.contact.clone(),
+                claimed_at: claim.claimed_at,
+                wamid: None,
+            };
+            put_item(c, &claim_key, &item, None)?;
+        }
+        let pointer_key = keys::outbound_pointer(
+            &record.number,
+            &record.contact,
+            claim.claimed_at,
+            &record.key,
+        );
+        let mut pointer =
+            get_item::<OutboundPointerItem>(c, &pointer_key)?.unwrap_or(OutboundPointerItem {
+                idempotency_key: record.key.clone(),
+                claimed_at: claim.claimed_at,
+                body: None,
+            });
+        if pointer.body.is_none() {
+            pointer.body = claim.body.as_ref().map(json_text);
+        }
+        put_item(c, &pointer_key, &pointer, None)?;
+    }
+    write_pacing(c, &call.pacing)?;
+    Ok(CallBegun::Begun { version })
 }
 
 impl SendingStore for SqliteStore {
@@ -179,6 +299,17 @@ impl SendingStore for SqliteStore {
             Ok(Some(version))
         })
         .await
+    }
+
+    async fn send_context(&self, query: &SendContextQuery) -> Result<SendContext> {
+        self.read("send_context", |c| send_context_sync(c, query))
+            .await
+    }
+
+    async fn begin_call(&self, call: &BeginCall) -> Result<CallBegun> {
+        let call = call.clone();
+        self.run("begin_call", move |c| begin_call_sync(c, &call))
+            .await
     }
 
     async fn record_accepted(&self, accepted: &AcceptedSend) -> Result<bool> {

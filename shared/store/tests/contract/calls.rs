@@ -127,3 +127,67 @@ async fn p3_inbound_text_on_an_existing_conversation_costs_one_read_and_one_writ
         assert_eq!(counter.take(), ["Query", "TransactWriteItems"]);
     }
 }
+
+/// Goal P3 on the sender's side: a send reads everything it decides on in one call and writes
+/// its record, claim and pacing before the Graph API call in one more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p3_a_send_reads_once_and_writes_once_before_its_call() {
+    let config = dynamo_config().await;
+    let counter = CallCounter::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let store = DynamoStore::new(client, unique("sb-calls"));
+    store.create_table().await.unwrap();
+    let number = BusinessNumberId::new("106540352242922").unwrap();
+    let contact = ContactKey::new("4915123456789").unwrap();
+    let t0 = Timestamp::from_unix(1_750_000_000);
+    counter.take();
+
+    let query = SendContextQuery {
+        key: "k1".into(),
+        number: number.clone(),
+        contact: contact.clone(),
+        settings: true,
+        template: Some((rules::TemplateName::new("welcome").unwrap(), "en".into())),
+        now: t0,
+    };
+    let context = store.send_context(&query).await.unwrap();
+    assert_eq!(counter.take(), ["BatchGetItem"]);
+    let record = SendRecord {
+        key: "k1".into(),
+        number: number.clone(),
+        contact: contact.clone(),
+        state: SendState::InFlight {
+            since: t0,
+            lease_until: t0 + rules::Duration::seconds(30),
+            calling: true,
+        },
+        attempts: 1,
+        job: "{}".into(),
+        updated_at: t0,
+        calling: None,
+        failure_seen: None,
+    };
+    let (pacing, nv) = context.number_pacing;
+    let (recipient, rv) = context.recipient;
+    let begun = store
+        .begin_call(&BeginCall {
+            record,
+            expected: None,
+            claim: Some(SendClaimWrite {
+                claimed_at: t0,
+                body: None,
+            }),
+            pacing: PacingWrite {
+                number: Some((number.clone(), pacing, nv)),
+                recipient: Some((number, contact, recipient, rv)),
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(begun, CallBegun::Begun { version: 1 });
+    assert_eq!(counter.take(), ["TransactWriteItems"]);
+}

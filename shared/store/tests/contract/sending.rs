@@ -432,6 +432,349 @@ pub async fn directory_of_accounts_and_campaigns<S: SendingStore + Store>(store:
     assert_eq!(rows.items.len(), 1);
 }
 
+fn context_query(key: &str, settings: bool, template: Option<&str>) -> SendContextQuery {
+    SendContextQuery {
+        key: key.to_owned(),
+        number: number(),
+        contact: contact(1),
+        settings,
+        template: template.map(|name| (TemplateName::new(name).unwrap(), "en".to_owned())),
+        now: t(0),
+    }
+}
+
+fn calling(key: &str) -> SendRecord {
+    let mut r = record(
+        key,
+        SendState::InFlight {
+            since: t(0),
+            lease_until: t(30),
+            calling: true,
+        },
+    );
+    r.attempts = 1;
+    r
+}
+
+fn paced(expected_number: Option<u64>, expected_recipient: Option<u64>) -> PacingWrite {
+    let mut recipient = RecipientRecord::default();
+    recipient.pace.record_pair_rate_error(T0 * 1000);
+    PacingWrite {
+        number: Some((
+            number(),
+            NumberPacingRecord {
+                stop_reason: Some("paced".into()),
+                ..NumberPacingRecord::default()
+            },
+            expected_number,
+        )),
+        recipient: Some((number(), contact(1), recipient, expected_recipient)),
+    }
+}
+
+fn template(name: &str) -> rules::templates::Template {
+    let mut t = rules::templates::Template::new(
+        TemplateName::new(name).unwrap(),
+        "en",
+        rules::templates::TemplateCategory::Marketing,
+        "Hello",
+    );
+    t.status = rules::templates::TemplateStatus::Approved;
+    t
+}
+
+// SEND-1 / SEND-3 / TPL-1: one read gives everything a send decides on; what is absent is absent
+// (and pacing that was never written comes with its defaults and no version).
+pub async fn send_context_reads_everything_at_once<S: SendingStore + Store>(store: S) {
+    let empty = store
+        .send_context(&context_query("c1", true, Some("spring_sale")))
+        .await
+        .unwrap();
+    assert_eq!(empty, SendContext::default());
+
+    store
+        .put_send_record(&record("c1", in_flight()), None)
+        .await
+        .unwrap();
+    store
+        .claim_send("c1", &number(), &contact(1), t(-5), None)
+        .await
+        .unwrap();
+    assert!(store.put_pacing(&paced(None, None)).await.unwrap());
+    let mut state = rules::ContactState::new(number(), contact(1));
+    state.windows.record_inbound(t(-60), false);
+    store
+        .commit(Commit {
+            event_key: rules::EventKey::new("in:1").unwrap(),
+            expected_version: None,
+            next: state.clone(),
+            effects: vec![],
+            log: vec![],
+            outreach: vec![],
+            now: t(-60),
+        })
+        .await
+        .unwrap();
+    let mut settings = rules::NumberSettings::new(number());
+    settings.outreach_expiry = rules::Duration::days(7);
+    store.put_settings(&settings).await.unwrap();
+    store
+        .put_template(&number(), &template("spring_sale"))
+        .await
+        .unwrap();
+
+    let full = store
+        .send_context(&context_query("c1", true, Some("spring_sale")))
+        .await
+        .unwrap();
+    assert_eq!(
+        full.record,
+        Some(Versioned {
+            version: 1,
+            value: record("c1", in_flight())
+        })
+    );
+    assert_eq!(full.claimed_at, Some(t(-5)));
+    let written = paced(None, None);
+    assert_eq!(full.number_pacing, (written.number.unwrap().1, Some(1)));
+    assert_eq!(full.recipient, (written.recipient.unwrap().2, Some(1)));
+    assert_eq!(
+        full.contact,
+        Some(Versioned {
+            version: 1,
+            value: state
+        })
+    );
+    assert_eq!(full.settings, Some(settings));
+    assert_eq!(full.template, Some(template("spring_sale")));
+
+    // Not asked for: not read.
+    let lean = store
+        .send_context(&context_query("c1", false, None))
+        .await
+        .unwrap();
+    assert_eq!((lean.settings, lean.template), (None, None));
+    assert_eq!(lean.contact, full.contact);
+    // Another key, another template: absent.
+    let other = store
+        .send_context(&context_query("c2", false, Some("autumn")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (other.record, other.claimed_at, other.template),
+        (None, None, None)
+    );
+    assert_eq!(other.number_pacing.1, Some(1));
+}
+
+// Exactly once per key: the write before the call is all or nothing. A stale record version
+// writes neither the claim nor the pacing; a stale pacing version writes neither the record nor
+// the claim.
+pub async fn begin_call_from_a_stale_read_changes_nothing<S: SendingStore + Store>(store: S) {
+    let claim = Some(SendClaimWrite {
+        claimed_at: t(0),
+        body: Some(serde_json::json!({"type": "text", "body": "hi"})),
+    });
+    store
+        .put_send_record(&record("b1", in_flight()), None)
+        .await
+        .unwrap();
+    for expected in [None, Some(7)] {
+        let stale = BeginCall {
+            record: calling("b1"),
+            expected,
+            claim: claim.clone(),
+            pacing: paced(None, None),
+        };
+        assert_eq!(
+            store.begin_call(&stale).await.unwrap(),
+            CallBegun::RecordChanged
+        );
+    }
+    let after = store
+        .send_context(&context_query("b1", false, None))
+        .await
+        .unwrap();
+    assert_eq!(after.record.unwrap().value, record("b1", in_flight()));
+    assert_eq!(after.claimed_at, None);
+    assert_eq!(store.outbound_by_key("b1").await.unwrap(), None);
+    assert_eq!(after.number_pacing.1, None);
+    assert_eq!(after.recipient.1, None);
+
+    // The pacing went stale (a concurrent send on the number): nothing written either.
+    let stale_pacing = BeginCall {
+        record: calling("b2"),
+        expected: None,
+        claim: claim.clone(),
+        pacing: paced(Some(3), None),
+    };
+    assert_eq!(
+        store.begin_call(&stale_pacing).await.unwrap(),
+        CallBegun::PacingChanged
+    );
+    let after = store
+        .send_context(&context_query("b2", false, None))
+        .await
+        .unwrap();
+    assert_eq!((after.record, after.claimed_at), (None, None));
+    assert_eq!((after.number_pacing.1, after.recipient.1), (None, None));
+
+    // From the versions read: everything at once.
+    let fresh = BeginCall {
+        record: calling("b2"),
+        expected: None,
+        claim,
+        pacing: paced(None, None),
+    };
+    assert_eq!(
+        store.begin_call(&fresh).await.unwrap(),
+        CallBegun::Begun { version: 1 }
+    );
+    let after = store
+        .send_context(&context_query("b2", false, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        after.record,
+        Some(Versioned {
+            version: 1,
+            value: calling("b2")
+        })
+    );
+    assert_eq!(after.claimed_at, Some(t(0)));
+    assert_eq!(store.outbound_by_key("b2").await.unwrap(), Some(None));
+    assert_eq!(
+        (after.number_pacing.1, after.recipient.1),
+        (Some(1), Some(1))
+    );
+    let log = store
+        .outbound_log(&number(), &contact(1), Timestamp::EPOCH, t(100), 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].idempotency_key, "b2");
+    assert_eq!(log[0].claimed_at, t(0));
+    assert_eq!(
+        log[0].body,
+        Some(serde_json::json!({"type": "text", "body": "hi"}))
+    );
+    // Again from the record's version, without pacing (a retry after a wait, say).
+    let mut again = calling("b2");
+    again.attempts = 2;
+    let next = BeginCall {
+        record: again,
+        expected: Some(1),
+        claim: None,
+        pacing: PacingWrite::default(),
+    };
+    assert_eq!(
+        store.begin_call(&next).await.unwrap(),
+        CallBegun::Begun { version: 2 }
+    );
+}
+
+// The console's outbound log: a claim made before (by whoever queued the job, or an earlier
+// attempt) is kept with its time and body; the log lists the send once.
+pub async fn begin_call_keeps_an_existing_claim<S: SendingStore + Store>(store: S) {
+    let first = serde_json::json!({"type": "text", "body": "as queued"});
+    store
+        .claim_send("k1", &number(), &contact(1), t(-30), Some(&first))
+        .await
+        .unwrap();
+    let read = store
+        .send_context(&context_query("k1", false, None))
+        .await
+        .unwrap();
+    assert_eq!(read.claimed_at, Some(t(-30)));
+    let call = BeginCall {
+        record: calling("k1"),
+        expected: None,
+        claim: Some(SendClaimWrite {
+            claimed_at: read.claimed_at.unwrap(),
+            body: Some(serde_json::json!({"type": "text", "body": "as sent"})),
+        }),
+        pacing: PacingWrite::default(),
+    };
+    assert_eq!(
+        store.begin_call(&call).await.unwrap(),
+        CallBegun::Begun { version: 1 }
+    );
+    let log = store
+        .outbound_log(&number(), &contact(1), Timestamp::EPOCH, t(100), 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].claimed_at, t(-30));
+    assert_eq!(log[0].body.as_ref(), Some(&first));
+    // A claim time given later than the claim's own (a claim made in between): the claim keeps
+    // its time.
+    let late = BeginCall {
+        record: calling("k2"),
+        expected: None,
+        claim: Some(SendClaimWrite {
+            claimed_at: t(10),
+            body: None,
+        }),
+        pacing: PacingWrite::default(),
+    };
+    store
+        .claim_send("k2", &number(), &contact(2), t(5), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.begin_call(&late).await.unwrap(),
+        CallBegun::Begun { version: 1 }
+    );
+    let read = store
+        .send_context(&context_query("k2", false, None))
+        .await
+        .unwrap();
+    assert_eq!(read.claimed_at, Some(t(5)));
+}
+
+// Exactly once per key under concurrency: of 8 invocations that read the same (absent) record
+// and pacing, exactly one begins its call; the pacing is taken once.
+pub async fn one_of_eight_concurrent_begin_calls_wins<S: SendingStore + 'static>(store: S) {
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for i in 0..8u32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut record = calling("race");
+            record.job = format!("{{\"invocation\":{i}}}");
+            store
+                .begin_call(&BeginCall {
+                    record,
+                    expected: None,
+                    claim: Some(SendClaimWrite {
+                        claimed_at: t(i64::from(i)),
+                        body: None,
+                    }),
+                    pacing: paced(None, None),
+                })
+                .await
+                .unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            CallBegun::Begun { version } => {
+                assert_eq!(version, 1);
+                wins += 1;
+            }
+            CallBegun::RecordChanged | CallBegun::PacingChanged => {}
+        }
+    }
+    assert_eq!(wins, 1);
+    let read = store
+        .send_context(&context_query("race", false, None))
+        .await
+        .unwrap();
+    assert_eq!(read.record.map(|r| r.version), Some(1));
+    assert_eq!(read.number_pacing.1, Some(1));
+}
+
 // SEND-3 / CAMP-5 at scale: the messaging-limit state of a number that reached 150,000 contacts
 // in a day (an unlimited or 100K-tier number) is one small number item plus one recipient item
 // per contact, and round-trips through the store. (With one map entry per contact in the
@@ -549,6 +892,10 @@ macro_rules! sending_contract {
                 parked_sends_wait_until_released,
                 directory_of_accounts_and_campaigns,
                 messaging_limit_state_stays_small_at_any_tier,
+                send_context_reads_everything_at_once,
+                begin_call_from_a_stale_read_changes_nothing,
+                begin_call_keeps_an_existing_claim,
+                one_of_eight_concurrent_begin_calls_wins,
             ]
         );
     };
