@@ -8,6 +8,24 @@
 //! may have reached Meta is ambiguous and waits for a status webhook naming it
 //! (`biz_opaque_callback_data`) before anything is sent again — never again for a marketing
 //! template (DECISIONS 21).
+//!
+//! ## Three store calls for a send that goes through
+//!
+//! 1. [`SendingStore::send_context`]: the record, the key's claim, the number's and the
+//!    recipient's pacing, the contact's state (window, channel, open campaign interaction), and
+//!    the template and the number's settings when the job needs them — one read.
+//! 2. [`SendingStore::begin_call`]: the record (`calling`, so a crash during the call leaves an
+//!    ambiguous send), the key's claim and the pacing taken — one write, conditional on every
+//!    version read. Of two invocations of one job only one gets here; a conflict reads again and
+//!    decides again (the record changed: another invocation has it; the pacing changed: pace
+//!    again).
+//! 3. [`SendingStore::record_accepted`] once Meta accepted.
+//!
+//! Every other outcome (refused, parked, waiting, CAMP-3/CAMP-5 back to the campaign, the
+//! WIN-5 recontact template …) first holds the key with the same conditional write (a lease,
+//! without pacing), then acts as before: nothing is written for a job before this invocation
+//! holds its key, and an invocation that dies before that leaves nothing behind (the job comes
+//! again).
 
 use crate::core::{Outcome, Result, Sender, SenderError, ms_of, second_of};
 use crate::graph::{GraphApi, GraphError, OutgoingMessage};
@@ -20,10 +38,12 @@ use rules::outreach::{ButtonPayload, DEFAULT_EXPIRY, OutreachRecord};
 use rules::pacing::{Millis, SendPace, SendSlotRequest};
 use rules::send_error::{ErrorClass, FailureAction, NumberEffect, plan_after_failure};
 use rules::templates::{Template, TemplateCategory, TemplateStatus, render_parameters};
-use rules::{Date, MessageId, OutboundContent, SendPurpose, Timestamp};
+use rules::{Date, Duration, MessageId, OutboundContent, SendPurpose, Timestamp};
 use store::{
-    AcceptedSend, CallInProgress, LedgerAddition, NewOutreach, PacingWrite, ParkReason, ParkedSend,
-    SendRecord, SendState, SendingStore, SentMessage, Store, Undeliverable, Versioned,
+    AcceptedSend, BeginCall, CallBegun, CallInProgress, LedgerAddition, NewOutreach,
+    NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord, SendClaimWrite,
+    SendContext, SendContextQuery, SendRecord, SendState, SendingStore, SentMessage, Store,
+    Undeliverable, Versioned,
 };
 
 /// Conditional writes retried this often on a version conflict before giving up for now.
@@ -34,8 +54,44 @@ pub const AMBIGUOUS_MARKETING: &str =
     "the request may have reached Meta (no clear answer); a marketing template is not sent again";
 
 enum Take {
-    Go { record: SendRecord, version: u64 },
+    Go(Taken),
     Done(Outcome),
+    /// The record changed under a write: read again.
+    Again,
+}
+
+/// A key this invocation decided to work on: read, not yet written. `record` is in state
+/// `InFlight` (this invocation's lease) and goes out with the first write.
+struct Taken {
+    record: SendRecord,
+    /// The record's version read (`None`: absent).
+    expected: Option<u64>,
+    /// The key's claim, written with the record when the read found none.
+    claim: Option<SendClaimWrite>,
+}
+
+/// What deciding on a taken key came to.
+enum Step {
+    Done(Outcome),
+    /// A write conflicted with a concurrent one: read again and decide again.
+    Again(Conflict),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conflict {
+    Record,
+    Pacing,
+}
+
+/// Holds the key (the lease write) before an outcome other than the call; a conflict sends the
+/// send back to its read.
+macro_rules! hold {
+    ($sender:expr, $taken:expr) => {
+        match $sender.hold($taken).await? {
+            Some(held) => held,
+            None => return Ok(Step::Again(Conflict::Record)),
+        }
+    };
 }
 
 /// A refusal before sending, with the reason kept on the record.
@@ -50,147 +106,203 @@ where
 {
     /// Handles one send job (SEND-1..3, BILL-3, CAMP-3/5/6).
     pub async fn send(&self, job: SendJob) -> Result<Outcome> {
-        let now = self.clock.now();
-        let take = self.take(&job, now).await?;
-        let (record, version) = match take {
-            Take::Go { record, version } => (record, version),
-            Take::Done(outcome) => {
-                match &outcome {
-                    Outcome::Busy { until_ms } | Outcome::Waiting { until_ms, .. } => {
-                        self.requeue_job(&job, *until_ms).await?;
-                    }
-                    Outcome::Ambiguous { check_until } => {
-                        self.requeue_job(&job, ms_of(*check_until)).await?;
-                    }
-                    _ => {}
+        let query = SendContextQuery {
+            key: job.key.clone(),
+            number: job.number.clone(),
+            contact: job.contact.clone(),
+            // The outreach's expiry, for the acceptance.
+            settings: job.outreach.is_some(),
+            // TPL-1: the template's status.
+            template: match &job.request.content {
+                OutboundContent::Template { name, language, .. } => {
+                    Some((name.clone(), language.clone()))
                 }
-                return Ok(outcome);
-            }
+                _ => None,
+            },
+            now: self.clock.now(),
         };
-        self.send_taken(&job, record, version).await
+        let (mut record_conflicts, mut pacing_conflicts) = (0, 0);
+        loop {
+            let now = self.clock.now();
+            let context = self
+                .store
+                .send_context(&SendContextQuery {
+                    now,
+                    ..query.clone()
+                })
+                .await?;
+            let outcome = match self.take(&job, &context, now).await? {
+                Take::Go(taken) => {
+                    let contended = pacing_conflicts >= CONFLICT_RETRIES * 4;
+                    match self.send_taken(&job, context, taken, contended).await? {
+                        Step::Done(outcome) => return Ok(outcome),
+                        Step::Again(Conflict::Pacing) => {
+                            pacing_conflicts += 1;
+                            continue;
+                        }
+                        Step::Again(Conflict::Record) => None,
+                    }
+                }
+                Take::Again => None,
+                Take::Done(outcome) => Some(outcome),
+            };
+            let outcome = match outcome {
+                Some(outcome) => outcome,
+                None => {
+                    record_conflicts += 1;
+                    if record_conflicts < CONFLICT_RETRIES {
+                        continue;
+                    }
+                    Outcome::Busy {
+                        until_ms: ms_of(now + self.options.lease),
+                    }
+                }
+            };
+            match &outcome {
+                Outcome::Busy { until_ms } | Outcome::Waiting { until_ms, .. } => {
+                    self.requeue_job(&job, *until_ms).await?;
+                }
+                Outcome::Ambiguous { check_until } => {
+                    self.requeue_job(&job, ms_of(*check_until)).await?;
+                }
+                _ => {}
+            }
+            return Ok(outcome);
+        }
     }
 
-    /// Takes the key for this invocation, or says why not.
-    async fn take(&self, job: &SendJob, now: Timestamp) -> Result<Take> {
+    /// Decides from the record read whether this invocation takes the key, or says why not.
+    async fn take(&self, job: &SendJob, context: &SendContext, now: Timestamp) -> Result<Take> {
         let now_ms = self.clock.now_ms();
         let lease = SendState::InFlight {
             since: now,
             lease_until: now + self.options.lease,
             calling: false,
         };
-        for _ in 0..CONFLICT_RETRIES {
-            let existing = self.store.send_record(&job.key).await?;
-            let (record, expected) = match existing {
-                None => {
-                    // The claim the console's outbound log lists (first caller wins; a claim
-                    // made by whoever queued the job is kept).
-                    // With the message as requested, for the console's log to show.
-                    let body = serde_json::to_value(&job.request.content).ok();
-                    self.store
-                        .claim_send(&job.key, &job.number, &job.contact, now, body.as_ref())
-                        .await?;
-                    (
-                        SendRecord {
-                            key: job.key.clone(),
-                            number: job.number.clone(),
-                            contact: job.contact.clone(),
-                            state: lease.clone(),
-                            attempts: 0,
-                            job: job_json(job),
-                            updated_at: now,
-                            calling: None,
-                            failure_seen: None,
-                        },
-                        None,
-                    )
+        // The claim the console's outbound log lists (first caller wins; a claim made before is
+        // kept), with the message as requested for the log to show.
+        let claim = |context: &SendContext| SendClaimWrite {
+            claimed_at: context.claimed_at.unwrap_or(now),
+            body: serde_json::to_value(&job.request.content).ok(),
+        };
+        let Some(Versioned {
+            version,
+            value: mut rec,
+        }) = context.record.clone()
+        else {
+            return Ok(Take::Go(Taken {
+                record: SendRecord {
+                    key: job.key.clone(),
+                    number: job.number.clone(),
+                    contact: job.contact.clone(),
+                    state: lease,
+                    attempts: 0,
+                    job: job_json(job),
+                    updated_at: now,
+                    calling: None,
+                    failure_seen: None,
+                },
+                expected: None,
+                claim: Some(claim(context)),
+            }));
+        };
+        match rec.state.clone() {
+            SendState::Sent { wamid, .. } => Ok(Take::Done(Outcome::AlreadySent { wamid })),
+            SendState::Refused { reason, .. } => Ok(Take::Done(Outcome::Refused { reason })),
+            SendState::Failed { code, reason, .. } => {
+                Ok(Take::Done(Outcome::Failed { code, reason }))
+            }
+            SendState::InFlight { lease_until, .. } if now < lease_until => {
+                Ok(Take::Done(Outcome::Busy {
+                    until_ms: ms_of(lease_until),
+                }))
+            }
+            SendState::InFlight { calling: true, .. } => {
+                // The invocation that was calling Meta stopped: the request may have gone out.
+                rec.state = SendState::Ambiguous {
+                    since: rec.updated_at,
+                    check_until: rec.updated_at + self.options.ambiguity_wait,
+                    reason: "an earlier attempt stopped during its call to Meta".into(),
+                };
+                self.store.put_send_record(&rec, Some(version)).await?;
+                Ok(Take::Again)
+            }
+            SendState::Ambiguous { check_until, .. } if now < check_until => {
+                Ok(Take::Done(Outcome::Ambiguous { check_until }))
+            }
+            SendState::Ambiguous { .. } if self.is_marketing(job, &rec).await? => {
+                // DECISIONS 21: no status named it in time; a marketing template is not sent
+                // twice.
+                rec.state = SendState::Failed {
+                    code: None,
+                    title: None,
+                    reason: AMBIGUOUS_MARKETING.into(),
+                    at: now,
+                };
+                rec.updated_at = now;
+                if self
+                    .store
+                    .put_send_record(&rec, Some(version))
+                    .await?
+                    .is_none()
+                {
+                    return Ok(Take::Again);
                 }
-                Some(Versioned {
-                    version,
-                    value: mut rec,
-                }) => {
-                    match rec.state.clone() {
-                        SendState::Sent { wamid, .. } => {
-                            return Ok(Take::Done(Outcome::AlreadySent { wamid }));
-                        }
-                        SendState::Refused { reason, .. } => {
-                            return Ok(Take::Done(Outcome::Refused { reason }));
-                        }
-                        SendState::Failed { code, reason, .. } => {
-                            return Ok(Take::Done(Outcome::Failed { code, reason }));
-                        }
-                        SendState::InFlight { lease_until, .. } if now < lease_until => {
-                            return Ok(Take::Done(Outcome::Busy {
-                                until_ms: ms_of(lease_until),
-                            }));
-                        }
-                        SendState::InFlight { calling: true, .. } => {
-                            // The invocation that was calling Meta stopped: the request may
-                            // have gone out.
-                            rec.state = SendState::Ambiguous {
-                                since: rec.updated_at,
-                                check_until: rec.updated_at + self.options.ambiguity_wait,
-                                reason: "an earlier attempt stopped during its call to Meta".into(),
-                            };
-                            self.store.put_send_record(&rec, Some(version)).await?;
-                            continue;
-                        }
-                        SendState::Ambiguous { check_until, .. } if now < check_until => {
-                            return Ok(Take::Done(Outcome::Ambiguous { check_until }));
-                        }
-                        SendState::Ambiguous { .. } if self.is_marketing(job).await? => {
-                            // DECISIONS 21: no status named it in time; a marketing template is
-                            // not sent twice.
-                            rec.state = SendState::Failed {
-                                code: None,
-                                title: None,
-                                reason: AMBIGUOUS_MARKETING.into(),
-                                at: now,
-                            };
-                            rec.updated_at = now;
-                            if self
-                                .store
-                                .put_send_record(&rec, Some(version))
-                                .await?
-                                .is_none()
-                            {
-                                continue;
-                            }
-                            self.campaign_row_closed(job, AMBIGUOUS_MARKETING).await?;
-                            return Ok(Take::Done(Outcome::Failed {
-                                code: None,
-                                reason: AMBIGUOUS_MARKETING.into(),
-                            }));
-                        }
-                        SendState::Waiting {
-                            not_before_ms,
-                            because,
-                        } if now_ms < not_before_ms => {
-                            return Ok(Take::Done(Outcome::Waiting {
-                                until_ms: not_before_ms,
-                                because,
-                            }));
-                        }
-                        // Due (waiting, ambiguous and not marketing), unparked, or an expired
-                        // lease that never reached the call: take it.
-                        _ => {
-                            rec.state = lease.clone();
-                            rec.updated_at = now;
-                            (rec, Some(version))
-                        }
-                    }
-                }
-            };
-            if let Some(version) = self.store.put_send_record(&record, expected).await? {
-                return Ok(Take::Go { record, version });
+                self.campaign_row_closed(job, AMBIGUOUS_MARKETING).await?;
+                Ok(Take::Done(Outcome::Failed {
+                    code: None,
+                    reason: AMBIGUOUS_MARKETING.into(),
+                }))
+            }
+            SendState::Waiting {
+                not_before_ms,
+                because,
+            } if now_ms < not_before_ms => Ok(Take::Done(Outcome::Waiting {
+                until_ms: not_before_ms,
+                because,
+            })),
+            // Due (waiting, ambiguous and not marketing), unparked, or an expired lease that
+            // never reached the call: take it.
+            _ => {
+                rec.state = lease;
+                rec.updated_at = now;
+                Ok(Take::Go(Taken {
+                    record: rec,
+                    expected: Some(version),
+                    // A key with a record has its claim, but for records older than the claim
+                    // being written with them.
+                    claim: context.claimed_at.is_none().then(|| claim(context)),
+                }))
             }
         }
-        Ok(Take::Done(Outcome::Busy {
-            until_ms: ms_of(now + self.options.lease),
-        }))
     }
 
-    /// Everything after the key was taken.
-    async fn send_taken(&self, job: &SendJob, record: SendRecord, version: u64) -> Result<Outcome> {
+    /// Holds the key under this invocation's lease: the record (and the key's claim, when the
+    /// read found none) written conditionally on the version read, without pacing. `None`: the
+    /// record changed since.
+    async fn hold(&self, taken: Taken) -> Result<Option<(SendRecord, u64)>> {
+        let write = BeginCall {
+            record: taken.record,
+            expected: taken.expected,
+            claim: taken.claim,
+            pacing: PacingWrite::default(),
+        };
+        match self.store.begin_call(&write).await? {
+            CallBegun::Begun { version } => Ok(Some((write.record, version))),
+            CallBegun::RecordChanged | CallBegun::PacingChanged => Ok(None),
+        }
+    }
+
+    /// Everything after the key was taken (read, not yet written): decide, then either begin
+    /// the call (one conditional write) and make it, or hold the key and act on the outcome.
+    /// `contended`: the pacing kept changing under this invocation; it waits instead.
+    async fn send_taken(
+        &self,
+        job: &SendJob,
+        context: SendContext,
+        taken: Taken,
+        contended: bool,
+    ) -> Result<Step> {
         let now = self.clock.now();
         let number = &job.number;
         let contact = &job.contact;
@@ -200,6 +312,7 @@ where
             SendOrigin::Campaign { campaign } => match self.load_campaign(campaign).await? {
                 Some(c) => Some(c),
                 None => {
+                    let (record, version) = hold!(self, taken);
                     return self
                         .refuse(
                             job,
@@ -207,7 +320,8 @@ where
                             version,
                             Refusal(format!("campaign {campaign} does not exist")),
                         )
-                        .await;
+                        .await
+                        .map(Step::Done);
                 }
             },
             _ => None,
@@ -216,21 +330,25 @@ where
             && c.campaign.sending_gate(now) != SendingGate::Open
         {
             let reason = format!("campaign {} is {}", c.id, c.campaign.status());
+            let (record, version) = hold!(self, taken);
             self.release_row(job).await?;
-            return self.refuse(job, record, version, Refusal(reason)).await;
+            return self
+                .refuse(job, record, version, Refusal(reason))
+                .await
+                .map(Step::Done);
         }
 
         // SEND-2: a stopped number holds every send until a person resumes it.
-        let (pacing, _) = self.store.number_pacing(number).await?;
-        if pacing.pacing.stopped {
+        if context.number_pacing.0.pacing.stopped {
+            let (record, version) = hold!(self, taken);
             return self
                 .park(job, record, version, ParkReason::NumberResumed)
-                .await;
+                .await
+                .map(Step::Done);
         }
 
         // SEND-1: the window and the channel, now.
-        let loaded = self.store.load_contact(number, contact, now).await?;
-        let state = loaded.state.map(|v| v.value);
+        let state = context.contact.map(|v| v.value);
         let (channel, windows) = state
             .as_ref()
             .map(|s| (s.channel, s.windows.clone()))
@@ -244,6 +362,7 @@ where
             && now <= open.respond_by
         {
             let other = open.campaign.clone();
+            let (record, version) = hold!(self, taken);
             self.move_row(c, contact, |campaign, row| {
                 row.queued = None;
                 campaign.apply(
@@ -257,7 +376,10 @@ where
             .await?;
             let reason =
                 format!("CAMP-3: campaign {other} has an interaction open with the contact");
-            return self.refuse(job, record, version, Refusal(reason)).await;
+            return self
+                .refuse(job, record, version, Refusal(reason))
+                .await
+                .map(Step::Done);
         }
 
         let who = match (&job.origin, job.request.purpose) {
@@ -265,65 +387,83 @@ where
             _ => Who::Automation,
         };
         let mut content = job.request.content.clone();
-        match may_send(channel, windows.last_inbound_at, content.kind(), who, now) {
+        let refusal = match may_send(channel, windows.last_inbound_at, content.kind(), who, now) {
             SendPermission::TemplateOnly if job.request.recontact_if_closed => {
                 // WIN-5: the number's recontact template instead.
                 match self.recontact_content(job).await? {
-                    Ok(recontact) => content = recontact,
-                    Err(refusal) => return self.refuse(job, record, version, refusal).await,
+                    Ok(recontact) => {
+                        content = recontact;
+                        None
+                    }
+                    Err(refusal) => Some(refusal),
                 }
             }
             SendPermission::TemplateOnly => {
                 let reason = rules::channel::RefusalReason::WindowClosedTemplatesOnly.describe();
-                return self
-                    .refuse(job, record, version, Refusal(reason.to_owned()))
-                    .await;
+                Some(Refusal(reason.to_owned()))
             }
-            SendPermission::Refused(r) => {
-                return self
-                    .refuse(job, record, version, Refusal(r.describe().to_owned()))
-                    .await;
-            }
+            SendPermission::Refused(r) => Some(Refusal(r.describe().to_owned())),
             SendPermission::Allowed
             | SendPermission::AllowedWithTag(_)
-            | SendPermission::AllowedBilled => {}
-        }
-
+            | SendPermission::AllowedBilled => None,
+        };
         // Meta's limits on the content (lengths, counts): refused here with the field named,
         // whatever the adapter.
-        if let Err(e) = whatsapp::Outgoing::try_from(&content) {
+        let refusal = refusal.or_else(|| {
+            whatsapp::Outgoing::try_from(&content)
+                .err()
+                .map(|e| Refusal(format!("invalid message: {e}")))
+        });
+        if let Some(refusal) = refusal {
+            let (record, version) = hold!(self, taken);
             return self
-                .refuse(
-                    job,
-                    record,
-                    version,
-                    Refusal(format!("invalid message: {e}")),
-                )
-                .await;
+                .refuse(job, record, version, refusal)
+                .await
+                .map(Step::Done);
         }
 
         // TPL-1: only APPROVED templates are sent; a paused one holds the send.
         let template = match &content {
             OutboundContent::Template { name, language, .. } => {
-                match self.store.template(number, name, language).await? {
+                // Read with the context, unless a recontact template replaced the job's.
+                let read = match (&context.template, &job.request.content) {
+                    (
+                        read,
+                        OutboundContent::Template {
+                            name: asked,
+                            language: asked_language,
+                            ..
+                        },
+                    ) if asked == name && asked_language == language => read.clone(),
+                    _ => self.store.template(number, name, language).await?,
+                };
+                match read {
                     None => {
                         let reason = format!(
                             "template {name} ({language}) is not in the number's catalogue"
                         );
-                        return self.refuse(job, record, version, Refusal(reason)).await;
+                        let (record, version) = hold!(self, taken);
+                        return self
+                            .refuse(job, record, version, Refusal(reason))
+                            .await
+                            .map(Step::Done);
                     }
                     Some(t) if t.status == TemplateStatus::Paused => {
+                        let (record, version) = hold!(self, taken);
                         return self
                             .template_paused(job, record, version, &t, campaign)
-                            .await;
+                            .await
+                            .map(Step::Done);
                     }
                     Some(t) => match t.check_sendable() {
                         Ok(()) => Some(t),
                         Err(e) => {
+                            let (record, version) = hold!(self, taken);
                             self.release_row(job).await?;
                             return self
                                 .refuse(job, record, version, Refusal(e.to_string()))
-                                .await;
+                                .await
+                                .map(Step::Done);
                         }
                     },
                 }
@@ -336,8 +476,18 @@ where
         // SEND-2 131048 holds campaign traffic: a campaign's own sends, and anything sent for
         // a campaign's purpose.
         let campaign_traffic = campaign.is_some() || job.request.purpose == SendPurpose::Campaign;
-        let now_ms = match self.pace(job, campaign_traffic, outside).await? {
-            Ok(now_ms) => now_ms,
+        let paced = self
+            .pace(
+                job,
+                &context.number_pacing,
+                &context.recipient,
+                campaign_traffic,
+                outside,
+                contended,
+            )
+            .await;
+        let (now_ms, pacing) = match paced {
+            Ok(slot) => slot,
             Err(PaceStop::Wait { until_ms, because })
                 if campaign.is_some()
                     && until_ms - self.clock.now_ms()
@@ -345,18 +495,28 @@ where
             {
                 // CAMP-5: a campaign contact that does not fit for long waits in the hopper (the
                 // tick issues it again when the limit allows), not on the queue.
+                let (record, version) = hold!(self, taken);
                 self.release_row(job).await?;
                 let reason =
                     format!("CAMP-5: back in the hopper until the limits allow ({because})");
-                return self.refuse(job, record, version, Refusal(reason)).await;
+                return self
+                    .refuse(job, record, version, Refusal(reason))
+                    .await
+                    .map(Step::Done);
             }
             Err(PaceStop::Wait { until_ms, because }) => {
-                return self.wait(job, record, version, until_ms, because).await;
+                let (record, version) = hold!(self, taken);
+                return self
+                    .wait(job, record, version, until_ms, because)
+                    .await
+                    .map(Step::Done);
             }
             Err(PaceStop::Stopped) => {
+                let (record, version) = hold!(self, taken);
                 return self
                     .park(job, record, version, ParkReason::NumberResumed)
-                    .await;
+                    .await
+                    .map(Step::Done);
             }
         };
         let now = second_of(now_ms);
@@ -379,9 +539,11 @@ where
                     match payload.encode(&self.outreach_key) {
                         Ok(p) => payloads.push(p),
                         Err(e) => {
+                            let (record, version) = hold!(self, taken);
                             return self
                                 .refuse(job, record, version, Refusal(format!("outreach: {e}")))
-                                .await;
+                                .await
+                                .map(Step::Done);
                         }
                     }
                 }
@@ -419,9 +581,11 @@ where
         ) {
             Ok(p) => p.prediction,
             Err(e) => {
+                let (record, version) = hold!(self, taken);
                 return self
                     .refuse(job, record, version, Refusal(e.to_string()))
-                    .await;
+                    .await
+                    .map(Step::Done);
             }
         };
         let predicted_micros = self
@@ -430,9 +594,10 @@ where
             .cost(&prediction, contact.as_str())
             .map_or(0, |m| m.micros);
 
-        // The call. The record says so first: if this invocation dies during the call, the
-        // next one knows the send is ambiguous.
-        let mut record = record;
+        // The call. The record says so first, in the same write as the key's claim and the
+        // pacing taken: if this invocation dies during the call, the next one knows the send is
+        // ambiguous; if another invocation wrote first, this one writes nothing and reads again.
+        let mut record = taken.record;
         record.state = SendState::InFlight {
             since: now,
             lease_until: now + self.options.lease,
@@ -446,19 +611,30 @@ where
             predicted_micros,
             outreach_sent_at,
         });
-        let Some(version) = self.store.put_send_record(&record, Some(version)).await? else {
-            return Ok(Outcome::Busy {
-                until_ms: ms_of(now + self.options.lease),
-            });
+        let begin = BeginCall {
+            record,
+            expected: taken.expected,
+            claim: taken.claim,
+            pacing,
         };
+        let version = match self.store.begin_call(&begin).await? {
+            CallBegun::Begun { version } => version,
+            CallBegun::RecordChanged => return Ok(Step::Again(Conflict::Record)),
+            CallBegun::PacingChanged => return Ok(Step::Again(Conflict::Pacing)),
+        };
+        let mut record = begin.record;
         let message = OutgoingMessage {
             to: contact.clone(),
             content,
             callback: job.key.clone(),
         };
-        match self.graph.send_message(number, &message).await {
+        let expiry = context
+            .settings
+            .as_ref()
+            .map_or(DEFAULT_EXPIRY, |s| s.outreach_expiry);
+        let outcome = match self.graph.send_message(number, &message).await {
             Ok(wamid) => {
-                self.accept(job, record, version, wamid, now, campaign)
+                self.accept(job, record, version, wamid, now, campaign, Some(expiry))
                     .await
             }
             Err(GraphError::Ambiguous { reason }) => {
@@ -478,11 +654,14 @@ where
                 self.failed(job, record, version, &error, template.as_ref(), campaign)
                     .await
             }
-        }
+        };
+        outcome.map(Step::Done)
     }
 
     /// Meta accepted: record it all at once, then tell the contact's lane about an outreach and
-    /// move the campaign contact to `pending`.
+    /// move the campaign contact to `pending`. `expiry`: the number's outreach expiry when it was
+    /// read already (else it is read for an outreach).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn accept(
         &self,
         job: &SendJob,
@@ -491,6 +670,7 @@ where
         wamid: MessageId,
         at: Timestamp,
         campaign: Option<crate::campaigns::LoadedCampaign>,
+        expiry: Option<Duration>,
     ) -> Result<Outcome> {
         let call = record.calling.clone().unwrap_or(CallInProgress {
             template: None,
@@ -526,11 +706,14 @@ where
         let outreach = match &job.outreach {
             Some(plan) => {
                 let sent_at = call.outreach_sent_at.unwrap_or(at);
-                let expiry = self
-                    .store
-                    .settings(&job.number)
-                    .await?
-                    .map_or(DEFAULT_EXPIRY, |s| s.outreach_expiry);
+                let expiry = match expiry {
+                    Some(expiry) => expiry,
+                    None => self
+                        .store
+                        .settings(&job.number)
+                        .await?
+                        .map_or(DEFAULT_EXPIRY, |s| s.outreach_expiry),
+                };
                 let template = call
                     .template
                     .as_deref()
@@ -839,20 +1022,29 @@ where
         }))
     }
 
-    /// SEND-3 / CAMP-5: takes a send slot (number throughput, recipient pace, messaging limit,
-    /// throttles), waiting in place when the wait is short. Returns the time of the slot.
+    /// SEND-3 / CAMP-5: finds a send slot (number throughput, recipient pace, messaging limit,
+    /// throttles) from the pacing read, waiting in place when the wait is short. Returns the time
+    /// of the slot and the pacing write that takes it (written with the call: a concurrent send
+    /// that took it first makes that write fail, and the send paces again from a new read).
+    /// `contended`: the pacing kept changing; the send waits a second instead.
     async fn pace(
         &self,
         job: &SendJob,
+        number_read: &(NumberPacingRecord, Option<u64>),
+        recipient_read: &(RecipientRecord, Option<u64>),
         campaign: bool,
         outside_service_window: bool,
-    ) -> Result<Result<Millis, PaceStop>> {
+        contended: bool,
+    ) -> Result<(Millis, PacingWrite), PaceStop> {
         for _ in 0..CONFLICT_RETRIES * 4 {
-            let (mut number, nv) = self.store.number_pacing(&job.number).await?;
+            if contended {
+                break;
+            }
+            let (mut number, nv) = number_read.clone();
             if nv.is_none() {
                 number.settings = self.options.default_pacing;
             }
-            let (mut recipient, rv) = self.store.recipient(&job.number, &job.contact).await?;
+            let (mut recipient, rv) = recipient_read.clone();
             let now_ms = self.clock.now_ms();
             let settings = number.settings;
             match number.pacing.pace(
@@ -870,27 +1062,25 @@ where
                         number: Some((job.number.clone(), number, nv)),
                         recipient: Some((job.number.clone(), job.contact.clone(), recipient, rv)),
                     };
-                    if self.store.put_pacing(&write).await? {
-                        return Ok(Ok(now_ms));
-                    }
+                    return Ok((now_ms, write));
                 }
                 SendPace::Wait { at, because } => {
                     if at - now_ms <= self.options.inline_wait_ms {
                         self.clock.sleep_until_ms(at).await;
                     } else {
-                        return Ok(Err(PaceStop::Wait {
+                        return Err(PaceStop::Wait {
                             until_ms: at,
                             because: format!("{because:?}"),
-                        }));
+                        });
                     }
                 }
-                SendPace::Stopped => return Ok(Err(PaceStop::Stopped)),
+                SendPace::Stopped => return Err(PaceStop::Stopped),
             }
         }
-        Ok(Err(PaceStop::Wait {
+        Err(PaceStop::Wait {
             until_ms: self.clock.now_ms() + 1_000,
             because: "pacing state contended".into(),
-        }))
+        })
     }
 
     async fn wait(
@@ -1082,12 +1272,8 @@ where
     }
 
     /// A template send whose category is marketing (or unknown: treated as marketing).
-    async fn is_marketing(&self, job: &SendJob) -> Result<bool> {
-        let record = self.store.send_record(&job.key).await?;
-        let name = record
-            .as_ref()
-            .and_then(|r| r.value.calling.as_ref())
-            .and_then(|c| c.template.clone());
+    async fn is_marketing(&self, job: &SendJob, record: &SendRecord) -> Result<bool> {
+        let name = record.calling.as_ref().and_then(|c| c.template.clone());
         let (name, language) = match (&job.request.content, name) {
             (OutboundContent::Template { name, language, .. }, _) => {
                 (name.to_string(), language.clone())

@@ -464,6 +464,7 @@ where
             wamid.clone(),
             ambiguous_since,
             campaign,
+            None,
         )
         .await?;
         Ok(())
