@@ -642,3 +642,75 @@ async fn sends_appear_in_the_contacts_outbound_log() {
         Some(wamid)
     );
 }
+
+// Exactly once per key under concurrency: eight deliveries of one job at once read the same
+// (absent) record; the conditional write before the call lets exactly one reach Meta, and the
+// console's log lists the send once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_concurrent_deliveries_of_one_job_reach_meta_once() {
+    let w = world();
+    w.inbound(&contact(1), t(0)).await;
+    let job = text_job("k8", &contact(1), "hello");
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let sender = w.sender.clone();
+            let job = job.clone();
+            tokio::spawn(async move { sender.send(job).await.unwrap() })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_eq!(w.graph.requests().len(), 1, "{outcomes:?}");
+    let sent = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Sent { .. }))
+        .count();
+    assert_eq!(sent, 1, "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            Outcome::Sent { .. } | Outcome::AlreadySent { .. } | Outcome::Busy { .. }
+        )),
+        "{outcomes:?}"
+    );
+    let log = w
+        .store
+        .outbound_log(&number(), &contact(1), t(-10), t(10), 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+}
+
+// SEND-1: a send refused before its call is held and recorded like any other: the console's log
+// lists it (with the message as requested), the record keeps the reason, and the pacing is not
+// taken for a message that never went out.
+#[tokio::test]
+async fn a_send_refused_before_its_call_is_listed_and_takes_no_pacing() {
+    let w = world();
+    let job = text_job("k9", &contact(1), "hello");
+    let Outcome::Refused { reason } = w.send(job.clone()).await else {
+        panic!("outside the window a free-form message is refused");
+    };
+    assert!(matches!(
+        state_of(&w, "k9").await,
+        SendState::Refused { .. }
+    ));
+    let log = w
+        .store
+        .outbound_log(&number(), &contact(1), t(-10), t(10), 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1, "{reason}");
+    assert_eq!(log[0].idempotency_key, "k9");
+    assert!(log[0].body.is_some());
+    assert_eq!(w.store.number_pacing(&number()).await.unwrap().1, None);
+    assert_eq!(
+        w.store.recipient(&number(), &contact(1)).await.unwrap().1,
+        None
+    );
+    // Delivered again: refused again from the record, nothing more written.
+    assert_eq!(w.send(job).await, Outcome::Refused { reason });
+    assert!(w.graph.requests().is_empty());
+}
