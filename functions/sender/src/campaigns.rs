@@ -410,7 +410,6 @@ where
                 why: format!("campaign {} does not exist", tick.campaign),
             });
         };
-        self.store.link_campaign(&loaded.number, &loaded.id).await?;
         // One chain per campaign: this tick must be the chain's next one, or start a new chain
         // when none is alive.
         let (mut sending, version) = self.store.campaign_sending(&loaded.id).await?;
@@ -422,6 +421,12 @@ where
             && now < at + TICK_GRACE
         {
             return Ok(Outcome::StaleTick);
+        }
+        if !own {
+            // The number's link to the campaign (template changes find it there), written by the
+            // first tick of each chain: links are never removed, so a chain's later ticks (one a
+            // minute while contacts wait for answers) need not write it again.
+            self.store.link_campaign(&loaded.number, &loaded.id).await?;
         }
         sending.seq += 1;
         let seq = sending.seq;
