@@ -241,7 +241,8 @@ impl Engine {
         }
     }
 
-    /// Inbound: each contact group in order, the groups side by side.
+    /// Inbound: each contact group in order, the groups side by side; what was handled is
+    /// deleted in one write at the end.
     async fn route(&self, messages: Vec<QueuedMessage>) {
         let mut order: Vec<String> = Vec::new();
         let mut groups: HashMap<String, Vec<QueuedMessage>> = HashMap::new();
@@ -259,10 +260,17 @@ impl Engine {
             .into_iter()
             .filter_map(|g| groups.remove(&g))
             .map(|lane| self.route_group(lane));
-        futures_util::future::join_all(lanes).await;
+        let done: Vec<i64> = futures_util::future::join_all(lanes)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        self.finish(&done).await;
     }
 
-    async fn route_group(&self, lane: Vec<QueuedMessage>) {
+    /// One contact's messages in order; returns those handled. At the first failure the rest
+    /// of the group is put back behind it (FIFO).
+    async fn route_group(&self, lane: Vec<QueuedMessage>) -> Vec<i64> {
         let mut done = Vec::new();
         let mut rest = lane.into_iter();
         while let Some(m) = rest.next() {
@@ -275,21 +283,18 @@ impl Engine {
                     .map(drop)
                     .map_err(|e| (e.to_string(), e.is_permanent())),
             };
-            match outcome {
-                Ok(()) => done.push(m.seq),
-                Err((reason, permanent)) => {
-                    self.finish(&done).await;
-                    self.failed(&m, reason, permanent).await;
-                    // The group's later messages wait behind it (FIFO).
-                    let held: Vec<i64> = rest.map(|m| m.seq).collect();
-                    if let Err(error) = self.queue.release(held).await {
-                        tracing::warn!(%error, "could not put messages back; they return at restart");
-                    }
-                    return;
+            if let Err((reason, permanent)) = outcome {
+                self.failed(&m, reason, permanent).await;
+                // The group's later messages wait behind it (FIFO).
+                let held: Vec<i64> = rest.map(|m| m.seq).collect();
+                if let Err(error) = self.queue.release(held).await {
+                    tracing::warn!(%error, "could not put messages back; they return at restart");
                 }
+                return done;
             }
+            done.push(m.seq);
         }
-        self.finish(&done).await;
+        done
     }
 
     /// Updates and outbound: every message on its own.

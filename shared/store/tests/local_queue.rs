@@ -260,3 +260,68 @@ async fn a_restart_offers_again_what_was_taken_and_keeps_timers() {
         "both fired events wait in the contact's group, in firing order"
     );
 }
+
+/// Taken is kept in memory: a taken message is not handed out again (by this queue or a clone of
+/// it, even by receivers racing each other) until it is deleted, put back or retried; the file
+/// is written only by the insert and the delete.
+#[tokio::test]
+async fn a_taken_message_is_handed_out_once_until_put_back() {
+    let f = open(&path("taken")).await;
+    let batch: Vec<Envelope> = (0..40).map(|i| env(&format!("u{i}"), None)).collect();
+    f.queue.send(Destination::Updates, batch).await.unwrap();
+    // Four clones receive at once, a few at a time: every message goes to exactly one of them.
+    let receivers = (0..4).map(|_| {
+        let q = f.queue.clone();
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let m = q.receive(Destination::Updates, 3).await.unwrap();
+                if m.is_empty() {
+                    return got;
+                }
+                got.extend(m);
+            }
+        })
+    });
+    let mut all = Vec::new();
+    for r in receivers {
+        all.extend(r.await.unwrap());
+    }
+    let mut seen = keys(&all);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        (all.len(), seen.len()),
+        (40, 40),
+        "each message handed out once"
+    );
+    let backlog = f.queue.backlog().await.unwrap();
+    assert_eq!((backlog.ready, backlog.taken), (0, 40));
+
+    // Put back: offered again. Deleted: gone for good. Retried: due later, attempt counted.
+    let (first, rest) = all.split_at(1);
+    f.queue.release(vec![first[0].seq]).await.unwrap();
+    let again = f.queue.receive(Destination::Updates, 10).await.unwrap();
+    assert_eq!(keys(&again), keys(first));
+    f.queue
+        .delete(rest[..38].iter().map(|m| m.seq).collect())
+        .await
+        .unwrap();
+    f.queue
+        .retry(vec![rest[38].seq], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        f.queue
+            .receive(Destination::Updates, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    f.now.fetch_add(5_000, Ordering::SeqCst);
+    let retried = f.queue.receive(Destination::Updates, 10).await.unwrap();
+    assert_eq!(keys(&retried), keys(&rest[38..]));
+    assert_eq!(retried[0].attempts, 1);
+    let backlog = f.queue.backlog().await.unwrap();
+    assert_eq!((backlog.ready, backlog.taken, backlog.delayed), (0, 2, 0));
+}

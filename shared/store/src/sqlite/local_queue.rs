@@ -7,6 +7,13 @@
 //! Writes go through the store's writer thread, so they share its group commit and never contend
 //! with it for the file's write lock.
 //!
+//! Which messages are taken (handed to a consumer and not yet deleted or put back) is kept in
+//! memory, not in the file: "taken" only means something while this process runs, and after a
+//! restart everything left is offered again anyway. So handing messages out is a read (no write
+//! transaction per receive), and a message costs the file two writes: its insert and its delete.
+//! One [`SqliteQueue`] (and its clones) per queue file per process: two opened on one file would
+//! not see each other's taken messages.
+//!
 //! What it keeps of each queue's semantics:
 //! - **inbound** (FIFO): one message group at a time per contact. [`SqliteQueue::receive`] hands
 //!   out a group's messages only while none of that group is taken, in order, stopping at the
@@ -24,7 +31,7 @@
 
 use super::*;
 use queue::{DelayedQueue, Destination, Envelope, EventQueue, QueueError};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 const QUEUE_SCHEMA: &str = "
@@ -35,11 +42,12 @@ CREATE TABLE IF NOT EXISTS local_queue (
     key      TEXT NOT NULL,
     body     TEXT NOT NULL,
     due_ms   INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    taken    INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS local_queue_fifo ON local_queue (dest, taken, seq);
-CREATE INDEX IF NOT EXISTS local_queue_due ON local_queue (dest, taken, due_ms, seq);
+DROP INDEX IF EXISTS local_queue_fifo;
+DROP INDEX IF EXISTS local_queue_due;
+CREATE INDEX IF NOT EXISTS local_queue_order ON local_queue (dest, seq);
+CREATE INDEX IF NOT EXISTS local_queue_due_at ON local_queue (dest, due_ms);
 CREATE UNIQUE INDEX IF NOT EXISTS local_queue_dedup ON local_queue (key) WHERE dest = 0;
 CREATE TABLE IF NOT EXISTS local_dead (
     seq      INTEGER PRIMARY KEY,
@@ -107,6 +115,43 @@ pub struct SqliteQueue {
     store: SqliteStore,
     now_ms: NowMs,
     arrived: Arc<tokio::sync::Notify>,
+    taken: Arc<Mutex<Taken>>,
+}
+
+/// The messages handed out and not yet deleted or put back (this process only).
+#[derive(Debug, Default)]
+struct Taken {
+    /// Their queue positions.
+    seqs: HashSet<i64>,
+    /// Inbound groups with a message taken, and how many.
+    groups: HashMap<String, usize>,
+    /// The group of each taken inbound message.
+    group_of: HashMap<i64, String>,
+}
+
+impl Taken {
+    fn take(&mut self, m: &QueuedMessage) {
+        self.seqs.insert(m.seq);
+        if m.dest == Destination::Inbound {
+            let group = m.envelope.group.clone().unwrap_or_default();
+            *self.groups.entry(group.clone()).or_default() += 1;
+            self.group_of.insert(m.seq, group);
+        }
+    }
+
+    fn forget(&mut self, seqs: &[i64]) {
+        for seq in seqs {
+            self.seqs.remove(seq);
+            if let Some(group) = self.group_of.remove(seq)
+                && let Some(n) = self.groups.get_mut(&group)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    self.groups.remove(&group);
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteQueue {
@@ -140,24 +185,24 @@ fn unavailable(e: StoreError) -> QueueError {
 impl SqliteQueue {
     /// The queues in `store`'s file (tables created if needed). Messages taken by a previous
     /// process and never finished are offered again. `now_ms` is the runner's clock: delays and
-    /// retries fall due on it.
+    /// retries fall due on it. Open one per file per process and clone it.
     pub async fn open(
         store: &SqliteStore,
         now_ms: impl Fn() -> i64 + Send + Sync + 'static,
     ) -> Result<SqliteQueue> {
         store
             .run("local_queue_open", |c| {
+                // (Files from before taken was kept in memory have a `taken` column; it is
+                // no longer read or indexed.)
                 c.execute_batch(QUEUE_SCHEMA)
-                    .map_err(sql_error("local_queue_open"))?;
-                c.execute("UPDATE local_queue SET taken = 0 WHERE taken = 1", [])
-                    .map_err(sql_error("local_queue_open"))?;
-                Ok(())
+                    .map_err(sql_error("local_queue_open"))
             })
             .await?;
         Ok(SqliteQueue {
             store: store.clone(),
             now_ms: Arc::new(now_ms),
             arrived: Arc::new(tokio::sync::Notify::new()),
+            taken: Arc::new(Mutex::new(Taken::default())),
         })
     }
 
@@ -204,23 +249,29 @@ impl SqliteQueue {
         let now = (self.now_ms)();
         let dest = dest_code(from);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let taken = self.taken.clone();
         self.store
-            .run("local_queue_receive", move |c| {
+            .read("local_queue_receive", move |c| {
+                // Held across the read and the marking: two receivers never take one message.
+                let mut taken = taken.lock().unwrap_or_else(|e| e.into_inner());
                 let rows = if dest == 0 {
-                    receive_fifo(c, now, limit)?
+                    receive_fifo(c, &taken, now, limit)?
                 } else {
-                    receive_standard(c, dest, now, limit)?
+                    receive_standard(c, &taken, dest, now, limit)?
                 };
-                let mut mark = c
-                    .prepare_cached("UPDATE local_queue SET taken = 1 WHERE seq = ?1")
-                    .map_err(sql_error("local_queue_receive"))?;
                 for m in &rows {
-                    mark.execute(params![m.seq])
-                        .map_err(sql_error("local_queue_receive"))?;
+                    taken.take(m);
                 }
                 Ok(rows)
             })
             .await
+    }
+
+    fn forget(&self, seqs: &[i64]) {
+        self.taken
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget(seqs);
     }
 
     /// Deletes messages that were handled.
@@ -228,6 +279,7 @@ impl SqliteQueue {
         if seqs.is_empty() {
             return Ok(());
         }
+        let deleted = seqs.clone();
         self.store
             .run("local_queue_delete", move |c| {
                 let mut stmt = c
@@ -239,7 +291,10 @@ impl SqliteQueue {
                 }
                 Ok(())
             })
-            .await
+            .await?;
+        // Only once the rows are gone: a receive before that must still pass over them.
+        self.forget(&deleted);
+        Ok(())
     }
 
     /// Puts taken messages back, due again `after` from now, counting an attempt for each.
@@ -248,11 +303,12 @@ impl SqliteQueue {
             return Ok(());
         }
         let due = (self.now_ms)() + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
+        let retried = seqs.clone();
         self.store
             .run("local_queue_retry", move |c| {
                 let mut stmt = c
                     .prepare_cached(
-                        "UPDATE local_queue SET taken = 0, attempts = attempts + 1, due_ms = ?2 WHERE seq = ?1",
+                        "UPDATE local_queue SET attempts = attempts + 1, due_ms = ?2 WHERE seq = ?1",
                     )
                     .map_err(sql_error("local_queue_retry"))?;
                 for seq in &seqs {
@@ -262,6 +318,7 @@ impl SqliteQueue {
                 Ok(())
             })
             .await?;
+        self.forget(&retried);
         self.arrived.notify_waiters();
         Ok(())
     }
@@ -272,18 +329,7 @@ impl SqliteQueue {
         if seqs.is_empty() {
             return Ok(());
         }
-        self.store
-            .run("local_queue_release", move |c| {
-                let mut stmt = c
-                    .prepare_cached("UPDATE local_queue SET taken = 0 WHERE seq = ?1")
-                    .map_err(sql_error("local_queue_release"))?;
-                for seq in &seqs {
-                    stmt.execute(params![seq])
-                        .map_err(sql_error("local_queue_release"))?;
-                }
-                Ok(())
-            })
-            .await?;
+        self.forget(&seqs);
         self.arrived.notify_waiters();
         Ok(())
     }
@@ -303,7 +349,9 @@ impl SqliteQueue {
                     .map_err(sql_error("local_queue_dead_letter"))?;
                 Ok(())
             })
-            .await
+            .await?;
+        self.forget(&[seq]);
+        Ok(())
     }
 
     /// The dead letters, oldest first.
@@ -334,22 +382,26 @@ impl SqliteQueue {
     /// What is waiting, over the three queues.
     pub async fn backlog(&self) -> Result<Backlog> {
         let now = (self.now_ms)();
+        let taken = self.taken.clone();
         self.store
             .read("local_queue_backlog", move |c| {
+                let taken = taken.lock().unwrap_or_else(|e| e.into_inner()).seqs.len();
                 c.query_row(
                     "SELECT
-                        COALESCE(SUM(taken = 0 AND due_ms <= ?1), 0),
-                        COALESCE(SUM(taken = 1), 0),
-                        COALESCE(SUM(taken = 0 AND due_ms > ?1), 0),
-                        MIN(CASE WHEN taken = 0 AND due_ms > ?1 THEN due_ms END)
+                        COALESCE(SUM(due_ms <= ?1), 0),
+                        COALESCE(SUM(due_ms > ?1), 0),
+                        MIN(CASE WHEN due_ms > ?1 THEN due_ms END)
                      FROM local_queue",
                     params![now],
                     |r| {
+                        // A taken message was due when it was taken, and stays so until it is
+                        // put back.
+                        let due: usize = r.get::<_, i64>(0)?.try_into().unwrap_or(0);
                         Ok(Backlog {
-                            ready: r.get::<_, i64>(0)?.try_into().unwrap_or(0),
-                            taken: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
-                            delayed: r.get::<_, i64>(2)?.try_into().unwrap_or(0),
-                            next_due_ms: r.get(3)?,
+                            ready: due.saturating_sub(taken),
+                            taken,
+                            delayed: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                            next_due_ms: r.get(2)?,
                         })
                     },
                 )
@@ -443,50 +495,62 @@ fn message(r: &rusqlite::Row<'_>) -> rusqlite::Result<(QueuedMessage, i64)> {
 }
 
 /// Standard queues: due messages, earliest due first.
-fn receive_standard(c: &Connection, dest: i64, now: i64, limit: i64) -> Result<Vec<QueuedMessage>> {
+fn receive_standard(
+    c: &Connection,
+    taken: &Taken,
+    dest: i64,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<QueuedMessage>> {
     let mut stmt = c
         .prepare_cached(
             "SELECT seq, dest, grp, key, body, attempts, due_ms FROM local_queue
-             WHERE dest = ?1 AND taken = 0 AND due_ms <= ?2 ORDER BY due_ms, seq LIMIT ?3",
+             WHERE dest = ?1 AND due_ms <= ?2 ORDER BY due_ms, seq LIMIT ?3",
         )
         .map_err(sql_error("local_queue_receive"))?;
+    // Taken messages are still in the file: look past them.
+    let scan = limit.saturating_add(i64::try_from(taken.seqs.len()).unwrap_or(i64::MAX));
     let rows = stmt
-        .query_map(params![dest, now, limit], message)
-        .and_then(|rows| rows.map(|r| r.map(|(m, _)| m)).collect())
+        .query_map(params![dest, now, scan], message)
+        .and_then(|rows| {
+            rows.filter(|r| {
+                r.as_ref()
+                    .map_or(true, |(m, _)| !taken.seqs.contains(&m.seq))
+            })
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|r| r.map(|(m, _)| m))
+            .collect()
+        })
         .map_err(sql_error("local_queue_receive"))?;
     Ok(rows)
 }
 
 /// The FIFO queue: walks the waiting messages in queue order and hands out each group's run of
 /// due messages, skipping groups with a message taken or a message not yet due ahead.
-fn receive_fifo(c: &Connection, now: i64, limit: i64) -> Result<Vec<QueuedMessage>> {
+fn receive_fifo(c: &Connection, taken: &Taken, now: i64, limit: i64) -> Result<Vec<QueuedMessage>> {
     let mut blocked: HashSet<String> = HashSet::new();
-    {
-        let mut taken = c
-            .prepare_cached("SELECT DISTINCT grp FROM local_queue WHERE dest = 0 AND taken = 1")
-            .map_err(sql_error("local_queue_receive"))?;
-        let groups = taken
-            .query_map([], |r| r.get::<_, Option<String>>(0))
-            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-            .map_err(sql_error("local_queue_receive"))?;
-        blocked.extend(groups.into_iter().flatten());
-    }
     let mut stmt = c
         .prepare_cached(
             "SELECT seq, dest, grp, key, body, attempts, due_ms FROM local_queue
-             WHERE dest = 0 AND taken = 0 ORDER BY seq LIMIT ?1",
+             WHERE dest = 0 ORDER BY seq LIMIT ?1",
         )
         .map_err(sql_error("local_queue_receive"))?;
-    // Look further than `limit`: blocked groups' messages are passed over.
-    let scan = limit.saturating_mul(4).max(64);
+    // Look further than `limit`: taken messages and blocked groups' messages are passed over.
+    let scan = limit
+        .saturating_mul(4)
+        .max(64)
+        .saturating_add(i64::try_from(taken.seqs.len()).unwrap_or(i64::MAX));
     let rows = stmt
         .query_map(params![scan], message)
         .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
         .map_err(sql_error("local_queue_receive"))?;
     let mut out = Vec::new();
     for (m, due) in rows {
+        if taken.seqs.contains(&m.seq) {
+            continue;
+        }
         let group = m.envelope.group.clone().unwrap_or_default();
-        if blocked.contains(&group) {
+        if blocked.contains(&group) || taken.groups.contains_key(&group) {
             continue;
         }
         if due > now || i64::try_from(out.len()).unwrap_or(i64::MAX) >= limit {
