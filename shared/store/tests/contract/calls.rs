@@ -87,8 +87,8 @@ fn message(
     commit
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p3_inbound_text_on_an_existing_conversation_costs_one_read_and_one_write() {
+/// A DynamoDB store on a fresh table of moto's whose calls the counter sees.
+async fn counted_store() -> (DynamoStore, CallCounter) {
     let config = dynamo_config().await;
     let counter = CallCounter::default();
     let client = aws_sdk_dynamodb::Client::from_conf(
@@ -98,6 +98,12 @@ async fn p3_inbound_text_on_an_existing_conversation_costs_one_read_and_one_writ
     );
     let store = DynamoStore::new(client, unique("sb-calls"));
     store.create_table().await.unwrap();
+    (store, counter)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p3_inbound_text_on_an_existing_conversation_costs_one_read_and_one_write() {
+    let (store, counter) = counted_store().await;
     let number = BusinessNumberId::new("106540352242922").unwrap();
     let contact = ContactKey::new("4915123456789").unwrap();
     let t0 = Timestamp::from_unix(1_750_000_000);
@@ -132,15 +138,7 @@ async fn p3_inbound_text_on_an_existing_conversation_costs_one_read_and_one_writ
 /// its record, claim and pacing before the Graph API call in one more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p3_a_send_reads_once_and_writes_once_before_its_call() {
-    let config = dynamo_config().await;
-    let counter = CallCounter::default();
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let store = DynamoStore::new(client, unique("sb-calls"));
-    store.create_table().await.unwrap();
+    let (store, counter) = counted_store().await;
     let number = BusinessNumberId::new("106540352242922").unwrap();
     let contact = ContactKey::new("4915123456789").unwrap();
     let t0 = Timestamp::from_unix(1_750_000_000);
