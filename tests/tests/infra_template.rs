@@ -794,6 +794,8 @@ fn allow_list(role: &str) -> Grants {
             grants.push((POLL, vec![outbound, updates]));
             grants.push((send, vec![outbound, inbound, updates]));
             grants.push((DYNAMODB, TABLE.to_vec()));
+            // SendingStore::send_context: one BatchGetItem before each send.
+            grants.push((&["dynamodb:BatchGetItem"], vec!["GetAtt:Table.Arn"]));
             grants.push((
                 read_secret,
                 vec!["Ref:WhatsAppAccessTokenArn", "Ref:OutreachKeyArn"],
