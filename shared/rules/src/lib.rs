@@ -14,6 +14,7 @@ pub mod channel;
 pub mod effect;
 pub mod engine;
 pub mod event;
+pub mod events;
 pub mod ids;
 pub mod outreach;
 pub mod pacing;
