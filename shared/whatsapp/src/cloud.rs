@@ -26,6 +26,8 @@
 //! `retry_safe` says only that a retry cannot send a duplicate; whether a retry is worth it is
 //! SEND-2's decision ([`CloudError::failure`] gives `rules::send_error` its input).
 
+pub mod media;
+
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use rules::send_error::SendFailure;
 use serde::Deserialize;
