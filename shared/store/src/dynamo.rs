@@ -4,7 +4,10 @@
 //! transport failures become [`StoreError::Retryable`]. `TransactWriteItems` only where several
 //! items must change together (a commit, queue entries, campaign rows with their counters).
 
+mod events;
 mod sending;
+
+pub use events::event_position;
 
 use crate::items::*;
 use crate::keys::{self, Key};

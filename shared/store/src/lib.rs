@@ -28,6 +28,7 @@
 
 pub mod dynamo;
 mod error;
+pub mod events;
 pub mod items;
 pub mod keys;
 pub mod model;
@@ -37,6 +38,7 @@ pub mod sqlite;
 
 pub use dynamo::{DynamoStore, TableDefinition};
 pub use error::{Result, StoreError};
+pub use events::{Delivery, EventStore, StoredEvent, WebhookEndpoint, WebhookStore};
 pub use model::*;
 pub use ports::*;
 pub use sending::{

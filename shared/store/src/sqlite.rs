@@ -33,6 +33,7 @@
 //! Durability: WAL with `synchronous=NORMAL` — a commit is atomic and survives a crash of the
 //! process; a power loss may lose the last commits before a checkpoint (never corrupts the file).
 
+mod events;
 mod local_queue;
 mod sending;
 
@@ -343,6 +344,7 @@ impl SqliteStore {
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn(f)
+            .and_then(|()| events::install(&conn))
                 .map_err(|e| StoreError::Backend {
                     operation: "open",
                     message: e.to_string(),
