@@ -18,6 +18,10 @@
 //! `{"error":{"message","type","code","error_subcode"?,"error_user_title"?,
 //! "error_data":{"messaging_product":"whatsapp","details"},"fbtrace_id"}}`.
 
+mod media;
+
+pub use media::{FakeMediaFile, FakeUpload};
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -340,6 +344,8 @@ struct State {
     counter: AtomicU64,
     accepted: AtomicU64,
     connections: Mutex<Vec<AbortHandle>>,
+    /// The media endpoints' files, uploads and scripts (`media.rs`).
+    media: media::Media,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -387,6 +393,7 @@ impl FakeGraph {
             counter: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             connections: Mutex::new(Vec::new()),
+            media: media::Media::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, state.clone()));
         FakeGraph {
@@ -499,6 +506,9 @@ async fn answer(
     let received_at = Instant::now();
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
+    if media::is_media_route(state, &method, &path) {
+        return media::answer(state, request).await;
+    }
     let authorization = request
         .headers()
         .get(hyper::header::AUTHORIZATION)

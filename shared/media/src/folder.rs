@@ -1,0 +1,249 @@
+//! The local adapter: a folder beside the SQLite database (`switchboard.db-media/`). Each file is
+//! `{root}/{object}` with its record in `{root}/{object}.json`; a put writes `…part-<n>` and
+//! renames it into place only once the whole stream passed its checks, so a reader never sees
+//! half a file and a crash leaves no wrong one.
+
+use crate::{
+    ByteStream, Measure, MediaError, MediaKey, MediaMeta, MediaRecord, MediaStatus, MediaStore,
+    PutCheck, StoredMedia,
+};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use rules::{BusinessNumberId, ContactKey, Timestamp};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Reads are this large (a 100 MB file streams in 64 KB pieces).
+const READ_CHUNK: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct FolderStore {
+    root: Arc<PathBuf>,
+    parts: Arc<AtomicU64>,
+}
+
+fn store_error(what: &str, e: std::io::Error) -> MediaError {
+    // The path names no contact (hashes only), but the error text is kept short anyway.
+    MediaError::Store(format!("{what}: {}", e.kind()))
+}
+
+impl FolderStore {
+    /// The store in `root` (created when missing).
+    pub fn open(root: impl Into<PathBuf>) -> Result<FolderStore, MediaError> {
+        let root = root.into();
+        std::fs::create_dir_all(&root).map_err(|e| store_error("create the media folder", e))?;
+        Ok(FolderStore {
+            root: Arc::new(root),
+            parts: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The folder beside a database file: `switchboard.db` → `switchboard.db-media`.
+    pub fn beside(db: &Path) -> PathBuf {
+        let mut name = db.as_os_str().to_owned();
+        name.push("-media");
+        name.into()
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn file(&self, key: &MediaKey) -> PathBuf {
+        self.root.join(key.object())
+    }
+
+    fn record_file(&self, key: &MediaKey) -> PathBuf {
+        self.root.join(format!("{}.json", key.object()))
+    }
+
+    async fn write_record(&self, key: &MediaKey, record: &MediaRecord) -> Result<(), MediaError> {
+        let path = self.record_file(key);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| store_error("create the contact's folder", e))?;
+        }
+        let json = serde_json::to_vec(record).map_err(|e| MediaError::Store(e.to_string()))?;
+        let part = self.part_path(&path);
+        tokio::fs::write(&part, json)
+            .await
+            .map_err(|e| store_error("write a record", e))?;
+        tokio::fs::rename(&part, &path)
+            .await
+            .map_err(|e| store_error("keep a record", e))
+    }
+
+    fn part_path(&self, path: &Path) -> PathBuf {
+        let n = self.parts.fetch_add(1, Ordering::Relaxed);
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".part-{}-{n}", std::process::id()));
+        name.into()
+    }
+
+    async fn write_stream<S>(
+        &self,
+        part: &Path,
+        body: S,
+        check: PutCheck<'_>,
+        now: Timestamp,
+    ) -> Result<StoredMedia, MediaError>
+    where
+        S: Stream<Item = Result<Bytes, MediaError>> + Send,
+    {
+        let mut file = tokio::fs::File::create(part)
+            .await
+            .map_err(|e| store_error("create a file", e))?;
+        let mut measure = Measure::new(check.limit);
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            measure.add(&chunk)?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| store_error("write a file", e))?;
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| store_error("sync a file", e))?;
+        measure.finish(check.sha256, now)
+    }
+    /// The stored file named `object` (the name a signed link carries), with its record; `None`
+    /// when it is not stored or the name is not one of the store's.
+    pub async fn open_object(
+        &self,
+        object: &str,
+    ) -> Result<Option<(MediaRecord, ByteStream)>, MediaError> {
+        let valid = !object.is_empty()
+            && object.split('/').count() == 3
+            && object
+                .split('/')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !valid {
+            return Ok(None);
+        }
+        let record = match tokio::fs::read(self.root.join(format!("{object}.json"))).await {
+            Ok(bytes) => serde_json::from_slice::<MediaRecord>(&bytes)
+                .map_err(|e| MediaError::Store(format!("unreadable record: {e}")))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(store_error("read a record", e)),
+        };
+        if record.stored().is_none() {
+            return Ok(None);
+        }
+        let file = match tokio::fs::File::open(self.root.join(object)).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(store_error("open a file", e)),
+        };
+        let stream = futures_util::stream::try_unfold(file, |mut file| async move {
+            let mut buffer = vec![0u8; READ_CHUNK];
+            let n = file
+                .read(&mut buffer)
+                .await
+                .map_err(|e| store_error("read a file", e))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            buffer.truncate(n);
+            Ok(Some((Bytes::from(buffer), file)))
+        });
+        Ok(Some((record, Box::pin(stream))))
+    }
+}
+
+impl MediaStore for FolderStore {
+    async fn put<S>(
+        &self,
+        key: &MediaKey,
+        meta: &MediaMeta,
+        body: S,
+        check: PutCheck<'_>,
+        now: Timestamp,
+    ) -> Result<StoredMedia, MediaError>
+    where
+        S: Stream<Item = Result<Bytes, MediaError>> + Send,
+    {
+        let path = self.file(key);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| store_error("create the contact's folder", e))?;
+        }
+        let part = self.part_path(&path);
+        let stored = match self.write_stream(&part, body, check, now).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(error);
+            }
+        };
+        tokio::fs::rename(&part, &path)
+            .await
+            .map_err(|e| store_error("keep a file", e))?;
+        self.write_record(
+            key,
+            &MediaRecord {
+                meta: meta.clone(),
+                status: MediaStatus::Stored(stored.clone()),
+            },
+        )
+        .await?;
+        Ok(stored)
+    }
+
+    async fn record(&self, key: &MediaKey) -> Result<Option<MediaRecord>, MediaError> {
+        match tokio::fs::read(self.record_file(key)).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| MediaError::Store(format!("unreadable record: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(store_error("read a record", e)),
+        }
+    }
+
+    async fn put_record(&self, key: &MediaKey, record: &MediaRecord) -> Result<(), MediaError> {
+        self.write_record(key, record).await
+    }
+
+    async fn open(&self, key: &MediaKey) -> Result<Option<(MediaRecord, ByteStream)>, MediaError> {
+        self.open_object(&key.object()).await
+    }
+
+    async fn direct_link(
+        &self,
+        _key: &MediaKey,
+        _ttl_seconds: u64,
+    ) -> Result<Option<String>, MediaError> {
+        Ok(None)
+    }
+
+    async fn delete_contact(
+        &self,
+        number: &BusinessNumberId,
+        contact: &ContactKey,
+    ) -> Result<u64, MediaError> {
+        let dir = self.root.join(MediaKey::contact_prefix(number, contact));
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(store_error("list the contact's folder", e)),
+        };
+        let mut files = 0;
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| store_error("list the contact's folder", e))?
+        {
+            if !entry.file_name().to_string_lossy().contains('.') {
+                files += 1;
+            }
+        }
+        tokio::fs::remove_dir_all(&dir)
+            .await
+            .map_err(|e| store_error("delete the contact's folder", e))?;
+        Ok(files)
+    }
+}
