@@ -17,13 +17,10 @@ use rules::campaign::{
     AnswerVerdict, Campaign, Handoff, ImportedContact, PendingReason, RowEvent, RowState,
     SendingGate, TransitionError,
 };
-use rules::effect::TemplateHeader;
 use rules::outreach::{CampaignLink, HandOff};
 use rules::pacing::{MessagingLimit, Reach};
 use rules::state::CampaignOutcome;
-use rules::templates::{
-    CampaignEffect, Header, RenderedParameters, Template, TemplateStatus, render_parameters,
-};
+use rules::templates::{CampaignEffect, Template, TemplateStatus, render_parameters};
 use rules::{
     BusinessNumberId, CampaignId, ContactKey, Duration, OutboundContent, OutreachId, SendPurpose,
     SendRequest, Timestamp,
@@ -125,25 +122,7 @@ fn row_data(id: &CampaignId, row: &CampaignRow) -> Result<CampaignRowData> {
         .map_err(|e| SenderError::Corrupt(format!("campaign {id} row {}: {e}", row.contact)))
 }
 
-/// The header parameter of a template send: the rendered text variable; a media header needs a
-/// media source that neither a campaign nor the recontact template carries, so it is refused with
-/// the reason.
-pub fn template_header(
-    template: &Template,
-    rendered: &RenderedParameters,
-) -> std::result::Result<Option<TemplateHeader>, String> {
-    match &template.header {
-        Some(Header::Text(_)) => Ok(rendered
-            .header
-            .first()
-            .map(|text| TemplateHeader::Text { text: text.clone() })),
-        Some(Header::Image | Header::Video | Header::Document | Header::Location) => Err(format!(
-            "template {} has a media header: it needs a media source for each send",
-            template.name
-        )),
-        None => Ok(None),
-    }
-}
+pub use rules::sending::template_header;
 
 /// The key of tick `seq` of a campaign's chain.
 pub fn tick_key(campaign: &CampaignId, seq: u64) -> String {

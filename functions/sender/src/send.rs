@@ -31,19 +31,22 @@ use crate::core::{Outcome, Result, Sender, SenderError, ms_of, second_of};
 use crate::graph::{GraphApi, GraphError, OutgoingMessage};
 use crate::{Clock, alerts::Alert};
 use queue::{DelayedQueue, Destination, SendJob, SendOrigin};
-use rules::billing::{self, BillingHistory, PricingModel, SendForBilling, ServiceMessages};
-use rules::campaign::{RowEvent, SendingGate};
-use rules::channel::{MessageKind, SendPermission, Sender as Who, may_send};
-use rules::outreach::{ButtonPayload, DEFAULT_EXPIRY, OutreachRecord};
-use rules::pacing::{Millis, SendPace, SendSlotRequest};
-use rules::send_error::{ErrorClass, FailureAction, NumberEffect, plan_after_failure};
-use rules::templates::{Template, TemplateCategory, TemplateStatus, render_parameters};
-use rules::{Date, Duration, MessageId, OutboundContent, SendPurpose, Timestamp};
+use rules::billing::{self, BillingHistory};
+use rules::campaign::RowEvent;
+use rules::channel::MessageKind;
+use rules::outreach::{DEFAULT_EXPIRY, OutreachRecord};
+use rules::pacing::Millis;
+use rules::send_error::{ErrorClass, NumberEffect};
+use rules::sending::{
+    self, AfterFailure, BillingRead, CampaignRead, FailedAttempt, Go, Need, OutreachRead,
+    PacingRead, ParkOn, RowStep, SendCase, Verdict,
+};
+use rules::templates::{Template, TemplateStatus};
+use rules::{Date, Duration, MessageId, OutboundContent, Timestamp};
 use store::{
-    AcceptedSend, BeginCall, CallBegun, CallInProgress, LedgerAddition, NewOutreach,
-    NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord, SendClaimWrite,
-    SendContext, SendContextQuery, SendRecord, SendState, SendingStore, SentMessage, Store,
-    Undeliverable, Versioned,
+    AcceptedSend, BeginCall, CallBegun, CallInProgress, LedgerAddition, NewOutreach, PacingWrite,
+    ParkReason, ParkedSend, SendClaimWrite, SendContext, SendContextQuery, SendRecord, SendState,
+    SendingStore, SentMessage, Store, Undeliverable, Versioned,
 };
 
 /// Conditional writes retried this often on a version conflict before giving up for now.
@@ -293,9 +296,10 @@ where
         }
     }
 
-    /// Everything after the key was taken (read, not yet written): decide, then either begin
-    /// the call (one conditional write) and make it, or hold the key and act on the outcome.
-    /// `contended`: the pacing kept changing under this invocation; it waits instead.
+    /// Everything after the key was taken (read, not yet written): ask the rules for the verdict
+    /// ([`sending::verdict`]), then either begin the call (one conditional write) and make it, or
+    /// hold the key and carry the verdict out. `contended`: the pacing kept changing under this
+    /// invocation; it waits instead.
     async fn send_taken(
         &self,
         job: &SendJob,
@@ -303,296 +307,165 @@ where
         taken: Taken,
         contended: bool,
     ) -> Result<Step> {
-        let now = self.clock.now();
-        let number = &job.number;
         let contact = &job.contact;
-
-        // CAMP-10: a stopped campaign sends nothing more.
         let mut campaign = match &job.origin {
-            SendOrigin::Campaign { campaign } => match self.load_campaign(campaign).await? {
-                Some(c) => Some(c),
-                None => {
+            SendOrigin::Campaign { campaign } => {
+                Some((campaign, self.load_campaign(campaign).await?))
+            }
+            _ => None,
+        };
+        let (mut number_record, number_version) = context.number_pacing.clone();
+        if number_version.is_none() {
+            number_record.settings = self.options.default_pacing;
+        }
+        let (recipient_record, recipient_version) = context.recipient.clone();
+        let state = context.contact.as_ref().map(|v| &v.value);
+        let history = BillingHistory::default();
+        let check_content = |content: &OutboundContent| -> std::result::Result<(), String> {
+            whatsapp::Outgoing::try_from(content)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let mut recontact = None;
+        let mut service_messages_this_month = None;
+        let mut inline_waits = 0;
+        let go = loop {
+            let now_ms = self.clock.now_ms();
+            let case = SendCase {
+                contact,
+                request: &job.request,
+                console_agent: matches!(job.origin, SendOrigin::Console { agent: Some(_) }),
+                campaign: match &campaign {
+                    None => CampaignRead::None,
+                    Some((id, None)) => CampaignRead::Missing(id),
+                    Some((_, Some(loaded))) => CampaignRead::Found {
+                        id: &loaded.id,
+                        campaign: &loaded.campaign,
+                    },
+                },
+                state,
+                template: context.template.as_ref(),
+                recontact: recontact.as_ref(),
+                pacing: PacingRead {
+                    settings: number_record.settings,
+                    number: &number_record.pacing,
+                    recipient: &recipient_record.pace,
+                    contended: contended || inline_waits >= CONFLICT_RETRIES * 4,
+                    hopper_beyond: self.options.campaign_idle_tick,
+                },
+                outreach: job.outreach.as_ref().map(|plan| OutreachRead {
+                    id: &plan.id,
+                    buttons: plan.buttons.len(),
+                    key: &self.outreach_key,
+                }),
+                billing: BillingRead {
+                    schedule: &self.options.pricing,
+                    rates: &self.options.rates,
+                    history: &history,
+                    service_messages_this_month,
+                },
+                check_content: &check_content,
+            };
+            match sending::verdict(&case, now_ms) {
+                Verdict::Go(go) => break go,
+                Verdict::Need(Need::Recontact) => {
+                    recontact = Some(self.recontact_content(job).await?);
+                }
+                Verdict::Need(Need::ServiceMessagesThisMonth) => {
+                    service_messages_this_month = Some(
+                        self.service_messages_this_month(job, second_of(now_ms))
+                            .await?,
+                    );
+                }
+                Verdict::WaitUntil { at, .. }
+                    if at - now_ms <= self.options.inline_wait_ms
+                        && inline_waits < CONFLICT_RETRIES * 4 =>
+                {
+                    // A short wait (the throughput's next slot) is waited in place.
+                    inline_waits += 1;
+                    self.clock.sleep_until_ms(at).await;
+                }
+                Verdict::WaitUntil { at, because } => {
                     let (record, version) = hold!(self, taken);
                     return self
-                        .refuse(
-                            job,
-                            record,
-                            version,
-                            Refusal(format!("campaign {campaign} does not exist")),
-                        )
+                        .wait(job, record, version, at, because)
                         .await
                         .map(Step::Done);
                 }
-            },
-            _ => None,
-        };
-        if let Some(c) = &campaign
-            && c.campaign.sending_gate(now) != SendingGate::Open
-        {
-            let reason = format!("campaign {} is {}", c.id, c.campaign.status());
-            let (record, version) = hold!(self, taken);
-            self.release_row(job).await?;
-            return self
-                .refuse(job, record, version, Refusal(reason))
-                .await
-                .map(Step::Done);
-        }
-
-        // SEND-2: a stopped number holds every send until a person resumes it.
-        if context.number_pacing.0.pacing.stopped {
-            let (record, version) = hold!(self, taken);
-            return self
-                .park(job, record, version, ParkReason::NumberResumed)
-                .await
-                .map(Step::Done);
-        }
-
-        // SEND-1: the window and the channel, now.
-        let state = context.contact.map(|v| v.value);
-        let (channel, windows) = state
-            .as_ref()
-            .map(|s| (s.channel, s.windows.clone()))
-            .unwrap_or((rules::Channel::WhatsApp, Default::default()));
-        let window = rules::window(&windows, channel, now);
-
-        // CAMP-3: another campaign's interaction is open: the contact waits in `pending`.
-        if let (Some(c), Some(s)) = (&mut campaign, &state)
-            && let Some(open) = &s.campaign
-            && open.campaign != c.id
-            && now <= open.respond_by
-        {
-            let other = open.campaign.clone();
-            let (record, version) = hold!(self, taken);
-            self.move_row(c, contact, |campaign, row| {
-                row.queued = None;
-                campaign.apply(
-                    &mut row.contact,
-                    RowEvent::OtherCampaignOpen {
-                        campaign: other.clone(),
-                        at: now,
-                    },
-                )
-            })
-            .await?;
-            let reason =
-                format!("CAMP-3: campaign {other} has an interaction open with the contact");
-            return self
-                .refuse(job, record, version, Refusal(reason))
-                .await
-                .map(Step::Done);
-        }
-
-        let who = match (&job.origin, job.request.purpose) {
-            (SendOrigin::Console { agent: Some(_) }, _) | (_, SendPurpose::Agent) => Who::Agent,
-            _ => Who::Automation,
-        };
-        let mut content = job.request.content.clone();
-        let refusal = match may_send(channel, windows.last_inbound_at, content.kind(), who, now) {
-            SendPermission::TemplateOnly if job.request.recontact_if_closed => {
-                // WIN-5: the number's recontact template instead.
-                match self.recontact_content(job).await? {
-                    Ok(recontact) => {
-                        content = recontact;
-                        None
-                    }
-                    Err(refusal) => Some(refusal),
+                Verdict::Park(on) => {
+                    let (record, version) = hold!(self, taken);
+                    return self
+                        .park(job, record, version, park_reason(on))
+                        .await
+                        .map(Step::Done);
                 }
-            }
-            SendPermission::TemplateOnly => {
-                let reason = rules::channel::RefusalReason::WindowClosedTemplatesOnly.describe();
-                Some(Refusal(reason.to_owned()))
-            }
-            SendPermission::Refused(r) => Some(Refusal(r.describe().to_owned())),
-            SendPermission::Allowed
-            | SendPermission::AllowedWithTag(_)
-            | SendPermission::AllowedBilled => None,
-        };
-        // Meta's limits on the content (lengths, counts): refused here with the field named,
-        // whatever the adapter.
-        let refusal = refusal.or_else(|| {
-            whatsapp::Outgoing::try_from(&content)
-                .err()
-                .map(|e| Refusal(format!("invalid message: {e}")))
-        });
-        if let Some(refusal) = refusal {
-            let (record, version) = hold!(self, taken);
-            return self
-                .refuse(job, record, version, refusal)
-                .await
-                .map(Step::Done);
-        }
-
-        // TPL-1: only APPROVED templates are sent; a paused one holds the send.
-        let template = match &content {
-            OutboundContent::Template { name, language, .. } => {
-                // Read with the context, unless a recontact template replaced the job's.
-                let read = match (&context.template, &job.request.content) {
-                    (
-                        read,
-                        OutboundContent::Template {
-                            name: asked,
-                            language: asked_language,
-                            ..
-                        },
-                    ) if asked == name && asked_language == language => read.clone(),
-                    _ => self.store.template(number, name, language).await?,
-                };
-                match read {
-                    None => {
-                        let reason = format!(
-                            "template {name} ({language}) is not in the number's catalogue"
-                        );
-                        let (record, version) = hold!(self, taken);
-                        return self
-                            .refuse(job, record, version, Refusal(reason))
-                            .await
-                            .map(Step::Done);
-                    }
-                    Some(t) if t.status == TemplateStatus::Paused => {
-                        let (record, version) = hold!(self, taken);
-                        return self
-                            .template_paused(job, record, version, &t, campaign)
-                            .await
-                            .map(Step::Done);
-                    }
-                    Some(t) => match t.check_sendable() {
-                        Ok(()) => Some(t),
-                        Err(e) => {
-                            let (record, version) = hold!(self, taken);
+                Verdict::Refuse { reason, row } => {
+                    let (record, version) = hold!(self, taken);
+                    let now = self.clock.now();
+                    match (row, &mut campaign) {
+                        (RowStep::None, _) => {}
+                        (RowStep::Release, _) => self.release_row(job).await?,
+                        (RowStep::OtherCampaignOpen { other }, Some((_, Some(loaded)))) => {
+                            self.move_row(loaded, contact, |campaign, row| {
+                                row.queued = None;
+                                campaign.apply(
+                                    &mut row.contact,
+                                    RowEvent::OtherCampaignOpen {
+                                        campaign: other.clone(),
+                                        at: now,
+                                    },
+                                )
+                            })
+                            .await?;
+                        }
+                        (RowStep::ReleaseAndHoldCampaign, Some((_, Some(loaded)))) => {
                             self.release_row(job).await?;
-                            return self
-                                .refuse(job, record, version, Refusal(e.to_string()))
-                                .await
-                                .map(Step::Done);
+                            self.save_campaign_status(&loaded.id, |c| {
+                                c.on_template_change(
+                                    rules::templates::CampaignEffect::Pause,
+                                    TemplateStatus::Paused,
+                                    now,
+                                )
+                            })
+                            .await?;
                         }
-                    },
-                }
-            }
-            _ => None,
-        };
-
-        // SEND-3 / CAMP-5: pace it; what does not fit waits.
-        let outside = !window.is_open();
-        // SEND-2 131048 holds campaign traffic: a campaign's own sends, and anything sent for
-        // a campaign's purpose.
-        let campaign_traffic = campaign.is_some() || job.request.purpose == SendPurpose::Campaign;
-        let paced = self
-            .pace(
-                job,
-                &context.number_pacing,
-                &context.recipient,
-                campaign_traffic,
-                outside,
-                contended,
-            )
-            .await;
-        let (now_ms, pacing) = match paced {
-            Ok(slot) => slot,
-            Err(PaceStop::Wait { until_ms, because })
-                if campaign.is_some()
-                    && until_ms - self.clock.now_ms()
-                        > self.options.campaign_idle_tick.as_seconds() * 1000 =>
-            {
-                // CAMP-5: a campaign contact that does not fit for long waits in the hopper (the
-                // tick issues it again when the limit allows), not on the queue.
-                let (record, version) = hold!(self, taken);
-                self.release_row(job).await?;
-                let reason =
-                    format!("CAMP-5: back in the hopper until the limits allow ({because})");
-                return self
-                    .refuse(job, record, version, Refusal(reason))
-                    .await
-                    .map(Step::Done);
-            }
-            Err(PaceStop::Wait { until_ms, because }) => {
-                let (record, version) = hold!(self, taken);
-                return self
-                    .wait(job, record, version, until_ms, because)
-                    .await
-                    .map(Step::Done);
-            }
-            Err(PaceStop::Stopped) => {
-                let (record, version) = hold!(self, taken);
-                return self
-                    .park(job, record, version, ParkReason::NumberResumed)
-                    .await
-                    .map(Step::Done);
-            }
-        };
-        let now = second_of(now_ms);
-
-        // OUT-8: the outreach's button payloads carry its id and the send time.
-        let outreach_sent_at = match (&job.outreach, &mut content) {
-            (
-                Some(plan),
-                OutboundContent::Template {
-                    button_payloads, ..
-                },
-            ) => {
-                let mut payloads = Vec::with_capacity(plan.buttons.len());
-                for button in 0..plan.buttons.len().min(u8::MAX as usize) {
-                    let payload = ButtonPayload {
-                        outreach: plan.id.clone(),
-                        sent_at: now,
-                        button: button as u8,
-                    };
-                    match payload.encode(&self.outreach_key) {
-                        Ok(p) => payloads.push(p),
-                        Err(e) => {
-                            let (record, version) = hold!(self, taken);
-                            return self
-                                .refuse(job, record, version, Refusal(format!("outreach: {e}")))
-                                .await
-                                .map(Step::Done);
-                        }
+                        (
+                            RowStep::OtherCampaignOpen { .. } | RowStep::ReleaseAndHoldCampaign,
+                            _,
+                        ) => {}
                     }
+                    return self
+                        .refuse(job, record, version, Refusal(reason))
+                        .await
+                        .map(Step::Done);
                 }
-                *button_payloads = payloads;
-                Some(now)
-            }
-            _ => None,
-        };
-
-        // BILL-3: what it will cost, predicted before the call.
-        let kind = match &template {
-            Some(t) => billing::MessageKind::Template(t.category),
-            None => billing::MessageKind::FreeForm,
-        };
-        let service_messages_this_month = match (kind, self.options.pricing.rule_at(now).model) {
-            (
-                billing::MessageKind::FreeForm,
-                PricingModel::PerMessage {
-                    service: ServiceMessages::FreeUpTo { .. },
-                    ..
-                },
-            ) => self.service_messages_this_month(job, now).await?,
-            _ => 0,
-        };
-        let prediction = match billing::predict(
-            &self.options.pricing,
-            &SendForBilling {
-                sent_at: now,
-                kind,
-                service_window_open: window.is_open(),
-                free_entry_point_open: window.free_entry_point_open(),
-                service_messages_this_month,
-            },
-            &BillingHistory::default(),
-        ) {
-            Ok(p) => p.prediction,
-            Err(e) => {
-                let (record, version) = hold!(self, taken);
-                return self
-                    .refuse(job, record, version, Refusal(e.to_string()))
-                    .await
-                    .map(Step::Done);
             }
         };
-        let predicted_micros = self
-            .options
-            .rates
-            .cost(&prediction, contact.as_str())
-            .map_or(0, |m| m.micros);
+        let campaign = campaign.and_then(|(_, loaded)| loaded);
+        let Go {
+            content,
+            template,
+            number: number_pacing,
+            recipient: recipient_pace,
+            at: now_ms,
+            prediction,
+            history: _,
+            predicted_micros,
+            outreach_sent_at,
+        } = *go;
+        let now = second_of(now_ms);
+        number_record.pacing = number_pacing;
+        let mut recipient_record = recipient_record;
+        recipient_record.pace = recipient_pace;
+        let pacing = PacingWrite {
+            number: Some((job.number.clone(), number_record, number_version)),
+            recipient: Some((
+                job.number.clone(),
+                contact.clone(),
+                recipient_record,
+                recipient_version,
+            )),
+        };
 
         // The call. The record says so first, in the same write as the key's claim and the
         // pacing taken: if this invocation dies during the call, the next one knows the send is
@@ -632,7 +505,7 @@ where
             .settings
             .as_ref()
             .map_or(DEFAULT_EXPIRY, |s| s.outreach_expiry);
-        let outcome = match self.graph.send_message(number, &message).await {
+        let outcome = match self.graph.send_message(&job.number, &message).await {
             Ok(wamid) => {
                 self.accept(job, record, version, wamid, now, campaign, Some(expiry))
                     .await
@@ -646,7 +519,7 @@ where
                 };
                 record.updated_at = now;
                 self.store.put_send_record(&record, Some(version)).await?;
-                tracing::warn!(key = %job.key, number = %number, %reason, "send ambiguous: waiting for a status webhook before deciding");
+                tracing::warn!(key = %job.key, number = %job.number, %reason, "send ambiguous: waiting for a status webhook before deciding");
                 self.requeue_job(job, ms_of(check_until)).await?;
                 Ok(Outcome::Ambiguous { check_until })
             }
@@ -818,11 +691,12 @@ where
         Ok(Outcome::Sent { wamid })
     }
 
-    /// SEND-2 / CAMP-6: Meta refused the send.
+    /// SEND-2 / SEND-4 / CAMP-6: Meta refused the send; the rules' plan
+    /// ([`sending::after_failure`]) says what follows.
     async fn failed(
         &self,
         job: &SendJob,
-        mut record: SendRecord,
+        record: SendRecord,
         version: u64,
         error: &GraphError,
         template: Option<&Template>,
@@ -838,12 +712,17 @@ where
         let (code, title) = error.code_and_title();
         let (pair_failures, recipient_wait) =
             self.recipient_failure(job, code, error, now_ms).await?;
-        let mut plan = plan_after_failure(
-            &failure,
-            record.attempts,
-            pair_failures,
-            &self.options.retry,
-        );
+        let attempt = FailedAttempt {
+            failure,
+            attempt: record.attempts.max(1),
+            // SEND-4: the 24 h run from the request.
+            first_attempt_at: job.requested_at,
+            pair_rate_failures: pair_failures,
+            recipient_free_at: recipient_wait,
+            jitter_seed: jitter_seed(&job.key),
+            campaign: campaign.is_some(),
+        };
+        let (mut plan, next) = sending::after_failure(&attempt, &self.options.retry, now_ms);
         if let GraphError::NotSent { reason } = error {
             plan.reason = format!("not sent ({reason}): {}", plan.reason);
         }
@@ -854,14 +733,30 @@ where
         tracing::warn!(key = %job.key, number = %job.number, code, class = ?plan.class, attempt = record.attempts, reason = %plan.reason, "send failed");
 
         if let Some(mut loaded) = campaign {
-            // CAMP-6: the contact's fate; the campaign stops instead of failing every contact.
-            let key = job.key.clone();
-            let plan_for_row = plan.clone();
+            // CAMP-6 / SEND-4: the contact's fate, planned with the row's own attempts (each
+            // issue of a campaign contact is a new send key); the campaign stops instead of
+            // failing every contact.
+            let policy = self.options.retry;
+            let prefix = match error {
+                GraphError::NotSent { reason } => Some(format!("not sent ({reason}): ")),
+                _ => None,
+            };
             let outcome = self
                 .move_row(&mut loaded, &job.contact, |campaign, row| {
                     row.queued = None;
-                    let _ = &key;
-                    campaign.record_failure(&mut row.contact, code, &plan_for_row, now)
+                    let (mut plan, _) = sending::after_failure(
+                        &FailedAttempt {
+                            attempt: row.contact.failed_attempt(),
+                            first_attempt_at: row.contact.attempts_since().unwrap_or(now),
+                            ..attempt
+                        },
+                        &policy,
+                        now_ms,
+                    );
+                    if let Some(prefix) = &prefix {
+                        plan.reason = format!("{prefix}{}", plan.reason);
+                    }
+                    campaign.record_failure(&mut row.contact, code, &plan, now)
                 })
                 .await?;
             if let Some(outcome) = outcome
@@ -895,14 +790,15 @@ where
                     reason: plan.reason,
                 });
         }
-        match (plan.retry_after, plan.action) {
-            (Some(after), _) => {
-                let until_ms =
-                    (now_ms + after.as_seconds() * 1000).max(recipient_wait.unwrap_or(0));
-                let because = format!("{:?}: {}", plan.class, plan.reason);
+        match next {
+            AfterFailure::RetryAt(until_ms) => {
+                let because = format!(
+                    "{:?}: {} (attempt {})",
+                    plan.class, plan.reason, record.attempts
+                );
                 self.wait(job, record, version, until_ms, because).await
             }
-            (None, FailureAction::HoldUntilTemplateApproved) => {
+            AfterFailure::HoldForTemplate => {
                 let on = match template {
                     Some(t) => ParkReason::TemplateApproved {
                         name: t.name.to_string(),
@@ -912,11 +808,12 @@ where
                 };
                 self.park(job, record, version, on).await
             }
-            (None, FailureAction::StopNumberAndAlert) => {
+            AfterFailure::HoldForNumber => {
                 self.park(job, record, version, ParkReason::NumberResumed)
                     .await
             }
-            (None, _) => {
+            AfterFailure::Fail => {
+                let mut record = record;
                 record.attempts = record.attempts.max(1);
                 self.finish(
                     job,
@@ -1022,67 +919,6 @@ where
         }))
     }
 
-    /// SEND-3 / CAMP-5: finds a send slot (number throughput, recipient pace, messaging limit,
-    /// throttles) from the pacing read, waiting in place when the wait is short. Returns the time
-    /// of the slot and the pacing write that takes it (written with the call: a concurrent send
-    /// that took it first makes that write fail, and the send paces again from a new read).
-    /// `contended`: the pacing kept changing; the send waits a second instead.
-    async fn pace(
-        &self,
-        job: &SendJob,
-        number_read: &(NumberPacingRecord, Option<u64>),
-        recipient_read: &(RecipientRecord, Option<u64>),
-        campaign: bool,
-        outside_service_window: bool,
-        contended: bool,
-    ) -> Result<(Millis, PacingWrite), PaceStop> {
-        for _ in 0..CONFLICT_RETRIES * 4 {
-            if contended {
-                break;
-            }
-            let (mut number, nv) = number_read.clone();
-            if nv.is_none() {
-                number.settings = self.options.default_pacing;
-            }
-            let (mut recipient, rv) = recipient_read.clone();
-            let now_ms = self.clock.now_ms();
-            let settings = number.settings;
-            match number.pacing.pace(
-                &settings,
-                &mut recipient.pace,
-                SendSlotRequest {
-                    contact: &job.contact,
-                    campaign,
-                    outside_service_window,
-                    now: now_ms,
-                },
-            ) {
-                SendPace::Go { .. } => {
-                    let write = PacingWrite {
-                        number: Some((job.number.clone(), number, nv)),
-                        recipient: Some((job.number.clone(), job.contact.clone(), recipient, rv)),
-                    };
-                    return Ok((now_ms, write));
-                }
-                SendPace::Wait { at, because } => {
-                    if at - now_ms <= self.options.inline_wait_ms {
-                        self.clock.sleep_until_ms(at).await;
-                    } else {
-                        return Err(PaceStop::Wait {
-                            until_ms: at,
-                            because: format!("{because:?}"),
-                        });
-                    }
-                }
-                SendPace::Stopped => return Err(PaceStop::Stopped),
-            }
-        }
-        Err(PaceStop::Wait {
-            until_ms: self.clock.now_ms() + 1_000,
-            because: "pacing state contended".into(),
-        })
-    }
-
     async fn wait(
         &self,
         job: &SendJob,
@@ -1181,64 +1017,14 @@ where
         Ok(())
     }
 
-    /// TPL-1 / SEND-2 132015: a paused template holds the send until it is approved again; a
-    /// campaign using it stops (and resumes on approval) instead.
-    async fn template_paused(
-        &self,
-        job: &SendJob,
-        record: SendRecord,
-        version: u64,
-        template: &Template,
-        campaign: Option<crate::campaigns::LoadedCampaign>,
-    ) -> Result<Outcome> {
-        if let Some(loaded) = campaign {
-            self.release_row(job).await?;
-            self.save_campaign_status(&loaded.id, |c| {
-                c.on_template_change(
-                    rules::templates::CampaignEffect::Pause,
-                    TemplateStatus::Paused,
-                    self.clock.now(),
-                )
-            })
-            .await?;
-            let reason = format!(
-                "template {} is paused; the campaign resumes when it is approved",
-                template.name
-            );
-            return self.refuse(job, record, version, Refusal(reason)).await;
-        }
-        self.park(
-            job,
-            record,
-            version,
-            ParkReason::TemplateApproved {
-                name: template.name.to_string(),
-                language: template.language.clone(),
-            },
-        )
-        .await
-    }
-
-    /// WIN-5 / TPL-5: the number's recontact template, rendered for the contact.
+    /// WIN-5 / TPL-5: reads what the number's recontact template needs (the catalogue, the
+    /// contact's fields) and asks the rules for it, rendered for the contact.
     async fn recontact_content(
         &self,
         job: &SendJob,
-    ) -> Result<std::result::Result<OutboundContent, Refusal>> {
+    ) -> Result<std::result::Result<(Template, OutboundContent), String>> {
         let templates = self.store.templates(&job.number).await?;
         let catalogue = rules::templates::TemplateCatalogue { templates };
-        // Decision: the number's recontact template is the approved, flagged one first by name
-        // and language (a number normally flags one).
-        let mut candidates: Vec<&Template> = catalogue.recontact_candidates().collect();
-        candidates.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
-        let chosen = candidates.first().map(|t| (&t.name, t.language.as_str()));
-        let template = match catalogue.recontact_template(chosen) {
-            Ok(t) => t,
-            Err(e) => {
-                return Ok(Err(Refusal(format!(
-                    "window closed and no recontact template can be sent: {e}"
-                ))));
-            }
-        };
         let profile = self
             .store
             .contact_summary(&job.number, &job.contact)
@@ -1252,26 +1038,11 @@ where
             phone: profile.phone.as_ref().map(|p| p.as_str().to_owned()),
             custom: Default::default(),
         };
-        let rendered = render_parameters(template, &fields)
-            .map_err(|e| e.to_string())
-            .and_then(|p| {
-                crate::campaigns::template_header(template, &p).map(|header| (p, header))
-            });
-        match rendered {
-            Ok((parameters, header)) => Ok(Ok(OutboundContent::Template {
-                name: template.name.clone(),
-                language: template.language.clone(),
-                header,
-                parameters: parameters.body,
-                button_payloads: Vec::new(),
-            })),
-            Err(e) => Ok(Err(Refusal(format!(
-                "the recontact template cannot be filled for this contact: {e}"
-            )))),
-        }
+        Ok(sending::recontact_content(&catalogue, &fields))
     }
 
-    /// A template send whose category is marketing (or unknown: treated as marketing).
+    /// DECISIONS 21: whether an ambiguous send is final (a marketing template, or one whose
+    /// category the catalogue no longer knows: [`sending::ambiguous_send_is_final`]).
     async fn is_marketing(&self, job: &SendJob, record: &SendRecord) -> Result<bool> {
         let name = record.calling.as_ref().and_then(|c| c.template.clone());
         let (name, language) = match (&job.request.content, name) {
@@ -1279,13 +1050,14 @@ where
                 (name.to_string(), language.clone())
             }
             (_, Some(recontact)) => (recontact, String::new()),
-            _ => return Ok(false),
+            _ => return Ok(sending::ambiguous_send_is_final(None)),
         };
         let templates = self.store.templates(&job.number).await?;
-        Ok(templates
+        let category = templates
             .iter()
             .find(|t| t.name.as_str() == name && (language.is_empty() || t.language == language))
-            .is_none_or(|t| t.category == TemplateCategory::Marketing))
+            .map(|t| t.category);
+        Ok(sending::ambiguous_send_is_final(Some(category)))
     }
 
     /// BILL-4's third entry: service messages predicted this month on the number.
@@ -1321,9 +1093,22 @@ where
     }
 }
 
-enum PaceStop {
-    Wait { until_ms: Millis, because: String },
-    Stopped,
+/// The store's park reason for the rules' one.
+pub(crate) fn park_reason(on: ParkOn) -> ParkReason {
+    match on {
+        ParkOn::NumberResumed => ParkReason::NumberResumed,
+        ParkOn::TemplateApproved { name, language } => ParkReason::TemplateApproved {
+            name: name.to_string(),
+            language,
+        },
+    }
+}
+
+/// SEND-4's jitter seed: a stable function of the send's key.
+pub(crate) fn jitter_seed(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 pub(crate) fn job_json(job: &SendJob) -> String {

@@ -10,7 +10,8 @@ use crate::{Clock, send::CONFLICT_RETRIES};
 use queue::{DelayedQueue, SendJob, SendOrigin};
 use rules::billing::{self, ReportedPricing, Verdict};
 use rules::pacing::{MAX_PER_SECOND, MessagingLimit, Throughput};
-use rules::send_error::{ErrorClass, FailureAction, SendFailure, plan_after_failure};
+use rules::send_error::{ErrorClass, SendFailure, plan_after_failure};
+use rules::sending::{self, AfterFailure, FailedAttempt};
 use rules::templates::{
     Quality, TemplateCatalogue, TemplateChange, TemplateEvent, TemplateStatus, TemplateUpdate,
 };
@@ -328,18 +329,31 @@ where
                 break;
             }
         }
-        let attempts = record.as_ref().map_or(1, |r| r.attempts.max(1));
         let failure = SendFailure::Meta {
             code,
             http_status: None,
         };
-        let (recipient, _) = self.store.recipient(&sent.number, &sent.contact).await?;
-        let plan = plan_after_failure(
-            &failure,
-            attempts,
-            recipient.pace.pair_rate_failures(),
-            &self.options.retry,
-        );
+        // SEND-4: a status-triggered resend is a new key (`~` per generation): the attempt is
+        // the generation's, and the 24 h run from the original request.
+        let job = record
+            .as_ref()
+            .and_then(|r| serde_json::from_str::<SendJob>(&r.job).ok());
+        let attempt = FailedAttempt {
+            failure,
+            attempt: sent.key.matches('~').count() as u32 + 1,
+            first_attempt_at: job.as_ref().map_or(now, |j| j.requested_at),
+            pair_rate_failures: self
+                .store
+                .recipient(&sent.number, &sent.contact)
+                .await?
+                .0
+                .pace
+                .pair_rate_failures(),
+            recipient_free_at: None,
+            jitter_seed: crate::send::jitter_seed(&sent.key),
+            campaign: sent.campaign.is_some(),
+        };
+        let (plan, next) = sending::after_failure(&attempt, &self.options.retry, now_ms);
         tracing::warn!(wamid = %sent.wamid, key = %sent.key, code, class = ?plan.class, "message failed after it was accepted");
         // The recipient's and the number's side, as for a refused send.
         if matches!(
@@ -371,6 +385,7 @@ where
                 return Ok(());
             };
             let key = sent.key.clone();
+            let policy = self.options.retry;
             let outcome = self
                 .move_row(&mut loaded, &sent.contact, |campaign, row| {
                     if row.sent_key.as_deref() != Some(key.as_str()) {
@@ -379,6 +394,16 @@ where
                             state: "sent by another job".into(),
                         });
                     }
+                    // CAMP-6 / SEND-4: planned with the row's own attempts.
+                    let (plan, _) = sending::after_failure(
+                        &FailedAttempt {
+                            attempt: row.contact.failed_attempt(),
+                            first_attempt_at: row.contact.attempts_since().unwrap_or(now),
+                            ..attempt
+                        },
+                        &policy,
+                        now_ms,
+                    );
                     campaign.record_failure(&mut row.contact, Some(code), &plan, now)
                 })
                 .await?;
@@ -394,23 +419,18 @@ where
             return Ok(());
         }
         // Not a campaign: a temporary failure sends the message again as a new attempt.
-        let Some(record) = record else {
-            return Ok(());
-        };
-        let Ok(job) = serde_json::from_str::<SendJob>(&record.job) else {
+        let Some(job) = job else {
             return Ok(());
         };
         let retry = SendJob {
-            key: retry_key(&record.key),
+            key: retry_key(&sent.key),
             ..job
         };
-        let generation = retry.key.matches('~').count() as u32;
-        match (plan.retry_after, plan.action) {
-            (Some(after), _) if generation < self.options.retry.max_automatic_attempts => {
-                self.requeue_job(&retry, now_ms + after.as_seconds() * 1000)
-                    .await?;
+        match next {
+            AfterFailure::RetryAt(at_ms) => {
+                self.requeue_job(&retry, at_ms).await?;
             }
-            (None, FailureAction::HoldUntilTemplateApproved) => {
+            AfterFailure::HoldForTemplate => {
                 if let (Some(name), rules::OutboundContent::Template { language, .. }) =
                     (&sent.template, &retry.request.content)
                 {
@@ -431,7 +451,7 @@ where
                         .await?;
                 }
             }
-            _ => {}
+            AfterFailure::HoldForNumber | AfterFailure::Fail => {}
         }
         Ok(())
     }

@@ -314,9 +314,17 @@ pub enum HistoryEvent {
         code: Option<u32>,
         reason: String,
         next: Bucket,
+        /// SEND-4: identical failures in a row are one entry counting its attempts (the entry's
+        /// `at` is the latest).
+        #[serde(default = "one_attempt")]
+        attempts: u32,
     },
     RetryRun,
     Closed(ContactResult),
+}
+
+fn one_attempt() -> u32 {
+    1
 }
 
 /// A contact of the campaign: its state, attempts and history (CAMP-2, CAMP-10).
@@ -340,6 +348,38 @@ impl CampaignContact {
     }
     pub fn history(&self) -> &[HistoryEntry] {
         &self.history
+    }
+    /// SEND-4: the number of the attempt that just failed: a failure reported for a send already
+    /// counted (a `failed` status of a sent message) is that send's; a refused call counts one
+    /// more.
+    pub fn failed_attempt(&self) -> u32 {
+        match self.state {
+            RowState::Pending(PendingReason::AwaitingAnswer { .. }) => self.attempts.max(1),
+            _ => self.attempts + 1,
+        }
+    }
+    /// SEND-4: when the current run of attempts began (the first send or failure since the
+    /// import, the last retry run, or the end of another campaign's interaction).
+    pub fn attempts_since(&self) -> Option<Timestamp> {
+        self.history
+            .iter()
+            .rev()
+            .take_while(|h| {
+                !matches!(
+                    h.event,
+                    HistoryEvent::Imported { .. }
+                        | HistoryEvent::RetryRun
+                        | HistoryEvent::OtherCampaignClosed
+                )
+            })
+            .filter(|h| {
+                matches!(
+                    h.event,
+                    HistoryEvent::Sent { .. } | HistoryEvent::Failed { .. }
+                )
+            })
+            .map(|h| h.at)
+            .last()
     }
     /// CAMP-10: the answer or the failure, once closed.
     pub fn result(&self) -> Option<&ContactResult> {
@@ -851,6 +891,7 @@ impl Campaign {
                         code: *code,
                         reason: reason.clone(),
                         next: state.bucket(),
+                        attempts: 1,
                     },
                 };
                 (state, entry)
@@ -926,6 +967,11 @@ impl Campaign {
         at: Timestamp,
     ) -> Result<FailureOutcome, TransitionError> {
         let mut reason = plan.reason.clone();
+        // SEND-4: a refused call is an attempt (a sent message's was counted when it was sent).
+        let called = !matches!(
+            row.state,
+            RowState::Pending(PendingReason::AwaitingAnswer { .. })
+        );
         let next = match plan.campaign_contact {
             CampaignContactFate::Retry { after: Some(d) } => FailedRowState::Retry {
                 not_before: Some(at + d),
@@ -949,6 +995,31 @@ impl Campaign {
                 at,
             },
         )?;
+        if called {
+            row.attempts += 1;
+        }
+        // SEND-4: the history records attempts, not every identical error.
+        if let [.., previous, latest] = &mut row.history[..]
+            && let (
+                HistoryEvent::Failed {
+                    code: c1,
+                    reason: r1,
+                    next: n1,
+                    attempts,
+                },
+                HistoryEvent::Failed {
+                    code: c2,
+                    reason: r2,
+                    next: n2,
+                    ..
+                },
+            ) = (&mut previous.event, &latest.event)
+            && (&*c1, &*r1, &*n1) == (c2, r2, n2)
+        {
+            *attempts += 1;
+            previous.at = latest.at;
+            row.history.pop();
+        }
         let stop = if plan.number == Some(NumberEffect::StopAndAlert) {
             Some(StopReason::AccountProblem { reason })
         } else if plan.action == FailureAction::HoldUntilTemplateApproved {
@@ -1560,7 +1631,7 @@ mod tests {
         assert_eq!(
             r[1].state(),
             &RowState::Retry {
-                not_before: Some(t(12))
+                not_before: Some(t(15))
             }
         );
         assert!(!r[1].due(t(11)) && r[1].due(t(12)));
@@ -1627,7 +1698,7 @@ mod tests {
         let mut r = rows(&mut c, 1);
         let plan = plan_after_failure(
             &SendFailure::Http { status: 503 },
-            6,
+            10,
             0,
             &RetryPolicy::default(),
         );
@@ -1728,7 +1799,7 @@ mod tests {
                         next: Bucket::Retry,
                         ..
                     },
-                    HistoryEvent::Sent { attempt: 1, .. },
+                    HistoryEvent::Sent { attempt: 2, .. },
                     HistoryEvent::Closed(ContactResult::Answered { .. }),
                 ]
             ),

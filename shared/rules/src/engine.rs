@@ -7,7 +7,7 @@
 //! timers (TIME-2) follow. Where the seeds disagree or are silent, `DECISIONS.md` says what was
 //! chosen and why.
 
-use crate::channel::{MessageKind, SendPermission, Sender, may_send};
+use crate::channel::Sender;
 use crate::effect::{
     CloseReason, Decision, Effect, LogEntry, Notice, OutboundContent, SendPurpose, SendRequest,
 };
@@ -963,32 +963,17 @@ impl Engine<'_> {
 
     fn agent_send(&mut self, agent: &AgentId, content: &OutboundContent, recontact: bool) {
         // WIN-5, CHAN-1: decided now; the sender checks again at send time (SEND-1).
-        let permission = may_send(
+        let may = crate::sending::may_go(
             self.s.channel,
             self.s.windows.last_inbound_at,
             content.kind(),
             Sender::Agent,
+            recontact,
             self.now,
         );
-        let allowed = match permission {
-            SendPermission::Allowed
-            | SendPermission::AllowedWithTag(_)
-            | SendPermission::AllowedBilled => true,
-            SendPermission::TemplateOnly => recontact && content.kind() == MessageKind::FreeForm,
-            SendPermission::Refused(_) => false,
-        };
-        if !allowed {
+        if let crate::sending::MayGo::Refuse(reason) = may {
             if let Some(id) = self.s.conversation.as_ref().map(|c| c.id.clone()) {
-                let reason = match permission {
-                    SendPermission::Refused(r) => r.describe(),
-                    _ => crate::channel::RefusalReason::WindowClosedTemplatesOnly.describe(),
-                };
-                self.notice(
-                    &id,
-                    Notice::SendRefused {
-                        reason: reason.to_owned(),
-                    },
-                );
+                self.notice(&id, Notice::SendRefused { reason });
             }
             return;
         }

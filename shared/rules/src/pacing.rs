@@ -574,6 +574,10 @@ pub struct NumberPacing {
     #[serde(default)]
     pub reach: ReachCounter,
     pub throttled_until: Option<Millis>,
+    /// SEND-4: the length of the last throttle pause (doubled when a throttle comes again while
+    /// it persists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_throttle: Option<Millis>,
     pub campaign_traffic_paused_until: Option<Millis>,
     pub stopped: bool,
 }
@@ -584,9 +588,18 @@ impl NumberPacing {
         let later =
             |current: Option<Millis>, until: Millis| Some(current.map_or(until, |c| c.max(until)));
         match effect {
-            NumberEffect::Throttle { duration } => {
-                self.throttled_until =
-                    later(self.throttled_until, now + duration.as_seconds() * 1000);
+            NumberEffect::Throttle { duration, cap } => {
+                // SEND-4: a throttle while the last pause persists (or within one pause length
+                // after it) doubles it, up to the cap; a throttle after a quiet spell starts over.
+                let base = duration.as_seconds() * 1000;
+                let pause = match (self.throttled_until, self.last_throttle) {
+                    (Some(until), Some(last)) if now <= until + last => {
+                        (last * 2).min(cap.as_seconds() * 1000).max(base)
+                    }
+                    _ => base,
+                };
+                self.last_throttle = Some(pause);
+                self.throttled_until = later(self.throttled_until, now + pause);
             }
             NumberEffect::PauseCampaignTraffic { duration } => {
                 self.campaign_traffic_paused_until = later(
@@ -966,6 +979,7 @@ mod tests {
         number.apply(
             NumberEffect::Throttle {
                 duration: Duration::seconds(60),
+                cap: Duration::hours(1),
             },
             T0,
         );

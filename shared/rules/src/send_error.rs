@@ -263,20 +263,22 @@ pub fn pair_rate_delay(previous_failures: u32) -> Duration {
     Duration::seconds(4i64.pow(n))
 }
 
-/// Retry settings. The defaults are Switchboard's decisions where SEND-2 gives no figures.
+/// Retry settings (SEND-4's figures where SEND-4 gives them; Switchboard's decisions elsewhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryPolicy {
-    /// Service errors: 2 s, 4 s, 8 s, … up to 10 minutes.
+    /// SEND-4: service errors: at least 5 s, doubling, at most 15 minutes apart.
     pub service: Backoff,
-    /// Throughput limits: 60 s, 120 s, … up to 1 hour.
+    /// SEND-4: a throttle pauses the number 60 s, doubling while it persists, at most 1 hour.
     pub throttle: Backoff,
     /// Marketing cap (131049): one retry a day at most.
     pub spaced: Duration,
     /// How long campaign traffic pauses on a number after a spam rate limit (131048).
     pub spam_pause: Duration,
-    /// Automatic retries stop after this many failed attempts; a campaign contact then waits in
-    /// `retry` for a retry run (CAMP-6).
+    /// SEND-4: automatic retries stop after this many attempts; the message fails for good with
+    /// its last reason (a campaign contact waits in `retry` for a retry run, CAMP-6).
     pub max_automatic_attempts: u32,
+    /// SEND-4: ... or once this long has passed since the first attempt.
+    pub give_up_after: Duration,
     /// Marketing-cap retries stop earlier: Meta asks not to insist.
     pub max_spaced_attempts: u32,
 }
@@ -285,8 +287,8 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             service: Backoff {
-                base: Duration::seconds(2),
-                cap: Duration::minutes(10),
+                base: Duration::seconds(5),
+                cap: Duration::minutes(15),
             },
             throttle: Backoff {
                 base: Duration::seconds(60),
@@ -294,9 +296,27 @@ impl Default for RetryPolicy {
             },
             spaced: Duration::hours(24),
             spam_pause: Duration::hours(1),
-            max_automatic_attempts: 6,
+            max_automatic_attempts: 10,
+            give_up_after: Duration::hours(24),
             max_spaced_attempts: 2,
         }
+    }
+}
+
+impl RetryPolicy {
+    /// SEND-4's jitter: a delay shortened by up to a quarter, by a pure function of `seed` (the
+    /// send's key and attempt), never below the service base: many sends failing together do
+    /// not all retry in the same second, and the bounds (≥ 5 s, ≤ 15 min) hold.
+    pub fn jittered(&self, delay: Duration, seed: u64) -> Duration {
+        let secs = delay.as_seconds();
+        let spread = (secs / 4).max(0) as u64;
+        // SplitMix64's finaliser: a well-spread function of the seed.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let cut = if spread == 0 { 0 } else { z % (spread + 1) };
+        Duration::seconds((secs - cut as i64).max(self.service.base.as_seconds().min(secs)))
     }
 }
 
@@ -304,12 +324,21 @@ impl Default for RetryPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NumberEffect {
-    /// Send nothing more on the number for this long (throughput limits).
-    Throttle { duration: Duration },
+    /// Send nothing more on the number for `duration` (throughput limits); a throttle that comes
+    /// again while the last one persists doubles the last pause, up to `cap` (SEND-4).
+    Throttle {
+        duration: Duration,
+        #[serde(default = "default_throttle_cap")]
+        cap: Duration,
+    },
     /// Hold campaign sends on the number for this long; conversation replies go on (131048).
     PauseCampaignTraffic { duration: Duration },
     /// Stop every send on the number until a person fixes the account; raise an alert.
     StopAndAlert,
+}
+
+fn default_throttle_cap() -> Duration {
+    Duration::hours(1)
 }
 
 /// What happens to a campaign contact whose send failed (CAMP-6).
@@ -360,11 +389,15 @@ pub fn plan_after_failure(
             (after, None, CampaignContactFate::Retry { after })
         }
         FailureAction::ThrottleNumberThenRetry => {
-            let delay = policy.throttle.delay(attempt);
-            let after = automatic(delay, policy.max_automatic_attempts);
+            // SEND-4: the number's pause doubles while the throttle persists (NumberPacing);
+            // the message comes back when the pause ends.
+            let after = automatic(policy.throttle.base, policy.max_automatic_attempts);
             (
                 after,
-                Some(NumberEffect::Throttle { duration: delay }),
+                Some(NumberEffect::Throttle {
+                    duration: policy.throttle.base,
+                    cap: policy.throttle.cap,
+                }),
                 CampaignContactFate::Retry { after },
             )
         }
@@ -568,15 +601,15 @@ mod tests {
     fn send_2_camp_6_plans_per_class() {
         let p = RetryPolicy::default();
         let service = plan_after_failure(&SendFailure::Timeout, 3, 0, &p);
-        assert_eq!(service.retry_after, Some(Duration::seconds(8)));
+        assert_eq!(service.retry_after, Some(Duration::seconds(20)));
         assert_eq!(
             service.campaign_contact,
             CampaignContactFate::Retry {
-                after: Some(Duration::seconds(8))
+                after: Some(Duration::seconds(20))
             }
         );
         // CAMP-6: automatic retries used up → the contact waits in retry for a retry run.
-        let exhausted = plan_after_failure(&meta(131000), 6, 0, &p);
+        let exhausted = plan_after_failure(&meta(131000), 10, 0, &p);
         assert_eq!(exhausted.retry_after, None);
         assert_eq!(
             exhausted.campaign_contact,
@@ -587,10 +620,11 @@ mod tests {
         assert_eq!(
             throttle.number,
             Some(NumberEffect::Throttle {
-                duration: Duration::seconds(120)
+                duration: Duration::seconds(60),
+                cap: Duration::hours(1),
             })
         );
-        assert_eq!(throttle.retry_after, Some(Duration::seconds(120)));
+        assert_eq!(throttle.retry_after, Some(Duration::seconds(60)));
 
         let spam = plan_after_failure(&meta(131048), 1, 0, &p);
         assert_eq!(

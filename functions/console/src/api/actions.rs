@@ -8,7 +8,7 @@
 //! closing logic, CHAN-3; the survey, AUTO-9; the next queued conversation, AUTO-5; the snooze
 //! wake-up, AUTO-10). The answer is 202 with the action's key.
 
-use super::contacts::{Contact, action_headers, load_contact, permission_name};
+use super::contacts::{Contact, action_headers, load_contact};
 use super::{Errors, fresh_key};
 use crate::Deps;
 use crate::access::{acting_agent, check_version};
@@ -19,8 +19,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use queue::{Destination, Envelope, EventQueue};
-use rules::channel::{MessageKind, SendPermission, Sender, may_send};
+use rules::channel::Sender;
 use rules::effect::{MediaKind, TemplateHeader};
+use rules::sending::{MayGo, may_go};
 use rules::state::Handler;
 use rules::templates::{ContactFields, Template, TemplateCatalogue, render_parameters};
 use rules::{AgentAction, AgentId, ContactState, Event, OutboundContent, TemplateName, Timestamp};
@@ -29,8 +30,6 @@ use std::sync::Arc;
 use store::{AgentStore, TemplateStore};
 use utoipa::ToSchema;
 
-/// Most characters of a WhatsApp text message.
-pub const MAX_TEXT_CHARS: usize = 4096;
 /// The furthest a snooze may reach.
 pub const MAX_SNOOZE: rules::Duration = rules::Duration::days(90);
 
@@ -310,6 +309,11 @@ pub async fn send_message<D: Deps>(
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let (c, acting, idempotency) =
         prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    let given_as = match (&m.text, &m.content) {
+        (Some(_), _) => "text",
+        (_, Some(_)) => "content",
+        _ => "template",
+    };
     let content = match (m.text, m.content, &m.template) {
         (Some(text), None, None) => OutboundContent::text(text),
         (None, Some(content), None) => content,
@@ -325,7 +329,7 @@ pub async fn send_message<D: Deps>(
             ));
         }
     };
-    check_content(&content)?;
+    check_content(&content, given_as)?;
     let state = c.state_or_new();
     let recontact = check_window(
         d.as_ref(),
@@ -344,37 +348,36 @@ pub async fn send_message<D: Deps>(
     enqueue(d.as_ref(), &caller, &c, idempotency, action, recontact).await
 }
 
-fn check_content(content: &OutboundContent) -> ApiResult<()> {
-    match content {
-        OutboundContent::Text { body } => {
-            if body.trim().is_empty() {
-                return Err(ApiError::invalid("text", "must not be empty"));
-            }
-            if body.chars().count() > MAX_TEXT_CHARS {
-                return Err(ApiError::invalid(
-                    "text",
-                    format!("at most {MAX_TEXT_CHARS} characters"),
-                ));
-            }
-        }
-        OutboundContent::Media { source, .. } if source.trim().is_empty() => {
-            return Err(ApiError::invalid("content.source", "must not be empty"));
-        }
-        OutboundContent::Buttons { body, buttons } => {
-            if body.trim().is_empty() {
-                return Err(ApiError::invalid("content.body", "must not be empty"));
-            }
-            if buttons.is_empty() || buttons.len() > 3 {
-                return Err(ApiError::invalid("content.buttons", "1 to 3 reply buttons"));
-            }
-        }
-        _ => {}
+/// SEND-5: Meta's limits on the content (text length, button titles, list rows and their
+/// titles, the list button …), checked by the code the sender checks them with
+/// (`whatsapp::Outgoing::try_from`), so what would be refused at send time is refused now with
+/// 400 naming the field (`text` for a text; `content.` or `template.` and Meta's field name).
+fn check_content(content: &OutboundContent, given_as: &str) -> ApiResult<()> {
+    if let OutboundContent::Text { body } = content
+        && body.trim().is_empty()
+    {
+        return Err(ApiError::invalid("text", "must not be empty"));
     }
-    Ok(())
+    if let OutboundContent::Media { source, .. } = content
+        && source.trim().is_empty()
+    {
+        return Err(ApiError::invalid("content.source", "must not be empty"));
+    }
+    whatsapp::Outgoing::try_from(content)
+        .map(|_| ())
+        .map_err(|e| {
+            let field = match (given_as, content) {
+                ("text", _) => "text".to_owned(),
+                (_, OutboundContent::Template { .. }) => format!("template ({})", e.field()),
+                _ => format!("content ({})", e.field()),
+            };
+            ApiError::invalid(&field, &e)
+        })
 }
 
-/// WIN-5 / CHAN-1 at the console: refuses what the rules would refuse, with the reason. Returns
-/// whether the recontact template will replace the message.
+/// WIN-5 / CHAN-1 at the console: refuses what the rules would refuse, with the reason
+/// ([`rules::sending::may_go`], the sender's own answer). Returns whether the recontact template
+/// will replace the message.
 async fn check_window<D: Deps>(
     d: &D,
     c: &Contact,
@@ -383,19 +386,16 @@ async fn check_window<D: Deps>(
     recontact_if_closed: bool,
     now: Timestamp,
 ) -> ApiResult<bool> {
-    let kind = content.kind();
-    let permission = may_send(
+    match may_go(
         state.channel,
         state.windows.last_inbound_at,
-        kind,
+        content.kind(),
         Sender::Agent,
+        recontact_if_closed,
         now,
-    );
-    match permission {
-        SendPermission::Allowed
-        | SendPermission::AllowedWithTag(_)
-        | SendPermission::AllowedBilled => Ok(false),
-        SendPermission::TemplateOnly if recontact_if_closed && kind == MessageKind::FreeForm => {
+    ) {
+        MayGo::Go => Ok(false),
+        MayGo::AsRecontactTemplate => {
             // TPL-5: the number must have an approved recontact template.
             let catalogue = TemplateCatalogue {
                 templates: d.store().templates(&c.number).await?,
@@ -408,13 +408,7 @@ async fn check_window<D: Deps>(
             }
             Ok(true)
         }
-        refused => {
-            let (_, reason) = permission_name(refused);
-            Err(ApiError::refused(
-                "window_closed",
-                reason.unwrap_or_else(|| "the channel refuses this message now".into()),
-            ))
-        }
+        MayGo::Refuse(reason) => Err(ApiError::refused("window_closed", reason)),
     }
 }
 

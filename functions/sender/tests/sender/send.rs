@@ -196,9 +196,10 @@ async fn tpl_1_only_approved_templates_are_sent() {
     assert!(w.graph.requests().is_empty());
 }
 
-// SEND-2: a service error backs off (2 s) and the job is sent again.
+// SEND-2 / SEND-4: a service error backs off (5 s, then about 10 s: doubling with jitter) and
+// the job is sent again; the record counts the attempts.
 #[tokio::test]
-async fn send_2_service_errors_retry_with_backoff() {
+async fn send_4_service_errors_retry_with_backoff() {
     let w = world();
     w.inbound(&contact(1), t(0)).await;
     w.graph.script([
@@ -209,9 +210,9 @@ async fn send_2_service_errors_retry_with_backoff() {
     let Outcome::Waiting { until_ms, .. } = outcome else {
         panic!("expected a wait, got {outcome:?}");
     };
-    assert_eq!(until_ms - w.now_ms(), 2_000);
+    assert_eq!(until_ms - w.now_ms(), 5_000);
     let delayed = w.queue.delayed(queue::Destination::Outbound);
-    assert_eq!(delayed[0].1, std::time::Duration::from_secs(2));
+    assert_eq!(delayed[0].1, std::time::Duration::from_secs(5));
     let outcomes = w.drain(10).await;
     assert!(
         matches!(outcomes.last(), Some(Outcome::Sent { .. })),
@@ -219,9 +220,12 @@ async fn send_2_service_errors_retry_with_backoff() {
     );
     let requests = w.graph.requests();
     assert_eq!(requests.len(), 3);
-    // 2 s, then 4 s (doubling).
-    assert_eq!(requests[1].at_ms - requests[0].at_ms, 2_000);
-    assert_eq!(requests[2].at_ms - requests[1].at_ms, 4_000);
+    // 5 s, then 7.5 to 10 s (doubling, shortened by up to a quarter of jitter).
+    assert_eq!(requests[1].at_ms - requests[0].at_ms, 5_000);
+    let second = requests[2].at_ms - requests[1].at_ms;
+    assert!((7_000..=10_000).contains(&second), "{second}");
+    let record = w.store.send_record("k1").await.unwrap().unwrap();
+    assert_eq!(record.value.attempts, 3, "attempts are counted");
 }
 
 // SEND-2: a throughput limit throttles the whole number, then retries after the delay.
