@@ -14,4 +14,6 @@ pub mod handler;
 pub mod webhook;
 
 pub use config::Config;
-pub use webhook::{Prepared, Rejection, Webhook, WebhookRequest, WebhookResponse, handle, prepare};
+pub use webhook::{
+    Prepared, Rejection, Webhook, WebhookRequest, WebhookResponse, handle, handle_at, prepare,
+};

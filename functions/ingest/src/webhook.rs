@@ -8,6 +8,8 @@
 //! | `POST` over [`MAX_BODY_BYTES`] | 413 |
 //! | `POST` with a missing, malformed or wrong `X-Hub-Signature-256` | 401 (HOOK-2) |
 //! | `POST`, well signed, not JSON or not a WhatsApp payload | 400 with the reason (HOOK-4) |
+//! | `POST`, well signed, outside HOOK-6's bounds (a number id not digits, an empty id, …) | 400 with the reason |
+//! | `POST`, well signed, one event over the queue's per-message limit | 413 with the reason (HOOK-6) |
 //! | `POST`, well signed, every event queued | 200 (HOOK-5) |
 //! | `POST`, well signed, a queue failed | 500, so that Meta delivers again (HOOK-5) |
 //! | any other method | 405 |
@@ -15,6 +17,7 @@
 //! Nothing is queued unless the whole body verified and parsed.
 
 use queue::{Destination, Envelope, EventQueue, QueueError};
+use whatsapp::Timestamp;
 use whatsapp::{AppSecret, PayloadError, Route, SignatureError};
 
 /// The largest body accepted (Meta's webhooks stay well below; 3 MB is the contract).
@@ -61,6 +64,13 @@ impl WebhookResponse {
 pub enum Rejection {
     #[error("body of {0} bytes is over the {MAX_BODY_BYTES}-byte limit")]
     TooLarge(usize),
+    /// HOOK-6: one event is larger than one queue message may be; Meta would get the same answer
+    /// on every redelivery, so it is refused (413) rather than answered 5xx.
+    #[error(
+        "event {key} is {bytes} bytes once normalised, over the queue's {}-byte limit per event; nothing in this body was queued",
+        queue::MAX_MESSAGE_BYTES
+    )]
+    EventTooLarge { key: String, bytes: usize },
     #[error("{0}")]
     Signature(#[from] SignatureError),
     #[error("{0}")]
@@ -70,7 +80,7 @@ pub enum Rejection {
 impl Rejection {
     pub fn status(&self) -> u16 {
         match self {
-            Rejection::TooLarge(_) => 413,
+            Rejection::TooLarge(_) | Rejection::EventTooLarge { .. } => 413,
             Rejection::Signature(_) => 401,
             Rejection::Payload(_) => 400,
         }
@@ -82,6 +92,8 @@ impl Rejection {
 pub struct Prepared {
     pub inbound: Vec<Envelope>,
     pub updates: Vec<Envelope>,
+    /// HOOK-6: timestamps replaced by the arrival time (negative, or too far ahead).
+    pub replaced_timestamps: usize,
 }
 
 impl Prepared {
@@ -94,23 +106,37 @@ impl Prepared {
     }
 }
 
-/// Verifies, parses and normalises a POST body into envelopes; the CPU part of the webhook.
+/// Verifies, parses and normalises a POST body that arrived at `arrival` into envelopes (HOOK-6's
+/// bounds applied); the CPU part of the webhook.
 pub fn prepare(
     webhook: &Webhook,
     signature: Option<&str>,
     body: &[u8],
+    arrival: Timestamp,
 ) -> Result<Prepared, Rejection> {
     if body.len() > MAX_BODY_BYTES {
         return Err(Rejection::TooLarge(body.len()));
     }
     whatsapp::verify(&webhook.secret, signature, body)?;
-    let events = whatsapp::parse_events(body)?;
-    let mut prepared = Prepared::default();
+    let mut events = whatsapp::parse_events(body)?;
+    let mut prepared = Prepared {
+        replaced_timestamps: whatsapp::bound_timestamps(&mut events, arrival),
+        ..Prepared::default()
+    };
     for event in events {
         let body = serde_json::to_string(&event).map_err(|e| {
             // Unreachable for these types (no maps with non-string keys, no NaN from JSON).
             PayloadError::NotWhatsApp(format!("event {} cannot be serialised: {e}", event.key))
         })?;
+        // HOOK-6: what the queue would refuse for its size is refused now, as the permanent
+        // condition it is (the queue's own check, on the body as SQS will get it).
+        let bytes = queue::sqs::sqs_body(&body).len();
+        if bytes > queue::MAX_MESSAGE_BYTES {
+            return Err(Rejection::EventTooLarge {
+                key: event.key,
+                bytes,
+            });
+        }
         match event.route() {
             Route::Inbound { group } => prepared.inbound.push(Envelope {
                 key: event.key,
@@ -127,11 +153,30 @@ pub fn prepare(
     Ok(prepared)
 }
 
-/// Answers one webhook request (see the module's table).
+/// Answers one webhook request (see the module's table), arrived now by the system clock.
 pub async fn handle<Q: EventQueue>(
     webhook: &Webhook,
     queue: &Q,
     request: WebhookRequest<'_>,
+) -> WebhookResponse {
+    handle_at(webhook, queue, request, system_now()).await
+}
+
+/// The system clock, in whole seconds (the Lambda's arrival time).
+pub fn system_now() -> Timestamp {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    Timestamp::from_unix(seconds)
+}
+
+/// Answers one webhook request that arrived at `arrival` (the local runner passes its engine's
+/// clock, so the test clock's stories are judged on their own time).
+pub async fn handle_at<Q: EventQueue>(
+    webhook: &Webhook,
+    queue: &Q,
+    request: WebhookRequest<'_>,
+    arrival: Timestamp,
 ) -> WebhookResponse {
     match request.method {
         "GET" => match whatsapp::verify_handshake(request.query, &webhook.verify_token) {
@@ -144,7 +189,7 @@ pub async fn handle<Q: EventQueue>(
                 WebhookResponse::text(403, "forbidden")
             }
         },
-        "POST" => post(webhook, queue, request.signature, request.body).await,
+        "POST" => post(webhook, queue, request.signature, request.body, arrival).await,
         _ => WebhookResponse::text(405, "method not allowed"),
     }
 }
@@ -154,8 +199,9 @@ async fn post<Q: EventQueue>(
     queue: &Q,
     signature: Option<&str>,
     body: &[u8],
+    arrival: Timestamp,
 ) -> WebhookResponse {
-    let prepared = match prepare(webhook, signature, body) {
+    let prepared = match prepare(webhook, signature, body, arrival) {
         Ok(p) => p,
         Err(rejection) => {
             // The reason names a position or a field, never the body's content in logs.
@@ -178,6 +224,14 @@ async fn post<Q: EventQueue>(
         .collect::<Vec<_>>()
         .join(",");
     tracing::info!(inbound, updates, keys = %keys, "webhook parsed");
+    if prepared.replaced_timestamps > 0 {
+        // HOOK-6: the messages keep Meta's stamp beside the arrival time (`replaced_timestamp`).
+        tracing::warn!(
+            replaced = prepared.replaced_timestamps,
+            keys = %keys,
+            "timestamps negative or ahead of arrival replaced by the arrival time"
+        );
+    }
     match enqueue(queue, prepared).await {
         Ok(()) => WebhookResponse::text(200, "ok"),
         Err(e) => {
@@ -193,6 +247,7 @@ const LOGGED_KEYS: usize = 20;
 fn rejection_kind(r: &Rejection) -> &'static str {
     match r {
         Rejection::TooLarge(_) => "too_large",
+        Rejection::EventTooLarge { .. } => "event_too_large",
         Rejection::Signature(SignatureError::Missing) => "signature_missing",
         Rejection::Signature(SignatureError::Malformed(_)) => "signature_malformed",
         Rejection::Signature(SignatureError::Mismatch) => "signature_mismatch",
@@ -203,7 +258,9 @@ fn rejection_kind(r: &Rejection) -> &'static str {
 
 /// Both queues at once; HOOK-5: `Ok` only when both accepted everything.
 async fn enqueue<Q: EventQueue>(queue: &Q, prepared: Prepared) -> Result<(), QueueError> {
-    let Prepared { inbound, updates } = prepared;
+    let Prepared {
+        inbound, updates, ..
+    } = prepared;
     let to_inbound = async {
         if inbound.is_empty() {
             Ok(())

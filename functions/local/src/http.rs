@@ -63,7 +63,9 @@ async fn webhook_handler(
         signature,
         body: &body,
     };
-    let answer = ingest::handle(&hook.webhook, &hook.engine.queue, request).await;
+    // HOOK-6 judges timestamps against the engine's clock (the test clock when it is on).
+    let arrival = hook.engine.clock.now();
+    let answer = ingest::handle_at(&hook.webhook, &hook.engine.queue, request, arrival).await;
     let mut response = (
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         answer.body,

@@ -8,6 +8,8 @@
 //!   It returns `Ok` only once every envelope is accepted (HOOK-5 relies on it).
 //! - [`SqsQueues`]: the adapter on Amazon SQS (`SendMessageBatch` in chunks within SQS's limits).
 //! - [`MemoryQueue`]: the in-process twin used by the local runner and by tests.
+//! - [`DeadLetters`] (OPS-4): the dead letters listed and redelivered, on SQS ([`SqsDeadLetters`])
+//!   or the local runner's table (in the store crate).
 //! - [`OutboundJob`] ([`SendJob`] or [`CampaignTick`]): the body of an outbound-queue message (router, console and campaigns produce
 //!   it; the sender consumes it).
 //!
@@ -16,9 +18,14 @@
 
 use std::future::Future;
 
+pub mod dead;
 pub mod job;
 mod memory;
 pub mod sqs;
+
+pub use dead::{
+    DeadLetter, DeadLetterList, DeadLetterQueue, DeadLetters, NoDeadLetters, SqsDeadLetters,
+};
 
 pub use job::{CampaignResult, CampaignTick, OutboundJob, OutreachPlan, SendJob, SendOrigin};
 

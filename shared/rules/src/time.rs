@@ -189,6 +189,38 @@ impl fmt::Display for Date {
     }
 }
 
+/// HOOK-6: how far after its arrival an event's own timestamp may be (clocks drift a little);
+/// anything later is not believed.
+pub const MAX_STAMP_AHEAD: Duration = Duration::minutes(5);
+
+/// HOOK-6: when an event from Meta is taken to have happened. Meta's `timestamp` decides the
+/// windows (WIN-1), and an older message never moves them back, so one impossible stamp would
+/// keep a contact wrong for good: a stamp that is negative, or more than [`MAX_STAMP_AHEAD`]
+/// after the event's `arrival`, is replaced by the arrival time, and the replacement is kept
+/// (`replaced`) so that it can be shown. Old stamps are believed (Meta redelivers for days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTime {
+    pub at: Timestamp,
+    /// Meta's stamp, when it was replaced.
+    pub replaced: Option<i64>,
+}
+
+impl EventTime {
+    pub fn of(stamped: i64, arrival: Timestamp) -> EventTime {
+        if stamped < 0 || stamped > (arrival + MAX_STAMP_AHEAD).unix() {
+            EventTime {
+                at: arrival,
+                replaced: Some(stamped),
+            }
+        } else {
+            EventTime {
+                at: Timestamp::from_unix(stamped),
+                replaced: None,
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
     #[error("timestamp {0:?} is not a whole number of epoch seconds")]
@@ -198,6 +230,38 @@ pub enum TimeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hook_6_impossible_stamps_are_replaced_by_the_arrival_time() {
+        let arrival = Timestamp::from_unix(1_796_400_000);
+        let believed = |s: i64| EventTime::of(s, arrival);
+        // Past, present and a little ahead (clock drift) are Meta's.
+        for s in [0, 1_700_000_000, 1_796_400_000, 1_796_400_000 + 300] {
+            assert_eq!(
+                believed(s),
+                EventTime {
+                    at: Timestamp::from_unix(s),
+                    replaced: None
+                }
+            );
+        }
+        // Negative, more than five minutes ahead, or absurd: the arrival, with the stamp kept.
+        for s in [
+            -5,
+            i64::MIN,
+            1_796_400_000 + 301,
+            1_796_400_000 + 400 * 86_400,
+            i64::MAX,
+        ] {
+            assert_eq!(
+                believed(s),
+                EventTime {
+                    at: arrival,
+                    replaced: Some(s)
+                }
+            );
+        }
+    }
 
     #[test]
     fn dates_round_trip_and_display() {

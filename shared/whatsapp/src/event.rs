@@ -166,8 +166,13 @@ pub struct TimerFired {
 pub struct InboundMessage {
     /// Meta's message id (`wamid…`).
     pub id: String,
-    /// Epoch seconds, as Meta stamped it.
+    /// Epoch seconds, as Meta stamped it; the arrival time when Meta's stamp was impossible
+    /// (HOOK-6, see `replaced_timestamp`).
     pub timestamp: i64,
+    /// HOOK-6: Meta's stamp when it was negative or more than 5 minutes after the webhook
+    /// arrived, and `timestamp` holds the arrival time instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_timestamp: Option<i64>,
     pub contact: ContactRef,
     /// The message quoted or answered: for a quick reply, the template message.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,7 @@
 //!   everything else to the updates queue. The module's table says which event maps to what;
 //! - [`parse_events`]: body bytes → events (HOOK-4 errors for bodies that are not JSON or not a
 //!   WhatsApp payload);
+//! - [`bounds`]: HOOK-6, what a webhook may carry ([`PhoneNumberId`], ids, timestamps);
 //! - [`outbound`]: what Switchboard sends, as Cloud API request bodies ([`Outgoing`],
 //!   [`message_body`]) with Meta's limits checked ([`OutgoingError`]);
 //! - `cloud` (cargo feature `cloud`): the Graph API client that sends them
@@ -24,6 +25,7 @@
 //! assert_eq!(events[0].route(), whatsapp::Route::Inbound { group: "200#15550001111".into() });
 //! ```
 
+pub mod bounds;
 #[cfg(feature = "cloud")]
 pub mod cloud;
 pub mod event;
@@ -33,10 +35,13 @@ pub mod outbound;
 pub mod signature;
 pub mod webhook;
 
+pub use bounds::{PhoneNumberId, PhoneNumberIdError, bound_timestamps};
 pub use event::{
     Event, EventBody, InboundMessage, LaneEvent, MessageContent, Route, StatusUpdate, TimerFired,
     lane_event,
 };
 pub use normalise::{PayloadError, normalise, parse_events};
 pub use outbound::{Outgoing, OutgoingError, checked_body, message_body};
+/// The time type of [`bound_timestamps`] (the rules' own), for callers that read webhooks only.
+pub use rules::Timestamp;
 pub use signature::{AppSecret, HandshakeError, SignatureError, sign, verify, verify_handshake};

@@ -1,6 +1,7 @@
 //! From the wire body to [`Event`]s: parse, check it is a WhatsApp payload, and split it into one
 //! event per message, status and account/template change (see [`crate::event`] for the table).
 
+use crate::bounds::PhoneNumberId;
 use crate::event::{
     AccountError, BusinessNumber, CapabilityUpdate, ContactRef, Conversation, Event, EventBody,
     InboundMessage, MessageContent, MessagingLimit, OTHER_FIELD_MAX_BYTES, OtherField,
@@ -11,6 +12,7 @@ use crate::webhook::{
     TemplateQualityValue, TemplateStatusValue, WHATSAPP_OBJECT, WireContact, WireMessage,
     WireStatus,
 };
+use rules::{ContactKey, EventKey, MessageId};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -47,11 +49,22 @@ pub fn normalise(notification: &Notification<'_>) -> Result<Vec<Event>, PayloadE
     let mut events = Vec::new();
     for (e, entry) in notification.entry.iter().enumerate() {
         for (c, change) in entry.changes.iter().enumerate() {
+            let first = events.len();
             normalise_change(entry, c, change, &mut events)
+                .and_then(|()| keys_fit(&events[first..]))
                 .map_err(|why| PayloadError::NotWhatsApp(format!("entry {e} change {c}: {why}")))?;
         }
     }
     Ok(events)
+}
+
+/// HOOK-6: every event key is one the router and the sender accept (an [`EventKey`]), checked
+/// before anything is acknowledged.
+fn keys_fit(events: &[Event]) -> Result<(), String> {
+    for event in events {
+        EventKey::new(event.key.as_str()).map_err(|e| format!("event key: {e}"))?;
+    }
+    Ok(())
 }
 
 fn value<T: DeserializeOwned>(change: &Change<'_>) -> Result<T, String> {
@@ -211,10 +224,18 @@ fn messages(
     value: MessagesValue,
     out: &mut Vec<Event>,
 ) -> Result<(), String> {
-    let business = value.metadata.map(|m| BusinessNumber {
-        phone_number_id: m.phone_number_id,
-        display_phone_number: m.display_phone_number,
-    });
+    // HOOK-6: the number names keys, queue groups and settings: digits only.
+    let business = value
+        .metadata
+        .map(|m| {
+            PhoneNumberId::parse(&m.phone_number_id)
+                .map(|id| BusinessNumber {
+                    phone_number_id: id.into_string(),
+                    display_phone_number: m.display_phone_number,
+                })
+                .map_err(|e| format!("metadata.{e}"))
+        })
+        .transpose()?;
     if !value.messages.is_empty() && business.is_none() {
         return Err("messages without metadata.phone_number_id".to_owned());
     }
@@ -225,12 +246,22 @@ fn messages(
         business: business.clone(),
         body,
     };
-    for message in value.messages {
+    for (i, message) in value.messages.into_iter().enumerate() {
+        // HOOK-6: ids the router will parse are parsed here, so that none is refused after the
+        // webhook was acknowledged.
+        MessageId::new(message.id.as_str()).map_err(|e| format!("messages[{i}].id: {e}"))?;
+        if let Some(quoted) = message.context.as_ref().and_then(|c| c.id.as_deref())
+            && !quoted.is_empty()
+        {
+            MessageId::new(quoted).map_err(|e| format!("messages[{i}].context.id: {e}"))?;
+        }
         let contact = contact(&message, &value.contacts)?;
+        ContactKey::new(contact.key.as_str()).map_err(|e| format!("messages[{i}].from: {e}"))?;
         let id = message.id.clone();
         out.push(event(id, EventBody::Message(inbound(message, contact))));
     }
-    for status in value.statuses {
+    for (i, status) in value.statuses.into_iter().enumerate() {
+        MessageId::new(status.id.as_str()).map_err(|e| format!("statuses[{i}].id: {e}"))?;
         let key = format!("{}:{}", status.id, status.status);
         out.push(event(key, EventBody::Status(status_update(status))));
     }
@@ -364,6 +395,7 @@ fn inbound(m: WireMessage, contact: ContactRef) -> InboundMessage {
     InboundMessage {
         id: m.id,
         timestamp: m.timestamp,
+        replaced_timestamp: None,
         contact,
         context: m.context,
         referral: m.referral,

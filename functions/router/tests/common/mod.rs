@@ -218,6 +218,7 @@ impl Desk {
             body: EventBody::Message(InboundMessage {
                 id,
                 timestamp: self.now().unix(),
+                replaced_timestamp: None,
                 contact: ContactRef {
                     key: from.into(),
                     wa_id: Some(from.into()),

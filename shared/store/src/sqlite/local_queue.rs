@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS local_queue (
     key      TEXT NOT NULL,
     body     TEXT NOT NULL,
     due_ms   INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    first_ms INTEGER
 );
 DROP INDEX IF EXISTS local_queue_fifo;
 DROP INDEX IF EXISTS local_queue_due;
@@ -57,7 +58,8 @@ CREATE TABLE IF NOT EXISTS local_dead (
     body     TEXT NOT NULL,
     attempts INTEGER NOT NULL,
     reason   TEXT NOT NULL,
-    at_ms    INTEGER NOT NULL
+    at_ms    INTEGER NOT NULL,
+    first_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS local_timers (
     slot    TEXT PRIMARY KEY,
@@ -195,7 +197,12 @@ impl SqliteQueue {
                 // (Files from before taken was kept in memory have a `taken` column; it is
                 // no longer read or indexed.)
                 c.execute_batch(QUEUE_SCHEMA)
-                    .map_err(sql_error("local_queue_open"))
+                    .map_err(sql_error("local_queue_open"))?;
+                // Files from before OPS-4 lack when a message was first queued.
+                for table in ["local_queue", "local_dead"] {
+                    add_first_ms(c, table).map_err(sql_error("local_queue_open"))?;
+                }
+                Ok(())
             })
             .await?;
         Ok(SqliteQueue {
@@ -221,17 +228,18 @@ impl SqliteQueue {
             return Ok(());
         }
         let dest = dest_code(to);
+        let now = (self.now_ms)();
         self.store
             .run("local_queue_send", move |c| {
                 // Inbound keys deduplicate while they wait (SQS FIFO's deduplication id).
                 let sql = if dest == 0 {
-                    "INSERT OR IGNORE INTO local_queue (dest, grp, key, body, due_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
+                    "INSERT OR IGNORE INTO local_queue (dest, grp, key, body, due_ms, first_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                 } else {
-                    "INSERT INTO local_queue (dest, grp, key, body, due_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
+                    "INSERT INTO local_queue (dest, grp, key, body, due_ms, first_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                 };
                 let mut stmt = c.prepare_cached(sql).map_err(sql_error("local_queue_send"))?;
                 for e in &envelopes {
-                    stmt.execute(params![dest, e.group, e.key, e.body, due_ms])
+                    stmt.execute(params![dest, e.group, e.key, e.body, due_ms, now])
                         .map_err(sql_error("local_queue_send"))?;
                 }
                 Ok(())
@@ -340,8 +348,8 @@ impl SqliteQueue {
         self.store
             .run("local_queue_dead_letter", move |c| {
                 c.execute(
-                    "INSERT OR REPLACE INTO local_dead (seq, dest, grp, key, body, attempts, reason, at_ms)
-                     SELECT seq, dest, grp, key, body, attempts + 1, ?2, ?3 FROM local_queue WHERE seq = ?1",
+                    "INSERT OR REPLACE INTO local_dead (seq, dest, grp, key, body, attempts, reason, at_ms, first_ms)
+                     SELECT seq, dest, grp, key, body, attempts + 1, ?2, ?3, first_ms FROM local_queue WHERE seq = ?1",
                     params![seq, reason, now],
                 )
                 .map_err(sql_error("local_queue_dead_letter"))?;
@@ -437,7 +445,7 @@ impl SqliteQueue {
         self.store
             .run("local_timer_fire", move |c| {
                 c.execute(
-                    "INSERT OR IGNORE INTO local_queue (dest, grp, key, body, due_ms) VALUES (0, ?1, ?2, ?3, ?4)",
+                    "INSERT OR IGNORE INTO local_queue (dest, grp, key, body, due_ms, first_ms) VALUES (0, ?1, ?2, ?3, ?4, ?4)",
                     params![event.group, event.key, event.body, now],
                 )
                 .map_err(sql_error("local_timer_fire"))?;
@@ -475,6 +483,129 @@ impl SqliteQueue {
                 Ok(rows)
             })
             .await
+    }
+}
+
+/// Adds `first_ms` to a queue table made before it existed.
+fn add_first_ms(c: &Connection, table: &str) -> rusqlite::Result<()> {
+    let has = c
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = 'first_ms'"
+        ))?
+        .exists([])?;
+    if !has {
+        c.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN first_ms INTEGER"))?;
+    }
+    Ok(())
+}
+
+/// OPS-4: the runner's dead letters through the console's port. A dead letter's id is
+/// `<queue>-<position>`; redelivering puts it back at the end of its queue, due now, with its
+/// attempts counted afresh.
+impl queue::DeadLetters for SqliteQueue {
+    async fn list(&self, limit: usize) -> std::result::Result<queue::DeadLetterList, QueueError> {
+        let scan = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
+        let rows = self
+            .store
+            .read("local_dead_list", move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT seq, dest, key, body, attempts, reason, at_ms, first_ms
+                         FROM local_dead ORDER BY seq LIMIT ?1",
+                    )
+                    .map_err(sql_error("local_dead_list"))?;
+                let rows = stmt
+                    .query_map(params![scan], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            dest_of(r.get(1)?),
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, i64>(4)?,
+                            r.get::<_, String>(5)?,
+                            r.get::<_, i64>(6)?,
+                            r.get::<_, Option<i64>>(7)?,
+                        ))
+                    })
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                    .map_err(sql_error("local_dead_list"))?;
+                Ok(rows)
+            })
+            .await
+            .map_err(unavailable)?;
+        let more = rows.len() > limit;
+        let letters = rows
+            .into_iter()
+            .take(limit)
+            .map(
+                |(seq, dest, key, body, attempts, reason, at_ms, first_ms)| {
+                    let (kind, described) = queue::dead::describe(dest, &body);
+                    queue::DeadLetter {
+                        id: format!("{}-{seq}", queue::dead::queue_name(dest)),
+                        queue: queue::dead::queue_name(dest),
+                        kind,
+                        key: if described.is_empty() { key } else { described },
+                        reason,
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                        first_seen_ms: first_ms,
+                        last_seen_ms: Some(at_ms),
+                    }
+                },
+            )
+            .collect();
+        Ok(queue::DeadLetterList { letters, more })
+    }
+
+    async fn redeliver(&self, id: &str) -> std::result::Result<bool, QueueError> {
+        let Some((dest, seq)) = queue::dead::parse_id(id)
+            .and_then(|(dest, rest)| Some((dest_code(dest), rest.parse::<i64>().ok()?)))
+        else {
+            return Ok(false);
+        };
+        let moved = self.move_dead(Some((dest, seq))).await?;
+        Ok(moved > 0)
+    }
+
+    async fn redeliver_all(&self) -> std::result::Result<usize, QueueError> {
+        self.move_dead(None).await
+    }
+}
+
+impl SqliteQueue {
+    /// Moves one dead letter (queue code and position) or all of them back to their queues, in
+    /// one transaction; how many.
+    async fn move_dead(&self, which: Option<(i64, i64)>) -> std::result::Result<usize, QueueError> {
+        let now = (self.now_ms)();
+        let moved = self
+            .store
+            .run("local_dead_redeliver", move |c| {
+                let (filter, args) = match which {
+                    Some((dest, seq)) => ("WHERE dest = ?2 AND seq = ?3", vec![now, dest, seq]),
+                    None => ("", vec![now]),
+                };
+                // An inbound key already waiting again is not queued twice (FIFO dedup).
+                c.execute(
+                    &format!(
+                        "INSERT OR IGNORE INTO local_queue (dest, grp, key, body, due_ms, attempts, first_ms)
+                         SELECT dest, grp, key, body, ?1, 0, first_ms FROM local_dead {filter} ORDER BY seq"
+                    ),
+                    rusqlite::params_from_iter(&args),
+                )
+                .map_err(sql_error("local_dead_redeliver"))?;
+                let moved = c
+                    .execute(
+                        &format!("DELETE FROM local_dead {}", filter.replace("?2", "?1").replace("?3", "?2")),
+                        rusqlite::params_from_iter(&args[1..]),
+                    )
+                    .map_err(sql_error("local_dead_redeliver"))?;
+                Ok(moved)
+            })
+            .await
+            .map_err(unavailable)?;
+        if moved > 0 {
+            self.arrived.notify_waiters();
+        }
+        Ok(moved)
     }
 }
 
