@@ -633,3 +633,57 @@ async fn tpl_3_template_headers_take_their_parameter_from_the_mapping_or_the_req
         })
     );
 }
+
+// SEND-5: what Meta would refuse for its content is refused at once with 400 naming the field,
+// by the validator the sender uses; nothing is queued.
+#[tokio::test]
+async fn send_5_content_over_metas_limits_is_refused_at_once_naming_the_field() {
+    let h = harness();
+    h.plant(JANA, open_with(held_by("ana"), -60)).await;
+    let rows = |n: usize, title: &str| -> Vec<serde_json::Value> {
+        (0..n)
+            .map(|i| json!({"id": format!("r{i}"), "title": title}))
+            .collect()
+    };
+    let cases = [
+        (json!({"text": "x".repeat(4097)}), "text"),
+        (
+            json!({"content": {"type": "buttons", "body": "Pick one", "buttons": [["a", "x".repeat(21)]]}}),
+            "title",
+        ),
+        (
+            json!({"content": {"type": "buttons", "body": "x".repeat(1025), "buttons": [["a", "Yes"]]}}),
+            "body",
+        ),
+        (
+            json!({"content": {"type": "list", "body": "Pick", "button": "Menu", "sections": [{"rows": rows(11, "Row")}]}}),
+            "rows",
+        ),
+        (
+            json!({"content": {"type": "list", "body": "Pick", "button": "Menu", "sections": [{"rows": rows(1, &"x".repeat(25))}]}}),
+            "title",
+        ),
+        (
+            json!({"content": {"type": "list", "body": "Pick", "button": "x".repeat(21), "sections": [{"rows": rows(1, "Row")}]}}),
+            "button",
+        ),
+    ];
+    for (body, field) in cases {
+        let reply = h
+            .post(&format!("{}/messages", contact_path(JANA)), ANA, body.clone())
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {reply:?}");
+        let named = reply.body["fields"][0]["field"].as_str().unwrap_or_default();
+        assert!(named.contains(field), "{body}: field {named:?}, {reply:?}");
+        assert!(h.lane_events().is_empty(), "nothing is queued");
+    }
+    // Within the limits it goes.
+    let ok = h
+        .post(
+            &format!("{}/messages", contact_path(JANA)),
+            ANA,
+            json!({"content": {"type": "buttons", "body": "Pick one", "buttons": [["a", "x".repeat(20)]]}}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::ACCEPTED, "{ok:?}");
+}
