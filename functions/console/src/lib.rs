@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod lists;
+pub mod media;
 pub mod submitter;
 
 pub use api::{ApiDoc, app, openapi};

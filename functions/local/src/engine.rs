@@ -69,6 +69,8 @@ pub struct Engine {
     pub sender: Arc<LocalSender>,
     /// Messages being handled right now.
     busy: std::sync::atomic::AtomicUsize,
+    /// The inbound media fetcher, when there is a Graph API to fetch from ([`crate::media`]).
+    pub(crate) media: std::sync::OnceLock<crate::media::LocalFetcher>,
 }
 
 impl Engine {
@@ -111,6 +113,7 @@ impl Engine {
             router,
             sender,
             busy: std::sync::atomic::AtomicUsize::new(0),
+            media: std::sync::OnceLock::new(),
         }))
     }
 
@@ -276,12 +279,17 @@ impl Engine {
         while let Some(m) = rest.next() {
             let outcome = match serde_json::from_str::<whatsapp::Event>(&m.envelope.body) {
                 Err(error) => Err((format!("unreadable event: {error}"), true)),
-                Ok(event) => self
-                    .router
-                    .apply(&event, self.clock.now())
-                    .await
-                    .map(drop)
-                    .map_err(|e| (e.to_string(), e.is_permanent())),
+                // MEDIA-1: the fetch is queued before the event is applied, so a retried
+                // event queues it again rather than never (the fetcher recognises a repeat).
+                Ok(event) => match self.queue_media_fetch(&event).await {
+                    Err(reason) => Err((reason, false)),
+                    Ok(()) => self
+                        .router
+                        .apply(&event, self.clock.now())
+                        .await
+                        .map(drop)
+                        .map_err(|e| (e.to_string(), e.is_permanent())),
+                },
             };
             if let Err((reason, permanent)) = outcome {
                 self.failed(&m, reason, permanent).await;
@@ -299,6 +307,7 @@ impl Engine {
 
     /// Updates and outbound: every message on its own.
     async fn send_all(&self, from: Destination, messages: Vec<QueuedMessage>) {
+        let messages = self.take_media_jobs(messages).await;
         let handled = messages.into_iter().map(|m| async move {
             let result = match from {
                 Destination::Outbound => self.sender.handle_outbound(&m.envelope.body).await,
@@ -326,7 +335,7 @@ impl Engine {
         }
     }
 
-    async fn failed(&self, m: &QueuedMessage, reason: String, permanent: bool) {
+    pub(crate) async fn failed(&self, m: &QueuedMessage, reason: String, permanent: bool) {
         let attempts = m.attempts + 1;
         if permanent || attempts >= MAX_ATTEMPTS {
             // The queue position, not the key: timer keys name the contact (a phone number).

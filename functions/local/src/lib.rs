@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod http;
+pub mod media;
 pub mod timers;
 
 pub use clock::EngineClock;
@@ -118,6 +119,7 @@ pub async fn start_with_clock(
     .map_err(store_error)?;
 
     let identity = Arc::new(settings.desk.identities());
+    let media_identity: Arc<dyn console::Identify> = identity.clone();
     let console_app = match &settings.access_token {
         Some(token) => console::app(Console {
             store: store.clone(),
@@ -136,6 +138,28 @@ pub async fn start_with_clock(
             outreach_key,
         }),
     };
+    // Media (SPEC section 13): files in a folder beside the database, fetched when there is a
+    // Graph API to fetch from; the console's media routes beside `/v1`.
+    let media_folder = ::media::FolderStore::beside(&settings.db);
+    let media_store = ::media::FolderStore::open(&media_folder)
+        .map_err(|e| StartError::Graph(format!("media folder: {e}")))?;
+    let uploader = match &settings.access_token {
+        Some(token) => {
+            let client = cloud_client(&settings, token)?;
+            engine.enable_media_fetch(::media::Fetcher::new(client.clone(), media_store.clone()));
+            console::media::MediaUploader::Cloud(client)
+        }
+        None => console::media::MediaUploader::Sink,
+    };
+    let console_app = console::media::routes(console::media::MediaApi {
+        store: media_store,
+        uploader,
+        identity: media_identity,
+        clock: Arc::new(clock.clone()),
+        signer: ::media::links::LinkSigner::new(settings.app_secret.as_bytes()),
+        console: console_app.clone(),
+    })
+    .merge(console_app);
     let webhook = ingest::Webhook {
         secret: whatsapp::AppSecret::new(settings.app_secret.clone().into_bytes()),
         verify_token: settings.verify_token.clone(),

@@ -18,9 +18,11 @@
 pub mod fetch;
 mod folder;
 pub mod links;
+mod s3;
 
 pub use fetch::{FetchJob, FetchOutcome, Fetcher};
 pub use folder::FolderStore;
+pub use s3::{PART_BYTES, S3Store};
 
 use bytes::Bytes;
 use futures_util::Stream;

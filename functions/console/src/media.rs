@@ -1,0 +1,518 @@
+//! Media in the console (SPEC section 13), a router of its own that the runner (and the console
+//! Lambda) merge beside `/v1`'s:
+//!
+//! - `POST /v1/numbers/{number}/contacts/{contact}/media` (MEDIA-3): a `multipart/form-data`
+//!   upload with the fields `caption` (optional) and `file` (last; its part's `Content-Type` is the
+//!   media type), and the query `kind` (`image`, `audio`, `video`, `document`, `sticker`; by
+//!   default from the type). Meta's limits for the kind are checked at once: the type before any
+//!   byte is read, the size from `Content-Length` when the client gives it, else as the bytes
+//!   come; 400 names the reason. The file streams into the media store (never whole in memory),
+//!   then from there to Meta's media endpoint, and the message goes out by the returned id
+//!   through `POST …/messages`, the route every free-form message takes, so the window, the
+//!   caller's right to act and the idempotency key apply as for any message.
+//! - `GET /v1/numbers/{number}/contacts/{contact}/media/{message}` (MEDIA-1, MEDIA-2): the file's
+//!   record (type, size, SHA-256, or why its fetch failed and when it is tried again) and, when
+//!   it is stored, a short-lived link: S3's presigned URL on AWS, `GET /v1/media/{token}` here.
+//!   Anyone who may read the contact's message log (any signed-in agent) may have it.
+//! - `GET /v1/media/{token}`: the signed, expiring download (no bearer: the link is the grant).
+//! - `DELETE /v1/numbers/{number}/contacts/{contact}/media`: admins erase a contact's files.
+
+use crate::auth::{Identify, Role};
+use crate::error::{ApiError, ApiResult};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use media::links::{LINK_TTL_SECONDS, LinkError, LinkSigner};
+use media::{MediaError, MediaKey, MediaMeta, MediaRecord, MediaStore, PutCheck};
+use rules::effect::MediaKind;
+use rules::media::{MediaRefusal, check_size, check_type, max_bytes};
+use rules::{BusinessNumberId, ContactKey, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use timers::Clock;
+use tower::ServiceExt;
+use whatsapp::cloud::CloudClient;
+use whatsapp::cloud::media::MediaUpload;
+
+/// Where uploads go: Meta's media endpoint, or (no access token) nowhere but a made-up id, as
+/// the runner's recording sink does for sends.
+#[derive(Clone)]
+pub enum MediaUploader {
+    Cloud(CloudClient),
+    Sink,
+}
+
+/// What the media routes need.
+pub struct MediaApi<M> {
+    pub store: M,
+    pub uploader: MediaUploader,
+    pub identity: Arc<dyn Identify>,
+    pub clock: Arc<dyn Clock>,
+    /// Signs the local download route's links (unused when the store gives direct links).
+    pub signer: LinkSigner,
+    /// The console's `/v1` router: an upload is sent through its `POST …/messages`.
+    pub console: Router,
+}
+
+/// The media routes (merge them with the console's router).
+pub fn routes<M: MediaStore + Clone + 'static>(api: MediaApi<M>) -> Router
+where
+    M: LocalFiles,
+{
+    Router::new()
+        .route(
+            "/v1/numbers/{number}/contacts/{contact}/media",
+            post(upload::<M>).delete(erase::<M>),
+        )
+        .route(
+            "/v1/numbers/{number}/contacts/{contact}/media/{message}",
+            get(describe::<M>),
+        )
+        .route("/v1/media/{token}", get(download::<M>))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(Arc::new(api))
+}
+
+/// Stores that can serve a signed link's object themselves (the local folder); S3 serves its
+/// own presigned URLs and answers `None`.
+pub trait LocalFiles: Send + Sync {
+    fn open_object(
+        &self,
+        object: &str,
+    ) -> impl Future<Output = Result<Option<(MediaRecord, media::ByteStream)>, MediaError>> + Send;
+}
+
+impl LocalFiles for media::FolderStore {
+    async fn open_object(
+        &self,
+        object: &str,
+    ) -> Result<Option<(MediaRecord, media::ByteStream)>, MediaError> {
+        media::FolderStore::open_object(self, object).await
+    }
+}
+
+fn caller_of<M>(api: &MediaApi<M>, headers: &HeaderMap) -> ApiResult<crate::Caller> {
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.headers = headers.clone();
+    let parts: Parts = parts;
+    api.identity.identify(&parts)
+}
+
+fn ids(number: &str, contact: &str) -> ApiResult<(BusinessNumberId, ContactKey)> {
+    Ok((
+        BusinessNumberId::new(number).map_err(|e| ApiError::invalid("number", e))?,
+        ContactKey::new(contact).map_err(|e| ApiError::invalid("contact", e))?,
+    ))
+}
+
+fn refusal(r: MediaRefusal) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: r.code(),
+        message: r.to_string(),
+        fields: Vec::new(),
+    }
+}
+
+fn store_error(e: MediaError) -> ApiError {
+    match e {
+        MediaError::TooLarge { .. } | MediaError::Corrupt => ApiError::invalid("file", e),
+        MediaError::Source(reason) => ApiError::invalid("file", reason),
+        MediaError::Store(_) => ApiError::unavailable(e.to_string()),
+    }
+}
+
+fn kind_of(name: &str) -> Option<MediaKind> {
+    Some(match name {
+        "image" => MediaKind::Image,
+        "audio" => MediaKind::Audio,
+        "video" => MediaKind::Video,
+        "document" => MediaKind::Document,
+        "sticker" => MediaKind::Sticker,
+        _ => return None,
+    })
+}
+
+/// The kind a media type is sent as when the client does not say.
+fn kind_for_type(mime_type: &str) -> Option<MediaKind> {
+    [
+        MediaKind::Image,
+        MediaKind::Sticker,
+        MediaKind::Audio,
+        MediaKind::Video,
+        MediaKind::Document,
+    ]
+    .into_iter()
+    .find(|kind| check_type(*kind, mime_type).is_ok())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UploadParams {
+    kind: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Uploaded {
+    /// Meta's media id the message is sent by.
+    pub media_id: String,
+    pub kind: MediaKind,
+    pub size: u64,
+    pub sha256: String,
+    /// The send's answer (`POST …/messages`): its status and body.
+    pub send_status: u16,
+    pub send: serde_json::Value,
+}
+
+async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
+    State(api): State<Arc<MediaApi<M>>>,
+    Path((number, contact)): Path<(String, String)>,
+    Query(params): Query<UploadParams>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> ApiResult<Response> {
+    let caller = caller_of(&api, &headers)?;
+    let (number, contact) = ids(&number, &contact)?;
+    let declared = match params.kind.as_deref() {
+        Some(name) => Some(kind_of(name).ok_or_else(|| {
+            ApiError::invalid("kind", "one of image, audio, video, document, sticker")
+        })?),
+        None => None,
+    };
+    // The whole request's size, when told, refuses a file far over every limit before reading.
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let (Some(kind), Some(length)) = (declared, length) {
+        // The multipart framing and the caption take at most a few KB.
+        check_size(kind, length.saturating_sub(8 * 1024)).map_err(refusal)?;
+    }
+    let mut caption: Option<String> = None;
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        ApiError::invalid("file", format!("unreadable multipart body: {e}"))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        match field.name() {
+            Some("caption") => {
+                let text = field.text().await.map_err(unreadable)?;
+                if text.chars().count() > 1024 {
+                    return Err(ApiError::invalid("caption", "at most 1024 characters"));
+                }
+                caption = Some(text).filter(|t| !t.trim().is_empty());
+            }
+            Some("file") => {
+                let mime_type = field.content_type().map(str::to_owned).ok_or_else(|| {
+                    ApiError::invalid("file", "the file part needs a Content-Type")
+                })?;
+                let kind = match declared {
+                    Some(kind) => kind,
+                    None => kind_for_type(&mime_type).ok_or_else(|| {
+                        ApiError::invalid(
+                            "file",
+                            format!("{mime_type} is not a media type WhatsApp sends"),
+                        )
+                    })?,
+                };
+                check_type(kind, &mime_type).map_err(refusal)?;
+                if let Some(length) = length {
+                    check_size(kind, length.saturating_sub(8 * 1024)).map_err(refusal)?;
+                }
+                let filename = field
+                    .file_name()
+                    .map(|n| n.replace(['"', '\r', '\n'], ""))
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| format!("{}.bin", rules::media::kind_name(kind)));
+                let key = MediaKey::new(
+                    number.clone(),
+                    contact.clone(),
+                    format!("upload-{}", uuid::Uuid::new_v4().simple()),
+                );
+                let meta = MediaMeta {
+                    kind,
+                    mime_type: mime_type.clone(),
+                    filename: Some(filename.clone()),
+                };
+                let body = futures_util::stream::unfold(field, |mut field| async move {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) => Some((Ok(chunk), field)),
+                        Ok(None) => None,
+                        Err(e) => Some((Err(MediaError::Source(e.to_string())), field)),
+                    }
+                });
+                let limit = max_bytes(kind);
+                let stored = api
+                    .store
+                    .put(
+                        &key,
+                        &meta,
+                        body,
+                        PutCheck {
+                            limit,
+                            sha256: None,
+                        },
+                        api.clock.now(),
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        MediaError::TooLarge { .. } => refusal(MediaRefusal::TooLarge {
+                            kind: rules::media::kind_name(kind),
+                            max: limit,
+                            size: limit + 1,
+                        }),
+                        e => store_error(e),
+                    })?;
+                if stored.size == 0 {
+                    return Err(refusal(MediaRefusal::Empty));
+                }
+                let media_id = send_to_meta(&api, &number, &key, &mime_type, &filename).await?;
+                let (send_status, send) =
+                    send_by_id(&api, &headers, &number, &contact, kind, &media_id, caption).await?;
+                tracing::info!(number = %number, agent = %caller.agent, kind = ?kind, size = stored.size, "media uploaded and sent by id");
+                let status = if send_status.is_success() {
+                    StatusCode::ACCEPTED
+                } else {
+                    send_status
+                };
+                return Ok((
+                    status,
+                    axum::Json(Uploaded {
+                        media_id,
+                        kind,
+                        size: stored.size,
+                        sha256: stored.sha256,
+                        send_status: send_status.as_u16(),
+                        send,
+                    }),
+                )
+                    .into_response());
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "multipart",
+                    "only the fields caption and file (last) are accepted",
+                ));
+            }
+        }
+    }
+    Err(ApiError::invalid("file", "the upload has no file part"))
+}
+
+async fn send_to_meta<M: MediaStore>(
+    api: &MediaApi<M>,
+    number: &BusinessNumberId,
+    key: &MediaKey,
+    mime_type: &str,
+    filename: &str,
+) -> ApiResult<String> {
+    match &api.uploader {
+        MediaUploader::Sink => Ok(format!(
+            "sink{}",
+            &media::sha256_hex(key.object().as_bytes())[..12]
+        )),
+        MediaUploader::Cloud(client) => {
+            let (_, stream) = api
+                .store
+                .open(key)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| ApiError::unavailable("the upload was not kept; try again"))?;
+            client
+                .upload_media(
+                    number.as_str(),
+                    &MediaUpload {
+                        mime_type: mime_type.to_owned(),
+                        filename: filename.to_owned(),
+                    },
+                    stream,
+                )
+                .await
+                .map_err(|e| ApiError::bad_gateway(format!("Meta refused the upload: {e}")))
+        }
+    }
+}
+
+/// `POST …/messages` with `content: media by id`, through the console's own router. (The
+/// document's file name is Meta's to show from the upload: the send's content has no such field.)
+async fn send_by_id<M>(
+    api: &MediaApi<M>,
+    headers: &HeaderMap,
+    number: &BusinessNumberId,
+    contact: &ContactKey,
+    kind: MediaKind,
+    media_id: &str,
+    caption: Option<String>,
+) -> ApiResult<(StatusCode, serde_json::Value)> {
+    let mut content = serde_json::json!({
+        "type": "media",
+        "media": kind,
+        "source": media_id,
+    });
+    if let Some(caption) = caption
+        && matches!(
+            kind,
+            MediaKind::Image | MediaKind::Video | MediaKind::Document
+        )
+    {
+        content["caption"] = caption.into();
+    }
+    let body = serde_json::json!({ "content": content });
+    let mut request = Request::post(format!(
+        "/v1/numbers/{}/contacts/{}/messages",
+        number.as_str(),
+        contact.as_str()
+    ))
+    .header(header::CONTENT_TYPE, "application/json");
+    for name in [header::AUTHORIZATION, header::IF_MATCH] {
+        if let Some(value) = headers.get(&name) {
+            request = request.header(name, value);
+        }
+    }
+    if let Some(value) = headers.get("idempotency-key") {
+        request = request.header("idempotency-key", value);
+    }
+    let request = request
+        .body(Body::from(body.to_string()))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let response = api
+        .console
+        .clone()
+        .oneshot(request)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct MediaView {
+    #[serde(flatten)]
+    pub record: MediaRecord,
+    /// A short-lived download link, when the file is stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_expires_at: Option<i64>,
+}
+
+async fn describe<M: MediaStore + LocalFiles + Clone + 'static>(
+    State(api): State<Arc<MediaApi<M>>>,
+    Path((number, contact, message)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<MediaView>> {
+    caller_of(&api, &headers)?;
+    let (number, contact) = ids(&number, &contact)?;
+    let key = MediaKey::new(number, contact, message);
+    let record = api
+        .store
+        .record(&key)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "no media for this message (not a media message, or not fetched yet)",
+            )
+        })?;
+    let now = api.clock.now();
+    let (link, link_expires_at) = if record.stored().is_some() {
+        let expires = now.unix() + LINK_TTL_SECONDS as i64;
+        let link = match api
+            .store
+            .direct_link(&key, LINK_TTL_SECONDS)
+            .await
+            .map_err(store_error)?
+        {
+            Some(url) => url,
+            None => format!(
+                "/v1/media/{}",
+                api.signer.sign(&key, Timestamp::from_unix(expires))
+            ),
+        };
+        (Some(link), Some(expires))
+    } else {
+        (None, None)
+    };
+    Ok(axum::Json(MediaView {
+        record,
+        link,
+        link_expires_at,
+    }))
+}
+
+async fn download<M: MediaStore + LocalFiles + Clone + 'static>(
+    State(api): State<Arc<MediaApi<M>>>,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
+    let object = api
+        .signer
+        .verify(&token, api.clock.now())
+        .map_err(|e| match e {
+            LinkError::Expired => ApiError {
+                status: StatusCode::GONE,
+                code: "link_expired",
+                message: e.to_string(),
+                fields: Vec::new(),
+            },
+            LinkError::Forged => ApiError::forbidden(e.to_string()),
+        })?;
+    let (record, stream) = api
+        .store
+        .open_object(&object)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found("the file is no longer stored"))?;
+    let size = record.stored().map_or(0, |s| s.size);
+    let name = record
+        .meta
+        .filename
+        .clone()
+        .unwrap_or_else(|| rules::media::kind_name(record.meta.kind).to_owned());
+    let body = Body::from_stream(stream.map(|r| r.map_err(std::io::Error::other)));
+    Response::builder()
+        .header(header::CONTENT_TYPE, record.meta.mime_type.as_str())
+        .header(header::CONTENT_LENGTH, size)
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"{}\"",
+                name.replace(['"', '\r', '\n'], "")
+            ),
+        )
+        .header(header::CACHE_CONTROL, "private, no-store")
+        .body(body)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Erased {
+    pub files: u64,
+}
+
+async fn erase<M: MediaStore + LocalFiles + Clone + 'static>(
+    State(api): State<Arc<MediaApi<M>>>,
+    Path((number, contact)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<Erased>> {
+    let caller = caller_of(&api, &headers)?;
+    if caller.role != Role::Admin {
+        return Err(ApiError::forbidden("only admins erase a contact's media"));
+    }
+    let (number, contact) = ids(&number, &contact)?;
+    let files = api
+        .store
+        .delete_contact(&number, &contact)
+        .await
+        .map_err(store_error)?;
+    tracing::info!(number = %number, files, "contact's media erased");
+    Ok(axum::Json(Erased { files }))
+}
