@@ -40,7 +40,7 @@ use timers::Clock;
 /// What the handlers use. One generic parameter for every handler instead of three.
 pub trait Deps: Send + Sync + 'static {
     /// Every port, and the sender's (the number's pacing record: limits, stop and resume).
-    type Store: Store + SendingStore;
+    type Store: Store + SendingStore + store::EventStore + store::WebhookStore;
     type Queue: EventQueue + 'static;
     type Submitter: TemplateSubmitter + 'static;
 
@@ -65,7 +65,7 @@ pub struct Console<S, Q, T> {
 
 impl<S, Q, T> Deps for Console<S, Q, T>
 where
-    S: Store + SendingStore,
+    S: Store + SendingStore + store::EventStore + store::WebhookStore,
     Q: EventQueue + 'static,
     T: TemplateSubmitter + 'static,
 {

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod http;
 pub mod media;
 pub mod timers;
+pub mod webhooks;
 
 pub use clock::EngineClock;
 pub use config::{ConfigError, Desk, Settings};
@@ -55,6 +56,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
     consumers: tokio::task::JoinHandle<()>,
+    deliverer: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -64,6 +66,7 @@ impl Running {
         let _ = self.stop.send(true);
         let _ = self.server.await;
         let _ = self.consumers.await;
+        let _ = self.deliverer.await;
     }
 
     /// Whether the HTTP server has stopped (for any reason).
@@ -121,7 +124,7 @@ pub async fn start_with_clock(
     let identity = Arc::new(settings.desk.identities());
     let media_identity: Arc<dyn console::Identify> = identity.clone();
     let console_app = match &settings.access_token {
-        Some(token) => console::app(Console {
+        Some(token) => console::api::app_with_event_stream(Console {
             store: store.clone(),
             queue: engine.queue.clone(),
             submitter: console::submitter::GraphSubmitter::new(cloud_client(&settings, token)?),
@@ -129,7 +132,7 @@ pub async fn start_with_clock(
             clock: Arc::new(clock.clone()),
             outreach_key,
         }),
-        None => console::app(Console {
+        None => console::api::app_with_event_stream(Console {
             store: store.clone(),
             queue: engine.queue.clone(),
             submitter: Arc::new(SubmitterTwin::new()),
@@ -177,6 +180,17 @@ pub async fn start_with_clock(
         source,
     })?;
     let (stop, stopped) = watch::channel(false);
+    // EVT-4: outgoing webhooks, delivered from the event log; receivers on 127.0.0.1 allowed.
+    console::api::webhooks::allow_loopback_targets(true);
+    let deliverer = {
+        let clock = clock.clone();
+        tokio::spawn(webhooks::run(
+            store.clone(),
+            move || ::timers::Clock::now(&clock),
+            true,
+            stopped.clone(),
+        ))
+    };
     let server = {
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
@@ -223,6 +237,7 @@ pub async fn start_with_clock(
         stop,
         server,
         consumers,
+        deliverer,
     })
 }
 

@@ -377,13 +377,13 @@ async fn evt_3_dynamo_feed_pages_in_position_order_and_replays_write_nothing_new
     for i in 0..3 {
         dynamo_feed(&store, i, &format!("m{i}")).await;
     }
-    let all = all_events(&store, Some(&[n.clone()])).await;
+    let all = all_events(&store, Some(std::slice::from_ref(&n))).await;
     assert_eq!(all.len(), 6);
     let every = all_events(&store, None).await;
     assert_eq!(every, all);
     // A replayed record: the same positions, the same events.
     let first = store
-        .events_after(Some(&[n.clone()]), None, 1)
+        .events_after(Some(std::slice::from_ref(&n)), None, 1)
         .await
         .unwrap();
     let (position, event) = (first.items[0].cursor.clone(), first.items[0].event.clone());

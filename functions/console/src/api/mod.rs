@@ -8,9 +8,12 @@ mod agents;
 mod campaigns;
 mod contacts;
 mod costs;
+pub mod events;
+use events::EventSchemas;
 mod numbers;
 mod outreach;
 mod templates;
+pub mod webhooks;
 
 use crate::Deps;
 use crate::auth::{Caller, Role};
@@ -102,13 +105,18 @@ impl Modify for BearerAuth {
         create_campaign, list_campaigns, get_campaign, upload_list, start_campaign, stop_campaign, retry_campaign,
         campaign_contacts,
         cost_report,
+        events::list_events,
+        webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::put_webhook,
+        webhooks::delete_webhook, webhooks::rotate_webhook, webhooks::list_webhook_dead_letters,
+        webhooks::redeliver_webhook_dead_letters,
     ),
     components(schemas(ErrorBody, FieldProblem, Role, SearchScope, InboxScope, InboxFilter, MessagingLimitInput)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EventSchemas),
     security(("bearer" = [])),
     tags(
         (name = "identity"), (name = "agents"), (name = "numbers"), (name = "contacts"),
         (name = "conversations"), (name = "templates"), (name = "campaigns"), (name = "costs"),
+        (name = "events"), (name = "webhooks"),
     )
 )]
 pub struct ApiDoc;
@@ -315,6 +323,47 @@ pub fn routes<D: Deps>() -> Routes<D> {
             "/v1/numbers/{number}/costs",
             get(cost_report::<D>),
         )
+        .add(Method::GET, "/v1/events", get(events::list_events::<D>))
+        .add(
+            Method::POST,
+            "/v1/webhooks",
+            post(webhooks::create_webhook::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/webhooks",
+            get(webhooks::list_webhooks::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/webhooks/{webhook}",
+            get(webhooks::get_webhook::<D>),
+        )
+        .add(
+            Method::PUT,
+            "/v1/webhooks/{webhook}",
+            put(webhooks::put_webhook::<D>),
+        )
+        .add(
+            Method::DELETE,
+            "/v1/webhooks/{webhook}",
+            axum::routing::delete(webhooks::delete_webhook::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/webhooks/{webhook}/rotate",
+            post(webhooks::rotate_webhook::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/webhooks/{webhook}/dead-letters",
+            get(webhooks::list_webhook_dead_letters::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/webhooks/{webhook}/dead-letters/redeliver",
+            post(webhooks::redeliver_webhook_dead_letters::<D>),
+        )
 }
 
 /// The console's router: every `/v1` operation, `/v1/openapi.json`, JSON 404/405 answers.
@@ -322,6 +371,19 @@ pub fn app<D: Deps>(deps: D) -> Router {
     let routes = routes::<D>();
     routes
         .router
+        .route("/v1/openapi.json", get(serve_openapi))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(Arc::new(deps))
+}
+
+/// [`app`] and the live event stream, `GET /v1/events/stream` (server-sent events, EVT-3), for a
+/// server that keeps connections open (the local runner). A Lambda answers once, so on AWS the
+/// feed is long-polled instead (`GET /v1/events?wait=`).
+pub fn app_with_event_stream<D: Deps>(deps: D) -> Router {
+    routes::<D>()
+        .router
+        .route("/v1/events/stream", get(events::stream_events::<D>))
         .route("/v1/openapi.json", get(serve_openapi))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

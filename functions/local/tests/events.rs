@@ -1,0 +1,563 @@
+//! Events out through the real `switchboard serve` (EVT-3, EVT-4): the feed, the live stream,
+//! and webhooks delivered to a receiver on loopback, each delivery verified with the Standard
+//! Webhooks reference library (Python `standardwebhooks`, installed by `scripts/test`), never
+//! with our own signing code.
+
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const SECRET: &str = "events-test-secret";
+const NUMBER: &str = "106540352242922";
+const ADMIN: &str = "change-me-admin-token";
+const AGENT: &str = "change-me-ana-token";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Serve {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn serve() -> Serve {
+    let dir = std::env::temp_dir().join(testkit::unique("events"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .args(["--port", &port.to_string(), "--db"])
+        .arg(dir.join("sb.db"))
+        .env(
+            "SWITCHBOARD_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/switchboard.example.toml"),
+        )
+        .env("WHATSAPP_APP_SECRET", SECRET)
+        .env("WHATSAPP_VERIFY_TOKEN", "events-verify")
+        .env("SWITCHBOARD_TEST_CLOCK", "1")
+        .env_remove("WHATSAPP_ACCESS_TOKEN")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the switchboard binary starts");
+    let s = Serve {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        http: switchboard_local::demo::loopback_client().unwrap(),
+    };
+    for _ in 0..200 {
+        if s.http
+            .get(format!("{}/healthz", s.base))
+            .send()
+            .await
+            .is_ok()
+        {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("switchboard serve did not start on {}", s.base);
+}
+
+impl Serve {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", self.base),
+            )
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn customer_writes(&self, customer: &str, id: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550104477", "phone_number_id": NUMBER},
+                "contacts": [{"profile": {"name": "Kim"}, "wa_id": customer}],
+                "messages": [{"from": customer, "id": id, "timestamp": now.to_string(), "type": "text", "text": {"body": "hello"}}]
+            }}]}]
+        })
+        .to_string();
+        let signature = whatsapp::signature::sign(
+            &whatsapp::AppSecret::new(SECRET.as_bytes().to_vec()),
+            body.as_bytes(),
+        );
+        let status = self
+            .http
+            .post(format!("{}/webhook", self.base))
+            .header("x-hub-signature-256", signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+
+    /// Moves the test clock and waits until the engine handled what fell due.
+    async fn advance(&self, seconds: u64) {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/dev/clock",
+                ADMIN,
+                Some(json!({"advance_seconds": seconds})),
+            )
+            .await;
+        assert_eq!((status, &body["settled"]), (200, &json!(true)), "{body}");
+    }
+
+    /// Every event of the number, through `GET /v1/events`, page by page.
+    async fn all_events(&self, token: &str) -> Vec<Value> {
+        self.events_after(token, "").await.0
+    }
+
+    /// The number's events after `after` (`""`: from the first), and the cursor after them.
+    async fn events_after(&self, token: &str, after: &str) -> (Vec<Value>, String) {
+        let mut out = Vec::new();
+        let mut after = after.to_owned();
+        loop {
+            let (status, page) = self
+                .call(
+                    "GET",
+                    &format!("/v1/events?number={NUMBER}&limit=7&after={after}"),
+                    token,
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{page}");
+            let events = page["events"].as_array().unwrap().clone();
+            if events.is_empty() {
+                return (out, after);
+            }
+            after = page["next"].as_str().unwrap().to_owned();
+            out.extend(events);
+        }
+    }
+}
+
+/// One delivery as the receiver got it.
+#[derive(Debug, Clone)]
+struct Received {
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: String,
+}
+
+/// A webhook receiver on loopback that answers 500 while `failing`, else 200.
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    failing: Arc<AtomicBool>,
+}
+
+async fn receiver() -> Receiver {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let failing = Arc::new(AtomicBool::new(false));
+    let (g, f) = (got.clone(), failing.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let (g, f) = (g.clone(), f.clone());
+            async move {
+                let h = |k: &str| {
+                    headers
+                        .get(k)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                g.lock().unwrap().push(Received {
+                    id: h("webhook-id"),
+                    timestamp: h("webhook-timestamp"),
+                    signature: h("webhook-signature"),
+                    body,
+                });
+                if f.load(Ordering::SeqCst) {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Receiver { url, got, failing }
+}
+
+/// Verifies every delivery with the Standard Webhooks reference library (Python). Returns how
+/// many verified; panics with the library's message on the first that does not.
+fn verify_with_reference_library(secret: &str, deliveries: &[Received]) -> usize {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    let input = json!({
+        "secret": secret,
+        "deliveries": deliveries.iter().map(|d| json!({
+            "body": d.body,
+            "headers": {"webhook-id": d.id, "webhook-timestamp": d.timestamp, "webhook-signature": d.signature},
+        })).collect::<Vec<_>>(),
+    });
+    let script = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+data = json.load(sys.stdin)
+wh = Webhook(data["secret"])
+n = 0
+for d in data["deliveries"]:
+    payload = wh.verify(d["body"], d["headers"])
+    assert payload["id"] == d["headers"]["webhook-id"], "webhook-id is not the event id"
+    n += 1
+print(n)
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the test venv's python (scripts/test installs standardwebhooks in .venv)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "standardwebhooks refused a delivery: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The ids the receiver got, in arrival order.
+fn delivered_ids(r: &Receiver) -> Vec<String> {
+    r.got.lock().unwrap().iter().map(|d| d.id.clone()).collect()
+}
+
+/// Groups events by lane (number#contact), keeping order.
+fn lanes(events: &[Value]) -> BTreeMap<String, Vec<String>> {
+    let mut lanes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in events {
+        let lane = format!("{}#{}", e["number"], e["contact"]);
+        let id = e["id"].as_str().unwrap().to_owned();
+        let ids = lanes.entry(lane).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    lanes
+}
+
+// EVT-3: the feed pages in commit order; agents read it too; foreign cursors and unknown
+// numbers are refused with a reason. The SSE stream resumes from Last-Event-ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evt_3_feed_and_live_stream_on_the_runner() {
+    let s = serve().await;
+    s.customer_writes("4915100000001", "wamid.EV1").await;
+    s.advance(0).await;
+    let admin = s.all_events(ADMIN).await;
+    let kinds: Vec<&str> = admin.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"message.received"), "{kinds:?}");
+    assert!(kinds.contains(&"conversation.opened"), "{kinds:?}");
+    assert_eq!(
+        s.all_events(AGENT).await,
+        admin,
+        "agents see the numbers they work on"
+    );
+    let (status, body) = s
+        .call("GET", "/v1/events?after=bm90LWEtY3Vyc29y", ADMIN, None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = s.call("GET", "/v1/events?number=999", ADMIN, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = s.call("GET", "/v1/events?limit=0", ADMIN, None).await;
+    assert_eq!(status, 400);
+    let (status, _) = s.call("GET", "/v1/events", "not-a-token", None).await;
+    assert_eq!(status, 401);
+
+    // Live: the stream from the first event's cursor gives the rest, with ids to resume from.
+    let (_, first) = s
+        .call(
+            "GET",
+            &format!("/v1/events?number={NUMBER}&limit=1"),
+            ADMIN,
+            None,
+        )
+        .await;
+    let resume = first["next"].as_str().unwrap().to_owned();
+    let mut stream = s
+        .http
+        .get(format!("{}/v1/events/stream?number={NUMBER}", s.base))
+        .bearer_auth(ADMIN)
+        .header("last-event-id", &resume)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    s.customer_writes("4915100000002", "wamid.EV2").await;
+    let mut text = String::new();
+    let want = admin.len() - 1 + 2; // the rest of the first story, and the new message's two
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while text.matches("\ndata: ").count() + usize::from(text.starts_with("data: ")) < want {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("the stream keeps coming")
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let streamed: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(
+        streamed[..admin.len() - 1],
+        admin[1..],
+        "resumed right after Last-Event-ID"
+    );
+    assert!(streamed.iter().any(|e| e["contact"] == "4915100000002"));
+    assert!(text.contains("\nid: ") || text.starts_with("id: "));
+}
+
+// EVT-4: a receiver that answers 500 for an hour gets everything afterwards, in order per
+// conversation, each delivery verified by the Standard Webhooks library; after 24 h of failures
+// deliveries are dead letters, listed and redelivered; a rotated secret keeps both signing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evt_4_webhooks_retry_in_order_dead_letter_and_redeliver() {
+    let s = serve().await;
+    let r = receiver().await;
+
+    // Registration: admin only; https or loopback http only; unknown types refused.
+    let (status, _) = s
+        .call("POST", "/v1/webhooks", AGENT, Some(json!({"url": r.url})))
+        .await;
+    assert_eq!(status, 403);
+    for bad in [
+        json!({"url": "http://example.com/hook"}),
+        json!({"url": "https://169.254.169.254/latest/meta-data"}),
+        json!({"url": "https://10.0.0.8/hook"}),
+        json!({"url": r.url, "types": ["message.exploded"]}),
+    ] {
+        let (status, body) = s
+            .call("POST", "/v1/webhooks", ADMIN, Some(bad.clone()))
+            .await;
+        assert_eq!(status, 400, "{bad} → {body}");
+    }
+    // What happened before the endpoint existed (the desk's templates) is not delivered to it.
+    let (_, registered_at) = s.events_after(ADMIN, "").await;
+    let (status, created) = s
+        .call(
+            "POST",
+            "/v1/webhooks",
+            ADMIN,
+            Some(json!({"url": r.url, "description": "crm"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let (_, listed) = s.call("GET", "/v1/webhooks", ADMIN, None).await;
+    assert!(
+        listed.to_string().find(&secret).is_none(),
+        "the secret is shown once"
+    );
+
+    // The receiver is down for an hour while two customers write.
+    r.failing.store(true, Ordering::SeqCst);
+    s.customer_writes("4915100000011", "wamid.W1").await;
+    s.customer_writes("4915100000012", "wamid.W2").await;
+    s.customer_writes("4915100000011", "wamid.W3").await;
+    s.advance(0).await;
+    wait_until("the first attempts", || !r.got.lock().unwrap().is_empty()).await;
+    for _ in 0..12 {
+        s.advance(300).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let attempts_while_down = r.got.lock().unwrap().len();
+    assert!(
+        attempts_while_down >= 2 * 3,
+        "retried while down: {attempts_while_down}"
+    );
+    // Back up: everything arrives, in order per conversation.
+    r.failing.store(false, Ordering::SeqCst);
+    r.got.lock().unwrap().clear();
+    let (events, _) = s.events_after(ADMIN, &registered_at).await;
+    let expected = lanes(&events);
+    let total: usize = expected.values().map(Vec::len).sum();
+    for _ in 0..20 {
+        s.advance(3600).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let ids: HashSet<String> = delivered_ids(&r).into_iter().collect();
+        if expected.values().flatten().all(|id| ids.contains(id)) {
+            break;
+        }
+    }
+    let got: Vec<Received> = r.got.lock().unwrap().clone();
+    let bodies: Vec<Value> = got
+        .iter()
+        .map(|d| serde_json::from_str(&d.body).unwrap())
+        .collect();
+    let delivered = lanes(&bodies);
+    for (lane, ids) in &expected {
+        let got_lane = &delivered[lane];
+        assert!(
+            got_lane.len() >= ids.len() && got_lane[..ids.len()] == ids[..],
+            "lane {lane} in commit order: expected {ids:?}, got {got_lane:?}; events {events:#?}; bodies {bodies:#?}"
+        );
+    }
+    assert!(bodies.len() >= total, "every event delivered at least once");
+    assert_eq!(verify_with_reference_library(&secret, &got), got.len());
+
+    // Rotation: during the grace period both secrets sign, so a receiver on either verifies.
+    let (status, rotated) = s
+        .call("POST", &format!("/v1/webhooks/{id}/rotate"), ADMIN, None)
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    r.got.lock().unwrap().clear();
+    s.customer_writes("4915100000013", "wamid.W4").await;
+    s.advance(0).await;
+    wait_until("a delivery after rotation", || {
+        !r.got.lock().unwrap().is_empty()
+    })
+    .await;
+    let after_rotation = r.got.lock().unwrap().clone();
+    assert!(after_rotation[0].signature.split(' ').count() == 2);
+    assert_eq!(
+        verify_with_reference_library(&secret, &after_rotation),
+        after_rotation.len()
+    );
+    assert_eq!(
+        verify_with_reference_library(&new_secret, &after_rotation),
+        after_rotation.len()
+    );
+
+    // Gone for more than 24 h: dead letters, listed, then redelivered on request.
+    r.failing.store(true, Ordering::SeqCst);
+    s.customer_writes("4915100000014", "wamid.W5").await;
+    s.advance(0).await;
+    for _ in 0..26 {
+        s.advance(3600).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let (status, dead) = s
+        .call(
+            "GET",
+            &format!("/v1/webhooks/{id}/dead-letters"),
+            ADMIN,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{dead}");
+    let dead = dead.as_array().unwrap().clone();
+    assert!(!dead.is_empty(), "dead letters after 24 h");
+    assert!(dead.iter().all(|d| d["last_error"] == "HTTP 500"));
+    r.failing.store(false, Ordering::SeqCst);
+    r.got.lock().unwrap().clear();
+    let (status, again) = s
+        .call(
+            "POST",
+            &format!("/v1/webhooks/{id}/dead-letters/redeliver"),
+            ADMIN,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (status, again["queued"].as_u64()),
+        (200, Some(dead.len() as u64))
+    );
+    s.advance(0).await;
+    wait_until("redelivered dead letters", || {
+        r.got.lock().unwrap().len() >= dead.len()
+    })
+    .await;
+    let redelivered: HashSet<String> = delivered_ids(&r).into_iter().collect();
+    assert!(
+        dead.iter()
+            .all(|d| redelivered.contains(d["event_id"].as_str().unwrap()))
+    );
+    let (_, dead_now) = s
+        .call(
+            "GET",
+            &format!("/v1/webhooks/{id}/dead-letters"),
+            ADMIN,
+            None,
+        )
+        .await;
+    assert_eq!(dead_now, json!([]));
+    let (status, _) = s
+        .call("DELETE", &format!("/v1/webhooks/{id}"), ADMIN, None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = s
+        .call("GET", &format!("/v1/webhooks/{id}"), ADMIN, None)
+        .await;
+    assert_eq!(status, 404);
+}
