@@ -277,7 +277,13 @@ where
                     &fresh
                 }
             };
-            let decision = rules::decide(state, &event, &context, now);
+            let mut decision = rules::decide(state, &event, &context, now);
+            // The name WhatsApp shows for the contact, kept for the desk (not a decision).
+            if let Source::Queued(e) = &source
+                && let Some(name) = translate::profile_name(e)
+            {
+                decision.next.profile_name = Some(name.to_owned());
+            }
             let next = decision.next.clone();
             let commit = commit_of(key.clone(), loaded.version(), decision, &event, body, now);
             let outbox = Outbox::new(key, &commit.effects);

@@ -53,6 +53,19 @@ pub fn lane_of(event: &whatsapp::Event) -> Result<Lane, TranslateError> {
 
 /// What the rules see of `event`, and the message content kept in the log (the console shows
 /// it; it is never written to the function's log).
+/// The profile name Meta sent with a customer's message (`contacts[].profile.name`), if any.
+pub fn profile_name(event: &whatsapp::Event) -> Option<&str> {
+    match &event.body {
+        EventBody::Message(m) => m
+            .contact
+            .profile_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty()),
+        _ => None,
+    }
+}
+
 pub fn rules_event(
     event: &whatsapp::Event,
     loaded: &LoadedContact,

@@ -413,6 +413,7 @@ impl Engine<'_> {
             last_customer_at: None,
             last_agent_at: None,
             unanswered_since: None,
+            unanswered_count: 0,
             reminded: false,
             agent_involved: false,
             nudged_for: None,
@@ -587,6 +588,7 @@ impl Engine<'_> {
     fn touch_customer(&mut self, at: Timestamp) {
         if let Some(c) = self.s.conversation.as_mut() {
             c.last_customer_at = Some(c.last_customer_at.map_or(at, |t| t.max(at)));
+            c.unanswered_count = c.unanswered_count.saturating_add(1);
         }
     }
 
@@ -1018,6 +1020,7 @@ impl Engine<'_> {
         let c = self.s.conversation.as_mut().expect("opened above");
         c.last_agent_at = Some(self.now);
         c.unanswered_since = None;
+        c.unanswered_count = 0;
         c.reminded = false;
         self.s.timers.clear(TimerKind::NoReplyReminder);
         self.s.timers.clear(TimerKind::SilentAgent);

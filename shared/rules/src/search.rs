@@ -139,6 +139,7 @@ mod tests {
             last_customer_at: None,
             last_agent_at: None,
             unanswered_since: None,
+            unanswered_count: 0,
             reminded: false,
             agent_involved: agent.is_some(),
             nudged_for: None,

@@ -51,6 +51,14 @@ pub struct ContactState {
     /// FNV-1a hashes of the latest inbound message ids.
     #[serde(default, skip_serializing_if = "RecentMessages::is_empty")]
     pub recent_messages: RecentMessages,
+    /// The profile name WhatsApp sent with the contact's latest message (`contacts[].profile.name`);
+    /// recorded by the shell, never used in a decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_name: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn whatsapp() -> Channel {
@@ -74,6 +82,7 @@ impl ContactState {
             next_token: 1,
             conversations_opened: 0,
             recent_messages: RecentMessages::default(),
+            profile_name: None,
         }
     }
 
@@ -149,6 +158,10 @@ pub struct Conversation {
     /// Start of the current stretch of customer messages no agent has answered (AUTO-6, AUTO-12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unanswered_since: Option<Timestamp>,
+    /// How many customer messages arrived since the business last wrote in this conversation
+    /// (the inbox's unread count).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unanswered_count: u32,
     /// AUTO-6: the reminder went out for the current stretch.
     #[serde(default)]
     pub reminded: bool,
@@ -580,6 +593,7 @@ mod tests {
             last_customer_at: Some(t(0)),
             last_agent_at: None,
             unanswered_since: Some(t(0)),
+            unanswered_count: 0,
             reminded: false,
             agent_involved: true,
             nudged_for: None,

@@ -912,7 +912,30 @@ impl SettingsStore for DynamoStore {
             settings: settings.clone(),
         };
         self.put("put_settings", &keys::settings(&settings.number), &item)
-            .await
+            .await?;
+        let entry = NumberEntryItem {
+            number: settings.number.clone(),
+        };
+        self.put(
+            "put_settings",
+            &keys::number_entry(&settings.number),
+            &entry,
+        )
+        .await
+    }
+
+    async fn numbers(&self) -> Result<Vec<BusinessNumberId>> {
+        let query = self
+            .query()
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_values(":pk", s(keys::NUMBERS_PK));
+        let (items, _) = self.query_until("numbers", query, usize::MAX).await?;
+        items
+            .into_iter()
+            .map(|i| parse::<NumberEntryItem>(i).map(|e| e.number))
+            .collect()
     }
 }
 

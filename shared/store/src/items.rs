@@ -11,6 +11,12 @@ use rules::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// A number's entry in the directory of numbers (`/v1/me` lists them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NumberEntryItem {
+    pub number: BusinessNumberId,
+}
+
 /// The contact's state item. `version`/`state` are absent for a contact the console created
 /// before it ever wrote; `profile` is written by the console only, never by a commit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -32,6 +32,8 @@ pub const OUTREACH_PREFIX: &str = "A#O#";
 pub const LOG_PREFIX: &str = "L#";
 pub const SETTINGS_SK: &str = "SETTINGS";
 pub const AGENTS_PK: &str = "AGENTS";
+/// The directory of business numbers (one item per number with settings).
+pub const NUMBERS_PK: &str = "NUMBERS";
 pub const CAMPAIGN_SK: &str = "CAMPAIGN";
 pub const CAMPAIGN_ROW_PREFIX: &str = "R#";
 pub const QUEUE_ENTRY_PREFIX: &str = "E#";
@@ -129,6 +131,11 @@ pub fn queue_pointer(number: &BusinessNumberId, conversation: &rules::Conversati
 /// The marker of a keyed capacity operation (its own partition: operations are spread).
 pub fn capacity_op(op: &str) -> Key {
     Key::new(format!("OP#{op}"), "op")
+}
+
+/// A number's entry in the directory of numbers (written with its settings).
+pub fn number_entry(number: &BusinessNumberId) -> Key {
+    Key::new(NUMBERS_PK.to_owned(), number.as_str())
 }
 
 pub fn agent(agent: &AgentId) -> Key {

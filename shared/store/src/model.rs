@@ -277,7 +277,12 @@ pub struct ContactSummary {
     pub assignee: Option<AgentId>,
     pub conversation: Option<ConversationId>,
     pub updated_at: Timestamp,
+    /// The console's profile; `profile_name` falls back to the one WhatsApp sent.
     pub profile: ContactProfile,
+    /// The current conversation's unanswered stretch: since when a customer message waits for an
+    /// agent, and how many customer messages came since an agent last wrote.
+    pub waiting_since: Option<Timestamp>,
+    pub unread: u32,
 }
 
 /// A page of results; `next` is an opaque cursor, `None` at the end.

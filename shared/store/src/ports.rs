@@ -101,7 +101,12 @@ pub trait SettingsStore: Send + Sync {
         number: &BusinessNumberId,
     ) -> impl Future<Output = Result<Option<NumberSettings>>> + Send;
 
+    /// Writes the settings, and the number's entry in the directory [`SettingsStore::numbers`]
+    /// reads.
     fn put_settings(&self, settings: &NumberSettings) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every number that has settings, in id order.
+    fn numbers(&self) -> impl Future<Output = Result<Vec<BusinessNumberId>>> + Send;
 }
 
 /// Agents and their capacity counters (AUTO-4, AUTO-5).

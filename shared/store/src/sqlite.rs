@@ -312,7 +312,19 @@ pub(crate) fn summary_of(
         assignee: state.and_then(assignee_of).cloned(),
         conversation: state.and_then(|s| s.conversation.as_ref().map(|c| c.id.clone())),
         updated_at: item.updated_at.unwrap_or(Timestamp::EPOCH),
-        profile: profile.unwrap_or_default(),
+        profile: {
+            let mut profile = profile.unwrap_or_default();
+            if profile.profile_name.is_none() {
+                profile.profile_name = state.and_then(|s| s.profile_name.clone());
+            }
+            profile
+        },
+        waiting_since: state
+            .and_then(|s| s.conversation.as_ref())
+            .and_then(|c| c.unanswered_since),
+        unread: state
+            .and_then(|s| s.conversation.as_ref())
+            .map_or(0, |c| c.unanswered_count),
     })
 }
 
@@ -1020,7 +1032,28 @@ impl SettingsStore for SqliteStore {
             settings: settings.clone(),
         };
         self.run("put_settings", move |c| {
-            put_item(c, &keys::settings(&item.settings.number), &item, None)
+            put_item(c, &keys::settings(&item.settings.number), &item, None)?;
+            let entry = NumberEntryItem {
+                number: item.settings.number.clone(),
+            };
+            put_item(c, &keys::number_entry(&entry.number), &entry, None)
+        })
+        .await
+    }
+
+    async fn numbers(&self) -> Result<Vec<BusinessNumberId>> {
+        self.read("numbers", |c| {
+            Ok(query_range::<NumberEntryItem>(
+                c,
+                keys::NUMBERS_PK,
+                "",
+                "\u{10FFFF}",
+                false,
+                u32::MAX,
+            )?
+            .into_iter()
+            .map(|(_, e)| e.number)
+            .collect())
         })
         .await
     }

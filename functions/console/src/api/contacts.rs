@@ -178,6 +178,26 @@ pub struct ContactItem {
     /// In the `queue` scope: the position, 1 = next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_position: Option<u32>,
+    /// Epoch seconds since a customer message waits for an agent's answer (absent: none waits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<i64>,
+    /// Customer messages in the current conversation since an agent last wrote.
+    pub unread: u32,
+    /// The latest message with content, either side (absent: none yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<LastMessage>,
+}
+
+/// The inbox list's preview of a conversation's latest message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LastMessage {
+    /// `inbound` (the customer) or `outbound` (the business).
+    pub kind: String,
+    /// Epoch seconds.
+    pub at: i64,
+    /// The message's content as the log shows it (`{"type":"text","body":…}`, a template, …).
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -197,7 +217,74 @@ fn item(s: store::ContactSummary) -> ContactItem {
         updated_at: s.updated_at.unix(),
         profile: Profile::from_rules(&s.profile),
         queue_position: None,
+        waiting_since: s.waiting_since.map(Timestamp::unix),
+        unread: s.unread,
+        last_message: None,
     }
+}
+
+/// How many log entries the preview looks through for the latest inbound message with content
+/// (notices come between).
+const PREVIEW_LOOKBACK: u32 = 4;
+
+/// The latest message with content of a contact: its newest inbound log entry with a body, or its
+/// newest outbound send, whichever is later (two reads).
+async fn last_message<D: Deps>(
+    d: &D,
+    number: &BusinessNumberId,
+    contact: &ContactKey,
+) -> ApiResult<Option<LastMessage>> {
+    let (log, outbound) = futures_util::future::try_join(
+        d.store()
+            .message_log(number, contact, PREVIEW_LOOKBACK, None),
+        d.store().outbound_log(
+            number,
+            contact,
+            Timestamp::EPOCH,
+            Timestamp::from_unix(i64::MAX),
+            1,
+        ),
+    )
+    .await?;
+    let inbound = log
+        .items
+        .into_iter()
+        .find_map(|m| match (&m.record.entry, m.record.body) {
+            (LogEntry::Inbound { at, .. }, Some(body)) => Some(LastMessage {
+                kind: "inbound".into(),
+                at: at.unix(),
+                body,
+            }),
+            _ => None,
+        });
+    let outbound = outbound.into_iter().next().and_then(|o| {
+        o.body.map(|body| LastMessage {
+            kind: "outbound".into(),
+            at: o.claimed_at.unix(),
+            body,
+        })
+    });
+    Ok(match (inbound, outbound) {
+        (Some(i), Some(o)) => Some(if o.at >= i.at { o } else { i }),
+        (i, o) => i.or(o),
+    })
+}
+
+/// Fills each item's preview (the reads run together).
+async fn with_previews<D: Deps>(d: &D, items: &mut [ContactItem]) -> ApiResult<()> {
+    let mut keys = Vec::with_capacity(items.len());
+    for it in items.iter() {
+        keys.push((number_id(&it.number)?, contact_key(&it.contact)?));
+    }
+    let previews = futures_util::future::try_join_all(
+        keys.iter()
+            .map(|(number, contact)| last_message(d, number, contact)),
+    )
+    .await?;
+    for (it, preview) in items.iter_mut().zip(previews) {
+        it.last_message = preview;
+    }
+    Ok(())
 }
 
 fn cursor_param(cursor: Option<String>) -> ApiResult<Option<String>> {
@@ -242,8 +329,10 @@ async fn search<D: Deps>(
         })
         .await
         .map_err(store_page_error)?;
+    let mut items: Vec<ContactItem> = page.items.into_iter().map(item).collect();
+    with_previews(d, &mut items).await?;
     Ok(ContactPage {
-        items: page.items.into_iter().map(item).collect(),
+        items,
         next: super::encode_cursor(page.next),
     })
 }
@@ -308,6 +397,7 @@ pub async fn list_conversations<D: Deps>(
                     items.push(it);
                 }
             }
+            with_previews(d.as_ref(), &mut items).await?;
             return Ok(Json(ContactPage { items, next: None }));
         }
     };
@@ -345,6 +435,18 @@ pub struct ConversationView {
     pub last_customer_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_agent_at: Option<i64>,
+    /// WIN-3: the click-to-WhatsApp ad or page call-to-action the conversation came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<ReferralView>,
+}
+
+/// Where a conversation came from (Meta's `referral`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReferralView {
+    /// `ad`, `post`, … as Meta says.
+    pub source_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
 }
 
 /// WIN-4: the window check of seed 003, with what may be sent now.
@@ -549,6 +651,10 @@ pub(crate) fn detail(c: &Contact, now: Timestamp) -> ContactDetail {
             .into(),
             last_customer_at: conv.last_customer_at.map(Timestamp::unix),
             last_agent_at: conv.last_agent_at.map(Timestamp::unix),
+            referral: conv.referral.as_ref().map(|r| ReferralView {
+                source_type: r.source_type.clone(),
+                source_id: r.source_id.clone(),
+            }),
         }
     });
     ContactDetail {
@@ -657,6 +763,8 @@ pub struct Delivery {
 /// One entry of the message log.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LogItem {
+    /// Unique in the contact's log and stable across reads (a client's list key).
+    pub id: String,
     /// `inbound`, `outbound` or `notice`.
     pub kind: String,
     /// Epoch seconds.
@@ -684,7 +792,8 @@ pub struct LogItem {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LogPage {
-    /// Newest first.
+    /// Newest first, in a stable order: by `at`; within one second, the customer's message before
+    /// the notices it caused and those before the business's sends; then in the order written.
     pub items: Vec<LogItem>,
     pub next: Option<String>,
 }
@@ -757,9 +866,19 @@ pub async fn message_log<D: Deps>(
         .store()
         .outbound_log(&c.number, &c.contact, from, until, MAX_OUTBOUND_PER_PAGE)
         .await?;
-    let mut items: Vec<LogItem> = page.items.into_iter().map(log_item).collect();
+    // The store gives each side newest first; one event's entries (same key) in the order written.
+    let mut items: Vec<LogItem> = Vec::with_capacity(page.items.len() + outbound.len());
+    let mut previous: Option<(String, usize)> = None;
+    for m in page.items {
+        let index = match &previous {
+            Some((key, i)) if *key == m.event_key.as_str() => i + 1,
+            _ => 0,
+        };
+        previous = Some((m.event_key.to_string(), index));
+        items.push(log_item(m, index));
+    }
     items.extend(outbound.into_iter().map(outbound_item));
-    items.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.key.cmp(&a.key)));
+    order_log(&mut items);
     let next = page.next.map(|log| {
         encode_cursor(&LogCursor {
             log: Some(log),
@@ -769,7 +888,25 @@ pub async fn message_log<D: Deps>(
     Ok(Json(LogPage { items, next }))
 }
 
-fn log_item(m: store::LoggedMessage) -> LogItem {
+/// Within one second: the customer's message, then the notices, then the business's sends.
+fn kind_rank(kind: &str) -> u8 {
+    match kind {
+        "inbound" => 0,
+        "notice" => 1,
+        _ => 2,
+    }
+}
+
+/// Newest first: by time, then by [`kind_rank`]; a stable sort keeps the store's order (the
+/// order written) among equals, and the id settles the rest.
+fn order_log(items: &mut [LogItem]) {
+    items.sort_by(|a, b| {
+        b.at.cmp(&a.at)
+            .then_with(|| kind_rank(&b.kind).cmp(&kind_rank(&a.kind)))
+    });
+}
+
+fn log_item(m: store::LoggedMessage, index: usize) -> LogItem {
     let at = m.record.at().unix();
     let conversation = m.record.conversation().map(|c| c.to_string());
     let (kind, message, notice) = match &m.record.entry {
@@ -777,6 +914,7 @@ fn log_item(m: store::LoggedMessage) -> LogItem {
         LogEntry::Notice { notice, .. } => ("notice", None, serde_json::to_value(notice).ok()),
     };
     LogItem {
+        id: format!("log:{}:{index}", m.event_key),
         kind: kind.into(),
         at,
         conversation,
@@ -799,6 +937,7 @@ fn outbound_item(o: store::OutboundEntry) -> LogItem {
         error: m.error.as_ref().map(|e| format!("{} {}", e.code, e.title)),
     };
     LogItem {
+        id: format!("send:{}", o.idempotency_key),
         kind: "outbound".into(),
         at: o.claimed_at.unix(),
         conversation: None,

@@ -472,15 +472,24 @@ pub(crate) fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
 pub struct Me {
     pub agent: String,
     pub role: Role,
+    /// The business numbers the caller works on (every number of the desk: agents are not
+    /// assigned to numbers), in id order.
+    pub numbers: Vec<String>,
 }
 
 #[utoipa::path(
     get, path = "/v1/me", tag = "identity",
     responses((status = 200, description = "The caller", body = Me), Errors)
 )]
-pub async fn me<D: Deps>(caller: Caller) -> axum::Json<Me> {
-    axum::Json(Me {
+pub async fn me<D: Deps>(
+    axum::extract::State(d): axum::extract::State<Arc<D>>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Me>> {
+    use store::SettingsStore as _;
+    let numbers = d.store().numbers().await?;
+    Ok(axum::Json(Me {
         agent: caller.agent.to_string(),
         role: caller.role,
-    })
+        numbers: numbers.iter().map(ToString::to_string).collect(),
+    }))
 }

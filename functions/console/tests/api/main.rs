@@ -241,6 +241,7 @@ pub fn conversation(n: u64, handler: Handler, status: ConversationStatus) -> Con
         last_customer_at: Some(t(0)),
         last_agent_at: None,
         unanswered_since: None,
+        unanswered_count: 0,
         reminded: false,
         agent_involved: false,
         nudged_for: None,

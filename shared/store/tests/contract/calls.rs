@@ -64,6 +64,7 @@ fn message(
         last_customer_at: Some(at),
         last_agent_at: None,
         unanswered_since: Some(at),
+        unanswered_count: 1,
         reminded: false,
         agent_involved: false,
         nudged_for: None,

@@ -53,6 +53,7 @@ fn conversation(id: &str, status: ConversationStatus, agent: Option<&str>) -> Co
         last_customer_at: Some(t(0)),
         last_agent_at: None,
         unanswered_since: None,
+        unanswered_count: 0,
         reminded: false,
         agent_involved: agent.is_some(),
         nudged_for: None,
