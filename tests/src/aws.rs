@@ -22,7 +22,7 @@
 
 use crate::clock::SharedClock;
 use crate::deployment::{APP_SECRET, Deployment, Reply, START, TOKENS, VERIFY_TOKEN};
-use crate::proxy::{CountingProxy, Counts};
+use crate::proxy::{CountingProxy, Counts, Requests};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use console::submitter::GraphSubmitter;
@@ -124,6 +124,24 @@ struct Urls {
     outbound: String,
 }
 
+/// The names of one deployment's resources on moto, by what `infra/template.yaml` calls them: what
+/// the permission test (OPS-1) resolves the template's references to.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub table: String,
+    pub inbound_queue_url: String,
+    pub updates_queue_url: String,
+    pub outbound_queue_url: String,
+    pub schedule_group: String,
+    /// The timers function's ARN (the schedules' target).
+    pub timers_function_arn: String,
+    /// The role Scheduler assumes (passed with every schedule).
+    pub scheduler_role_arn: String,
+    pub timer_dead_letter_arn: String,
+    /// Where each function's SDK clients point (its proxy listener, or moto).
+    pub endpoints: std::collections::BTreeMap<String, String>,
+}
+
 /// Switchboard on the AWS path (see the module doc).
 pub struct AwsPath {
     graph: FakeGraph,
@@ -140,6 +158,7 @@ pub struct AwsPath {
     timers_queue: SqsQueues,
     console: axum::Router,
     proxy: Option<CountingProxy>,
+    deployed: Deployed,
     /// The store as the harness sees it (checks only; never written by the harness).
     pub store: DynamoStore,
 }
@@ -147,7 +166,8 @@ pub struct AwsPath {
 /// The functions whose calls a counted deployment tells apart.
 pub const FUNCTIONS: [&str; 5] = ["ingest", "router", "sender", "timers", "console"];
 
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+/// An SDK configuration for moto or a proxy listener at `endpoint` (test credentials, us-east-1).
+pub async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
@@ -208,6 +228,19 @@ impl AwsPath {
                 .await
                 .expect("reset the cross-check counter");
         }
+    }
+
+    /// Every request the functions of a counted deployment sent, whole.
+    pub fn requests(&self) -> &Requests {
+        self.proxy
+            .as_ref()
+            .expect("a counted deployment (AwsPath::counted)")
+            .requests()
+    }
+
+    /// The deployment's resources on moto.
+    pub fn deployed(&self) -> &Deployed {
+        &self.deployed
     }
 
     /// The counts of a counted deployment.
@@ -291,6 +324,20 @@ impl AwsPath {
             retry_attempts: 185,
             max_event_age_seconds: 86_400,
         };
+        let deployed = Deployed {
+            table: table.clone(),
+            inbound_queue_url: urls.inbound.clone(),
+            updates_queue_url: urls.updates.clone(),
+            outbound_queue_url: urls.outbound.clone(),
+            schedule_group: group.clone(),
+            timers_function_arn: scheduler_config.target_arn.clone(),
+            scheduler_role_arn: scheduler_config.role_arn.clone(),
+            timer_dead_letter_arn: scheduler_config.dead_letter_arn.clone(),
+            endpoints: FUNCTIONS
+                .iter()
+                .map(|f| ((*f).to_owned(), endpoint(f)))
+                .collect(),
+        };
         let timers = SchedulerTimers::new(&router_sdk, scheduler_config)
             .expect("scheduler settings")
             .with_clock(Arc::new(clock.clone()));
@@ -349,6 +396,7 @@ impl AwsPath {
             timers_queue,
             console,
             proxy,
+            deployed,
             store,
         }
     }

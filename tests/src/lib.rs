@@ -11,9 +11,11 @@
 pub mod aws;
 pub mod clock;
 pub mod deployment;
+pub mod iam;
 pub mod local;
 pub mod proxy;
 pub mod stories;
+pub mod template;
 pub mod webhooks;
 
 pub use deployment::{APP_SECRET, Deployment, Reply, START, TOKENS, VERIFY_TOKEN};

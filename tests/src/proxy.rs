@@ -3,6 +3,9 @@
 //! per function), service and operation. DynamoDB and SQS (JSON protocol) name the operation in
 //! `X-Amz-Target`, SQS's query protocol in `Action=`; EventBridge Scheduler is REST, so its
 //! operation is told by method and path.
+//!
+//! Every request is also kept whole ([`Recorded`]: caller, method, path, target, body), so that a
+//! test can tell which resources a function's call touched (the permission test, OPS-1).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -19,7 +22,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Call {
     pub caller: String,
-    /// `dynamodb`, `sqs`, `scheduler` or `other`.
+    /// `dynamodb`, `sqs`, `scheduler`, `secretsmanager` or `other`.
     pub service: String,
     pub operation: String,
     /// What the call touched: DynamoDB key prefixes (`pk-prefix/sk-prefix`, e.g. `C/D` for a
@@ -27,9 +30,39 @@ pub struct Call {
     pub detail: String,
 }
 
+/// One request as a function sent it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub caller: String,
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// The `X-Amz-Target` header (JSON protocols).
+    pub target: Option<String>,
+    pub body: Bytes,
+}
+
 /// Counts shared by every listener of a proxy set.
 #[derive(Debug, Clone, Default)]
 pub struct Counts(Arc<Mutex<BTreeMap<Call, u64>>>);
+
+/// Every request of a proxy set, in arrival order.
+#[derive(Debug, Clone, Default)]
+pub struct Requests(Arc<Mutex<Vec<Recorded>>>);
+
+impl Requests {
+    fn add(&self, request: Recorded) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request);
+    }
+
+    /// Every request so far.
+    pub fn snapshot(&self) -> Vec<Recorded> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
 
 impl Counts {
     fn add(&self, call: Call) {
@@ -77,6 +110,8 @@ pub fn classify(method: &str, path: &str, target: Option<&str>, body: &[u8]) -> 
             "dynamodb"
         } else if prefix.starts_with("AmazonSQS") {
             "sqs"
+        } else if prefix.starts_with("secretsmanager") {
+            "secretsmanager"
         } else {
             "other"
         };
@@ -172,12 +207,14 @@ fn keys(v: &serde_json::Value, found: &mut std::collections::BTreeSet<String>) {
 struct Shared {
     upstream: SocketAddr,
     counts: Counts,
+    requests: Requests,
 }
 
 /// The running proxy: one listener per caller, all counting into the same [`Counts`].
 pub struct CountingProxy {
     endpoints: BTreeMap<String, String>,
     counts: Counts,
+    requests: Requests,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -194,6 +231,7 @@ impl CountingProxy {
             .next()
             .unwrap_or_else(|| panic!("moto endpoint {upstream} resolves to nothing"));
         let counts = Counts::default();
+        let requests = Requests::default();
         let mut endpoints = BTreeMap::new();
         let mut tasks = Vec::new();
         for caller in callers {
@@ -205,6 +243,7 @@ impl CountingProxy {
             let shared = Arc::new(Shared {
                 upstream,
                 counts: counts.clone(),
+                requests: requests.clone(),
             });
             let caller = (*caller).to_owned();
             tasks.push(tokio::spawn(accept(listener, shared, caller)));
@@ -212,6 +251,7 @@ impl CountingProxy {
         CountingProxy {
             endpoints,
             counts,
+            requests,
             tasks,
         }
     }
@@ -225,6 +265,11 @@ impl CountingProxy {
 
     pub fn counts(&self) -> &Counts {
         &self.counts
+    }
+
+    /// Every request the functions sent through the proxy, whole.
+    pub fn requests(&self) -> &Requests {
+        &self.requests
     }
 }
 
@@ -284,6 +329,13 @@ async fn forward(shared: &Shared, caller: &str, req: Request<Incoming>) -> Respo
         service,
         operation,
         detail,
+    });
+    shared.requests.add(Recorded {
+        caller: caller.to_owned(),
+        method: parts.method.as_str().to_owned(),
+        path: path.clone(),
+        target: target.map(str::to_owned),
+        body: body.clone(),
     });
 
     let stream = match TcpStream::connect(shared.upstream).await {

@@ -6,128 +6,13 @@
 //! function. Each check returns its problems, and the mutation tests below show that each one
 //! catches what it is for.
 
-use serde_norway::{Mapping, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use store::TableDefinition;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The template, with CloudFormation's short-form tags (`!Ref X`, `!GetAtt A.B`, `!Sub s`, …)
-/// turned into their long forms (`{Ref: X}`, `{Fn::GetAtt: [A, B]}`, `{Fn::Sub: s}`).
-fn template() -> Value {
-    let path = repo().join("infra/template.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    long_form(serde_norway::from_str(&text).expect("infra/template.yaml is YAML"))
-}
-
-fn long_form(value: Value) -> Value {
-    match value {
-        Value::Tagged(tagged) => {
-            let tag = tagged.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let inner = long_form(tagged.value);
-            let (key, inner) = match (name, inner) {
-                ("Ref" | "Condition", v) => (name.to_owned(), v),
-                ("GetAtt", Value::String(s)) => {
-                    let (resource, attribute) = s.split_once('.').expect("!GetAtt Resource.Attr");
-                    (
-                        "Fn::GetAtt".to_owned(),
-                        Value::Sequence(vec![resource.into(), attribute.into()]),
-                    )
-                }
-                (other, v) => (format!("Fn::{other}"), v),
-            };
-            let mut map = Mapping::new();
-            map.insert(key.into(), inner);
-            Value::Mapping(map)
-        }
-        Value::Mapping(map) => {
-            Value::Mapping(map.into_iter().map(|(k, v)| (k, long_form(v))).collect())
-        }
-        Value::Sequence(items) => Value::Sequence(items.into_iter().map(long_form).collect()),
-        other => other,
-    }
-}
-
-fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, key| v.get(*key))
-}
-
-fn text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn number(value: Option<&Value>) -> Option<i64> {
-    match value? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-fn list(value: Option<&Value>) -> Vec<&Value> {
-    match value {
-        Some(Value::Sequence(items)) => items.iter().collect(),
-        Some(single) => vec![single],
-        None => vec![],
-    }
-}
-
-/// An intrinsic reference as one token: `Ref:X`, `GetAtt:X.Attr`, `Sub:<string>`; a literal as
-/// `Literal:<text>`.
-fn token(value: &Value) -> String {
-    if let Some(name) = text(value.get("Ref")) {
-        return format!("Ref:{name}");
-    }
-    if let Some(parts) = value.get("Fn::GetAtt") {
-        let parts: Vec<String> = list(Some(parts))
-            .into_iter()
-            .filter_map(|p| text(Some(p)))
-            .collect();
-        return format!("GetAtt:{}", parts.join("."));
-    }
-    if let Some(sub) = text(value.get("Fn::Sub")) {
-        return format!("Sub:{sub}");
-    }
-    match text(Some(value)) {
-        Some(literal) => format!("Literal:{literal}"),
-        None => format!("Other:{value:?}"),
-    }
-}
-
-fn resources(t: &Value) -> Vec<(String, &Value)> {
-    match t.get("Resources") {
-        Some(Value::Mapping(map)) => map
-            .iter()
-            .map(|(k, v)| (text(Some(k)).expect("resource ids are strings"), v))
-            .collect(),
-        _ => vec![],
-    }
-}
-
-fn of_type<'a>(t: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
-    resources(t)
-        .into_iter()
-        .filter(|(_, r)| text(r.get("Type")).as_deref() == Some(kind))
-        .collect()
-}
-
-fn resource<'a>(t: &'a Value, id: &str) -> Option<&'a Value> {
-    at(t, &["Resources", id])
-}
-
-/// A function's property, or the template's `Globals.Function` default.
-fn function_property<'a>(t: &'a Value, function: &'a Value, name: &str) -> Option<&'a Value> {
-    at(function, &["Properties", name]).or_else(|| at(t, &["Globals", "Function", name]))
-}
+use switchboard_tests::template::{
+    Mapping, Value, at, environment, function_property, list, long_form, number, of_type,
+    on_failure_destination, repo, resource, role_permissions, template, text, token, variables,
+};
 
 // ------------------------------------------------------------------------------------------------
 // The functions: logical id, binary, package directory, expected package name.
@@ -458,16 +343,7 @@ fn dead_letter_queues(t: &Value) -> BTreeSet<String> {
         }
     }
     for (_, f) in of_type(t, "AWS::Serverless::Function") {
-        let destination = at(
-            f,
-            &[
-                "Properties",
-                "EventInvokeConfig",
-                "DestinationConfig",
-                "OnFailure",
-                "Destination",
-            ],
-        );
+        let destination = on_failure_destination(f);
         if let Some(d) = destination {
             dlqs.insert(token(d));
         }
@@ -644,20 +520,6 @@ const SECRETS: &[&str] = &[
     "OUTREACH_KEY",
 ];
 
-fn variables(vars: Option<&Value>) -> Vec<(String, String)> {
-    match vars {
-        Some(Value::Mapping(vars)) => vars
-            .iter()
-            .map(|(k, v)| (text(Some(k)).unwrap_or_default(), token(v)))
-            .collect(),
-        _ => vec![],
-    }
-}
-
-fn environment(f: &Value) -> Vec<(String, String)> {
-    variables(at(f, &["Properties", "Environment", "Variables"]))
-}
-
 fn check_secrets(t: &Value) -> Vec<String> {
     let mut problems = vec![];
     let mut sets: Vec<(String, Vec<(String, String)>)> = of_type(t, "AWS::Serverless::Function")
@@ -704,49 +566,26 @@ fn check_secrets(t: &Value) -> Vec<String> {
 // ------------------------------------------------------------------------------------------------
 // Least privilege.
 
-/// Every (action, resource token) a role's inline policies allow.
-fn role_permissions(t: &Value, role: &str) -> Vec<(String, String)> {
-    let mut out = vec![];
-    let Some(r) = resource(t, role) else {
-        return out;
-    };
-    for policy in list(at(r, &["Properties", "Policies"])) {
-        for statement in list(at(policy, &["PolicyDocument", "Statement"])) {
-            if text(statement.get("Effect")).as_deref() != Some("Allow") {
-                continue;
-            }
-            for action in list(statement.get("Action")) {
-                for resource in list(statement.get("Resource")) {
-                    out.push((text(Some(action)).unwrap_or_default(), token(resource)));
-                }
-            }
-        }
-    }
-    out
-}
-
 const LOGS: &[&str] = &["logs:CreateLogStream", "logs:PutLogEvents"];
+/// Active tracing (X-Ray has no resource-level permissions: `*` is the only resource).
+const XRAY: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+/// The item actions (transactions are authorized per item); what each role really needs of them is
+/// proven by tests/tests/iam_permissions.rs (OPS-1).
 const DYNAMODB: &[&str] = &[
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ];
-const TABLE: &[&str] = &["GetAtt:Table.Arn", "Sub:${Table.Arn}/index/*"];
+const TABLE: &str = "GetAtt:Table.Arn";
+const INDEXES: &str = "Sub:${Table.Arn}/index/*";
 const POLL: &[&str] = &[
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
 ];
-const SCHEDULES: &[&str] = &[
-    "scheduler:CreateSchedule",
-    "scheduler:UpdateSchedule",
-    "scheduler:DeleteSchedule",
-    "scheduler:GetSchedule",
-];
+const SCHEDULES: &[&str] = &["scheduler:CreateSchedule", "scheduler:UpdateSchedule"];
 
 type Grants = Vec<(&'static [&'static str], Vec<&'static str>)>;
 
@@ -760,7 +599,7 @@ fn allow_list(role: &str) -> Grants {
         "ConsoleRole" => "GetAtt:ConsoleLogGroup.Arn",
         _ => "",
     };
-    let mut grants: Grants = vec![(LOGS, vec![log_group])];
+    let mut grants: Grants = vec![(LOGS, vec![log_group]), (XRAY, vec!["Literal:*"])];
     let send = &["sqs:SendMessage"][..];
     let read_secret = &["secretsmanager:GetSecretValue"][..];
     let (inbound, outbound, updates) = (
@@ -779,7 +618,9 @@ fn allow_list(role: &str) -> Grants {
         "RouterRole" => {
             grants.push((POLL, vec![inbound]));
             grants.push((send, vec![inbound, outbound]));
-            grants.push((DYNAMODB, TABLE.to_vec()));
+            grants.push((DYNAMODB, vec![TABLE]));
+            // Queue entries leave the queue (claim_queue_head, leave_queue).
+            grants.push((&["dynamodb:DeleteItem"], vec![TABLE]));
             grants.push((
                 SCHEDULES,
                 vec![
@@ -792,10 +633,10 @@ fn allow_list(role: &str) -> Grants {
         }
         "SenderRole" => {
             grants.push((POLL, vec![outbound, updates]));
-            grants.push((send, vec![outbound, inbound, updates]));
-            grants.push((DYNAMODB, TABLE.to_vec()));
+            grants.push((send, vec![outbound, inbound]));
+            grants.push((DYNAMODB, vec![TABLE]));
             // SendingStore::send_context: one BatchGetItem before each send.
-            grants.push((&["dynamodb:BatchGetItem"], vec!["GetAtt:Table.Arn"]));
+            grants.push((&["dynamodb:BatchGetItem"], vec![TABLE]));
             grants.push((
                 read_secret,
                 vec!["Ref:WhatsAppAccessTokenArn", "Ref:OutreachKeyArn"],
@@ -806,7 +647,9 @@ fn allow_list(role: &str) -> Grants {
         }
         "ConsoleRole" => {
             grants.push((send, vec![inbound, outbound]));
-            grants.push((DYNAMODB, TABLE.to_vec()));
+            grants.push((DYNAMODB, vec![TABLE]));
+            // The inbox lists (search_contacts).
+            grants.push((&["dynamodb:Query"], vec![INDEXES]));
             grants.push((
                 read_secret,
                 vec!["Ref:WhatsAppAccessTokenArn", "Ref:OutreachKeyArn"],

@@ -1,0 +1,391 @@
+//! OPS-1: every function's IAM role allows what that function calls, and nothing else, proven
+//! against the calls the functions really make.
+//!
+//! moto does not check IAM, so the end-to-end stories run on the AWS path with every function's
+//! SDK behind its own listener of the recording proxy, and each function's configuration is loaded
+//! from the environment `infra/template.yaml` gives it (its secrets read from Secrets Manager on
+//! moto, by ARN). Each recorded call is mapped to the IAM actions and resource ARNs it needs
+//! (`switchboard_tests::iam::needs`, as AWS's service authorization reference does), and checked
+//! against that function's role in the template with every `Ref`/`GetAtt`/`Sub` resolved to the
+//! deployment's resources. The other way round, every grant of a role must have been used by its
+//! function, or be one of [`service_uses`]: what the Lambda service itself does with the role,
+//! which no SDK call of the function shows. Needs moto (`./scripts/test -p switchboard-tests
+//! --test iam_permissions`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use switchboard_tests::aws::{AwsPath, Deployed, FUNCTIONS, sdk};
+use switchboard_tests::iam::{self, ACCOUNT, Binding, PARTITION, REGION};
+use switchboard_tests::proxy::Recorded;
+use switchboard_tests::stories;
+use switchboard_tests::template::{self, Mapping, Value, at, environment, list, resource, text};
+
+/// The role of the function a proxy listener serves.
+fn role_of(function: &str) -> String {
+    let mut name = function.to_owned();
+    name[..1].make_ascii_uppercase();
+    format!("{name}Role")
+}
+
+fn function_of(role: &str) -> String {
+    format!("{}Function", role.trim_end_matches("Role"))
+}
+
+/// The secrets' ARNs on moto, by template parameter.
+const SECRET_PARAMETERS: [(&str, &str); 4] = [
+    ("WhatsAppAppSecretArn", "app-secret"),
+    ("WhatsAppVerifyTokenArn", "verify-token"),
+    ("WhatsAppAccessTokenArn", "access-token"),
+    ("OutreachKeyArn", "outreach-key"),
+];
+
+async fn create_secrets() -> BTreeMap<String, String> {
+    let client = aws_sdk_secretsmanager::Client::new(&sdk(&testkit::moto_endpoint()).await);
+    let mut arns = BTreeMap::new();
+    for (parameter, value) in SECRET_PARAMETERS {
+        let arn = client
+            .create_secret()
+            .name(testkit::unique("ops1"))
+            .secret_string(format!("e2e-{value}"))
+            .send()
+            .await
+            .expect("a secret on moto")
+            .arn
+            .expect("the secret's ARN");
+        arns.insert(parameter.to_owned(), arn);
+    }
+    arns
+}
+
+/// The template's names resolved to one deployment's resources on moto.
+fn binding(t: &Value, d: &Deployed, secrets: &BTreeMap<String, String>) -> Binding {
+    let mut b = Binding::default()
+        .with("AWS::Partition", PARTITION)
+        .with("AWS::Region", REGION)
+        .with("AWS::AccountId", ACCOUNT)
+        .with("Table", &d.table)
+        .with("Table.Arn", iam::table_arn(&d.table))
+        .queue("InboundQueue", &d.inbound_queue_url)
+        .queue("UpdatesQueue", &d.updates_queue_url)
+        .queue("OutboundQueue", &d.outbound_queue_url)
+        .with("TimerScheduleGroup", &d.schedule_group)
+        .with("TimerSchedulerRole.Arn", &d.scheduler_role_arn)
+        .with("TimersFunction.Arn", &d.timers_function_arn)
+        .with("TimerDeadLetterQueue.Arn", &d.timer_dead_letter_arn);
+    for (parameter, arn) in secrets {
+        b = b.with(parameter, arn);
+    }
+    // Every other parameter: its default.
+    if let Some(Value::Mapping(parameters)) = t.get("Parameters") {
+        for (name, p) in parameters {
+            let (Some(name), Some(default)) = (text(Some(name)), text(p.get("Default"))) else {
+                continue;
+            };
+            b.0.entry(name).or_insert(default);
+        }
+    }
+    b
+}
+
+/// A function's environment as the template sets it, resolved.
+fn resolved_environment(t: &Value, function: &str, b: &Binding) -> BTreeMap<String, String> {
+    let f = resource(t, function).unwrap_or_else(|| panic!("no {function} in the template"));
+    environment(f)
+        .into_iter()
+        .map(|(name, token)| {
+            let value = b
+                .resolve(&token)
+                .unwrap_or_else(|| panic!("{function}: {name} = {token} does not resolve"));
+            (name, value)
+        })
+        .collect()
+}
+
+/// Each function loads its configuration from the template's environment through its own proxy
+/// listener: the secrets it reads by ARN are recorded as its calls.
+async fn load_configurations(t: &Value, d: &Deployed, b: &Binding) {
+    for function in FUNCTIONS {
+        let env = resolved_environment(t, &function_of(&role_of(function)), b);
+        let lookup = aws_wiring::Env::from_lookup(move |name: &str| env.get(name).cloned());
+        let aws = sdk(&d.endpoints[function]).await;
+        let loaded = match function {
+            "ingest" => ingest::Config::load_from(&lookup, &aws).await.map(drop),
+            "router" => router::Config::load_from(&lookup, &aws).await.map(drop),
+            "sender" => sender::Config::load_from(&lookup, &aws).await.map(drop),
+            "console" => console::Config::load_from(&lookup, &aws).await.map(drop),
+            // No secrets: its configuration makes no call.
+            "timers" => continue,
+            other => panic!("unknown function {other}"),
+        };
+        loaded.unwrap_or_else(|e| {
+            panic!("{function} cannot start with the template's environment: {e}")
+        });
+    }
+}
+
+/// What the Lambda service itself does with a function's role, which no SDK call of the function
+/// shows: (role, action, resource token, why).
+fn service_uses(t: &Value) -> Vec<(String, String, String, &'static str)> {
+    let mut out = vec![];
+    for function in FUNCTIONS {
+        let role = role_of(function);
+        let id = function_of(&role);
+        let Some(f) = resource(t, &id) else { continue };
+        for action in ["logs:CreateLogStream", "logs:PutLogEvents"] {
+            out.push((
+                role.clone(),
+                action.to_owned(),
+                format!("GetAtt:{}LogGroup.Arn", id.trim_end_matches("Function")),
+                "Lambda writes the function's output to its log group with its role",
+            ));
+        }
+        if let Some(Value::Mapping(events)) = at(f, &["Properties", "Events"]) {
+            for event in events.values() {
+                if text(event.get("Type")).as_deref() != Some("SQS") {
+                    continue;
+                }
+                let queue = at(event, &["Properties", "Queue"])
+                    .map(template::token)
+                    .unwrap_or_default();
+                for action in [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
+                ] {
+                    out.push((
+                        role.clone(),
+                        action.to_owned(),
+                        queue.clone(),
+                        "the event source mapping polls the queue with the function's role (the harness receives on the AWS path)",
+                    ));
+                }
+            }
+        }
+        let destination = template::on_failure_destination(f);
+        if let Some(destination) = destination {
+            out.push((
+                role.clone(),
+                "sqs:SendMessage".to_owned(),
+                template::token(destination),
+                "Lambda sends a failed asynchronous invocation to its on-failure destination with the function's role",
+            ));
+        }
+        if text(template::function_property(t, f, "Tracing")).as_deref() == Some("Active") {
+            for action in ["xray:PutTraceSegments", "xray:PutTelemetryRecords"] {
+                out.push((
+                    role.clone(),
+                    action.to_owned(),
+                    "Literal:*".to_owned(),
+                    "active tracing: Lambda sends the function's segments with its role (X-Ray has no resource-level permissions)",
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// One deployment's recorded calls, with what the template resolves to there.
+struct Run {
+    binding: Binding,
+    calls: Vec<Recorded>,
+}
+
+/// Every call not allowed by its function's role, and every grant neither used nor a service use.
+fn problems(t: &Value, runs: &[Run]) -> Vec<String> {
+    let mut problems = BTreeSet::new();
+    let mut used: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for run in runs {
+        for call in &run.calls {
+            let role = role_of(&call.caller);
+            let grants = iam::grants(t, &role, &run.binding);
+            let needs = match iam::needs(call) {
+                Ok(needs) => needs,
+                Err(e) => {
+                    problems.insert(format!("{}: {e}", call.caller));
+                    continue;
+                }
+            };
+            for need in needs {
+                let allowing = iam::allowed(&grants, &need);
+                if allowing.is_empty() {
+                    problems.insert(format!(
+                        "{}: {} on {} is not allowed by {role}",
+                        call.caller, need.action, need.resource
+                    ));
+                }
+                for g in allowing {
+                    used.insert((role.clone(), g.action.clone(), g.token.clone()));
+                }
+            }
+        }
+    }
+    let service: BTreeSet<(String, String, String)> = service_uses(t)
+        .into_iter()
+        .map(|(role, action, token, _)| (role, action, token))
+        .collect();
+    let binding = runs.first().map(|r| r.binding.clone()).unwrap_or_default();
+    for function in FUNCTIONS {
+        let role = role_of(function);
+        for g in iam::grants(t, &role, &binding) {
+            let key = (role.clone(), g.action.clone(), g.token.clone());
+            if !used.contains(&key) && !service.contains(&key) {
+                problems.insert(format!(
+                    "{role} grants {} on {}, which {function} never used",
+                    g.action, g.token
+                ));
+            }
+        }
+    }
+    problems.into_iter().collect()
+}
+
+/// Takes `action` out of a role's statements (for the mutation checks).
+fn without_action(t: &Value, role: &str, action: &str) -> Value {
+    let mut t = t.clone();
+    let statements =
+        t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence_mut()
+            .expect("a role's statements");
+    let mut removed = false;
+    for statement in statements.iter_mut() {
+        let actions: Vec<Value> = list(statement.get("Action")).into_iter().cloned().collect();
+        let kept: Vec<Value> = actions
+            .iter()
+            .filter(|a| text(Some(a)).as_deref() != Some(action))
+            .cloned()
+            .collect();
+        removed |= kept.len() < actions.len();
+        statement["Action"] = Value::Sequence(kept);
+    }
+    statements.retain(|s| !list(s.get("Action")).is_empty());
+    assert!(removed, "{role} does not allow {action}");
+    t
+}
+
+fn with_statement(t: &Value, role: &str, action: &str, resource: &str) -> Value {
+    let mut t = t.clone();
+    let statements =
+        t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence_mut()
+            .expect("a role's statements");
+    let mut s = Mapping::new();
+    s.insert("Effect".into(), "Allow".into());
+    s.insert("Action".into(), action.into());
+    s.insert(
+        "Resource".into(),
+        template::long_form(serde_norway::from_str(resource).expect("a resource")),
+    );
+    statements.push(Value::Mapping(s));
+    t
+}
+
+#[tokio::test]
+async fn ops_1_every_call_is_allowed_by_its_functions_role_and_every_grant_is_used() {
+    let t = template::template();
+    let secrets = create_secrets().await;
+    // Each story on its own deployment, all at once (boxed: six story futures overflow the test
+    // thread's stack in a debug build).
+    let (a, b, c, d, e, f) = tokio::join!(
+        Box::pin(async {
+            let d = AwsPath::counted().await;
+            stories::seed_003_window_open_free_form_closed_template(&d).await;
+            d
+        }),
+        Box::pin(async {
+            let d = AwsPath::counted().await;
+            stories::seed_000_outreach_expired_and_active_interactions(&d).await;
+            d
+        }),
+        Box::pin(async {
+            let d = AwsPath::counted().await;
+            stories::seed_001_agent_reopens_a_closed_conversation(&d).await;
+            d
+        }),
+        Box::pin(async {
+            let d = AwsPath::counted().await;
+            stories::seed_002_campaign_answers_in_time_late_and_free_text(&d).await;
+            d
+        }),
+        Box::pin(async {
+            let d = AwsPath::counted().await;
+            stories::seed_004_welcome_queue_reminder_auto_close_csat(&d).await;
+            d
+        }),
+        Box::pin(async {
+            let d = AwsPath::counted().await;
+            stories::tpl_4_approval_on_a_fresh_number(&d).await;
+            d
+        }),
+    );
+    let deployments = [a, b, c, d, e, f];
+    load_configurations(
+        &t,
+        deployments[0].deployed(),
+        &binding(&t, deployments[0].deployed(), &secrets),
+    )
+    .await;
+    let runs: Vec<Run> = deployments
+        .iter()
+        .map(|d| Run {
+            binding: binding(&t, d.deployed(), &secrets),
+            calls: d.requests().snapshot(),
+        })
+        .collect();
+
+    // What each function did, for the record.
+    let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for call in runs.iter().flat_map(|r| &r.calls) {
+        for need in iam::needs(call).unwrap_or_default() {
+            let resource = need
+                .resource
+                .rsplit([':', '/'])
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            seen.entry(call.caller.clone())
+                .or_default()
+                .insert(format!("{} ({resource})", need.action));
+        }
+    }
+    for (function, actions) in &seen {
+        println!(
+            "{function}: {}",
+            actions.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    for function in FUNCTIONS {
+        assert!(
+            seen.contains_key(function),
+            "{function} made no AWS call: {seen:?}"
+        );
+    }
+
+    let found = problems(&t, &runs);
+    assert!(
+        found.is_empty(),
+        "infra/template.yaml against the calls:\n  {}",
+        found.join("\n  ")
+    );
+
+    // The check catches what it is for: the sender's role as it was before issue 15 (no
+    // BatchGetItem, which every send starts with) ...
+    let before = problems(
+        &without_action(&t, "SenderRole", "dynamodb:BatchGetItem"),
+        &runs,
+    );
+    assert!(
+        before
+            .iter()
+            .any(|p| p.starts_with("sender: dynamodb:BatchGetItem on arn:aws:dynamodb:")),
+        "{before:?}"
+    );
+    // ... and a grant no call uses.
+    let creep = problems(
+        &with_statement(&t, "ConsoleRole", "dynamodb:Scan", "!GetAtt Table.Arn"),
+        &runs,
+    );
+    assert_eq!(
+        creep,
+        ["ConsoleRole grants dynamodb:Scan on GetAtt:Table.Arn, which console never used"]
+    );
+}
