@@ -876,8 +876,133 @@ fn check_http_api(t: &Value) -> Vec<String> {
     problems
 }
 
+// ------------------------------------------------------------------------------------------------
+// OPS-2: alarms that reach someone, and tracing.
+
+/// What every alarm notifies: the given topic, else the stack's own.
+fn alarm_target() -> Value {
+    long_form(
+        serde_norway::from_str("!If [HasAlarmTopic, !Ref AlarmTopicArn, !Ref AlarmTopic]")
+            .expect("YAML"),
+    )
+}
+
+/// (namespace, metric, dimension name and value token) of every alarm OPS-2 asks for.
+fn required_alarms() -> Vec<(String, String, Option<(String, String)>)> {
+    let dim = |n: &str, v: &str| Some((n.to_owned(), v.to_owned()));
+    let mut out = vec![(
+        "AWS/SQS".to_owned(),
+        "ApproximateAgeOfOldestMessage".to_owned(),
+        dim("QueueName", "GetAtt:InboundQueue.QueueName"),
+    )];
+    for (id, ..) in FUNCTIONS {
+        for metric in ["Errors", "Throttles"] {
+            out.push((
+                "AWS/Lambda".to_owned(),
+                metric.to_owned(),
+                dim("FunctionName", &format!("Ref:{id}")),
+            ));
+        }
+    }
+    for metric in ["5xx", "Latency"] {
+        out.push((
+            "AWS/ApiGateway".to_owned(),
+            metric.to_owned(),
+            dim("ApiId", "Ref:HttpApi"),
+        ));
+    }
+    // The sender's SEND-2 alert, as it emits it (no dimension: one series for every number).
+    out.push((
+        sender::alerts::NAMESPACE.to_owned(),
+        sender::alerts::METRIC.to_owned(),
+        None,
+    ));
+    out
+}
+
+fn check_alarms(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let alarms = of_type(t, "AWS::CloudWatch::Alarm");
+    for (namespace, metric, dimension) in required_alarms() {
+        let found = alarms.iter().any(|(_, a)| {
+            let ap = |k: &str| text(at(a, &["Properties", k]));
+            let dims: Vec<(String, String)> = list(at(a, &["Properties", "Dimensions"]))
+                .into_iter()
+                .map(|d| {
+                    (
+                        text(d.get("Name")).unwrap_or_default(),
+                        d.get("Value").map(token).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            let on = match &dimension {
+                Some(d) => dims.contains(d),
+                None => dims.is_empty(),
+            };
+            ap("Namespace").as_deref() == Some(namespace.as_str())
+                && ap("MetricName").as_deref() == Some(metric.as_str())
+                && ap("ComparisonOperator").as_deref() == Some("GreaterThanThreshold")
+                && on
+        });
+        if !found {
+            problems.push(format!(
+                "no alarm on {namespace} {metric} {dimension:?} (OPS-2)"
+            ));
+        }
+    }
+    let target = alarm_target();
+    for (id, a) in &alarms {
+        let actions = list(at(a, &["Properties", "AlarmActions"]));
+        if actions != [&target] {
+            problems.push(format!(
+                "{id}: AlarmActions {actions:?}, expected [{target:?}]"
+            ));
+        }
+    }
+    // The stack's own topic unless one is given, with an optional email subscription.
+    let condition = |id: &str| resource(t, id).and_then(|r| text(r.get("Condition")));
+    let kind = |id: &str| resource(t, id).and_then(|r| text(r.get("Type")));
+    if kind("AlarmTopic").as_deref() != Some("AWS::SNS::Topic")
+        || condition("AlarmTopic").as_deref() != Some("CreateAlarmTopic")
+    {
+        problems.push("AlarmTopic: not an SNS topic created under CreateAlarmTopic".to_owned());
+    }
+    let create: Value =
+        long_form(serde_norway::from_str("!Equals [!Ref AlarmTopicArn, \"\"]").expect("YAML"));
+    if at(t, &["Conditions", "CreateAlarmTopic"]) != Some(&create) {
+        problems.push("CreateAlarmTopic: not \"AlarmTopicArn is empty\"".to_owned());
+    }
+    let subscription = resource(t, "AlarmEmailSubscription");
+    let sp = |k: &str| subscription.and_then(|s| at(s, &["Properties", k]));
+    if kind("AlarmEmailSubscription").as_deref() != Some("AWS::SNS::Subscription")
+        || condition("AlarmEmailSubscription").as_deref() != Some("SubscribeAlarmEmail")
+        || text(sp("Protocol")).as_deref() != Some("email")
+        || sp("Endpoint").map(token).as_deref() != Some("Ref:AlarmEmail")
+        || sp("TopicArn").map(token).as_deref() != Some("Ref:AlarmTopic")
+    {
+        problems.push(
+            "AlarmEmailSubscription: not an email subscription of AlarmTopic to AlarmEmail"
+                .to_owned(),
+        );
+    }
+    if at(t, &["Parameters", "AlarmEmail", "Default"]).and_then(|d| text(Some(d)))
+        != Some(String::new())
+    {
+        problems.push("AlarmEmail: must be optional (default empty)".to_owned());
+    }
+    // X-Ray: every function traced.
+    for (id, f) in of_type(t, "AWS::Serverless::Function") {
+        let tracing = text(function_property(t, f, "Tracing"));
+        if tracing.as_deref() != Some("Active") {
+            problems.push(format!("{id}: Tracing is {tracing:?}, expected Active"));
+        }
+    }
+    problems
+}
+
 fn all_problems(t: &Value) -> Vec<String> {
     [
+        check_alarms(t),
         check_functions(t),
         check_table(t),
         check_queues(t),
@@ -1125,5 +1250,53 @@ fn privilege_creep_is_caught() {
             props["Policies"] = Value::Sequence(vec!["AmazonDynamoDBFullAccess".into()]);
         }),
         "has SAM Policies",
+    );
+}
+
+#[test]
+fn ops_2_missing_alarms_topic_and_tracing_are_caught() {
+    for alarm in [
+        "InboundQueueAgeAlarm",
+        "SenderErrorsAlarm",
+        "TimersThrottlesAlarm",
+        "Api5xxAlarm",
+        "ApiLatencyAlarm",
+        "SendingStoppedAlarm",
+    ] {
+        let problems = mutated(|t| {
+            t["Resources"].as_mapping_mut().unwrap().remove(alarm);
+        });
+        assert!(
+            problems.iter().any(|p| p.starts_with("no alarm on")),
+            "{alarm}: {problems:?}"
+        );
+    }
+    assert_caught(
+        mutated(|t| {
+            let props = path_mut(t, "Resources/InboundDeadLetterAlarm/Properties");
+            props.as_mapping_mut().unwrap().remove("AlarmActions");
+        }),
+        "InboundDeadLetterAlarm: AlarmActions []",
+    );
+    assert_caught(
+        mutated(|t| {
+            t["Resources"]
+                .as_mapping_mut()
+                .unwrap()
+                .remove("AlarmTopic");
+        }),
+        "AlarmTopic: not an SNS topic",
+    );
+    assert_caught(
+        mutated(|t| {
+            *path_mut(t, "Resources/AlarmEmailSubscription/Properties/Protocol") = "sms".into();
+        }),
+        "AlarmEmailSubscription",
+    );
+    assert_caught(
+        mutated(|t| {
+            *path_mut(t, "Globals/Function/Tracing") = "PassThrough".into();
+        }),
+        "Tracing is Some(\"PassThrough\")",
     );
 }
