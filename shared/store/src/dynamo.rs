@@ -1792,18 +1792,26 @@ impl ConsoleStore for DynamoStore {
                     &keys::outbound_by_key(&pointer.idempotency_key),
                 )
                 .await?;
-            let message = match claim.and_then(|c| c.wamid) {
+            let message: Option<OutboundMessage> = match claim.and_then(|c| c.wamid) {
                 Some(wamid) => {
                     self.get_typed("outbound_log", &keys::outbound_by_wamid(&wamid))
                         .await?
                 }
                 None => None,
             };
+            // SEND-5: not accepted (yet): the send record says why.
+            let unsent = match &message {
+                Some(_) => None,
+                None => crate::SendingStore::send_record(self, &pointer.idempotency_key)
+                    .await?
+                    .map(|r| r.value.state),
+            };
             out.push(OutboundEntry {
                 idempotency_key: pointer.idempotency_key,
                 claimed_at: pointer.claimed_at,
                 body,
                 message,
+                unsent,
             });
         }
         Ok(out)

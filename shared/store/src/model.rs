@@ -419,6 +419,9 @@ pub struct OutboundEntry {
     /// The message as requested (the send's content), when the claim recorded it.
     pub body: Option<serde_json::Value>,
     pub message: Option<OutboundMessage>,
+    /// SEND-5: while Meta has not accepted it, the send's own state (refused or failed before
+    /// the call, with the reason; waiting; parked), so no refusal is silent. `None` once sent.
+    pub unsent: Option<crate::sending::SendState>,
 }
 
 /// The answer to claiming an idempotency key before a send.

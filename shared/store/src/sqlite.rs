@@ -1754,11 +1754,17 @@ fn outbound_log_sync(
             Some(wamid) => get_item::<OutboundMessage>(c, &keys::outbound_by_wamid(&wamid))?,
             None => None,
         };
+        // SEND-5: not accepted (yet): the send record says why.
+        let unsent = match &message {
+            Some(_) => None,
+            None => crate::sqlite::sending::send_state(c, &pointer.idempotency_key)?,
+        };
         out.push(OutboundEntry {
             idempotency_key: pointer.idempotency_key,
             claimed_at: pointer.claimed_at,
             body,
             message,
+            unsent,
         });
     }
     Ok(out)

@@ -745,7 +745,8 @@ pub async fn window_check<D: Deps>(
 /// Delivery state of an outbound message.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Delivery {
-    /// `queued` (not yet accepted by Meta), `sent`, `delivered`, `read` or `failed`.
+    /// `queued` (not yet accepted by Meta), `sent`, `delivered`, `read`, `failed`, or `refused`
+    /// (not sent, SEND-5: `error` says why).
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<i64>,
@@ -928,7 +929,7 @@ fn log_item(m: store::LoggedMessage, index: usize) -> LogItem {
 
 fn outbound_item(o: store::OutboundEntry) -> LogItem {
     let m = o.message.unwrap_or_default();
-    let delivery = Delivery {
+    let mut delivery = Delivery {
         status: m.status().map_or("queued", |s| s.as_str()).to_owned(),
         sent_at: m.sent_at.map(Timestamp::unix),
         delivered_at: m.delivered_at.map(Timestamp::unix),
@@ -936,6 +937,19 @@ fn outbound_item(o: store::OutboundEntry) -> LogItem {
         failed_at: m.failed_at.map(Timestamp::unix),
         error: m.error.as_ref().map(|e| format!("{} {}", e.code, e.title)),
     };
+    // SEND-5: a send Meta never accepted says why (SEND-4: a waiting retry names its attempt).
+    match o.unsent {
+        Some(store::SendState::Refused { reason, at }) => {
+            (delivery.status, delivery.failed_at) = ("refused".into(), Some(at.unix()));
+            delivery.error = Some(reason);
+        }
+        Some(store::SendState::Failed { reason, at, .. }) => {
+            (delivery.status, delivery.failed_at) = ("failed".into(), Some(at.unix()));
+            delivery.error = Some(reason);
+        }
+        Some(store::SendState::Waiting { because, .. }) => delivery.error = Some(because),
+        _ => {}
+    }
     LogItem {
         id: format!("send:{}", o.idempotency_key),
         kind: "outbound".into(),

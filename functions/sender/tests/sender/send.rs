@@ -687,11 +687,11 @@ async fn eight_concurrent_deliveries_of_one_job_reach_meta_once() {
     assert_eq!(log.len(), 1);
 }
 
-// SEND-1: a send refused before its call is held and recorded like any other: the console's log
-// lists it (with the message as requested), the record keeps the reason, and the pacing is not
-// taken for a message that never went out.
+// SEND-1 / SEND-5: a send refused before its call is held and recorded like any other: the
+// console's log lists it (with the message as requested) as refused with the reason, the record
+// keeps the reason, and the pacing is not taken for a message that never went out.
 #[tokio::test]
-async fn a_send_refused_before_its_call_is_listed_and_takes_no_pacing() {
+async fn send_5_a_send_refused_before_its_call_is_listed_refused_and_takes_no_pacing() {
     let w = world();
     let job = text_job("k9", &contact(1), "hello");
     let Outcome::Refused { reason } = w.send(job.clone()).await else {
@@ -709,6 +709,11 @@ async fn a_send_refused_before_its_call_is_listed_and_takes_no_pacing() {
     assert_eq!(log.len(), 1, "{reason}");
     assert_eq!(log[0].idempotency_key, "k9");
     assert!(log[0].body.is_some());
+    assert!(
+        matches!(&log[0].unsent, Some(SendState::Refused { reason: r, .. }) if *r == reason),
+        "{:?}",
+        log[0].unsent
+    );
     assert_eq!(w.store.number_pacing(&number()).await.unwrap().1, None);
     assert_eq!(
         w.store.recipient(&number(), &contact(1)).await.unwrap().1,

@@ -273,6 +273,11 @@ fn begin_call_sync(c: &Connection, call: &BeginCall) -> Result<CallBegun> {
     Ok(CallBegun::Begun { version })
 }
 
+/// The state of a key's send record, if any (the console's outbound log, SEND-5).
+pub(crate) fn send_state(c: &Connection, key: &str) -> Result<Option<crate::SendState>> {
+    Ok(get_versioned::<SendRecord>(c, &skeys::send_record(key))?.map(|(r, _)| r.state))
+}
+
 impl SendingStore for SqliteStore {
     async fn send_record(&self, key: &str) -> Result<Option<Versioned<SendRecord>>> {
         let key = skeys::send_record(key);

@@ -673,6 +673,47 @@ pub async fn begin_call_from_a_stale_read_changes_nothing<S: SendingStore + Stor
     );
 }
 
+// SEND-5: a send refused before its call is listed in the contact's outbound log with its
+// state and reason (no silent refusal); once Meta accepted a send, the log has its message.
+pub async fn send_5_outbound_log_shows_a_refused_send_and_its_reason<S: SendingStore + Store>(
+    store: S,
+) {
+    let refused = SendState::Refused {
+        reason: "window closed: templates only (send the recontact template)".into(),
+        at: t(1),
+    };
+    let call = BeginCall {
+        record: record("r1", in_flight()),
+        expected: None,
+        claim: Some(SendClaimWrite {
+            claimed_at: t(0),
+            body: Some(serde_json::json!({"type": "text", "body": "hi"})),
+        }),
+        pacing: PacingWrite::default(),
+    };
+    assert_eq!(
+        store.begin_call(&call).await.unwrap(),
+        CallBegun::Begun { version: 1 }
+    );
+    let log = store
+        .outbound_log(&number(), &contact(1), Timestamp::EPOCH, t(100), 10)
+        .await
+        .unwrap();
+    assert_eq!(log[0].unsent, Some(in_flight()), "held, not yet decided");
+    store
+        .put_send_record(&record("r1", refused.clone()), Some(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let log = store
+        .outbound_log(&number(), &contact(1), Timestamp::EPOCH, t(100), 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].message, None);
+    assert_eq!(log[0].unsent, Some(refused));
+}
+
 // The console's outbound log: a claim made before (by whoever queued the job, or an earlier
 // attempt) is kept with its time and body; the log lists the send once.
 pub async fn begin_call_keeps_an_existing_claim<S: SendingStore + Store>(store: S) {
@@ -896,6 +937,7 @@ macro_rules! sending_contract {
                 begin_call_from_a_stale_read_changes_nothing,
                 begin_call_keeps_an_existing_claim,
                 one_of_eight_concurrent_begin_calls_wins,
+                send_5_outbound_log_shows_a_refused_send_and_its_reason,
             ]
         );
     };
