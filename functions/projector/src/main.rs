@@ -1,0 +1,31 @@
+//! The projector Lambda: wiring only (tracing, configuration, DynamoDB client, runtime).
+
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use store::DynamoStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let table = aws_wiring::required(projector::TABLE_NAME)
+        .inspect_err(|e| tracing::error!(error = %e, "projector cannot start"))?;
+    let aws = aws_wiring::sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
+        let store = &store;
+        async move {
+            projector::handle(store, event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+}
