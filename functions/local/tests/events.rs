@@ -561,3 +561,64 @@ async fn evt_4_webhooks_retry_in_order_dead_letter_and_redeliver() {
         .await;
     assert_eq!(status, 404);
 }
+
+// EVT-1, EVT-2, EVT-4 under replay: Meta delivers every webhook three times, shuffled. The feed
+// has exactly one `message.received` per message and no event twice; the webhook receiver gets
+// every event of the feed at least once and nothing else (ids deduplicate them exactly).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evt_1_meta_delivering_three_times_shuffled_invents_and_doubles_nothing() {
+    let s = serve().await;
+    let r = receiver().await;
+    let (_, registered_at) = s.events_after(ADMIN, "").await;
+    let (status, created) = s
+        .call("POST", "/v1/webhooks", ADMIN, Some(json!({"url": r.url})))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let mut deliveries = Vec::new();
+    for contact in 0..3 {
+        for message in 0..4 {
+            let customer = format!("49151000002{contact:02}");
+            let id = format!("wamid.R{contact}M{message}");
+            for _ in 0..3 {
+                deliveries.push((customer.clone(), id.clone()));
+            }
+        }
+    }
+    // A fixed shuffle (linear congruential), so a failure replays the same order.
+    let mut seed: u64 = 0x5eed;
+    for i in (1..deliveries.len()).rev() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        deliveries.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+    for (customer, id) in &deliveries {
+        s.customer_writes(customer, id).await;
+    }
+    s.advance(0).await;
+    let (events, _) = s.events_after(ADMIN, &registered_at).await;
+    let ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no event twice");
+    let mut received: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "message.received")
+        .map(|e| e["data"]["message"].as_str().unwrap())
+        .collect();
+    received.sort();
+    let mut expected: Vec<String> = deliveries.iter().map(|(_, id)| id.clone()).collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(received, expected, "one message.received per message");
+
+    wait_until("every event delivered", || {
+        let got: HashSet<String> = delivered_ids(&r).into_iter().collect();
+        unique.iter().all(|id| got.contains(*id))
+    })
+    .await;
+    let got: HashSet<String> = delivered_ids(&r).into_iter().collect();
+    assert!(
+        got.iter().all(|id| unique.contains(id.as_str())),
+        "the receiver got nothing that is not in the feed"
+    );
+}
