@@ -12,15 +12,8 @@ use whatsapp::cloud::{AccessToken, CloudClient, CloudConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    // JSON logs, each line with its invocation's request and X-Ray trace ids.
+    aws_wiring::telemetry::init_logs();
 
     // Fail fast, with the variable's name, before taking any request. Secrets given as
     // `<NAME>_ARN` are read from Secrets Manager here, once.

@@ -7,6 +7,25 @@ use lambda_http::{Body, Request, Response};
 use queue::EventQueue;
 use whatsapp::signature::SIGNATURE_HEADER;
 
+/// The business metric of every webhook request (OPS-2), by [`outcome`].
+pub const WEBHOOKS: &str = "Webhooks";
+
+/// What a webhook request came to, for the metric's `outcome` dimension: accepted, or why it was
+/// refused (the classes of `webhook`'s answer table), never anything from the body.
+pub fn outcome(method: &str, status: u16) -> &'static str {
+    match (method, status) {
+        ("GET", 200) => "handshake",
+        ("GET", _) => "handshake_refused",
+        (_, 200) => "accepted",
+        (_, 401) => "refused_signature",
+        (_, 400) => "refused_invalid",
+        (_, 413) => "refused_too_large",
+        (_, 405) => "refused_method",
+        (_, 500..) => "failed_retryable",
+        _ => "refused_other",
+    }
+}
+
 /// Answers one API Gateway request.
 pub async fn handle<Q: EventQueue>(
     webhook: &Webhook,
@@ -24,7 +43,9 @@ pub async fn handle<Q: EventQueue>(
         signature,
         body: request.body().as_ref(),
     };
+    let method = parts.method;
     let answer = webhook::handle(webhook, queue, parts).await;
+    metrics::counter!(WEBHOOKS, "outcome" => outcome(method, answer.status)).increment(1);
     let mut response = Response::builder()
         .status(answer.status)
         .header(CONTENT_TYPE, answer.content_type);

@@ -1,4 +1,5 @@
-//! The ingest Lambda: wiring only (tracing, configuration and secrets, SQS client, runtime).
+//! The ingest Lambda: wiring only (logs and metrics, configuration and secrets, SQS client,
+//! runtime).
 
 use ingest::Config;
 use lambda_http::{Error, Request, service_fn};
@@ -6,15 +7,8 @@ use queue::SqsQueues;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    aws_wiring::telemetry::init_logs();
+    let metrics = aws_wiring::telemetry::init_metrics()?;
 
     // Fail fast, with the variable's name, before taking any request. The SDK configuration is
     // loaded once and shared: Secrets Manager (secrets given by ARN) and SQS.
@@ -27,7 +21,11 @@ async fn main() -> Result<(), Error> {
 
     lambda_http::run(service_fn(|request: Request| {
         let (webhook, queues) = (&webhook, &queues);
-        async move { Ok::<_, Error>(ingest::handler::handle(webhook, queues, request).await) }
+        async move {
+            let response = ingest::handler::handle(webhook, queues, request).await;
+            aws_wiring::telemetry::flush_metrics(metrics);
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }

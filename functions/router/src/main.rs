@@ -9,15 +9,8 @@ use timers::{SchedulerConfig, SchedulerTimers, SystemClock};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    // JSON logs, each line with its invocation's request and X-Ray trace ids.
+    aws_wiring::telemetry::init_logs();
 
     // Fail fast, with the variable's name, before taking any record.
     let aws = aws_wiring::sdk_config().await;

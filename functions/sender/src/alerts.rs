@@ -1,7 +1,8 @@
 //! SEND-2 "stop sending on that number; alert": an error-level log line and a metric. The metric is
-//! a CloudWatch embedded-metric-format (EMF) line on stdout, which Lambda's log delivery turns
-//! into the `Switchboard/SendingStopped` metric that an alarm watches. Ids only, never bodies or
-//! phone numbers of customers.
+//! counted through the `metrics` facade; on Lambda the function's recorder writes it as CloudWatch
+//! embedded-metric-format (EMF) lines, which Lambda's log delivery turns into the
+//! `Switchboard/SendingStopped` metric that `SendingStoppedAlarm` watches (tested in
+//! `tests/metrics.rs`). Ids only, never bodies or phone numbers of customers.
 
 use rules::BusinessNumberId;
 use std::sync::Mutex;
@@ -19,30 +20,15 @@ pub trait AlertSink: Send + Sync {
     fn raise(&self, alert: &Alert);
 }
 
-/// The metric's namespace and name.
-pub const NAMESPACE: &str = "Switchboard";
+/// The metric's namespace and names: [`METRIC`] without a dimension (one series for every
+/// number, the one `SendingStoppedAlarm` in infra/template.yaml watches) and [`METRIC_BY_NUMBER`]
+/// with the business number's id (Meta's phone number id, not a phone number).
+pub const NAMESPACE: &str = aws_wiring::telemetry::NAMESPACE;
 pub const METRIC: &str = "SendingStopped";
+pub const METRIC_BY_NUMBER: &str = "SendingStoppedByNumber";
 
-/// The EMF document of an alert (one line of JSON).
-pub fn emf_line(alert: &Alert, at_ms: i64) -> String {
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": at_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["number"]],
-                "Metrics": [{"Name": METRIC, "Unit": "Count"}],
-            }],
-        },
-        "number": alert.number.as_str(),
-        "code": alert.code,
-        "reason": alert.reason,
-        METRIC: 1,
-    })
-    .to_string()
-}
-
-/// Production: the error log line, and the EMF line on stdout.
+/// Production: the error log line, and the metrics (CloudWatch EMF through the function's
+/// recorder, written after the invocation: `aws_wiring::telemetry`).
 #[derive(Debug, Default)]
 pub struct EmfAlerts;
 
@@ -54,10 +40,9 @@ impl AlertSink for EmfAlerts {
             reason = %alert.reason,
             "sending stopped on the number: a person must fix the account, then resume it"
         );
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        println!("{}", emf_line(alert, at));
+        metrics::counter!(METRIC).increment(1);
+        metrics::counter!(METRIC_BY_NUMBER, "number" => alert.number.as_str().to_owned())
+            .increment(1);
     }
 }
 
@@ -78,28 +63,5 @@ impl AlertSink for RecordedAlerts {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(alert.clone());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_emf_line_declares_the_metric() {
-        let alert = Alert {
-            number: BusinessNumberId::new("200000000000001").unwrap(),
-            code: Some(190),
-            reason: "190: access token expired".into(),
-        };
-        let line: serde_json::Value = serde_json::from_str(&emf_line(&alert, 1_000)).unwrap();
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
-        assert_eq!(
-            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
-            METRIC
-        );
-        assert_eq!(line[METRIC], 1);
-        assert_eq!(line["number"], "200000000000001");
-        assert_eq!(line["code"], 190);
     }
 }

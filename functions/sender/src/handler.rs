@@ -112,8 +112,64 @@ where
     response
 }
 
-/// Logs a record's result; `true` when the record is done (acknowledged).
+/// The business metrics of the sender's records (OPS-2): sends by outcome and, for a failed send,
+/// SEND-2's error class; updates by outcome.
+pub const SENDS: &str = "Sends";
+pub const UPDATES: &str = "Updates";
+
+/// A record's result for the metrics: its outcome, and for a send that failed for good the error
+/// class of Meta's code (SEND-2's table), else `None`.
+pub fn outcome_of(result: &Result<Outcome, SenderError>) -> (&'static str, Option<String>) {
+    let outcome = match result {
+        Ok(Outcome::Sent { .. }) => "sent",
+        Ok(Outcome::AlreadySent { .. }) => "already_sent",
+        Ok(Outcome::Refused { .. }) => "refused",
+        Ok(Outcome::Failed { code, .. }) => {
+            let class = code.and_then(|code| {
+                let failure = rules::send_error::SendFailure::Meta {
+                    code,
+                    http_status: None,
+                };
+                serde_json::to_value(rules::send_error::classify(&failure).class)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+            });
+            return (
+                "failed",
+                Some(class.unwrap_or_else(|| "no_code".to_owned())),
+            );
+        }
+        Ok(Outcome::Waiting { .. }) => "waiting",
+        Ok(Outcome::Busy { .. }) => "busy",
+        Ok(Outcome::Ambiguous { .. }) => "ambiguous",
+        Ok(Outcome::Parked { .. }) => "parked",
+        Ok(Outcome::Ticked { .. }) => "campaign_tick",
+        Ok(Outcome::StaleTick) => "stale_tick",
+        Ok(Outcome::Applied { .. }) => "applied",
+        Ok(Outcome::Ignored { .. }) => "ignored",
+        Err(e) if e.is_retryable() => "error_retryable",
+        Err(_) => "error_permanent",
+    };
+    (outcome, None)
+}
+
+/// Counts a record's result in [`SENDS`] or [`UPDATES`].
+pub fn count(source: Source, result: &Result<Outcome, SenderError>) {
+    let name = match source {
+        Source::Outbound => SENDS,
+        Source::Updates => UPDATES,
+    };
+    match outcome_of(result) {
+        (outcome, Some(class)) => {
+            metrics::counter!(name, "outcome" => outcome, "error_class" => class).increment(1)
+        }
+        (outcome, None) => metrics::counter!(name, "outcome" => outcome).increment(1),
+    }
+}
+
+/// Logs and counts a record's result; `true` when the record is done (acknowledged).
 fn report(id: &str, source: Source, result: Result<Outcome, SenderError>) -> bool {
+    count(source, &result);
     match result {
         Ok(outcome) => {
             tracing::debug!(message = id, ?source, ?outcome, "record handled");

@@ -1,4 +1,4 @@
-//! The sender Lambda: wiring only (tracing, configuration, store, queues, Graph API, runtime).
+//! The sender Lambda: wiring only (logs and metrics, configuration, store, queues, Graph API, runtime).
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -10,15 +10,8 @@ use store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    aws_wiring::telemetry::init_logs();
+    let metrics = aws_wiring::telemetry::init_metrics()?;
 
     // Fail fast, with the variable's name, before taking any record.
     let aws = aws_wiring::sdk_config().await;
@@ -44,7 +37,11 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let sender = sender.clone();
         let sources = &sources;
-        async move { Ok::<_, Error>(handle(sender, sources, event.payload).await) }
+        async move {
+            let response = handle(sender, sources, event.payload).await;
+            aws_wiring::telemetry::flush_metrics(metrics);
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }

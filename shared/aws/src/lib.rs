@@ -15,6 +15,9 @@
 //!   webpki roots compiled into the binary instead of reading the system's certificate store at
 //!   cold start (the largest part of a function's init; see `infra/README.md`, "cold start").
 //!
+//! - [`telemetry`]: the log subscriber (JSON, each line with its invocation's X-Ray trace id) and
+//!   the EMF metrics recorder every function installs in `main`.
+//!
 //! Every function has the `*_from` twin taking an [`Env`], so tests pass a map instead of
 //! mutating the process environment.
 //!
@@ -37,6 +40,7 @@
 mod env;
 pub mod https;
 mod secret;
+pub mod telemetry;
 
 pub use env::{Env, ProcessEnv, optional, parsed, required};
 pub use secret::{

@@ -1,0 +1,88 @@
+//! OPS-2: the sender's business metrics as CloudWatch EMF, through the recorder every function
+//! installs: sends by outcome and, for a failed send, SEND-2's error class; SEND-2's alert as
+//! `SendingStopped` without a dimension (what `SendingStoppedAlarm` in infra/template.yaml
+//! watches) and per number. One test in this binary: the recorder is process-wide.
+
+use rules::{BusinessNumberId, MessageId};
+use sender::alerts::{METRIC, METRIC_BY_NUMBER, NAMESPACE};
+use sender::handler::{SENDS, Source, UPDATES, count};
+use sender::{Alert, AlertSink, EmfAlerts, Outcome, SenderError};
+use std::collections::BTreeMap;
+
+/// Every EMF document flushed: (metric, dimensions as name=value) → value.
+fn documents(emf: &[u8]) -> BTreeMap<(String, Vec<String>), u64> {
+    let mut out = BTreeMap::new();
+    for line in String::from_utf8(emf.to_vec()).unwrap().lines() {
+        let doc: serde_json::Value = serde_json::from_str(line).expect("an EMF document");
+        let declared = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], NAMESPACE, "{doc}");
+        let dimensions: Vec<String> = declared["Dimensions"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let d = d.as_str().unwrap();
+                format!("{d}={}", doc[d].as_str().unwrap())
+            })
+            .collect();
+        for metric in declared["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap().to_owned();
+            out.insert(
+                (name.clone(), dimensions.clone()),
+                doc[&name].as_u64().unwrap(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn ops_2_sends_by_outcome_and_error_class_and_sending_stopped_are_emf_metrics() {
+    let collector = aws_wiring::telemetry::init_metrics().expect("the recorder");
+    let wamid = || MessageId::new("wamid.M1").unwrap();
+    count(Source::Outbound, &Ok(Outcome::Sent { wamid: wamid() }));
+    count(Source::Outbound, &Ok(Outcome::Sent { wamid: wamid() }));
+    count(
+        Source::Outbound,
+        &Ok(Outcome::Failed {
+            code: Some(131047),
+            reason: "re-engagement".into(),
+        }),
+    );
+    count(
+        Source::Outbound,
+        &Err(SenderError::Invalid("not a job".into())),
+    );
+    count(Source::Updates, &Ok(Outcome::Applied { what: "status" }));
+    EmfAlerts.raise(&Alert {
+        number: BusinessNumberId::new("200000000000001").unwrap(),
+        code: Some(131031),
+        reason: "account locked".into(),
+    });
+
+    let mut emf = Vec::new();
+    collector.flush(&mut emf).expect("flushed");
+    let key = |metric: &str, dims: &[&str]| {
+        (
+            metric.to_owned(),
+            dims.iter().map(|d| (*d).to_owned()).collect::<Vec<_>>(),
+        )
+    };
+    let expected: BTreeMap<(String, Vec<String>), u64> = [
+        (key(SENDS, &["outcome=sent"]), 2),
+        (
+            key(
+                SENDS,
+                &["outcome=failed", "error_class=outside_service_window"],
+            ),
+            1,
+        ),
+        (key(SENDS, &["outcome=error_permanent"]), 1),
+        (key(UPDATES, &["outcome=applied"]), 1),
+        (key(METRIC, &[]), 1),
+        (key(METRIC_BY_NUMBER, &["number=200000000000001"]), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(documents(&emf), expected);
+}
