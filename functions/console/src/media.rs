@@ -60,10 +60,7 @@ pub struct MediaApi<M> {
 }
 
 /// The media routes (merge them with the console's router).
-pub fn routes<M: MediaStore + Clone + 'static>(api: MediaApi<M>) -> Router
-where
-    M: LocalFiles,
-{
+pub fn routes<M: MediaStore + LocalFiles + Clone + 'static>(api: MediaApi<M>) -> Router {
     Router::new()
         .route(
             "/v1/numbers/{number}/contacts/{contact}/media",
