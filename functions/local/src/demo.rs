@@ -83,9 +83,11 @@ fn desk() -> Result<Desk, String> {
     })
 }
 
-/// Plays the story; the exit code says whether every step happened.
-pub async fn run() -> ExitCode {
-    match play().await {
+/// Plays the story; the exit code says whether every step happened. With `serve`, the runner
+/// then stays up on that address with a few more customers waiting, so the desk (`/`) can be
+/// clicked through, until Ctrl-C.
+pub async fn run(serve: Option<std::net::SocketAddr>) -> ExitCode {
+    match play(serve).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("\ndemo stopped: {e}");
@@ -103,11 +105,14 @@ struct Demo {
     wamids: u32,
 }
 
-async fn play() -> Result<(), String> {
+async fn play(serve: Option<std::net::SocketAddr>) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("switchboard-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let settings = Settings {
-        addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        addr: match serve {
+            Some(addr) => addr,
+            None => "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        },
         db: dir.join("demo.db"),
         app_secret: SECRET.into(),
         verify_token: "demo-verify-token".into(),
@@ -136,7 +141,10 @@ async fn play() -> Result<(), String> {
         step: 0,
         wamids: 0,
     };
-    let result = demo.story().await;
+    let mut result = demo.story().await;
+    if result.is_ok() && serve.is_some() {
+        result = demo.keep_serving().await;
+    }
     demo.running.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -318,6 +326,57 @@ impl Demo {
         Ok(())
     }
 
+    /// `demo --serve`: more customers write (three are handed to Ana, the fourth waits in the
+    /// queue), then the desk stays open until Ctrl-C.
+    async fn keep_serving(&mut self) -> Result<(), String> {
+        let customers = [
+            (
+                "4915100000001",
+                "Jana Novák",
+                "Can I change my delivery address?",
+            ),
+            (
+                "4915100000002",
+                "Omar Haddad",
+                "The app does not accept my card",
+            ),
+            ("4915100000003", "Mia Chen", "Do you ship to Austria?"),
+            ("4915100000004", "Lee Park", "Is the spring sale still on?"),
+        ];
+        for (contact, name, text) in customers {
+            for content in [
+                json!({"type": "text", "text": {"body": text}}),
+                json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "bot.menu.1", "title": "Talk to a person"}}}),
+            ] {
+                self.wamids += 1;
+                let message = json!({
+                    "from": contact,
+                    "id": format!("wamid.DEMO{:04}", self.wamids),
+                    "timestamp": self.now().await?.to_string(),
+                });
+                let mut message = message;
+                if let (Some(m), Some(c)) = (message.as_object_mut(), content.as_object()) {
+                    m.extend(c.clone());
+                }
+                self.webhook_from(message, contact, name).await?;
+                self.advance(0).await?;
+            }
+        }
+        println!("\nThe desk is open: {}/", self.base);
+        println!("  sign in as the agent Ana with the token  {ANA}");
+        println!("  or as the admin with the token           {ADMIN}");
+        println!(
+            "  Kim's story is in Mine / Closed; three customers are Ana's, one waits in the queue."
+        );
+        println!(
+            "  The test clock is on: POST {}/dev/clock {{\"advance_seconds\": 90000}} closes the windows.",
+            self.base
+        );
+        println!("Ctrl-C stops (the temporary database is removed).");
+        let _ = tokio::signal::ctrl_c().await;
+        Ok(())
+    }
+
     fn progress(&mut self, what: &str) {
         self.step += 1;
         let done = "#".repeat(self.step);
@@ -494,12 +553,16 @@ impl Demo {
 
     async fn webhook(&self, mut message: Value) -> Result<(), String> {
         message["timestamp"] = Value::String(self.now().await?.to_string());
+        self.webhook_from(message, CUSTOMER, "Kim").await
+    }
+
+    async fn webhook_from(&self, message: Value, contact: &str, name: &str) -> Result<(), String> {
         let body = json!({
             "object": "whatsapp_business_account",
             "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
                 "messaging_product": "whatsapp",
                 "metadata": {"display_phone_number": "15550104477", "phone_number_id": NUMBER},
-                "contacts": [{"profile": {"name": "Kim"}, "wa_id": CUSTOMER}],
+                "contacts": [{"profile": {"name": name}, "wa_id": contact}],
                 "messages": [message]
             }}]}]
         })

@@ -1,6 +1,6 @@
 //! The runner's HTTP server: Meta's webhook (`GET`/`POST /webhook`, the ingest function's own
 //! code), the console API (`/v1`, the console function's own router), and with the test clock on,
-//! `/dev/clock`.
+//! `/dev/clock`; the agent workspace at `/` ([`crate::desk`]).
 
 use crate::engine::Engine;
 use axum::Router;
@@ -43,8 +43,9 @@ pub fn app(
                 .with_state(engine),
         );
     }
-    // The console's router brings the JSON 404 for every other path.
-    app.merge(console)
+    // The agent workspace at `/` (DESK-1); the console's router brings the JSON 404 for every
+    // other path.
+    app.merge(crate::desk::routes()).merge(console)
 }
 
 async fn webhook_handler(

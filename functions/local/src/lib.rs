@@ -13,6 +13,7 @@
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod desk;
 pub mod engine;
 pub mod http;
 pub mod media;

@@ -12,7 +12,9 @@ commands:
           (env: SWITCHBOARD_ADDR, SWITCHBOARD_DB, SWITCHBOARD_CONFIG, SWITCHBOARD_TEST_CLOCK,
            WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, WHATSAPP_ACCESS_TOKEN, WHATSAPP_GRAPH_URL)
           options: --addr HOST:PORT, --port PORT, --db PATH, --config FILE (override the env)
-  demo    play a short scripted story on a temporary database and explain each step";
+  demo    play a short scripted story on a temporary database and explain each step
+          options: --serve (then keep the desk open at http://127.0.0.1:3000/ until Ctrl-C),
+                   --port PORT (with --serve)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,7 +30,13 @@ fn main() -> ExitCode {
     };
     match args.first().map(String::as_str) {
         Some("serve") => runtime.block_on(serve(&args[1..])),
-        Some("demo") => runtime.block_on(switchboard_local::demo::run()),
+        Some("demo") => match demo_options(&args[1..]) {
+            Ok(serve) => runtime.block_on(switchboard_local::demo::run(serve)),
+            Err(e) => {
+                eprintln!("switchboard demo: {e}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -38,6 +46,26 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `demo [--serve] [--port PORT]`: where to keep serving after the story, if at all.
+fn demo_options(args: &[String]) -> Result<Option<std::net::SocketAddr>, String> {
+    let mut serve = false;
+    let mut port: u16 = 3000;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--serve" => serve = true,
+            "--port" => {
+                let value = it.next().ok_or("--port needs a value")?;
+                port = value
+                    .parse()
+                    .map_err(|_| format!("--port: {value} is not a port number"))?;
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(serve.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
 /// The environment, with the command line's options on top.

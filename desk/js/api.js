@@ -1,0 +1,85 @@
+// The one client of the console's /v1 API. Paths and bodies follow /v1/openapi.json (the browser
+// tests check that every path used here is in the document). The bearer token lives in
+// sessionStorage and goes in the Authorization header, never in a URL.
+
+const TOKEN_KEY = 'switchboard.token';
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export const session = {
+  get token() { return sessionStorage.getItem(TOKEN_KEY); },
+  set token(value) {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+/** Every operation the desk uses, by name: [method, path template]. */
+export const OPERATIONS = {
+  me: ['GET', '/v1/me'],
+  agents: ['GET', '/v1/agents'],
+  putAgent: ['PUT', '/v1/agents/{agent}'],
+  presence: ['PUT', '/v1/agents/{agent}/presence'],
+  settings: ['GET', '/v1/numbers/{number}/settings'],
+  putSettings: ['PUT', '/v1/numbers/{number}/settings'],
+  limits: ['GET', '/v1/numbers/{number}/limits'],
+  conversations: ['GET', '/v1/numbers/{number}/conversations'],
+  contact: ['GET', '/v1/numbers/{number}/contacts/{contact}'],
+  window: ['GET', '/v1/numbers/{number}/contacts/{contact}/window'],
+  log: ['GET', '/v1/numbers/{number}/contacts/{contact}/messages'],
+  send: ['POST', '/v1/numbers/{number}/contacts/{contact}/messages'],
+  claim: ['POST', '/v1/numbers/{number}/contacts/{contact}/claim'],
+  transfer: ['POST', '/v1/numbers/{number}/contacts/{contact}/transfer'],
+  close: ['POST', '/v1/numbers/{number}/contacts/{contact}/close'],
+  snooze: ['POST', '/v1/numbers/{number}/contacts/{contact}/snooze'],
+  templates: ['GET', '/v1/numbers/{number}/templates'],
+  recontact: ['PUT', '/v1/numbers/{number}/templates/{name}/{language}/recontact'],
+  campaigns: ['GET', '/v1/numbers/{number}/campaigns'],
+  campaign: ['GET', '/v1/numbers/{number}/campaigns/{campaign}'],
+  costs: ['GET', '/v1/numbers/{number}/costs'],
+};
+
+function path(template, params) {
+  return template.replace(/\{(\w+)\}/g, (_, name) => {
+    if (params[name] === undefined) throw new Error(`missing path parameter ${name}`);
+    return encodeURIComponent(params[name]);
+  });
+}
+
+/**
+ * Calls one operation: `call('log', {number, contact}, {query: {limit: 50}})`,
+ * `call('send', {number, contact}, {body: {text}})`.
+ */
+export async function call(operation, params = {}, { query, body, signal } = {}) {
+  const [method, template] = OPERATIONS[operation] ?? [];
+  if (!method) throw new Error(`unknown operation ${operation}`);
+  let url = path(template, params);
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
+    if ([...q].length) url += `?${q}`;
+  }
+  const headers = { Accept: 'application/json' };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+    cache: 'no-store',
+  });
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
+  if (!response.ok) {
+    throw new ApiError(response.status, data?.error ?? 'error', data?.message ?? `${response.status} ${response.statusText}`);
+  }
+  return data;
+}

@@ -1,0 +1,264 @@
+"""The agent workspace in a real browser (SPEC section 12, DESK-1..6). The tests run in file order
+on one runner: a customer writes, an agent claims, replies, the window closes, the recontact
+template goes out, the conversation closes with its survey; then an expired outreach press."""
+
+import json
+import os
+import re
+from pathlib import Path
+
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import ADMIN, ANA, NUMBER, ROOT, chromium
+
+KIM = "4915112345678"
+LEE = "4915187654321"
+WAIT = 15
+
+
+def wait(driver, predicate, what, timeout=WAIT):
+    def check(d):
+        try:
+            return predicate(d)
+        except StaleElementReferenceException:
+            return False
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check, message=f"waited {timeout} s for {what}")
+
+
+def text_of(driver, css):
+    return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
+
+
+def sign_in(driver, base, token):
+    driver.get(base + "/")
+    driver.execute_script("sessionStorage.clear()")
+    driver.refresh()
+    field = wait(driver, lambda d: d.find_element(By.ID, "token"), "the sign-in form")
+    field.clear()
+    field.send_keys(token, Keys.ENTER)
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".inbox h1"), "the inbox")
+
+
+def open_conversation(driver, base, contact):
+    driver.get(f"{base}/#/c/{NUMBER}/{contact}")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".composer h2"), "the conversation")
+
+
+def axe_violations(driver):
+    """axe-core (from npm, injected by the test only) on the current page: serious and critical."""
+    source = Path(os.environ.get("AXE_JS", ROOT / ".desk-tools" / "node_modules" / "axe-core" / "axe.min.js"))
+    assert source.exists(), f"{source} is missing: scripts/test-desk installs axe-core"
+    driver.execute_script(source.read_text())
+    driver.set_script_timeout(30)
+    violations = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations), e => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));")
+    return [v for v in violations if v.get("impact") in ("serious", "critical")]
+
+
+def test_desk_1_sign_in_with_the_desk_token_kept_out_of_the_url(switchboard, browser, shots):
+    browser.get(switchboard.base + "/")
+    wait(browser, lambda d: d.find_element(By.ID, "token"), "the sign-in form")
+    browser.save_screenshot(str(shots / "sign-in.png"))
+    browser.find_element(By.ID, "token").send_keys("not-a-token", Keys.ENTER)
+    wait(browser, lambda d: "not valid" in d.find_element(By.ID, "sign-in-error").text, "the refusal")
+    sign_in(browser, switchboard.base, ANA)
+    assert ANA not in browser.current_url
+    assert browser.execute_script("return sessionStorage.getItem('switchboard.token')") == ANA
+    assert "ana (agent)" in browser.find_element(By.ID, "who").text
+
+
+def test_desk_2_inbound_message_appears_without_reload_and_is_claimed_from_the_queue(switchboard, browser, shots):
+    sign_in(browser, switchboard.base, ANA)
+    marker = browser.execute_script("window.__notReloaded = true; return true")
+    assert marker
+    switchboard.customer(KIM, "Kim Example", {"type": "text", "text": {"body": "Hi, where is my order #1042?"}})
+    queue = wait(browser, lambda d: (b := d.find_element(By.CSS_SELECTOR, ".queue-count")) and "1 person in queue" in b.text and b,
+                 "the queue count")
+    assert browser.execute_script("return window.__notReloaded === true"), "the page was reloaded"
+    queue.click()
+    claim = wait(browser, lambda d: d.find_element(By.XPATH, "//button[normalize-space()='Claim Kim Example']"), "the claim button")
+    browser.save_screenshot(str(shots / "inbox-queue.png"))
+    claim.click()
+    wait(browser, lambda d: "handled by ana" in d.find_element(By.CSS_SELECTOR, ".facts").text, "the claim applied")
+    assert browser.find_element(By.ID, "conv-title").text == "Kim Example"
+    assert "Hi, where is my order #1042?" in text_of(browser, ".msg.in")
+
+
+def test_desk_3_reply_shows_its_delivery_state_live(switchboard, browser, shots):
+    open_conversation(browser, switchboard.base, KIM)
+    box = wait(browser, lambda d: d.find_element(By.ID, "reply-text"), "the free-form composer")
+    assert "Window open: closes at" in browser.find_element(By.ID, "window-state").text
+    box.send_keys("Your order ships today.")
+    browser.find_element(By.XPATH, "//form[contains(@class,'reply')]//button[normalize-space()='Send']").click()
+    wait(browser, lambda d: "Your order ships today." in text_of(d, ".msg.out"), "the reply in the log")
+    sent = next(i for i in switchboard.log(KIM) if i["kind"] == "outbound" and (i.get("body") or {}).get("body") == "Your order ships today.")
+    assert sent.get("message"), sent
+    switchboard.status(KIM, sent["message"], "delivered")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.out [data-delivery='delivered']"), "the delivered state")
+    browser.save_screenshot(str(shots / "conversation-open.png"))
+
+
+def test_desk_4_closed_window_offers_templates_only_and_the_recontact_template(switchboard, browser, shots):
+    open_conversation(browser, switchboard.base, KIM)
+    wait(browser, lambda d: d.find_elements(By.ID, "reply-text"), "the free-form composer")
+    switchboard.advance(25 * 3600)
+    wait(browser, lambda d: "window is closed" in d.find_element(By.ID, "window-state").text, "the closed window")
+    assert browser.find_elements(By.ID, "reply-text") == [], "free-form offered outside the window"
+    picker = browser.find_element(By.ID, "template-pick")
+    options = [o.text for o in picker.find_elements(By.TAG_NAME, "option")]
+    assert any("spring_sale" in o for o in options) and any("pick_up_again" in o for o in options), options
+    assert browser.find_element(By.ID, "template-preview").text
+    browser.save_screenshot(str(shots / "composer-templates-only.png"))
+    browser.find_element(By.XPATH, "//button[normalize-space()='Send Recontact Template']").click()
+    wait(browser, lambda d: "pick_up_again" in text_of(d, ".msg.out"), "the recontact template in the log")
+
+
+def test_desk_5_close_sends_the_csat_survey(switchboard, browser):
+    open_conversation(browser, switchboard.base, KIM)
+    # Kim answers the recontact template: the window opens again, as the composer shows.
+    switchboard.customer(KIM, "Kim Example", {"type": "text", "text": {"body": "Great, thank you!"}})
+    wait(browser, lambda d: "Great, thank you!" in text_of(d, ".msg.in"), "Kim's answer, live")
+    wait(browser, lambda d: d.find_elements(By.ID, "reply-text"), "the free-form composer again")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Close']").click()
+    wait(browser, lambda d: "How did we do today?" in text_of(d, ".msg.out"), "the CSAT survey in the log")
+    wait(browser, lambda d: "Conversation closed" in text_of(d, ".notice"), "the closing notice")
+    wait(browser, lambda d: "closed" in d.find_element(By.CSS_SELECTOR, ".facts").text, "the closed status")
+    assert browser.find_element(By.CSS_SELECTOR, ".composer h2").text == "Reopen by sending"
+
+
+def test_desk_3_expired_outreach_press_is_shown_with_its_notice(switchboard, browser, shots):
+    switchboard.api("PUT", f"/v1/numbers/{NUMBER}/contacts/{LEE}", {"first_name": "Lee", "last_name": "Park"}, expect=200)
+    switchboard.api("POST", f"/v1/numbers/{NUMBER}/contacts/{LEE}/outreach", {"name": "spring_sale", "language": "en_US"}, expect=202)
+    switchboard.advance(0)
+    outreach = next(i for i in switchboard.log(LEE) if i["kind"] == "outbound")
+    payloads = re.findall(r'"(sb1\.[^"]+)"', json.dumps(outreach["body"]))
+    assert outreach.get("message") and payloads, outreach
+    switchboard.advance(31 * 86400)
+    switchboard.customer(LEE, "Lee P.", {"type": "text", "text": {"body": "Hello, is the sale still on?"}})
+    switchboard.api("POST", f"/v1/numbers/{NUMBER}/contacts/{LEE}/claim", {}, token=ANA, expect=202)
+    switchboard.advance(0)
+    switchboard.customer(LEE, "Lee P.", {"context": {"from": "15550104477", "id": outreach["message"]}, "type": "button",
+                                         "button": {"payload": payloads[0], "text": "Yes, tell me more"}})
+    open_conversation(browser, switchboard.base, LEE)
+    notice = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".notice[data-notice='expired_outreach_pressed']"), "the expired notice")
+    assert "Expired outreach" in notice.text
+    assert "Pressed “Yes, tell me more”" in text_of(browser, ".msg.in")
+    assert "spring_sale" in text_of(browser, ".msg.out")
+    assert browser.find_element(By.ID, "conv-title").text == "Lee Park"
+    browser.save_screenshot(str(shots / "conversation-expired-outreach.png"))
+
+
+def test_desk_2_mine_all_closed_filters_and_search(switchboard, browser, shots):
+    for contact, name, text in [("4915100000001", "Jana Novák", "Can I change my delivery address?"),
+                                ("4915100000002", "Omar Haddad", "The app does not accept my card"),
+                                ("4915100000003", "Mia Chen", "Do you ship to Austria?")]:
+        switchboard.customer(contact, name, {"type": "text", "text": {"body": text}})
+    # CHAN-4 searches the desk's fields (first, last name, email, phone), not WhatsApp's name.
+    switchboard.api("PUT", f"/v1/numbers/{NUMBER}/contacts/4915100000001",
+                    {"first_name": "Jana", "last_name": "Novák", "email": "jana@example.com"}, expect=200)
+    sign_in(browser, switchboard.base, ANA)
+    browser.get(f"{switchboard.base}/#/inbox?scope=all&status=open")
+    wait(browser, lambda d: "Mia Chen" in text_of(d, ".conversations"), "the All inbox")
+    assert "Lee Park" in text_of(browser, ".conversations")
+    wait(browser, lambda d: "3 people in queue" in d.find_element(By.CSS_SELECTOR, ".queue-count").text, "the queue length")
+    browser.save_screenshot(str(shots / "inbox.png"))
+    # Mine / Closed: Kim, whose conversation Ana closed (seed 001).
+    browser.find_element(By.CSS_SELECTOR, "label[for$='-mine']").click()
+    browser.find_element(By.CSS_SELECTOR, "label[for$='-closed']").click()
+    wait(browser, lambda d: "Kim Example" in text_of(d, ".conversations"), "Kim in Mine / Closed")
+    search = browser.find_element(By.ID, "inbox-search")
+    search.send_keys("+49 151 1234", Keys.ENTER)
+    wait(browser, lambda d: "q=" in d.current_url and text_of(d, ".conv-name") == "Kim Example", "the search by phone")
+    browser.get(f"{switchboard.base}/#/inbox?scope=all&status=open&q=novák")
+    wait(browser, lambda d: text_of(d, ".conv-name") == "Jana Novák", "the search by last name")
+
+
+def test_desk_5_admin_pages_show_number_agents_templates_and_costs(switchboard, browser, shots):
+    sign_in(browser, switchboard.base, ADMIN)
+    browser.get(f"{switchboard.base}/#/admin/number")
+    settings = wait(browser, lambda d: d.find_element(By.ID, "settings-json"), "the settings editor")
+    assert json.loads(settings.get_attribute("value"))["number"] == NUMBER
+    browser.get(f"{switchboard.base}/#/admin/agents")
+    wait(browser, lambda d: "ben" in text_of(d, "table"), "the agents")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Set ben online']").click()
+    wait(browser, lambda d: d.find_elements(By.XPATH, "//button[normalize-space()='Set ben away']"), "ben online")
+    assert any(a["agent"] == "ben" and a["online"] for a in switchboard.api("GET", "/v1/agents", expect=200))
+    browser.get(f"{switchboard.base}/#/admin/templates")
+    wait(browser, lambda d: "pick_up_again" in text_of(d, "table"), "the templates")
+    browser.save_screenshot(str(shots / "admin-templates.png"))
+    browser.get(f"{switchboard.base}/#/admin/costs")
+    wait(browser, lambda d: "Costs from" in text_of(d, "caption"), "the cost report")
+
+
+def test_desk_6_no_serious_accessibility_violations(switchboard, browser):
+    browser.get(switchboard.base + "/")
+    browser.execute_script("sessionStorage.clear()")
+    browser.refresh()
+    wait(browser, lambda d: d.find_element(By.ID, "token"), "the sign-in form")
+    pages = {"sign-in": axe_violations(browser)}
+    sign_in(browser, switchboard.base, ANA)
+    browser.get(f"{switchboard.base}/#/inbox?scope=all&status=open&queue=1")
+    wait(browser, lambda d: "Mia Chen" in text_of(d, ".conversations"), "the inbox")
+    pages["inbox"] = axe_violations(browser)
+    open_conversation(browser, switchboard.base, LEE)
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice"), "the log")
+    pages["conversation"] = axe_violations(browser)
+    open_conversation(browser, switchboard.base, KIM)
+    pages["conversation-closed"] = axe_violations(browser)
+    sign_in(browser, switchboard.base, ADMIN)
+    browser.get(f"{switchboard.base}/#/admin/agents")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table"), "the agents")
+    pages["admin"] = axe_violations(browser)
+    found = {page: [(v["id"], v["impact"], v["help"]) for v in vs] for page, vs in pages.items() if vs}
+    assert found == {}, found
+
+
+def test_desk_6_keyboard_reaches_the_inbox_and_a_conversation(switchboard, browser):
+    sign_in(browser, switchboard.base, ANA)
+    browser.get(f"{switchboard.base}/#/inbox?scope=all&status=open")
+    wait(browser, lambda d: "Mia Chen" in text_of(d, ".conversations"), "the inbox")
+    body = browser.find_element(By.TAG_NAME, "body")
+    reached = None
+    for _ in range(40):
+        body = browser.switch_to.active_element
+        body.send_keys(Keys.TAB)
+        active = browser.switch_to.active_element
+        if active.tag_name == "a" and "#/c/" in (active.get_attribute("href") or ""):
+            reached = active
+            break
+    assert reached is not None, "Tab never reached a conversation"
+    reached.send_keys(Keys.ENTER)
+    wait(browser, lambda d: "#/c/" in d.current_url, "the conversation opened from the keyboard")
+
+
+def test_desk_6_usable_at_phone_width(switchboard, shots):
+    phone = chromium(390, 844)
+    try:
+        sign_in(phone, switchboard.base, ANA)
+        phone.get(f"{switchboard.base}/#/inbox?scope=all&status=open")
+        wait(phone, lambda d: "Mia Chen" in text_of(d, ".conversations"), "the inbox")
+        width = phone.execute_script("return window.innerWidth")
+        assert width <= 400, width
+        assert phone.execute_script("return document.documentElement.scrollWidth") <= width
+        phone.save_screenshot(str(shots / "inbox-390.png"))
+        open_conversation(phone, switchboard.base, LEE)
+        wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice"), "the log")
+        assert phone.execute_script("return document.documentElement.scrollWidth") <= width
+        send = phone.find_element(By.XPATH, "//form[contains(@class,'reply')]//button")
+        assert send.is_displayed() and send.rect["x"] + send.rect["width"] <= width
+        phone.save_screenshot(str(shots / "conversation-390.png"))
+    finally:
+        phone.quit()
+
+
+def test_desk_1_the_client_uses_only_operations_of_the_openapi_document(switchboard):
+    document = switchboard.api("GET", "/v1/openapi.json", token=None, expect=200)
+    client = (ROOT / "desk" / "js" / "api.js").read_text()
+    used = re.findall(r"\['(GET|POST|PUT|DELETE)', '(/v1/[^']+)'\]", client)
+    assert len(used) > 15
+    missing = [(m, p) for m, p in used if m.lower() not in document["paths"].get(p, {})]
+    assert missing == [], missing
