@@ -37,6 +37,8 @@ async fn main() -> Result<(), Error> {
         version: config.graph_version.clone(),
         ..CloudConfig::new(AccessToken::new(config.access_token.expose()))
     })?;
+    let media_cloud = cloud.clone();
+    let media_identity = identity.clone();
     let submitter = GraphSubmitter::new(cloud);
     let app = console::app(Console {
         store,
@@ -46,5 +48,19 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
         outreach_key: config.outreach_key.clone(),
     });
+    // Media (SPEC section 13): with `MEDIA_BUCKET`, the media routes beside `/v1`, on S3 (links
+    // are presigned; path-style addressing when an endpoint such as moto is configured).
+    let app = match std::env::var("MEDIA_BUCKET").ok().filter(|b| !b.is_empty()) {
+        Some(bucket) => console::media::routes(console::media::MediaApi {
+            store: media::S3Store::new(&aws, bucket, std::env::var("AWS_ENDPOINT_URL").is_ok()),
+            uploader: console::media::MediaUploader::Cloud(media_cloud),
+            identity: media_identity,
+            clock: Arc::new(SystemClock),
+            signer: media::links::LinkSigner::new(config.access_token.expose().as_bytes()),
+            console: app.clone(),
+        })
+        .merge(app),
+        None => app,
+    };
     lambda_http::run(app).await
 }

@@ -84,6 +84,16 @@ pub trait LocalFiles: Send + Sync {
     ) -> impl Future<Output = Result<Option<(MediaRecord, media::ByteStream)>, MediaError>> + Send;
 }
 
+/// S3's links are presigned URLs: the console's own download route serves nothing from it.
+impl LocalFiles for media::S3Store {
+    async fn open_object(
+        &self,
+        _object: &str,
+    ) -> Result<Option<(MediaRecord, media::ByteStream)>, MediaError> {
+        Ok(None)
+    }
+}
+
 impl LocalFiles for media::FolderStore {
     async fn open_object(
         &self,

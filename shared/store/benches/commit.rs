@@ -7,7 +7,8 @@
 //! Cases: one contact (one lane: each message waits for the previous one), and 1,000 distinct
 //! contacts spread over 32 concurrent lanes (the runner applies different contacts' events
 //! concurrently, each contact's own events in order). Every contact has an open conversation
-//! before measuring starts.
+//! before measuring starts. The 1,000-contact case runs again without the event log's triggers
+//! (EVT-1): the difference is what producing events costs a commit.
 //!
 //! `cargo bench -p switchboard-store --bench commit`
 
@@ -97,8 +98,25 @@ fn bench(c: &mut Criterion) {
     let summary: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut group = c.benchmark_group("sqlite_inbound");
     group.throughput(Throughput::Elements(1));
-    for contacts in [1usize, 1_000] {
-        let store = SqliteStore::open(dir.join(format!("bench-{contacts}.db"))).unwrap();
+    // The last case measures the same load without the event log's triggers (EVT-1), so one run
+    // shows what producing the events costs the commit path.
+    for (contacts, event_log) in [(1usize, true), (1_000, true), (1_000, false)] {
+        let name = if event_log {
+            format!("{contacts}_contacts")
+        } else {
+            format!("{contacts}_contacts_without_event_log")
+        };
+        let store = SqliteStore::open(dir.join(format!("bench-{name}.db"))).unwrap();
+        if !event_log {
+            runtime.block_on(async {
+                for trigger in ["event_log_appended", "event_log_created", "event_log_changed"] {
+                    store
+                        .execute_raw(&format!("DROP TRIGGER {trigger}"))
+                        .await
+                        .unwrap();
+                }
+            });
+        }
         let keys: Vec<_> = (0..contacts).map(contact).collect();
         // Every contact opens its conversation (and is past the first reply) before measuring.
         runtime.block_on(async {
@@ -112,7 +130,7 @@ fn bench(c: &mut Criterion) {
         // One lane per contact group, as the runner applies different contacts' events
         // concurrently (each contact's own events stay in order: a lane owns its contacts).
         let lanes = LANES.min(contacts);
-        group.bench_function(format!("load_and_commit/{contacts}_contacts"), |b| {
+        group.bench_function(format!("load_and_commit/{name}"), |b| {
             b.iter_custom(|iterations| {
                 let per_lane = (iterations as usize).div_ceil(lanes);
                 let start = std::time::Instant::now();
@@ -140,7 +158,7 @@ fn bench(c: &mut Criterion) {
         });
         if messages > 0 {
             summary.lock().unwrap().push(format!(
-                "{contacts} contact(s), {lanes} lane(s): {messages} inbound messages in {:.2} s = {:.0} messages/s (warm-up included)",
+                "{name}, {lanes} lane(s): {messages} inbound messages in {:.2} s = {:.0} messages/s (warm-up included)",
                 elapsed.as_secs_f64(),
                 messages as f64 / elapsed.as_secs_f64()
             ));

@@ -11,33 +11,60 @@ use super::*;
 use crate::events::{Delivery, EventStore, StoredEvent, WebhookEndpoint, WebhookStore};
 use rusqlite::functions::FunctionFlags;
 
-/// Which item changes reach the projector: the same items [`crate::events::feeds_events`] names
-/// (log entries and send pointers only when created: they are never rewritten).
-const FEEDS: &str = "(substr(new.pk, 1, 2) = 'W#' AND new.sk = 'W')
+/// Item changes the projector function sees when written: outbound messages' delivery records,
+/// campaigns, templates (a subset of what [`crate::events::feeds_events`] names; log entries
+/// and send pointers are recorded by position, see [`schema`]).
+const PROJECTED: &str = "(substr(new.pk, 1, 2) = 'W#' AND new.sk = 'W')
         OR (substr(new.pk, 1, 2) = 'K#' AND new.sk = 'CAMPAIGN')
-        OR substr(new.pk, 1, 2) = 'T#'
-        OR (substr(new.pk, 1, 2) = 'N#' AND new.sk = 'PACING')";
+        OR substr(new.pk, 1, 2) = 'T#'";
 
+/// A number's pacing record changes at every send; only a stop, a resume or a new messaging
+/// limit is an event, so the trigger compares those fields before calling the projector.
+const PACING_CHANGED: &str = "substr(new.pk, 1, 2) = 'N#' AND new.sk = 'PACING' AND (
+        old.data IS NULL
+        OR json_extract(old.data, '$.stop_reason') IS NOT json_extract(new.data, '$.stop_reason')
+        OR json_extract(old.data, '$.pacing.stopped') IS NOT json_extract(new.data, '$.pacing.stopped')
+        OR json_extract(old.data, '$.settings.messaging_limit') IS NOT json_extract(new.data, '$.settings.messaging_limit'))";
+
+/// The event log and the triggers that write it.
+///
+/// Message-log entries and send pointers (most events: one or more per message) are written
+/// once and never change, so their trigger records only their position (`pk`, `sk`, no body):
+/// one small row, no projection on the writer's thread. Reading projects them from the item
+/// with the same pure projector, which gives the same event and id every time. Items that change
+/// in place (delivery records, campaigns, templates, pacing) keep their projected events'
+/// JSON (`body`), since their earlier images are gone after the next write.
 fn schema() -> String {
     format!(
         "
-CREATE TABLE IF NOT EXISTS events (
+DROP TRIGGER IF EXISTS items_events_insert;
+DROP TRIGGER IF EXISTS items_events_update;
+DROP TABLE IF EXISTS events;
+CREATE TABLE IF NOT EXISTS event_log (
     seq INTEGER PRIMARY KEY,
     number TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT,
+    pk TEXT,
+    sk TEXT
 );
-CREATE INDEX IF NOT EXISTS events_by_number ON events (number, seq);
-CREATE TRIGGER IF NOT EXISTS items_events_insert AFTER INSERT ON items
-WHEN (substr(new.pk, 1, 2) = 'C#' AND substr(new.sk, 1, 2) IN ('L#', 'S#')) OR {FEEDS}
+CREATE INDEX IF NOT EXISTS event_log_by_number ON event_log (number, seq);
+CREATE TRIGGER IF NOT EXISTS event_log_appended AFTER INSERT ON items
+WHEN substr(new.pk, 1, 2) = 'C#' AND substr(new.sk, 1, 2) IN ('L#', 'S#')
 BEGIN
-    INSERT INTO events (number, body)
+    INSERT INTO event_log (number, pk, sk)
+    VALUES (substr(new.pk, 3, instr(substr(new.pk, 3), '#') - 1), new.pk, new.sk);
+END;
+CREATE TRIGGER IF NOT EXISTS event_log_created AFTER INSERT ON items
+WHEN {PROJECTED} OR (substr(new.pk, 1, 2) = 'N#' AND new.sk = 'PACING')
+BEGIN
+    INSERT INTO event_log (number, body)
     SELECT json_extract(j.value, '$.number'), j.value
     FROM json_each(switchboard_project(new.pk, new.sk, NULL, new.data)) AS j;
 END;
-CREATE TRIGGER IF NOT EXISTS items_events_update AFTER UPDATE ON items
-WHEN ({FEEDS}) AND old.data IS NOT new.data
+CREATE TRIGGER IF NOT EXISTS event_log_changed AFTER UPDATE ON items
+WHEN (({PROJECTED}) AND old.data IS NOT new.data) OR ({PACING_CHANGED})
 BEGIN
-    INSERT INTO events (number, body)
+    INSERT INTO event_log (number, body)
     SELECT json_extract(j.value, '$.number'), j.value
     FROM json_each(switchboard_project(new.pk, new.sk, old.data, new.data)) AS j;
 END;
@@ -46,12 +73,14 @@ CREATE TABLE IF NOT EXISTS webhooks (
     data TEXT NOT NULL,
     cursor INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
+DROP TABLE IF EXISTS webhook_queue;
+CREATE TABLE IF NOT EXISTS webhook_queue (
     endpoint TEXT NOT NULL,
     seq INTEGER NOT NULL,
     lane TEXT NOT NULL,
     event_id TEXT NOT NULL,
     type TEXT NOT NULL,
+    body TEXT NOT NULL,
     dead INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     first_at INTEGER,
@@ -59,8 +88,8 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     last_error TEXT,
     PRIMARY KEY (endpoint, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS webhook_lanes ON webhook_deliveries (endpoint, lane, seq) WHERE dead = 0;
-CREATE INDEX IF NOT EXISTS webhook_due ON webhook_deliveries (next_at) WHERE dead = 0;
+CREATE INDEX IF NOT EXISTS webhook_lanes ON webhook_queue (endpoint, lane, seq) WHERE dead = 0;
+CREATE INDEX IF NOT EXISTS webhook_due ON webhook_queue (next_at) WHERE dead = 0;
 "
     )
 }
@@ -113,11 +142,69 @@ fn seq_of(cursor: Option<&str>) -> Result<i64> {
 
 fn stored(seq: i64, body: &str) -> Result<StoredEvent> {
     let event = serde_json::from_str(body)
-        .map_err(|e| StoreError::corrupt("events", &seq.to_string(), e))?;
+        .map_err(|e| StoreError::corrupt("event_log", &seq.to_string(), e))?;
     Ok(StoredEvent {
         cursor: seq.to_string(),
         event,
     })
+}
+
+/// One row of the event log, as read with its item (for rows recorded by position).
+type LogRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+const LOG_COLUMNS: &str = "SELECT e.seq, e.body, e.pk, e.sk, i.data FROM event_log e
+     LEFT JOIN items i ON e.body IS NULL AND i.pk = e.pk AND i.sk = e.sk";
+
+/// The event of a row: its stored JSON, or the projection of the item it points at.
+fn event_of(row: &LogRow) -> Result<Option<StoredEvent>> {
+    let (seq, body, pk, sk, data) = row;
+    if let Some(body) = body {
+        return stored(*seq, body).map(Some);
+    }
+    let (Some(pk), Some(sk)) = (pk, sk) else {
+        return Err(StoreError::corrupt(
+            "event_log",
+            &seq.to_string(),
+            "no body and no item",
+        ));
+    };
+    // Log entries and send pointers carry their own time; `at` is unused for them.
+    let Some(event) =
+        crate::events::project_item::<str>(pk, sk, None, data.as_deref(), Timestamp::EPOCH)
+            .into_iter()
+            .next()
+    else {
+        // The item is gone (deleted by hand): its event can no longer be read.
+        return Ok(None);
+    };
+    Ok(Some(StoredEvent {
+        cursor: seq.to_string(),
+        event,
+    }))
+}
+
+fn log_rows(c: &Connection, from: i64, limit: u32, numbers: Option<&str>) -> Result<Vec<LogRow>> {
+    let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
+    match numbers {
+        None => c
+            .prepare_cached(&format!(
+                "{LOG_COLUMNS} WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2"
+            ))
+            .and_then(|mut s| s.query_map(params![from, limit], map)?.collect()),
+        Some(list) => c
+            .prepare_cached(&format!(
+                "{LOG_COLUMNS} WHERE e.seq > ?1 AND e.number IN (SELECT value FROM json_each(?3))
+                 ORDER BY e.seq LIMIT ?2"
+            ))
+            .and_then(|mut s| s.query_map(params![from, limit, list], map)?.collect()),
+    }
+    .map_err(sql_error("events_after"))
 }
 
 impl EventStore for SqliteStore {
@@ -131,37 +218,22 @@ impl EventStore for SqliteStore {
         let numbers: Option<Vec<String>> =
             numbers.map(|ns| ns.iter().map(|n| n.to_string()).collect());
         self.read_with("events_after", false, move |c| {
-            let rows: Vec<(i64, String)> = match &numbers {
-                None => c
-                    .prepare_cached(
-                        "SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                    )
-                    .and_then(|mut s| {
-                        s.query_map(params![from, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-                            .collect()
-                    }),
-                Some(ns) => {
-                    let list = serde_json::to_string(ns)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                    c.prepare_cached(
-                        "SELECT seq, body FROM events WHERE seq > ?1
-                         AND number IN (SELECT value FROM json_each(?3)) ORDER BY seq LIMIT ?2",
-                    )
-                    .and_then(|mut s| {
-                        s.query_map(params![from, limit, list], |r| Ok((r.get(0)?, r.get(1)?)))?
-                            .collect()
-                    })
+            let list = match &numbers {
+                Some(ns) => Some(
+                    serde_json::to_string(ns).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                ),
+                None => None,
+            };
+            let rows = log_rows(c, from, limit, list.as_deref())?;
+            let mut items = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if let Some(e) = event_of(row)? {
+                    items.push(e);
                 }
             }
-            .map_err(sql_error("events_after"))?;
-            let items = rows
-                .iter()
-                .map(|(seq, body)| stored(*seq, body))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Page {
-                next: items.last().map(|e| e.cursor.clone()),
-                items,
-            })
+            // The cursor moves past every row read, even one whose item is gone.
+            let next = rows.last().map(|r| r.0.to_string());
+            Ok(Page { next, items })
         })
     }
 }
@@ -180,8 +252,8 @@ fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
     })
 }
 
-const DELIVERY_COLUMNS: &str = "d.endpoint, d.seq, d.event_id, d.type, e.body, d.attempts, \
-     d.first_at, d.next_at, d.last_error FROM webhook_deliveries d JOIN events e ON e.seq = d.seq";
+const DELIVERY_COLUMNS: &str = "d.endpoint, d.seq, d.event_id, d.type, d.body, d.attempts, \
+     d.first_at, d.next_at, d.last_error FROM webhook_queue d";
 
 impl WebhookStore for SqliteStore {
     async fn put_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()> {
@@ -191,7 +263,7 @@ impl WebhookStore for SqliteStore {
         self.run("put_webhook", move |c| {
             c.prepare_cached(
                 "INSERT INTO webhooks (id, data, cursor)
-                 VALUES (?1, ?2, (SELECT coalesce(max(seq), 0) FROM events))
+                 VALUES (?1, ?2, (SELECT coalesce(max(seq), 0) FROM event_log))
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data",
             )
             .and_then(|mut s| s.execute(params![id, data]))
@@ -234,13 +306,10 @@ impl WebhookStore for SqliteStore {
     async fn delete_webhook(&self, id: &str) -> Result<bool> {
         let id = id.to_owned();
         self.run("delete_webhook", move |c| {
-            c.execute(
-                "DELETE FROM webhook_deliveries WHERE endpoint = ?1",
-                params![id],
-            )
-            .and_then(|_| c.execute("DELETE FROM webhooks WHERE id = ?1", params![id]))
-            .map(|n| n > 0)
-            .map_err(sql_error("delete_webhook"))
+            c.execute("DELETE FROM webhook_queue WHERE endpoint = ?1", params![id])
+                .and_then(|_| c.execute("DELETE FROM webhooks WHERE id = ?1", params![id]))
+                .map(|n| n > 0)
+                .map_err(sql_error("delete_webhook"))
         })
         .await
     }
@@ -257,20 +326,17 @@ impl WebhookStore for SqliteStore {
             let mut queued = 0;
             for (id, data, cursor) in endpoints {
                 let endpoint = endpoint_of(&id, &data, cursor)?;
-                let events: Vec<(i64, String)> = c
-                    .prepare_cached(
-                        "SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                    )
-                    .and_then(|mut s| {
-                        s.query_map(params![cursor, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-                            .collect()
-                    })
-                    .map_err(sql_error("queue_deliveries"))?;
-                let Some(last) = events.last().map(|(seq, _)| *seq) else {
+                let rows = log_rows(c, cursor, limit, None)?;
+                let Some(last) = rows.last().map(|r| r.0) else {
                     continue;
                 };
-                for (seq, body) in &events {
-                    let event = stored(*seq, body)?.event;
+                for row in &rows {
+                    let Some(stored) = event_of(row)? else {
+                        continue;
+                    };
+                    let (seq, event) = (row.0, stored.event);
+                    let body = serde_json::to_string(&event)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
                     let wanted = rules::events::subscribed(&endpoint.types, event.kind())
                         && (endpoint.numbers.is_empty()
                             || endpoint.numbers.contains(&event.number));
@@ -278,8 +344,9 @@ impl WebhookStore for SqliteStore {
                         continue;
                     }
                     c.prepare_cached(
-                        "INSERT OR IGNORE INTO webhook_deliveries
-                         (endpoint, seq, lane, event_id, type, next_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        "INSERT OR IGNORE INTO webhook_queue
+                         (endpoint, seq, lane, event_id, type, body, next_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     )
                     .and_then(|mut s| {
                         s.execute(params![
@@ -288,6 +355,7 @@ impl WebhookStore for SqliteStore {
                             event.ordering_key(),
                             event.id,
                             event.kind(),
+                            body,
                             now.unix()
                         ])
                     })
@@ -308,7 +376,7 @@ impl WebhookStore for SqliteStore {
             c.prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS}
                  WHERE d.dead = 0 AND d.next_at <= ?1
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint = d.endpoint
+                 AND NOT EXISTS (SELECT 1 FROM webhook_queue p WHERE p.endpoint = d.endpoint
                      AND p.lane = d.lane AND p.dead = 0 AND p.seq < d.seq)
                  ORDER BY d.seq LIMIT ?2"
             ))
@@ -323,7 +391,7 @@ impl WebhookStore for SqliteStore {
     async fn delivered(&self, endpoint: &str, position: &str) -> Result<()> {
         let (endpoint, seq) = (endpoint.to_owned(), seq_of(Some(position))?);
         self.run("delivered", move |c| {
-            c.prepare_cached("DELETE FROM webhook_deliveries WHERE endpoint = ?1 AND seq = ?2")
+            c.prepare_cached("DELETE FROM webhook_queue WHERE endpoint = ?1 AND seq = ?2")
                 .and_then(|mut s| s.execute(params![endpoint, seq]))
                 .map_err(sql_error("delivered"))?;
             Ok(())
@@ -343,7 +411,7 @@ impl WebhookStore for SqliteStore {
         let error: String = error.chars().take(200).collect();
         self.run("delivery_failed", move |c| {
             c.prepare_cached(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, first_at = ?3,
+                "UPDATE webhook_queue SET attempts = attempts + 1, first_at = ?3,
                  dead = ?4, next_at = coalesce(?5, next_at), last_error = ?6
                  WHERE endpoint = ?1 AND seq = ?2",
             )
@@ -383,7 +451,7 @@ impl WebhookStore for SqliteStore {
         let (endpoint, event_id) = (endpoint.to_owned(), event_id.map(str::to_owned));
         self.run("redeliver", move |c| {
             c.prepare_cached(
-                "UPDATE webhook_deliveries SET dead = 0, attempts = 0, first_at = NULL, next_at = ?2
+                "UPDATE webhook_queue SET dead = 0, attempts = 0, first_at = NULL, next_at = ?2
                  WHERE endpoint = ?1 AND dead = 1 AND (?3 IS NULL OR event_id = ?3)",
             )
             .and_then(|mut s| s.execute(params![endpoint, now.unix(), event_id]))
