@@ -650,6 +650,18 @@ fn allow_list(role: &str) -> Grants {
             grants.push((DYNAMODB, vec![TABLE]));
             // The inbox lists (search_contacts).
             grants.push((&["dynamodb:Query"], vec![INDEXES]));
+            // Media (console::media on media::S3Store): records and files read and written
+            // (multipart uploads aborted on a refused file), erasure's list and delete.
+            grants.push((
+                &[
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:DeleteObject",
+                ],
+                vec!["Sub:${MediaBucket.Arn}/*"],
+            ));
+            grants.push((&["s3:ListBucket"], vec!["GetAtt:MediaBucket.Arn"]));
             grants.push((
                 read_secret,
                 vec!["Ref:WhatsAppAccessTokenArn", "Ref:OutreachKeyArn"],
