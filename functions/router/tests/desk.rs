@@ -589,6 +589,26 @@ async fn auto_12_a_silent_agent_loses_the_conversation_to_another_agent() {
     );
 }
 
+// AUTO-13: "an agent will be with you shortly" goes only to a conversation that really waits:
+// not to one a free agent took in the same step, nor on a silent-agent reassignment that found
+// another agent.
+#[tokio::test]
+async fn auto_13_no_unassigned_reply_when_an_agent_takes_it_in_the_same_step() {
+    let mut settings = desk_settings();
+    settings.silent_agent = Some(SilentAgent {
+        after: Duration::minutes(15),
+    });
+    let mut desk = Desk::new(settings).await;
+    desk.agent_online("ana", 5).await;
+    desk.text().await;
+    assert!(is_agent(desk.handler().await.as_ref(), "ana"));
+    desk.agent_online("bo", 5).await;
+    desk.advance(Duration::minutes(16)).await;
+    assert!(is_agent(desk.handler().await.as_ref(), "bo"));
+    assert_eq!(count(&desk, SendPurpose::UnassignedReply), 0);
+    // (A conversation that waits is told: auto_3_and_auto_4 above.)
+}
+
 // --- Campaign answers (CAMP-7..9) ----------------------------------------------------------------
 
 async fn campaign_sent(desk: &mut Desk, hand_off: HandOff) -> rules::outreach::OutreachRecord {

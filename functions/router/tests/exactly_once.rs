@@ -84,7 +84,9 @@ async fn a_crash_after_the_commit_is_finished_by_the_redelivery() {
 #[tokio::test]
 async fn a_crash_inside_an_agent_request_never_takes_capacity_twice() {
     let mut s = without_bot();
-    s.unassigned_reply = Some(OutboundContent::text("An agent will be with you shortly."));
+    // AUTO-13: an assigned conversation gets no unassigned reply; the welcome is the send that
+    // follows the assignment.
+    s.welcome = Some(OutboundContent::text("Welcome!"));
     let mut desk = Desk::new(s).await;
     desk.agent_online("ana", 1).await;
     desk.agent_online("bo", 1).await;
@@ -93,7 +95,7 @@ async fn a_crash_inside_an_agent_request_never_takes_capacity_twice() {
         whatsapp::MessageContent::Text { body: "hi".into() },
         None,
     );
-    // The first send (the unassigned reply, after the assignment) fails.
+    // The first send (the welcome, after the assignment) fails.
     desk.flaky.fail_send(1);
     assert!(desk.router.apply(&event, desk.now()).await.is_err());
     let taken = desk.open_count("ana").await + desk.open_count("bo").await;
@@ -105,7 +107,7 @@ async fn a_crash_inside_an_agent_request_never_takes_capacity_twice() {
     assert_eq!(ana + bo, 1, "capacity taken once (ana {ana}, bo {bo})");
     let handler = desk.handler().await;
     assert!(is_agent(handler.as_ref(), "ana") || is_agent(handler.as_ref(), "bo"));
-    assert_eq!(desk.purposes(), vec![SendPurpose::UnassignedReply]);
+    assert_eq!(desk.purposes(), vec![SendPurpose::Welcome]);
 }
 
 #[tokio::test]
@@ -121,9 +123,9 @@ async fn a_crash_in_a_follow_up_is_resumed_by_the_original_events_redelivery() {
         whatsapp::MessageContent::Text { body: "hi".into() },
         None,
     );
-    // Send 1: the unassigned reply (the event's own effects); send 2: the queue position (the
-    // `Queued` follow-up's effects). The second fails.
-    desk.flaky.fail_send(2);
+    // The `Queued` follow-up's effects: the unassigned reply (AUTO-13: once the conversation
+    // really waits) and the queue position, in one send, which fails.
+    desk.flaky.fail_send(1);
     assert!(desk.router.apply(&event, desk.now()).await.is_err());
     assert!(matches!(
         desk.router.apply(&event, desk.now()).await.unwrap(),

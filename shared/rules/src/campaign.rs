@@ -1634,10 +1634,10 @@ mod tests {
                 not_before: Some(t(15))
             }
         );
-        assert!(!r[1].due(t(11)) && r[1].due(t(12)));
+        assert!(!r[1].due(t(14)) && r[1].due(t(15)));
 
         // Automatic retries used up: waits in retry for a retry run (retry on).
-        let plan = plan_after_failure(&meta(131000), 6, 0, &policy);
+        let plan = plan_after_failure(&meta(131000), 10, 0, &policy);
         c.record_failure(&mut r[2], Some(131000), &plan, t(20))
             .unwrap();
         assert_eq!(r[2].state(), &RowState::Retry { not_before: None });

@@ -549,9 +549,8 @@ impl Engine<'_> {
         };
         let id = c.id.clone();
         self.notice(&id, Notice::Unassigned);
-        if let Some(reply) = self.settings.unassigned_reply.clone() {
-            self.send(SendPurpose::UnassignedReply, reply, Some(id.clone()));
-        }
+        // AUTO-3 / AUTO-13: the auto-reply waits for the answer to this request: it goes out
+        // only when the conversation really waits (`queued`), not when an agent takes it.
         self.effects.push(Effect::RequestAgent {
             conversation: id,
             request,
@@ -888,6 +887,10 @@ impl Engine<'_> {
         *p = Some(position);
         let id = c.id.clone();
         self.notice(&id, Notice::Queued { position });
+        // AUTO-3 / AUTO-13: no agent took it: the conversation really waits.
+        if let Some(reply) = self.settings.unassigned_reply.clone() {
+            self.send(SendPurpose::UnassignedReply, reply, Some(id.clone()));
+        }
         if let Some(q) = &self.settings.queue_message {
             let text = q.text.replace("{position}", &position.to_string());
             self.send(

@@ -72,11 +72,21 @@ fn auto_3_unassigned_auto_reply_when_a_conversation_enters_unassigned() {
     let mut w = World::new(desk());
     let effects = w.text();
     assert!(is_unassigned(w.handler()));
-    assert!(w.sent_purposes().contains(&SendPurpose::UnassignedReply));
     assert!(
         effects
             .iter()
             .any(|e| matches!(e, Effect::RequestAgent { .. }))
+    );
+    // AUTO-13: it goes out once the conversation really waits (no agent had capacity).
+    assert!(!w.sent_purposes().contains(&SendPurpose::UnassignedReply));
+    w.queue_at(1);
+    assert_eq!(
+        w.sent_purposes(),
+        vec![
+            SendPurpose::Welcome,
+            SendPurpose::UnassignedReply,
+            SendPurpose::QueuePosition
+        ]
     );
     // Also after a bot hands off.
     let mut s = settings_with_bot();
@@ -85,11 +95,42 @@ fn auto_3_unassigned_auto_reply_when_a_conversation_enters_unassigned() {
     w.text();
     w.press_bot("menu", 1); // "Talk to a person"
     assert!(is_unassigned(w.handler()));
+    w.queue_at(1);
     assert_eq!(
         w.sent_purposes(),
         vec![SendPurpose::Bot, SendPurpose::UnassignedReply]
     );
     assert!(w.notices().contains(&Notice::HandedOffByBot));
+}
+
+// AUTO-13: "all our agents are busy" never goes to a conversation an agent took in the same
+// step, nor on a silent-agent reassignment that found another agent.
+#[test]
+fn auto_13_no_unassigned_reply_when_an_agent_takes_the_conversation() {
+    let mut s = desk();
+    s.silent_agent = Some(SilentAgent {
+        after: Duration::minutes(15),
+    });
+    let mut w = World::new(s);
+    w.text();
+    w.assign("ana");
+    assert!(is_agent(w.handler(), "ana"));
+    assert!(!w.sent_purposes().contains(&SendPurpose::UnassignedReply));
+    w.advance(Duration::minutes(16));
+    assert!(is_unassigned(w.handler()));
+    w.assign("bo");
+    assert!(is_agent(w.handler(), "bo"));
+    assert!(!w.sent_purposes().contains(&SendPurpose::UnassignedReply));
+    // A reassignment that finds nobody: the conversation waits, and the customer is told.
+    w.advance(Duration::minutes(16));
+    w.queue_at(1);
+    assert_eq!(
+        w.sent_purposes()
+            .iter()
+            .filter(|p| **p == SendPurpose::UnassignedReply)
+            .count(),
+        1
+    );
 }
 
 #[test]

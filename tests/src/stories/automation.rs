@@ -68,6 +68,10 @@ pub async fn seed_004_welcome_queue_reminder_auto_close_csat<D: Deployment>(d: &
         1,
         "AUTO-1 once: {first_shown:?}"
     );
+    assert!(
+        !first_shown.iter().any(|s| s == UNASSIGNED),
+        "AUTO-13: ana took it in the same step, so nobody was told to wait: {first_shown:?}"
+    );
 
     // The second customer: ana is full, so the queue (AUTO-4) with its message and position.
     says(d, SECOND, "Hi, is anyone there?", None).await;

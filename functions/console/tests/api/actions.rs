@@ -670,10 +670,16 @@ async fn send_5_content_over_metas_limits_is_refused_at_once_naming_the_field() 
     ];
     for (body, field) in cases {
         let reply = h
-            .post(&format!("{}/messages", contact_path(JANA)), ANA, body.clone())
+            .post(
+                &format!("{}/messages", contact_path(JANA)),
+                ANA,
+                body.clone(),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {reply:?}");
-        let named = reply.body["fields"][0]["field"].as_str().unwrap_or_default();
+        let named = reply.body["fields"][0]["field"]
+            .as_str()
+            .unwrap_or_default();
         assert!(named.contains(field), "{body}: field {named:?}, {reply:?}");
         assert!(h.lane_events().is_empty(), "nothing is queued");
     }
@@ -686,4 +692,67 @@ async fn send_5_content_over_metas_limits_is_refused_at_once_naming_the_field() 
         )
         .await;
     assert_eq!(ok.status, StatusCode::ACCEPTED, "{ok:?}");
+}
+
+// SEND-5: a message the sender refused later (the window closed) shows in the contact's log as
+// `refused` with the reason, not `queued` forever.
+#[tokio::test]
+async fn send_5_a_send_refused_at_send_time_shows_refused_with_its_reason_in_the_log() {
+    use store::SendingStore;
+    use store::{BeginCall, CallBegun, PacingWrite, SendClaimWrite, SendRecord, SendState};
+    let h = harness();
+    h.plant(JANA, open_with(held_by("ana"), -60)).await;
+    let at = t(0);
+    let record = |state| SendRecord {
+        key: "console:ana:late".into(),
+        number: number(),
+        contact: rules::ContactKey::new(JANA).unwrap(),
+        state,
+        attempts: 0,
+        job: "{}".into(),
+        updated_at: at,
+        calling: None,
+        failure_seen: None,
+    };
+    let held = BeginCall {
+        record: record(SendState::InFlight {
+            since: at,
+            lease_until: at + rules::Duration::seconds(30),
+            calling: false,
+        }),
+        expected: None,
+        claim: Some(SendClaimWrite {
+            claimed_at: at,
+            body: Some(json!({"type": "text", "body": "are you there?"})),
+        }),
+        pacing: PacingWrite::default(),
+    };
+    assert_eq!(
+        h.store.begin_call(&held).await.unwrap(),
+        CallBegun::Begun { version: 1 }
+    );
+    let reason = "window closed: templates only (send the recontact template)";
+    h.store
+        .put_send_record(
+            &record(SendState::Refused {
+                reason: reason.into(),
+                at,
+            }),
+            Some(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let log = h
+        .get(&format!("{}/messages", contact_path(JANA)), ANA)
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{log:?}");
+    let sent = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "console:ana:late")
+        .unwrap_or_else(|| panic!("{log:?}"));
+    assert_eq!(sent["delivery"]["status"], "refused");
+    assert_eq!(sent["delivery"]["error"], reason);
 }
