@@ -3,7 +3,9 @@
 //!
 //! Plain variables: `TABLE_NAME`, `INBOUND_QUEUE_URL`, `OUTBOUND_QUEUE_URL`, `WHATSAPP_GRAPH_URL`
 //! (default `https://graph.facebook.com`), `WHATSAPP_GRAPH_VERSION` (default `v23.0`),
-//! `CONSOLE_ROLE_CLAIM` (default `role`) and, locally only, `CONSOLE_TOKENS`. Secrets
+//! `CONSOLE_ROLE_CLAIM` (default `role`), the dead-letter queues (OPS-4, each optional:
+//! `INBOUND_DLQ_URL`, `OUTBOUND_DLQ_URL`, `UPDATES_DLQ_URL` with `UPDATES_QUEUE_URL`, where its
+//! letters go back to) and, locally only, `CONSOLE_TOKENS`. Secrets
 //! (`WHATSAPP_ACCESS_TOKEN`, `OUTREACH_KEY`) come through `aws_wiring` like every function's:
 //! `<NAME>` plain locally, or `<NAME>_ARN`, a Secrets Manager secret read once (how
 //! `infra/template.yaml` passes them). Secrets are never logged.
@@ -34,6 +36,8 @@ pub struct Config {
     pub tokens: Option<StaticTokens>,
     /// The JWT claim holding the role (`CONSOLE_ROLE_CLAIM`, default `role`).
     pub role_claim: String,
+    /// OPS-4: the dead-letter queues admins list and redeliver, each with its source queue.
+    pub dead_letter_queues: Vec<queue::DeadLetterQueue>,
 }
 
 impl std::fmt::Debug for Config {
@@ -48,6 +52,7 @@ impl std::fmt::Debug for Config {
             .field("graph_version", &self.graph_version)
             .field("tokens", &self.tokens.is_some())
             .field("role_claim", &self.role_claim)
+            .field("dead_letter_queues", &self.dead_letter_queues.len())
             .finish()
     }
 }
@@ -90,6 +95,7 @@ impl Config {
             None => None,
         };
         let role_claim = env.optional("CONSOLE_ROLE_CLAIM", JwtClaims::DEFAULT_ROLE_CLAIM);
+        let dead_letter_queues = dead_letter_queues(env, &inbound_queue_url, &outbound_queue_url)?;
         let [access_token, outreach_key] =
             aws_wiring::secrets_from(env, sdk, ["WHATSAPP_ACCESS_TOKEN", "OUTREACH_KEY"]).await?;
         Ok(Config {
@@ -102,8 +108,46 @@ impl Config {
             graph_version,
             tokens,
             role_claim,
+            dead_letter_queues,
         })
     }
+}
+
+/// The dead-letter queues named in `env`, each with the queue its letters go back to.
+fn dead_letter_queues<F>(
+    env: &Env<F>,
+    inbound_queue_url: &str,
+    outbound_queue_url: &str,
+) -> Result<Vec<queue::DeadLetterQueue>, ConfigError>
+where
+    F: Fn(&str) -> Option<String>,
+{
+    use queue::Destination;
+    let mut queues = Vec::new();
+    for (queue, dlq, source) in [
+        (Destination::Inbound, "INBOUND_DLQ_URL", None),
+        (
+            Destination::Updates,
+            "UPDATES_DLQ_URL",
+            Some("UPDATES_QUEUE_URL"),
+        ),
+        (Destination::Outbound, "OUTBOUND_DLQ_URL", None),
+    ] {
+        if env.get(dlq).is_none_or(|v| v.trim().is_empty()) {
+            continue;
+        }
+        let source_url = match (queue, source) {
+            (_, Some(name)) => env.required_url(name)?,
+            (Destination::Inbound, None) => inbound_queue_url.to_owned(),
+            _ => outbound_queue_url.to_owned(),
+        };
+        queues.push(queue::DeadLetterQueue {
+            queue,
+            dlq_url: env.required_url(dlq)?,
+            source_url,
+        });
+    }
+    Ok(queues)
 }
 
 #[cfg(test)]
@@ -151,6 +195,50 @@ mod tests {
             let error = load(&vars).await.unwrap_err();
             assert!(error.to_string().contains(name), "{error}");
         }
+    }
+
+    #[tokio::test]
+    async fn ops_4_dead_letter_queues_are_optional_each_with_its_source() {
+        assert!(load(&full()).await.unwrap().dead_letter_queues.is_empty());
+        let mut vars = full();
+        vars.insert(
+            "INBOUND_DLQ_URL",
+            "http://127.0.0.1:5005/1/inbound-dlq.fifo".into(),
+        );
+        vars.insert(
+            "UPDATES_DLQ_URL",
+            "http://127.0.0.1:5005/1/updates-dlq".into(),
+        );
+        // The updates queue is where its letters go back to: named when missing.
+        let error = load(&vars).await.unwrap_err().to_string();
+        assert!(error.contains("UPDATES_QUEUE_URL"), "{error}");
+        vars.insert(
+            "UPDATES_QUEUE_URL",
+            "http://127.0.0.1:5005/1/updates".into(),
+        );
+        let queues = load(&vars).await.unwrap().dead_letter_queues;
+        let pairs: Vec<_> = queues
+            .iter()
+            .map(|q| (q.queue, q.dlq_url.as_str(), q.source_url.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (
+                    queue::Destination::Inbound,
+                    "http://127.0.0.1:5005/1/inbound-dlq.fifo",
+                    "http://127.0.0.1:5005/1/inbound.fifo"
+                ),
+                (
+                    queue::Destination::Updates,
+                    "http://127.0.0.1:5005/1/updates-dlq",
+                    "http://127.0.0.1:5005/1/updates"
+                ),
+            ]
+        );
+        vars.insert("OUTBOUND_DLQ_URL", "not a url".into());
+        let error = load(&vars).await.unwrap_err().to_string();
+        assert!(error.contains("OUTBOUND_DLQ_URL"), "{error}");
     }
 
     #[tokio::test]

@@ -41,7 +41,8 @@ use timers::Clock;
 pub trait Deps: Send + Sync + 'static {
     /// Every port, and the sender's (the number's pacing record: limits, stop and resume).
     type Store: Store + SendingStore + store::EventStore + store::WebhookStore;
-    type Queue: EventQueue + 'static;
+    /// The queues, and their dead letters (OPS-4).
+    type Queue: EventQueue + queue::DeadLetters + 'static;
     type Submitter: TemplateSubmitter + 'static;
 
     fn store(&self) -> &Self::Store;
@@ -66,7 +67,7 @@ pub struct Console<S, Q, T> {
 impl<S, Q, T> Deps for Console<S, Q, T>
 where
     S: Store + SendingStore + store::EventStore + store::WebhookStore,
-    Q: EventQueue + 'static,
+    Q: EventQueue + queue::DeadLetters + 'static,
     T: TemplateSubmitter + 'static,
 {
     type Store = S;

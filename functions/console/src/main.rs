@@ -27,7 +27,8 @@ async fn main() -> Result<(), Error> {
     );
     // The console never sends to the updates queue.
     let queue = SqsQueues::new(&aws, config.inbound_queue_url.clone(), String::new())
-        .outbound(config.outbound_queue_url.clone());
+        .outbound(config.outbound_queue_url.clone())
+        .dead_letters(config.dead_letter_queues.clone());
     let identity: Arc<dyn Identify> = match config.tokens.clone() {
         Some(tokens) => Arc::new(tokens),
         None => Arc::new(JwtClaims::new(config.role_claim.clone())),

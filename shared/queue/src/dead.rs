@@ -79,24 +79,18 @@ impl<D: DeadLetters> DeadLetters for std::sync::Arc<D> {
     }
 }
 
-/// A deployment without dead-letter queues configured: every operation is unavailable.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoDeadLetters;
-
-impl DeadLetters for NoDeadLetters {
+/// The in-process twin keeps no dead letters: whoever consumes it handles failures itself, so
+/// there is never one to list or redeliver.
+impl DeadLetters for crate::MemoryQueue {
     async fn list(&self, _limit: usize) -> Result<DeadLetterList, QueueError> {
-        Err(not_configured())
+        Ok(DeadLetterList::default())
     }
     async fn redeliver(&self, _id: &str) -> Result<bool, QueueError> {
-        Err(not_configured())
+        Ok(false)
     }
     async fn redeliver_all(&self) -> Result<usize, QueueError> {
-        Err(not_configured())
+        Ok(0)
     }
-}
-
-fn not_configured() -> QueueError {
-    QueueError::Unavailable("no dead-letter queues are configured".to_owned())
 }
 
 /// The queue's name in dead letters' ids and listings.

@@ -23,9 +23,7 @@ pub mod job;
 mod memory;
 pub mod sqs;
 
-pub use dead::{
-    DeadLetter, DeadLetterList, DeadLetterQueue, DeadLetters, NoDeadLetters, SqsDeadLetters,
-};
+pub use dead::{DeadLetter, DeadLetterList, DeadLetterQueue, DeadLetters, SqsDeadLetters};
 
 pub use job::{CampaignResult, CampaignTick, OutboundJob, OutreachPlan, SendJob, SendOrigin};
 

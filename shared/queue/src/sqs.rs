@@ -27,6 +27,8 @@ pub struct SqsQueues {
     outbound_url: String,
     concurrency: usize,
     attempts: u32,
+    /// OPS-4: the stack's dead-letter queues, when this function lists and redelivers them.
+    dead_letters: Option<crate::SqsDeadLetters>,
 }
 
 impl SqsQueues {
@@ -52,6 +54,7 @@ impl SqsQueues {
             outbound_url: String::new(),
             concurrency: 16,
             attempts: 4,
+            dead_letters: None,
         }
     }
 
@@ -60,6 +63,19 @@ impl SqsQueues {
     pub fn outbound(mut self, url: impl Into<String>) -> SqsQueues {
         self.outbound_url = url.into();
         self
+    }
+
+    /// OPS-4: the dead-letter queues behind these queues (the console lists and redelivers
+    /// them); without them the dead-letter operations are unavailable.
+    pub fn dead_letters(mut self, queues: Vec<crate::DeadLetterQueue>) -> SqsQueues {
+        self.dead_letters = Some(crate::SqsDeadLetters::new(self.client.clone(), queues));
+        self
+    }
+
+    fn letters(&self) -> Result<&crate::SqsDeadLetters, QueueError> {
+        self.dead_letters.as_ref().ok_or_else(|| {
+            QueueError::Unavailable("no dead-letter queues are configured".to_owned())
+        })
     }
 
     /// How many batches are in flight at once (default 16).
@@ -126,6 +142,18 @@ impl EventQueue for SqsQueues {
             }
         }
         Ok(())
+    }
+}
+
+impl crate::DeadLetters for SqsQueues {
+    async fn list(&self, limit: usize) -> Result<crate::DeadLetterList, QueueError> {
+        self.letters()?.list(limit).await
+    }
+    async fn redeliver(&self, id: &str) -> Result<bool, QueueError> {
+        self.letters()?.redeliver(id).await
+    }
+    async fn redeliver_all(&self) -> Result<usize, QueueError> {
+        self.letters()?.redeliver_all().await
     }
 }
 

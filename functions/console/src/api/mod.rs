@@ -8,6 +8,7 @@ mod agents;
 mod campaigns;
 mod contacts;
 mod costs;
+pub mod dead_letters;
 pub mod events;
 use events::EventSchemas;
 mod numbers;
@@ -109,6 +110,8 @@ impl Modify for BearerAuth {
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::put_webhook,
         webhooks::delete_webhook, webhooks::rotate_webhook, webhooks::list_webhook_dead_letters,
         webhooks::redeliver_webhook_dead_letters,
+        dead_letters::list_dead_letters, dead_letters::redeliver_dead_letter,
+        dead_letters::redeliver_all_dead_letters,
     ),
     components(schemas(ErrorBody, FieldProblem, Role, SearchScope, InboxScope, InboxFilter, MessagingLimitInput)),
     modifiers(&BearerAuth, &EventSchemas),
@@ -117,6 +120,7 @@ impl Modify for BearerAuth {
         (name = "identity"), (name = "agents"), (name = "numbers"), (name = "contacts"),
         (name = "conversations"), (name = "templates"), (name = "campaigns"), (name = "costs"),
         (name = "events"), (name = "webhooks"),
+        (name = "operations", description = "Running the deployment: dead letters (OPS-4)"),
     )
 )]
 pub struct ApiDoc;
@@ -364,6 +368,21 @@ pub fn routes<D: Deps>() -> Routes<D> {
             "/v1/webhooks/{webhook}/dead-letters/redeliver",
             post(webhooks::redeliver_webhook_dead_letters::<D>),
         )
+        .add(
+            Method::GET,
+            "/v1/dead-letters",
+            get(dead_letters::list_dead_letters::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/dead-letters/redeliver-all",
+            post(dead_letters::redeliver_all_dead_letters::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/dead-letters/{id}/redeliver",
+            post(dead_letters::redeliver_dead_letter::<D>),
+        )
 }
 
 /// The console's router: every `/v1` operation, `/v1/openapi.json`, JSON 404/405 answers.
@@ -409,8 +428,12 @@ async fn method_not_allowed() -> ApiError {
 
 // ----- shared by the handlers -------------------------------------------------------------------
 
+/// HOOK-6: a business number in a path is Meta's `phone_number_id`: digits only, checked before
+/// any read (`1' OR 1=1`, `../../etc/passwd` answer 400 with the reason).
 pub(crate) fn number_id(text: &str) -> ApiResult<BusinessNumberId> {
-    BusinessNumberId::new(text).map_err(|e| ApiError::invalid("number", e))
+    whatsapp::PhoneNumberId::parse(text)
+        .map(BusinessNumberId::from)
+        .map_err(|e| ApiError::invalid("number", e))
 }
 
 pub(crate) fn contact_key(text: &str) -> ApiResult<ContactKey> {
