@@ -23,6 +23,7 @@ const FUNCTIONS: &[(&str, &str, &str)] = &[
     ("SenderFunction", "sender", "sender"),
     ("TimersFunction", "timers", "timers"),
     ("ConsoleFunction", "console", "console"),
+    ("ProjectorFunction", "projector", "projector"),
 ];
 
 /// Packages built on other branches at the time of writing: allowed to be missing from the
@@ -597,6 +598,7 @@ fn allow_list(role: &str) -> Grants {
         "SenderRole" => "GetAtt:SenderLogGroup.Arn",
         "TimersRole" => "GetAtt:TimersLogGroup.Arn",
         "ConsoleRole" => "GetAtt:ConsoleLogGroup.Arn",
+        "ProjectorRole" => "GetAtt:ProjectorLogGroup.Arn",
         _ => "",
     };
     let mut grants: Grants = vec![(LOGS, vec![log_group]), (XRAY, vec!["Literal:*"])];
@@ -666,6 +668,19 @@ fn allow_list(role: &str) -> Grants {
                 read_secret,
                 vec!["Ref:WhatsAppAccessTokenArn", "Ref:OutreachKeyArn"],
             ));
+        }
+        "ProjectorRole" => {
+            // EVT-1: the stream's records in (the event source mapping), events out.
+            grants.push((
+                &[
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                ],
+                vec!["GetAtt:Table.StreamArn"],
+            ));
+            grants.push((&["dynamodb:BatchWriteItem"], vec![TABLE]));
         }
         _ => return vec![],
     }

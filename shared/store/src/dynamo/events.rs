@@ -18,6 +18,8 @@ use crate::events::{Delivery, EventStore, StoredEvent, WebhookEndpoint, WebhookS
 use rules::events::DomainEvent;
 
 const WEBHOOKS_PK: &str = "WH";
+/// The attribute of a deleted endpoint's tombstone.
+const DELETED: &str = "deleted";
 
 fn events_pk(number: &BusinessNumberId) -> String {
     format!("V#{number}")
@@ -237,7 +239,10 @@ impl WebhookStore for DynamoStore {
             pk: WEBHOOKS_PK.into(),
             sk: id.to_owned(),
         };
-        self.get_typed("webhook", &key).await
+        match self.get("webhook", &key).await? {
+            Some(item) if !item.contains_key(DELETED) => parse(item).map(Some),
+            _ => Ok(None),
+        }
     }
 
     async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>> {
@@ -248,27 +253,33 @@ impl WebhookStore for DynamoStore {
             .expression_attribute_names("#pk", "pk")
             .expression_attribute_values(":pk", s(WEBHOOKS_PK));
         let (items, _) = self.query_until("webhooks", query, usize::MAX).await?;
-        items.into_iter().map(parse).collect()
+        items
+            .into_iter()
+            .filter(|i| !i.contains_key(DELETED))
+            .map(parse)
+            .collect()
     }
 
+    /// A deleted endpoint is overwritten by a tombstone (the console's role writes items and
+    /// never deletes them); its queued deliveries are never read again.
     async fn delete_webhook(&self, id: &str) -> Result<bool> {
-        for (sk, _) in self.deliveries(id).await? {
-            self.delete_key("delete_webhook", &deliveries_pk(id), &sk)
-                .await?;
+        if self.webhook(id).await?.is_none() {
+            return Ok(false);
         }
-        let out = self
-            .client
-            .delete_item()
+        let key = Key {
+            pk: WEBHOOKS_PK.into(),
+            sk: id.to_owned(),
+        };
+        let mut item = key_item(&key);
+        item.insert(DELETED.to_owned(), AttributeValue::Bool(true));
+        self.client
+            .put_item()
             .table_name(self.table.as_ref())
-            .set_key(Some(key_item(&Key {
-                pk: WEBHOOKS_PK.into(),
-                sk: id.to_owned(),
-            })))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .set_item(Some(item))
             .send()
             .await
             .map_err(|e| sdk_error("delete_webhook", e))?;
-        Ok(out.attributes.is_some())
+        Ok(true)
     }
 
     async fn queue_deliveries(&self, now: Timestamp, limit: u32) -> Result<u32> {
