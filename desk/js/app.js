@@ -56,12 +56,7 @@ async function boot() {
   who.hidden = false;
   who.textContent = `${desk.me.agent} (${desk.me.role})`;
   document.getElementById('sign-out').hidden = false;
-  let hasStream = false;
-  try {
-    const doc = await fetch('/v1/openapi.json', { cache: 'no-store' }).then((r) => r.json());
-    hasStream = Boolean(doc?.paths?.['/v1/events/stream']);
-  } catch { /* poll */ }
-  live.start(hasStream);
+  live.start();
   if (!location.hash || location.hash === '#') location.hash = '#/inbox';
   else route();
 }

@@ -10,20 +10,41 @@ const SCOPES = [['mine', 'Mine'], ['all', 'All']];
 const STATUSES = [['open', 'Open'], ['snoozed', 'Snoozed'], ['closed', 'Closed']];
 const QUEUE_PAGE = 100;
 
+/** The row every conversation is cloned from (cloning is several times faster than building). */
+let rowTemplate = null;
+function template() {
+  if (!rowTemplate) {
+    rowTemplate = h('li', { class: 'conv' },
+      h('a', {},
+        h('span', { class: 'conv-name' }),
+        h('span', { class: 'badge' }),
+        h('span', { class: 'conv-time' }),
+        h('span', { class: 'conv-preview' }),
+        h('span', { class: 'conv-meta' })));
+  }
+  return rowTemplate;
+}
+
 /** One conversation of the list, as a link to it. */
 function row(item, now) {
-  const name = contactName(item.profile, item.contact);
-  const preview = item.last_message ? bodyText(item.last_message.body) : '';
-  const from = item.last_message?.kind === 'outbound' ? 'You: ' : '';
+  const li = template().cloneNode(true);
+  li.dataset.contact = item.contact;
+  const a = li.firstChild;
+  a.href = `#/c/${encodeURIComponent(item.number)}/${encodeURIComponent(item.contact)}`;
+  const [name, badge, time, preview, meta] = a.children;
+  name.textContent = contactName(item.profile, item.contact);
+  if (item.unread > 0) {
+    badge.textContent = String(item.unread);
+    badge.setAttribute('aria-label', `${item.unread} unread`);
+  } else {
+    badge.remove();
+  }
+  time.textContent = when(item.last_message?.at ?? item.updated_at, now);
+  const text = item.last_message ? bodyText(item.last_message.body) : '';
+  preview.textContent = text ? `${item.last_message.kind === 'outbound' ? 'You: ' : ''}${text}` : 'No messages yet';
   const waiting = item.waiting_since ? `waiting ${span(now - item.waiting_since)}` : '';
-  return h('li', { class: 'conv', dataset: { contact: item.contact } },
-    h('a', { href: `#/c/${encodeURIComponent(item.number)}/${encodeURIComponent(item.contact)}` },
-      h('span', { class: 'conv-name' }, name),
-      item.unread > 0 ? h('span', { class: 'badge', 'aria-label': `${item.unread} unread` }, String(item.unread)) : null,
-      h('span', { class: 'conv-time' }, when(item.last_message?.at ?? item.updated_at, now)),
-      h('span', { class: 'conv-preview' }, preview ? `${from}${preview}` : 'No messages yet'),
-      h('span', { class: 'conv-meta' },
-        [item.assignee ? `@${item.assignee}` : 'unassigned', item.status, waiting].filter(Boolean).join(' · '))));
+  meta.textContent = [item.assignee ? `@${item.assignee}` : 'unassigned', item.status, waiting].filter(Boolean).join(' · ');
+  return li;
 }
 
 /** Renders `items` into the list `ul` (the benchmark calls this with 1,000 conversations). */

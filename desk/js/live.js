@@ -1,6 +1,7 @@
 // The one place that knows when something changed. It follows the event stream
-// (/v1/events/stream, server-sent events resumed with Last-Event-ID) when the console offers it,
-// and polls otherwise, or while the stream is down. Screens subscribe and re-read what they show.
+// (/v1/events/stream, server-sent events resumed with Last-Event-ID; read with fetch, as the
+// token goes in a header, which EventSource cannot send) where the server offers it, and polls
+// where it does not (404). Screens subscribe and re-read what they show.
 
 import { session } from './api.js';
 
@@ -23,24 +24,36 @@ function emit(event) {
   }
 }
 
-/** Starts following changes; `hasStream` says whether the API document lists the stream. */
-export function start(hasStream) {
+/** Starts following changes: the event stream where the server offers it, else polling. */
+export function start() {
   stop();
-  if (hasStream) follow();
-  else poll();
+  follow();
 }
 
 export function stop() {
   clearTimeout(timer);
   timer = null;
+  clearInterval(clock);
+  clock = null;
   stream?.abort();
   stream = null;
 }
 
+// Time changes what a screen shows without an event (a window closes, "waiting 5 min" grows):
+// while the stream is followed, screens re-read at this slower pace too.
+const TIME_TICK_MS = 5000;
+let clock = null;
+
 export function currentMode() { return mode; }
 
+/** The mode is also on the page (`<html data-live>`), for the tests and the curious. */
+function setMode(next) {
+  mode = next;
+  document.documentElement.dataset.live = next;
+}
+
 function poll() {
-  mode = 'poll';
+  setMode('poll');
   const tick = () => {
     if (!document.hidden) emit({ type: 'poll' });
     timer = setTimeout(tick, POLL_MS);
@@ -49,13 +62,22 @@ function poll() {
 }
 
 async function follow() {
-  mode = 'stream';
+  setMode('stream');
   stream = new AbortController();
   const headers = { Accept: 'text/event-stream', Authorization: `Bearer ${session.token}` };
   if (lastEventId) headers['Last-Event-ID'] = lastEventId;
   try {
     const response = await fetch('/v1/events/stream', { headers, signal: stream.signal, cache: 'no-store' });
+    if (response.status === 404 || response.status === 405) {
+      // No stream here (on AWS the feed is long-polled): poll from now on.
+      stream = null;
+      poll();
+      return;
+    }
     if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
+    clearInterval(clock);
+    clock = setInterval(() => { if (!document.hidden) emit({ type: 'tick' }); }, TIME_TICK_MS);
+    emit({ type: 'connected' });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     for (;;) {
@@ -74,10 +96,11 @@ async function follow() {
     throw new Error('stream ended');
   } catch (e) {
     if (stream?.signal.aborted) return;
-    // Fall back to polling for a while, then try the stream again.
-    mode = 'poll';
+    // Catch up by reading once, then try the stream again (Last-Event-ID resumes it).
+    clearInterval(clock);
+    setMode('poll');
     emit({ type: 'poll' });
-    timer = setTimeout(() => follow(), 5000);
+    timer = setTimeout(() => follow(), 2000);
   }
 }
 

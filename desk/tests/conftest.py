@@ -154,6 +154,11 @@ class Switchboard:
 
 @pytest.fixture(scope="session")
 def switchboard():
+    yield from running_switchboard()
+
+
+def running_switchboard():
+    """Starts `switchboard serve` on a fresh database; yields it, stops it afterwards."""
     binary = Path(os.environ.get("SWITCHBOARD_BIN", ROOT / "target" / "debug" / "switchboard"))
     assert binary.exists(), f"{binary} is missing: build it first (cargo build -p switchboard-local)"
     work = Path(tempfile.mkdtemp(prefix="desk-browser-"))

@@ -73,6 +73,8 @@ def test_desk_1_sign_in_with_the_desk_token_kept_out_of_the_url(switchboard, bro
 
 def test_desk_2_inbound_message_appears_without_reload_and_is_claimed_from_the_queue(switchboard, browser, shots):
     sign_in(browser, switchboard.base, ANA)
+    # The runner offers the event stream (EVT-3): the desk follows it rather than polling.
+    wait(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-live") == "stream", "the event stream")
     marker = browser.execute_script("window.__notReloaded = true; return true")
     assert marker
     switchboard.customer(KIM, "Kim Example", {"type": "text", "text": {"body": "Hi, where is my order #1042?"}})
