@@ -487,3 +487,52 @@ async fn camp_7_results_close_contacts_once_and_complete_the_campaign() {
     assert_eq!(c.status(), CampaignStatus::Completed);
     assert_eq!(c.hopper().closed(), 3);
 }
+
+// SEND-4 (issue 16, case 5): a campaign contact whose every send gets 131000 is retried with
+// backoff (5 s, doubling, at most 15 min apart), not every tick: a handful of calls in ten
+// minutes instead of ~105; its attempts are counted and its history keeps one entry for the
+// identical failures, with their count.
+#[tokio::test]
+async fn send_4_a_campaign_contact_failing_with_131000_backs_off_and_counts_attempts() {
+    let w = world();
+    w.graph.script_for(
+        &contact(0),
+        (0..200).map(|_| Scripted::Fail(meta_error(131000))),
+    );
+    let id = start(&w, "backoff", 0..1, true).await;
+    while w.now_ms() < (T0 + 600) * 1000 {
+        if w.drain(1).await.is_empty() {
+            break;
+        }
+    }
+    let calls = w.graph.requests();
+    assert!(
+        (3..=9).contains(&calls.len()),
+        "{} calls in ten minutes",
+        calls.len()
+    );
+    for pair in calls.windows(2) {
+        let gap = pair[1].at_ms - pair[0].at_ms;
+        assert!(gap >= 5_000, "at least 5 s apart: {gap} ms");
+        assert!(
+            gap <= 15 * 60 * 1000 + 60_000,
+            "at most 15 min (and a tick) apart"
+        );
+    }
+    let rows = rows(&w, &id).await;
+    let row = &rows[&contact(0)].contact;
+    assert_eq!(row.attempts() as usize, calls.len(), "attempts are counted");
+    let failures: Vec<u32> = row
+        .history()
+        .iter()
+        .filter_map(|h| match &h.event {
+            rules::campaign::HistoryEvent::Failed { attempts, .. } => Some(*attempts),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        vec![calls.len() as u32],
+        "one entry counting the attempts"
+    );
+}
