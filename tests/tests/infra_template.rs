@@ -1027,9 +1027,131 @@ fn check_alarms(t: &Value) -> Vec<String> {
     problems
 }
 
+// ------------------------------------------------------------------------------------------------
+// Limits at the front door: route throttles, CORS, reserved concurrency.
+
+/// The `RouteSettings` of the HTTP API event serving `method path`.
+fn route_settings<'a>(t: &'a Value, method: &str, path: &str) -> Option<&'a Value> {
+    of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .filter_map(|(_, f)| match at(f, &["Properties", "Events"]) {
+            Some(Value::Mapping(events)) => Some(events.values()),
+            _ => None,
+        })
+        .flatten()
+        .find(|e| {
+            text(e.get("Type")).as_deref() == Some("HttpApi")
+                && text(at(e, &["Properties", "Method"])).as_deref() == Some(method)
+                && text(at(e, &["Properties", "Path"])).as_deref() == Some(path)
+        })
+        .and_then(|e| at(e, &["Properties", "RouteSettings"]))
+}
+
+fn check_front_door(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let limits = |settings: Option<&Value>| {
+        (
+            settings
+                .and_then(|s| s.get("ThrottlingRateLimit"))
+                .map(token),
+            settings
+                .and_then(|s| s.get("ThrottlingBurstLimit"))
+                .map(token),
+        )
+    };
+    let some = |s: &str| Some(s.to_owned());
+    // Meta's deliveries and the console throttled apart, each by its own parameters.
+    for (route, method, path, rate, burst) in [
+        (
+            "the webhook",
+            "POST",
+            "/webhook",
+            "Ref:WebhookRateLimit",
+            "Ref:WebhookBurstLimit",
+        ),
+        (
+            "the console",
+            "ANY",
+            "/v1/{proxy+}",
+            "Ref:ConsoleRateLimit",
+            "Ref:ConsoleBurstLimit",
+        ),
+    ] {
+        let found = limits(route_settings(t, method, path));
+        if found != (some(rate), some(burst)) {
+            problems.push(format!(
+                "{route} ({method} {path}) is throttled by {found:?}, expected ({rate}, {burst})"
+            ));
+        }
+    }
+    let (rate, burst) = limits(route_settings(t, "GET", "/webhook"));
+    if rate.is_none() || burst.is_none() {
+        problems.push("the handshake (GET /webhook) has no throttle".to_owned());
+    }
+    let api = resource(t, "HttpApi");
+    let default = limits(api.and_then(|a| at(a, &["Properties", "DefaultRouteSettings"])));
+    if default.0.is_none() || default.1.is_none() {
+        problems.push("HttpApi: no DefaultRouteSettings throttle".to_owned());
+    }
+    // CORS only from the configured origins, without credentials; none when no origin is given.
+    let cors = api.and_then(|a| at(a, &["Properties", "CorsConfiguration"]));
+    let branches = cors.map(|c| list(c.get("Fn::If"))).unwrap_or_default();
+    match branches.as_slice() {
+        [condition, config, otherwise]
+            if text(Some(condition)).as_deref() == Some("HasAllowedOrigins")
+                && token(otherwise) == "Ref:AWS::NoValue" =>
+        {
+            if config.get("AllowOrigins").map(token).as_deref() != Some("Ref:AllowedOrigins") {
+                problems.push("CORS: AllowOrigins is not the AllowedOrigins parameter".to_owned());
+            }
+            if text(config.get("AllowCredentials")).as_deref() == Some("true") {
+                problems.push("CORS: AllowCredentials (the console uses bearer tokens)".to_owned());
+            }
+            let headers: Vec<String> = list(config.get("AllowHeaders"))
+                .into_iter()
+                .filter_map(|h| text(Some(h)))
+                .collect();
+            if !headers.iter().any(|h| h.eq_ignore_ascii_case("authorization")) {
+                problems.push("CORS: the Authorization header is not allowed".to_owned());
+            }
+        }
+        _ => problems.push(format!(
+            "HttpApi: CorsConfiguration is {cors:?}, expected !If [HasAllowedOrigins, {{…}}, !Ref AWS::NoValue]"
+        )),
+    }
+    if text(at(t, &["Parameters", "AllowedOrigins", "Type"])).as_deref()
+        != Some("CommaDelimitedList")
+    {
+        problems.push("AllowedOrigins: not a CommaDelimitedList parameter".to_owned());
+    }
+    // The webhook's acknowledgements keep their own concurrency.
+    let reserved = resource(t, "IngestFunction")
+        .and_then(|f| at(f, &["Properties", "ReservedConcurrentExecutions"]))
+        .map(|r| {
+            list(r.get("Fn::If"))
+                .into_iter()
+                .map(token)
+                .collect::<Vec<_>>()
+        });
+    let want: Vec<String> = [
+        "Literal:ReserveIngestConcurrency",
+        "Ref:IngestReservedConcurrency",
+        "Ref:AWS::NoValue",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    if reserved.as_ref() != Some(&want) {
+        problems.push(format!(
+            "IngestFunction: ReservedConcurrentExecutions is {reserved:?}, expected {want:?}"
+        ));
+    }
+    problems
+}
+
 fn all_problems(t: &Value) -> Vec<String> {
     [
         check_alarms(t),
+        check_front_door(t),
         check_functions(t),
         check_table(t),
         check_queues(t),
@@ -1325,5 +1447,54 @@ fn ops_2_missing_alarms_topic_and_tracing_are_caught() {
             *path_mut(t, "Globals/Function/Tracing") = "PassThrough".into();
         }),
         "Tracing is Some(\"PassThrough\")",
+    );
+}
+
+#[test]
+fn front_door_drift_is_caught() {
+    assert_caught(
+        mutated(|t| {
+            let settings = path_mut(
+                t,
+                "Resources/IngestFunction/Properties/Events/Webhook/Properties/RouteSettings",
+            );
+            settings["ThrottlingRateLimit"] =
+                long_form(serde_norway::from_str("!Ref ConsoleRateLimit").unwrap());
+        }),
+        "the webhook (POST /webhook) is throttled by",
+    );
+    assert_caught(
+        mutated(|t| {
+            let props = path_mut(
+                t,
+                "Resources/ConsoleFunction/Properties/Events/Console/Properties",
+            );
+            props.as_mapping_mut().unwrap().remove("RouteSettings");
+        }),
+        "the console (ANY /v1/{proxy+}) is throttled by",
+    );
+    assert_caught(
+        mutated(|t| {
+            let cors = path_mut(t, "Resources/HttpApi/Properties/CorsConfiguration");
+            cors["Fn::If"][1]["AllowOrigins"] = Value::Sequence(vec!["*".into()]);
+        }),
+        "CORS: AllowOrigins is not the AllowedOrigins parameter",
+    );
+    assert_caught(
+        mutated(|t| {
+            let props = path_mut(t, "Resources/HttpApi/Properties");
+            props.as_mapping_mut().unwrap().remove("CorsConfiguration");
+        }),
+        "HttpApi: CorsConfiguration is None",
+    );
+    assert_caught(
+        mutated(|t| {
+            let props = path_mut(t, "Resources/IngestFunction/Properties");
+            props
+                .as_mapping_mut()
+                .unwrap()
+                .remove("ReservedConcurrentExecutions");
+        }),
+        "IngestFunction: ReservedConcurrentExecutions",
     );
 }
