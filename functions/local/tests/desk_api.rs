@@ -311,3 +311,84 @@ async fn desk_3_the_log_is_in_time_order_with_a_stable_tie_breaker() {
     assert_eq!(ids.len(), items.len());
     d.running.shutdown().await;
 }
+
+/// `switchboard demo --serve`: the story plays, then the desk stays open with the demo's tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_1_demo_serve_leaves_a_seeded_desk_running() {
+    use std::io::BufRead as _;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["demo", "--serve", "--port", &port.to_string()])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !printed
+        .iter()
+        .any(|l: &String| l.contains("or as the admin"))
+    {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => printed.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the demo did not open the desk: {printed:#?}");
+            }
+        }
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(printed.iter().any(|l| l.contains(&format!("{base}/"))));
+    assert!(printed.iter().any(|l| l.contains("demo-ana-token")));
+    let http = switchboard_local::demo::loopback_client().unwrap();
+    let page = http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let queue: Value = serde_json::from_str(
+        &http
+            .get(format!(
+                "{base}/v1/numbers/106540352242922/conversations?scope=queue"
+            ))
+            .bearer_auth("demo-ana-token")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(queue["items"].as_array().map(Vec::len), Some(1), "{queue}");
+    let mine: Value = serde_json::from_str(
+        &http
+            .get(format!(
+                "{base}/v1/numbers/106540352242922/conversations?scope=mine"
+            ))
+            .bearer_auth("demo-ana-token")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(mine["items"].as_array().map(Vec::len), Some(3), "{mine}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
