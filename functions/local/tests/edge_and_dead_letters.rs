@@ -197,6 +197,23 @@ async fn hook_6_the_runner_refuses_what_it_could_not_keep_and_corrects_impossibl
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["state"], "open", "{body}");
     assert_eq!(body["closes_at"], START + 24 * 3600, "{body}");
+    // The log shows Meta's stamp with the message.
+    let (code, log) = r
+        .call(
+            "GET",
+            &format!("/v1/numbers/{NUMBER}/contacts/{CUSTOMER}/messages"),
+            ADMIN,
+        )
+        .await;
+    assert_eq!(code, 200, "{log}");
+    let item = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["message"] == "wamid.MAX")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(item["at"], START, "{item}");
+    assert_eq!(item["body"]["replaced_timestamp"], i64::MAX, "{item}");
     // A negative stamp on a later message does not close it either.
     let (code, _) = r
         .webhook(&webhook(NUMBER, vec![text("wamid.NEG", "-5")]))

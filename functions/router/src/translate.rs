@@ -101,7 +101,14 @@ pub fn rules_event(
                 source_id: r.source_id.clone(),
                 ctwa_clid: r.ctwa_clid.clone(),
             });
-            let body = serde_json::to_value(&m.content).ok();
+            let mut body = serde_json::to_value(&m.content).ok();
+            // HOOK-6: an impossible stamp of Meta's, replaced by the arrival time at the edge, is
+            // shown with the message in the log.
+            if let (Some(stamped), Some(serde_json::Value::Object(fields))) =
+                (m.replaced_timestamp, body.as_mut())
+            {
+                fields.insert("replaced_timestamp".into(), stamped.into());
+            }
             Ok((
                 rules::Event::Inbound(rules::Inbound {
                     id: MessageId::new(m.id.clone())?,
