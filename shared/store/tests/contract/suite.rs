@@ -331,31 +331,6 @@ pub async fn capacity_operations_are_keyed<S: Harness>(store: S) {
     assert_eq!(open(store.agents().await.unwrap(), &ana), 0);
 }
 
-// AUTO-5 (issue 16, case 7): a conversation an agent takes by hand counts toward their open
-// conversations even over their reception limit (keyed, once), so the queue offers them nothing
-// until they are under it again.
-pub async fn auto_5_taking_by_hand_counts_over_the_limit<S: Harness>(store: S) {
-    let now = t(1_000);
-    let ana = agent("ana");
-    store.put_agent(&ana, 2, true).await.unwrap();
-    assert!(store.take_capacity(&ana, "a1", now).await.unwrap().is_some());
-    assert!(store.take_capacity(&ana, "a2", now).await.unwrap().is_some());
-    assert_eq!(store.take_capacity(&ana, "a3", now).await.unwrap(), None);
-    assert!(store.take_capacity_by_hand(&ana, "claim1", now).await.unwrap());
-    assert!(!store.take_capacity_by_hand(&ana, "claim1", now).await.unwrap());
-    assert!(!store.take_capacity_by_hand(&agent("nobody"), "claim2", now).await.unwrap());
-    let load = |agents: Vec<rules::agents::AgentLoad>| {
-        agents.into_iter().find(|a| a.agent == ana).unwrap()
-    };
-    let a = load(store.agents().await.unwrap());
-    assert_eq!((a.open, a.capacity), (3, 2));
-    assert!(!a.has_capacity());
-    // One closed: 2 of 2, still full; the queue head is not theirs.
-    assert!(store.release_capacity(&ana, "close1", now).await.unwrap());
-    assert!(!load(store.agents().await.unwrap()).has_capacity());
-    assert_eq!(store.take_capacity(&ana, "a4", now).await.unwrap(), None);
-}
-
 pub async fn claiming_the_queue_head_is_atomic_and_keyed<S: Harness>(store: S) {
     // AUTO-5: the closing agent gets the oldest queued conversation; capacity and queue move
     // together, once per operation, and two agents never get the same conversation.
@@ -1370,46 +1345,4 @@ async fn futures_join<S: Harness>(store: &S, id: &CampaignId, version: u64) -> u
         }
     }
     wins
-}
-
-/// DESK-1 (`GET /v1/me`): every number with settings, in id order, once however often written.
-pub async fn desk_1_numbers_lists_every_number_with_settings<S: Harness>(store: S) {
-    assert!(store.numbers().await.unwrap().is_empty());
-    let second = BusinessNumberId::new("206540352242922").unwrap();
-    store
-        .put_settings(&NumberSettings::new(second.clone()))
-        .await
-        .unwrap();
-    store
-        .put_settings(&NumberSettings::new(number()))
-        .await
-        .unwrap();
-    store
-        .put_settings(&NumberSettings::new(number()))
-        .await
-        .unwrap();
-    assert_eq!(store.numbers().await.unwrap(), vec![number(), second]);
-}
-
-/// DESK-2, DESK-3: a contact's summary carries the name WhatsApp sent (the console's wins), the
-/// unread count and since when a customer waits.
-pub async fn desk_2_summary_carries_the_whatsapp_name_unread_and_waiting<S: Harness>(store: S) {
-    let c = contact(1);
-    let mut commit = inbound(None, &c, "wamid.1", None, t(1));
-    commit.next.profile_name = Some("Kim".into());
-    if let Some(conv) = commit.next.conversation.as_mut() {
-        conv.unanswered_since = Some(t(1));
-        conv.unanswered_count = 2;
-    }
-    committed(&store, commit).await;
-    let s = store.contact_summary(&number(), &c).await.unwrap().unwrap();
-    assert_eq!(
-        (s.profile.profile_name.as_deref(), s.unread, s.waiting_since),
-        (Some("Kim"), 2, Some(t(1)))
-    );
-    let mut p = profile("Kim", "Lee", "kim@example.com", "+49 151 1234567");
-    p.profile_name = Some("Kimberly".into());
-    store.put_profile(&number(), &c, &p, t(2)).await.unwrap();
-    let s = store.contact_summary(&number(), &c).await.unwrap().unwrap();
-    assert_eq!(s.profile.profile_name.as_deref(), Some("Kimberly"));
 }
