@@ -49,6 +49,8 @@ macro_rules! contract_suite {
                 ledger_adds_per_day_and_category,
                 campaign_hopper_counts_follow_rows,
                 campaign_definition_writes_are_versioned,
+                desk_1_numbers_lists_every_number_with_settings,
+                desk_2_summary_carries_the_whatsapp_name_unread_and_waiting,
             ]
         );
     };

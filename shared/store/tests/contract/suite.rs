@@ -1346,3 +1346,45 @@ async fn futures_join<S: Harness>(store: &S, id: &CampaignId, version: u64) -> u
     }
     wins
 }
+
+/// DESK-1 (`GET /v1/me`): every number with settings, in id order, once however often written.
+pub async fn desk_1_numbers_lists_every_number_with_settings<S: Harness>(store: S) {
+    assert!(store.numbers().await.unwrap().is_empty());
+    let second = BusinessNumberId::new("206540352242922").unwrap();
+    store
+        .put_settings(&NumberSettings::new(second.clone()))
+        .await
+        .unwrap();
+    store
+        .put_settings(&NumberSettings::new(number()))
+        .await
+        .unwrap();
+    store
+        .put_settings(&NumberSettings::new(number()))
+        .await
+        .unwrap();
+    assert_eq!(store.numbers().await.unwrap(), vec![number(), second]);
+}
+
+/// DESK-2, DESK-3: a contact's summary carries the name WhatsApp sent (the console's wins), the
+/// unread count and since when a customer waits.
+pub async fn desk_2_summary_carries_the_whatsapp_name_unread_and_waiting<S: Harness>(store: S) {
+    let c = contact(1);
+    let mut commit = inbound(None, &c, "wamid.1", None, t(1));
+    commit.next.profile_name = Some("Kim".into());
+    if let Some(conv) = commit.next.conversation.as_mut() {
+        conv.unanswered_since = Some(t(1));
+        conv.unanswered_count = 2;
+    }
+    committed(&store, commit).await;
+    let s = store.contact_summary(&number(), &c).await.unwrap().unwrap();
+    assert_eq!(
+        (s.profile.profile_name.as_deref(), s.unread, s.waiting_since),
+        (Some("Kim"), 2, Some(t(1)))
+    );
+    let mut p = profile("Kim", "Lee", "kim@example.com", "+49 151 1234567");
+    p.profile_name = Some("Kimberly".into());
+    store.put_profile(&number(), &c, &p, t(2)).await.unwrap();
+    let s = store.contact_summary(&number(), &c).await.unwrap().unwrap();
+    assert_eq!(s.profile.profile_name.as_deref(), Some("Kimberly"));
+}
