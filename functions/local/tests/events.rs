@@ -622,3 +622,41 @@ async fn evt_1_meta_delivering_three_times_shuffled_invents_and_doubles_nothing(
         "the receiver got nothing that is not in the feed"
     );
 }
+
+// EVT-3, the AWS transport: a long poll (`wait`) answers as soon as an event is committed, or
+// empty with the same cursor when the wait ends; waits past 20 s are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evt_3_long_poll_answers_on_the_next_event_or_after_the_wait() {
+    let s = serve().await;
+    s.customer_writes("4915100000031", "wamid.LP1").await;
+    s.advance(0).await;
+    let (_, latest) = s.events_after(ADMIN, "").await;
+    let path = format!("/v1/events?number={NUMBER}&after={latest}&wait=1");
+    let started = std::time::Instant::now();
+    let (status, empty) = s.call("GET", &path, ADMIN, None).await;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(empty["events"], json!([]));
+    assert_eq!(
+        empty["next"],
+        json!(latest),
+        "poll again with the same cursor"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900), "it waited");
+
+    let path = format!("/v1/events?number={NUMBER}&after={latest}&wait=15");
+    let started = std::time::Instant::now();
+    let poll = s.call("GET", &path, AGENT, None);
+    let write = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.customer_writes("4915100000032", "wamid.LP2").await;
+    };
+    let ((status, page), ()) = tokio::join!(poll, write);
+    assert_eq!(status, 200, "{page}");
+    assert!(!page["events"].as_array().unwrap().is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered on the event, not the wait"
+    );
+    let (status, _) = s.call("GET", "/v1/events?wait=21", ADMIN, None).await;
+    assert_eq!(status, 400);
+}
