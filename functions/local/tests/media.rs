@@ -56,18 +56,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     media::sha256_hex(bytes)
 }
 
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 impl Runner {
     async fn clock(&self, seconds: u64) {
         let r = self
@@ -228,7 +216,8 @@ impl Runner {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn media_1_media_2_the_bytes_an_agent_downloads_are_the_customers_for_every_type() {
+async fn media_1_media_2_the_bytes_an_agent_downloads_are_the_customers_for_every_type_and_erasure_removes_them()
+ {
     let r = runner("media-types").await;
     for (i, (kind, mime, len)) in [
         ("image", "image/jpeg", 250_000),
@@ -240,7 +229,7 @@ async fn media_1_media_2_the_bytes_an_agent_downloads_are_the_customers_for_ever
     .into_iter()
     .enumerate()
     {
-        let bytes = pseudo_random(len, 11 + i as u64);
+        let bytes = testkit::noise(len, 11 + i as u64);
         let media_id = format!("55500{i}");
         let hash = r.graph.serve_media(&media_id, mime, bytes);
         let wamid = format!("wamid.MEDIA{i}");
@@ -282,6 +271,32 @@ async fn media_1_media_2_the_bytes_an_agent_downloads_are_the_customers_for_ever
         .await
         .unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
+
+    // Erasure: an agent may not; an admin's removes every stored file of the contact.
+    let erase = |token: &'static str| {
+        r.http
+            .delete(format!(
+                "{}/v1/numbers/{NUMBER}/contacts/{CONTACT}/media",
+                r.base
+            ))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        erase("change-me-ana-token")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    let erased = erase(ADMIN).await.unwrap();
+    assert_eq!(erased.status().as_u16(), 200);
+    let erased: Value = serde_json::from_str(&erased.text().await.unwrap()).unwrap();
+    assert_eq!(erased["files"], 5);
+    for i in 0..5 {
+        assert_eq!(r.media_record(&format!("wamid.MEDIA{i}")).await.0, 404);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,7 +304,7 @@ async fn media_1_an_expired_link_is_retried_with_backoff_and_noted() {
     let r = runner("media-retry").await;
     let hash = r
         .graph
-        .serve_media("666001", "image/png", pseudo_random(20_000, 5));
+        .serve_media("666001", "image/png", testkit::noise(20_000, 5));
     r.graph.fail_downloads(
         1,
         FakeFailure::Api {
@@ -330,7 +345,7 @@ async fn media_3_an_upload_reaches_meta_intact_and_the_send_carries_its_id() {
     // The customer writes first: the window is open for free-form.
     let hash = r
         .graph
-        .serve_media("777001", "image/jpeg", pseudo_random(1_000, 1));
+        .serve_media("777001", "image/jpeg", testkit::noise(1_000, 1));
     r.customer_media(
         "wamid.HELLO",
         "image",
@@ -338,7 +353,7 @@ async fn media_3_an_upload_reaches_meta_intact_and_the_send_carries_its_id() {
     )
     .await;
 
-    let pdf = pseudo_random(3_000_000, 42);
+    let pdf = testkit::noise(3_000_000, 42);
     let (status, answer) = r
         .upload(
             "",

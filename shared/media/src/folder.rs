@@ -29,6 +29,16 @@ fn store_error(what: &str, e: std::io::Error) -> MediaError {
     MediaError::Store(format!("{what}: {}", e.kind()))
 }
 
+/// The contact's folder, created when missing.
+async fn ensure_parent(path: &Path) -> Result<(), MediaError> {
+    match path.parent() {
+        Some(dir) => tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| store_error("create the contact's folder", e)),
+        None => Ok(()),
+    }
+}
+
 impl FolderStore {
     /// The store in `root` (created when missing).
     pub fn open(root: impl Into<PathBuf>) -> Result<FolderStore, MediaError> {
@@ -61,11 +71,7 @@ impl FolderStore {
 
     async fn write_record(&self, key: &MediaKey, record: &MediaRecord) -> Result<(), MediaError> {
         let path = self.record_file(key);
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| store_error("create the contact's folder", e))?;
-        }
+        ensure_parent(&path).await?;
         let json = serde_json::to_vec(record).map_err(|e| MediaError::Store(e.to_string()))?;
         let part = self.part_path(&path);
         tokio::fs::write(&part, json)
@@ -167,11 +173,7 @@ impl MediaStore for FolderStore {
         S: Stream<Item = Result<Bytes, MediaError>> + Send,
     {
         let path = self.file(key);
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| store_error("create the contact's folder", e))?;
-        }
+        ensure_parent(&path).await?;
         let part = self.part_path(&path);
         let stored = match self.write_stream(&part, body, check, now).await {
             Ok(stored) => stored,

@@ -27,18 +27,6 @@ fn meta(kind: MediaKind, mime: &str) -> MediaMeta {
     }
 }
 
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// `bytes` as a stream of uneven chunks (as a network gives them).
 fn chunks(
     bytes: &[u8],
@@ -61,7 +49,7 @@ const NOW: Timestamp = Timestamp::from_unix(1_700_000_000);
 async fn suite<S: MediaStore>(store: &S, sizes: &[usize]) {
     // Whole files of several sizes (S3: one part, and several parts) come back byte for byte.
     for (i, &len) in sizes.iter().enumerate() {
-        let bytes = pseudo_random(len, i as u64 + 1);
+        let bytes = testkit::noise(len, i as u64 + 1);
         let k = key("16505550001", &format!("wamid.KEEP{i}"));
         let stored = store
             .put(
@@ -91,7 +79,7 @@ async fn suite<S: MediaStore>(store: &S, sizes: &[usize]) {
     }
 
     // Over the limit, or not the hash expected: nothing is kept.
-    let bytes = pseudo_random(200_000, 77);
+    let bytes = testkit::noise(200_000, 77);
     let over = key("16505550001", "wamid.OVER");
     let err = store
         .put(
@@ -198,7 +186,7 @@ async fn media_1_media_2_the_s3_store_keeps_the_contract_on_moto() {
     suite(&store, &[1, 300_000, 20 * 1024 * 1024]).await;
 
     // MEDIA-2: the presigned link downloads the bytes without credentials.
-    let bytes = pseudo_random(100_000, 5);
+    let bytes = testkit::noise(100_000, 5);
     let k = key("16505550003", "wamid.LINK");
     store
         .put(

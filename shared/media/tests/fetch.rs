@@ -36,18 +36,6 @@ async fn read_all(store: &FolderStore, job: &FetchJob) -> Vec<u8> {
     chunks.concat()
 }
 
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn media_1_every_media_type_is_stored_byte_for_byte_with_its_sha256() {
     let graph = FakeGraph::start().await;
@@ -65,7 +53,7 @@ async fn media_1_every_media_type_is_stored_byte_for_byte_with_its_sha256() {
     .into_iter()
     .enumerate()
     {
-        let bytes = pseudo_random(len, i as u64 + 7);
+        let bytes = testkit::noise(len, i as u64 + 7);
         let media_id = format!("90000{i}");
         let hash = graph.serve_media(&media_id, mime, bytes.clone());
         // The webhook's sha256 is base64 in some payloads: given as such for the odd ones.
@@ -105,7 +93,7 @@ async fn media_1_an_expired_link_is_retried_with_backoff_and_noted() {
     let dir = tempdir("expired");
     let store = FolderStore::open(&dir).unwrap();
     let fetcher = Fetcher::new(client(&graph), store.clone());
-    let bytes = pseudo_random(10_000, 3);
+    let bytes = testkit::noise(10_000, 3);
     let hash = graph.serve_media("800001", "image/png", bytes);
     let job = job("800001", MediaKind::Image, "image/png", Some(hash.clone()));
     let now = Timestamp::from_unix(1_700_000_000);
@@ -153,7 +141,7 @@ async fn media_1_a_corrupt_download_is_never_kept_and_the_last_failure_gives_up(
     let dir = tempdir("corrupt");
     let store = FolderStore::open(&dir).unwrap();
     let fetcher = Fetcher::new(client(&graph), store.clone());
-    graph.serve_media("700001", "application/pdf", pseudo_random(5_000, 9));
+    graph.serve_media("700001", "application/pdf", testkit::noise(5_000, 9));
     let job = job(
         "700001",
         MediaKind::Document,

@@ -21,15 +21,7 @@ const CHILD: &str = "SWITCHBOARD_MEDIA_MEMORY_CHILD";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_memory_a_100_mb_document_is_fetched_and_uploaded_under_64_mb_peak_rss() {
     let graph = FakeGraph::start().await;
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let document: Vec<u8> = (0..SIZE)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let document = testkit::noise(SIZE, 0x9e37_79b9_7f4a_7c15);
     let hash = graph.serve_media("100100100", "application/pdf", document);
     let dir = std::env::temp_dir().join(testkit::unique("media-memory"));
     let exe = std::env::current_exe().unwrap();

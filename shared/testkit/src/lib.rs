@@ -51,6 +51,20 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// `len` bytes of deterministic noise from `seed` (xorshift): test files whose hashes differ,
+/// with no pattern a store or a transport could shortcut.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -67,23 +67,11 @@ impl CloudClient {
     /// `GET /{media_id}`: where to download an inbound media file.
     pub async fn media_info(&self, media_id: &str) -> Result<MediaInfo, CloudError> {
         let id = path_id("media_id", media_id)?;
-        let response = self
+        let request = self
             .http
             .get(format!("{}/{id}", self.base))
-            .header(AUTHORIZATION, self.authorization.clone())
-            .send()
-            .await
-            .map_err(transport_error)
-            .inspect_err(|e| log_failure("media_info", id, e))?;
-        let status = response.status();
-        let answer = response.bytes().await.map_err(|e| CloudError::Ambiguous {
-            reason: format!("answer cut: {}", error_chain(&e)),
-        })?;
-        if !status.is_success() {
-            let error = parse_error(status.as_u16(), &answer);
-            log_failure("media_info", id, &error);
-            return Err(error);
-        }
+            .header(AUTHORIZATION, self.authorization.clone());
+        let answer = json_answer(request, "media_info", id).await?;
         #[derive(Deserialize)]
         struct Answer {
             url: String,
@@ -163,26 +151,14 @@ impl CloudClient {
             .chain(file)
             .chain(futures_util::stream::once(async move { Ok(tail) }))
             .map_err(Into::into);
-        let response = self
+        let request = self
             .http
             .post(format!("{}/{id}/media", self.base))
             .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTENT_TYPE, content_type)
             .timeout(TRANSFER_TIMEOUT)
-            .body(reqwest::Body::wrap_stream(body))
-            .send()
-            .await
-            .map_err(transport_error)
-            .inspect_err(|e| log_failure("upload_media", id, e))?;
-        let status = response.status();
-        let answer = response.bytes().await.map_err(|e| CloudError::Ambiguous {
-            reason: format!("answer cut: {}", error_chain(&e)),
-        })?;
-        if !status.is_success() {
-            let error = parse_error(status.as_u16(), &answer);
-            log_failure("upload_media", id, &error);
-            return Err(error);
-        }
+            .body(reqwest::Body::wrap_stream(body));
+        let answer = json_answer(request, "upload_media", id).await?;
         #[derive(Deserialize)]
         struct Uploaded {
             id: String,
@@ -194,6 +170,30 @@ impl CloudClient {
         tracing::info!(phone_number_id = id, media_id = %uploaded.id, "media uploaded");
         Ok(uploaded.id)
     }
+}
+
+/// Sends `request` and reads its whole (small, JSON) answer: the bytes of a 2xx, else Meta's
+/// error, logged under `call` and `id`.
+async fn json_answer(
+    request: reqwest::RequestBuilder,
+    call: &'static str,
+    id: &str,
+) -> Result<Bytes, CloudError> {
+    let response = request
+        .send()
+        .await
+        .map_err(transport_error)
+        .inspect_err(|e| log_failure(call, id, e))?;
+    let status = response.status();
+    let answer = response.bytes().await.map_err(|e| CloudError::Ambiguous {
+        reason: format!("answer cut: {}", error_chain(&e)),
+    })?;
+    if !status.is_success() {
+        let error = parse_error(status.as_u16(), &answer);
+        log_failure(call, id, &error);
+        return Err(error);
+    }
+    Ok(answer)
 }
 
 /// The multipart framing around the file: the `Content-Type` header, what precedes the file's
