@@ -436,11 +436,10 @@ where
                     agent,
                     conversation,
                 } => {
-                    if self.store.take_capacity(agent, id, now).await?.is_none() {
-                        // The agent acted (claim, transfer, reopen): the conversation is theirs
-                        // even over their reception limit; the counter just could not follow.
-                        tracing::warn!(%agent, %conversation, "agent over capacity");
-                    }
+                    // AUTO-5: the agent acted (claim, transfer, reopen): the conversation is
+                    // theirs and counts, even over their reception limit.
+                    self.store.take_capacity_by_hand(agent, id, now).await?;
+                    tracing::debug!(%agent, %conversation, "agent took a conversation by hand");
                 }
                 Effect::ReleaseAgent {
                     agent,

@@ -435,6 +435,40 @@ async fn auto_5_claiming_a_queued_conversation_takes_it_off_the_queue() {
     assert_eq!(desk.open_count("bo").await, 1);
 }
 
+// AUTO-5 (issue 16, case 7): a conversation claimed by hand counts, even over the reception
+// limit: an agent with a limit of 2 who claims a third shows 3 open, and closing one does not
+// hand them the oldest queued conversation (they would serve 3 again).
+#[tokio::test]
+async fn auto_5_a_claim_over_the_limit_counts_and_closing_one_assigns_nothing_more() {
+    let mut desk = Desk::new(desk_settings()).await;
+    desk.agent_online("ana", 2).await;
+    desk.text_from("4915100000001", "one").await;
+    desk.text_from("4915100000002", "two").await;
+    assert_eq!(desk.open_count("ana").await, 2);
+    desk.text().await;
+    desk.text_from("4915100000003", "three").await;
+    assert_eq!(desk.queue_len().await, 2);
+    desk.agent_action(
+        "console:claim",
+        AgentAction::Claim {
+            agent: agent("ana"),
+        },
+    )
+    .await;
+    assert!(is_agent(desk.handler().await.as_ref(), "ana"));
+    assert_eq!(desk.open_count("ana").await, 3, "the claim counts");
+    desk.agent_close("ana").await;
+    assert_eq!(desk.open_count("ana").await, 2);
+    let waiting = desk
+        .state_of("4915100000003")
+        .await
+        .unwrap()
+        .conversation
+        .unwrap();
+    assert!(is_unassigned(Some(&waiting.handler)), "still at the limit");
+    assert_eq!(desk.queue_len().await, 1);
+}
+
 #[tokio::test]
 async fn auto_6_one_no_reply_reminder_per_unanswered_stretch() {
     let mut desk = Desk::new(desk_settings()).await;

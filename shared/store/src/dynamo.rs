@@ -996,6 +996,25 @@ impl AgentStore for DynamoStore {
         }
     }
 
+    async fn take_capacity_by_hand(
+        &self,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let ops = vec![
+            self.op_marker_put(&keys::capacity_op(op), agent, None, now)?,
+            self.update_op(
+                &keys::agent(agent),
+                "SET #o = #o + :one".into(),
+                Some("attribute_exists(#o)"),
+                names(&[("#o", "open")]),
+                values(vec![(":one", n(1))]),
+            )?,
+        ];
+        Ok(self.transact("take_capacity_by_hand", ops).await?.is_ok())
+    }
+
     async fn capacity_taken_by(&self, op: &str) -> Result<Option<AgentId>> {
         Ok(self
             .get_typed::<CapacityOpItem>("capacity_taken_by", &keys::capacity_op(op))

@@ -132,6 +132,17 @@ pub trait AgentStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<Option<AgentId>>> + Send;
 
+    /// AUTO-5: an agent took a conversation by hand (claim, transfer, reopening by sending): it
+    /// counts toward their open conversations even over their reception limit, so the queue
+    /// gives them nothing more until they are under it again. Keyed like `take_capacity`.
+    /// `false`: `op` was applied before, or the agent is unknown.
+    fn take_capacity_by_hand(
+        &self,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
     /// The agent whose capacity operation `op` took, if it ran (the router asks when it repeats
     /// an agent request after a crash, before choosing again).
     fn capacity_taken_by(&self, op: &str) -> impl Future<Output = Result<Option<AgentId>>> + Send;

@@ -1109,6 +1109,29 @@ impl AgentStore for SqliteStore {
         .await
     }
 
+    async fn take_capacity_by_hand(
+        &self,
+        agent: &AgentId,
+        op: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let (agent, marker) = (agent.clone(), keys::capacity_op(op));
+        self.run("take_capacity_by_hand", move |c| {
+            if get_item::<CapacityOpItem>(c, &marker)?.is_some() {
+                return Ok(false);
+            }
+            let key = keys::agent(&agent);
+            let Some(mut load) = get_item::<AgentLoad>(c, &key)? else {
+                return Ok(false);
+            };
+            load.open += 1;
+            put_item(c, &key, &load, None)?;
+            put_op_marker(c, &marker, &agent, None, now)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn capacity_taken_by(&self, op: &str) -> Result<Option<AgentId>> {
         let marker = keys::capacity_op(op);
         self.read("capacity_taken_by", move |c| {

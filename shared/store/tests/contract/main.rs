@@ -33,6 +33,7 @@ macro_rules! contract_suite {
                 two_concurrent_writers_exactly_one_wins,
                 agent_capacity_never_exceeded_under_20_concurrent_assignments,
                 capacity_operations_are_keyed,
+                auto_5_taking_by_hand_counts_over_the_limit,
                 claiming_the_queue_head_is_atomic_and_keyed,
                 expired_outreach_is_ignored_on_read,
                 statuses_are_monotonic_in_any_order,

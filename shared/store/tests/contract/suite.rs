@@ -331,6 +331,58 @@ pub async fn capacity_operations_are_keyed<S: Harness>(store: S) {
     assert_eq!(open(store.agents().await.unwrap(), &ana), 0);
 }
 
+// AUTO-5 (issue 16, case 7): a conversation an agent takes by hand counts toward their open
+// conversations even over their reception limit (keyed, once), so the queue offers them nothing
+// until they are under it again.
+pub async fn auto_5_taking_by_hand_counts_over_the_limit<S: Harness>(store: S) {
+    let now = t(1_000);
+    let ana = agent("ana");
+    store.put_agent(&ana, 2, true).await.unwrap();
+    assert!(
+        store
+            .take_capacity(&ana, "a1", now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .take_capacity(&ana, "a2", now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.take_capacity(&ana, "a3", now).await.unwrap(), None);
+    assert!(
+        store
+            .take_capacity_by_hand(&ana, "claim1", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_capacity_by_hand(&ana, "claim1", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_capacity_by_hand(&agent("nobody"), "claim2", now)
+            .await
+            .unwrap()
+    );
+    let load = |agents: Vec<rules::agents::AgentLoad>| {
+        agents.into_iter().find(|a| a.agent == ana).unwrap()
+    };
+    let a = load(store.agents().await.unwrap());
+    assert_eq!((a.open, a.capacity), (3, 2));
+    assert!(!a.has_capacity());
+    // One closed: 2 of 2, still full; the queue head is not theirs.
+    assert!(store.release_capacity(&ana, "close1", now).await.unwrap());
+    assert!(!load(store.agents().await.unwrap()).has_capacity());
+    assert_eq!(store.take_capacity(&ana, "a4", now).await.unwrap(), None);
+}
+
 pub async fn claiming_the_queue_head_is_atomic_and_keyed<S: Harness>(store: S) {
     // AUTO-5: the closing agent gets the oldest queued conversation; capacity and queue move
     // together, once per operation, and two agents never get the same conversation.
