@@ -113,7 +113,7 @@ async fn jwt_claims_identify_callers_and_the_console_runs_on_dynamodb() {
     )
     .await;
     assert_eq!(status, 200, "{me}");
-    assert_eq!(me, json!({"agent": "boss", "role": "admin"}));
+    assert_eq!(me, json!({"agent": "boss", "role": "admin", "numbers": []}));
 
     // An admin creates an agent: written to DynamoDB.
     let (status, agent) = invoke(

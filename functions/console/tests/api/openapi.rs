@@ -120,7 +120,7 @@ async fn identity_refusals_401_and_who_am_i() {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(
         me.body,
-        serde_json::json!({"agent": "boss", "role": "admin"})
+        serde_json::json!({"agent": "boss", "role": "admin", "numbers": []})
     );
 }
 
