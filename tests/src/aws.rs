@@ -338,9 +338,13 @@ impl AwsPath {
                 .map(|f| ((*f).to_owned(), endpoint(f)))
                 .collect(),
         };
-        let timers = SchedulerTimers::new(&router_sdk, scheduler_config)
-            .expect("scheduler settings")
-            .with_clock(Arc::new(clock.clone()));
+        let timers = SchedulerTimers::new(
+            &router_sdk,
+            scheduler_config,
+            timers::ScheduleNames::derived_from(OUTREACH_KEY),
+        )
+        .expect("scheduler settings")
+        .with_clock(Arc::new(clock.clone()));
         let router = Router::new(
             DynamoStore::new(aws_sdk_dynamodb::Client::new(&router_sdk), table.clone()),
             SqsQueues::new(&router_sdk, &urls.inbound, String::new()).outbound(&urls.outbound),

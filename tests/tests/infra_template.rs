@@ -914,8 +914,11 @@ fn alarm_target() -> Value {
     )
 }
 
-/// (namespace, metric, dimension name and value token) of every alarm OPS-2 asks for.
-fn required_alarms() -> Vec<(String, String, Option<(String, String)>)> {
+/// An alarm's metric: (namespace, metric, dimension name and value token, if any).
+type AlarmedMetric = (String, String, Option<(String, String)>);
+
+/// Every alarm OPS-2 asks for.
+fn required_alarms() -> Vec<AlarmedMetric> {
     let dim = |n: &str, v: &str| Some((n.to_owned(), v.to_owned()));
     let mut out = vec![(
         "AWS/SQS".to_owned(),

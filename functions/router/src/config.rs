@@ -15,6 +15,9 @@ pub struct Config {
     pub outbound_queue_url: String,
     /// OUT-8's key. Never logged (`Debug` is redacted).
     pub outreach_key: OutreachKey,
+    /// OPS-3: the schedules' names, keyed by a key derived from the same secret (no secret of
+    /// their own to deploy).
+    pub schedule_names: timers::ScheduleNames,
 }
 
 impl std::fmt::Debug for Config {
@@ -51,6 +54,7 @@ impl Config {
             table_name,
             inbound_queue_url,
             outbound_queue_url,
+            schedule_names: timers::ScheduleNames::derived_from(key.expose().as_bytes()),
             outreach_key: OutreachKey::new(key.into_inner().into_bytes()),
         })
     }

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
     let queues = SqsQueues::new(&aws, config.inbound_queue_url, String::new())
         .outbound(config.outbound_queue_url);
-    let timers = SchedulerTimers::new(&aws, scheduler)?;
+    let timers = SchedulerTimers::new(&aws, scheduler, config.schedule_names.clone())?;
     let router = Router::new(store, queues, timers, config.outreach_key);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {

@@ -142,6 +142,7 @@ async fn p3_a_ten_message_bot_conversation_through_the_lambda_path() {
             retry_attempts: 185,
             max_event_age_seconds: 86_400,
         },
+        timers::ScheduleNames::new(b"moto-test-key".to_vec()),
     )
     .unwrap()
     .with_clock(Arc::new(clock.clone()));

@@ -12,7 +12,7 @@ use rules::effect::Wake;
 use rules::{BusinessNumberId, ContactKey, Duration, TimerKind, Timestamp};
 use std::sync::Arc;
 use testkit::{moto_config as sdk_config, unique};
-use timers::scheduler::schedule_name;
+use timers::ScheduleNames;
 use timers::{Arming, ManualClock, SchedulerConfig, SchedulerTimers, TimerPort, WakeUp};
 use timers_lambda::{Outcome, handle};
 
@@ -95,12 +95,12 @@ async fn time_1_time_3_armed_replaced_and_fired_onto_the_contacts_fifo_group() {
         max_event_age_seconds: 86_400,
     };
     let clock = ManualClock::new(at(0));
-    let timers = SchedulerTimers::new(&sdk, config.clone())
+    let timers = SchedulerTimers::new(&sdk, config.clone(), ScheduleNames::new(b"moto".to_vec()))
         .unwrap()
         .with_clock(Arc::new(clock.clone()));
     let number = BusinessNumberId::new("106540352242922").unwrap();
     let contact = ContactKey::new("4915123456789").unwrap();
-    let name = schedule_name(&number, &contact, TimerKind::AutoClose);
+    let name = timers.names().name(&number, &contact, TimerKind::AutoClose);
 
     // Armed for minute 60, then again for minute 45 (an earlier deadline): one schedule.
     for (minutes, token) in [(60, 3), (45, 9)] {

@@ -33,7 +33,7 @@ pub mod wake_up;
 pub mod wheel;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use scheduler::{SchedulerConfig, SchedulerTimers};
+pub use scheduler::{ScheduleNames, SchedulerConfig, SchedulerTimers};
 pub use wake_up::{PayloadError, WakeUp};
 pub use wheel::TimerWheel;
 

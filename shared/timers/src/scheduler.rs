@@ -4,7 +4,8 @@
 //! schedule group, with `FlexibleTimeWindow: OFF` and `ActionAfterCompletion: DELETE`, whose
 //! target is the `timers` function (with the execution role, a retry policy and a dead-letter
 //! queue) and whose input is the [`WakeUp`] JSON. One schedule per `(number, contact, kind)`,
-//! named by [`schedule_name`]: arming again updates it (`CreateSchedule`, and on
+//! named by [`ScheduleNames`] (a keyed hash of the slot: no phone number in a resource name, OPS-3):
+//! arming again updates it (`CreateSchedule`, and on
 //! `ConflictException` `UpdateSchedule`).
 //!
 //! Times: Scheduler refuses `at()` in the past and fires with one-minute precision, never early.
@@ -154,10 +155,62 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// The schedule of one `(number, contact, kind)`: `<number>-<contact>-<kind>` when the ids use
-/// only `[0-9a-zA-Z_.]` and it fits in 64 characters, else `h-<kind>-<40 hex of SHA-256(number,
-/// contact)>`. Distinct slots get distinct names: a readable name splits at its two `-` into the
-/// slot, and ends with a kind's name where a hashed one ends with hex.
+/// OPS-3: the names of the schedules. A contact's key is usually its wa_id, a phone number, and a
+/// schedule's name ends up in CloudTrail, in the console and in error messages: the name is
+/// `<kind>-<40 hex of HMAC-SHA256(key, number, contact)>`, one per `(number, contact, kind)`,
+/// stable for a key (so any instance finds the schedule it updates), and not reversible by hashing
+/// every phone number without the key (an unkeyed hash would be: phone numbers are few).
+#[derive(Clone)]
+pub struct ScheduleNames {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for ScheduleNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScheduleNames(…)")
+    }
+}
+
+impl ScheduleNames {
+    /// Names keyed by `key` itself.
+    pub fn new(key: impl Into<Vec<u8>>) -> ScheduleNames {
+        ScheduleNames { key: key.into() }
+    }
+
+    /// Names keyed by a key derived from another secret (the router's OUT-8 key), so that a
+    /// deployment needs no secret of its own for them: HMAC-SHA256(secret, a fixed label).
+    pub fn derived_from(secret: &[u8]) -> ScheduleNames {
+        ScheduleNames::new(hmac_sha256(secret, &[b"switchboard schedule names v1"]).to_vec())
+    }
+
+    /// The schedule of one `(number, contact, kind)`.
+    pub fn name(&self, number: &BusinessNumberId, contact: &ContactKey, kind: TimerKind) -> String {
+        let mac = hmac_sha256(
+            &self.key,
+            &[
+                number.as_str().as_bytes(),
+                &[0],
+                contact.as_str().as_bytes(),
+            ],
+        );
+        format!("{}-{}", kind.as_str(), &hex::encode(mac)[..40])
+    }
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// A slot's readable key: `<number>-<contact>-<kind>` when the ids use only `[0-9a-zA-Z_.]` and it
+/// fits in 64 characters, else `h-<kind>-<40 hex of SHA-256(number, contact)>`. Distinct slots get
+/// distinct keys. It names the contact: only for the local runner's timer table, in the file that
+/// holds the contact's state anyway; never a Scheduler resource name ([`ScheduleNames`]).
 pub fn schedule_name(number: &BusinessNumberId, contact: &ContactKey, kind: TimerKind) -> String {
     let plain = |s: &str| {
         s.bytes()
@@ -240,6 +293,7 @@ pub fn parse_at_expression(expression: &str) -> Option<Timestamp> {
 pub struct SchedulerTimers {
     client: aws_sdk_scheduler::Client,
     config: SchedulerConfig,
+    names: ScheduleNames,
     clock: Arc<dyn Clock>,
 }
 
@@ -264,18 +318,21 @@ impl SchedulerTimers {
     pub fn new(
         sdk: &aws_config::SdkConfig,
         config: SchedulerConfig,
+        names: ScheduleNames,
     ) -> Result<SchedulerTimers, ConfigError> {
-        SchedulerTimers::with_client(aws_sdk_scheduler::Client::new(sdk), config)
+        SchedulerTimers::with_client(aws_sdk_scheduler::Client::new(sdk), config, names)
     }
 
     pub fn with_client(
         client: aws_sdk_scheduler::Client,
         config: SchedulerConfig,
+        names: ScheduleNames,
     ) -> Result<SchedulerTimers, ConfigError> {
         config.check()?;
         Ok(SchedulerTimers {
             client,
             config,
+            names,
             clock: Arc::new(SystemClock),
         })
     }
@@ -290,8 +347,15 @@ impl SchedulerTimers {
         &self.config
     }
 
+    /// How its schedules are named.
+    pub fn names(&self) -> &ScheduleNames {
+        &self.names
+    }
+
     fn definition(&self, wake_up: &WakeUp, at: Timestamp) -> Result<Definition, TimerError> {
-        let name = schedule_name(&wake_up.number, &wake_up.contact, wake_up.kind);
+        let name = self
+            .names
+            .name(&wake_up.number, &wake_up.contact, wake_up.kind);
         let refused = |reason: String| TimerError::Refused {
             name: name.clone(),
             reason,
@@ -516,6 +580,45 @@ mod tests {
             let (n, c) = ids(number, contact);
             for kind in TimerKind::ALL {
                 let name = schedule_name(&n, &c, kind);
+                assert!(is_valid_name(&name), "{name}");
+                assert!(seen.insert(name.clone()), "collision: {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn ops_3_schedule_names_are_keyed_hashes_without_the_contact() {
+        let names = ScheduleNames::new(b"k1".to_vec());
+        let (n, c) = ids("106540352242922", "4915123456789");
+        let name = names.name(&n, &c, TimerKind::BotInactivity);
+        assert!(!name.contains("4915123456789"), "{name}");
+        assert!(!name.contains("106540352242922"), "{name}");
+        assert!(name.starts_with("bot_inactivity-"), "{name}");
+        assert_eq!(name, names.name(&n, &c, TimerKind::BotInactivity));
+        // Keyed: another key, another name (the wa_id cannot be found by hashing numbers).
+        assert_ne!(
+            name,
+            ScheduleNames::new(b"k2".to_vec()).name(&n, &c, TimerKind::BotInactivity)
+        );
+        let derived = ScheduleNames::derived_from(b"k1");
+        assert_ne!(name, derived.name(&n, &c, TimerKind::BotInactivity));
+        assert_eq!(
+            derived.name(&n, &c, TimerKind::BotInactivity),
+            ScheduleNames::derived_from(b"k1").name(&n, &c, TimerKind::BotInactivity)
+        );
+        assert!(!format!("{names:?}").contains("k1"));
+        let mut seen = std::collections::HashSet::new();
+        for (number, contact) in [
+            ("106540352242922", "4915123456789"),
+            ("106540352242922", "4915123456780"),
+            ("10654035224292", "24915123456789"),
+            ("1", "2-3"),
+            ("1-2", "3"),
+            ("106540352242922", &format!("US.{}", "7".repeat(60))),
+        ] {
+            let (n, c) = ids(number, contact);
+            for kind in TimerKind::ALL {
+                let name = names.name(&n, &c, kind);
                 assert!(is_valid_name(&name), "{name}");
                 assert!(seen.insert(name.clone()), "collision: {name}");
             }

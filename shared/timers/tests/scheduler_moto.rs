@@ -12,7 +12,8 @@ use rules::{BusinessNumberId, ContactKey, Duration, TimerKind, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use testkit::{moto_config as sdk_config, unique};
-use timers::scheduler::{MIN_LEAD, schedule_name};
+use timers::ScheduleNames;
+use timers::scheduler::MIN_LEAD;
 use timers::{
     Arming, ManualClock, SchedulerConfig, SchedulerTimers, TimerError, TimerPort, WakeUp,
     arm_or_deliver,
@@ -78,7 +79,7 @@ async fn setup(test: &str) -> Setup {
         .interceptor(calls.clone())
         .build();
     let clock = ManualClock::new(at(0));
-    let timers = SchedulerTimers::with_client(Client::from_conf(counted), config(&group))
+    let timers = SchedulerTimers::with_client(Client::from_conf(counted), config(&group), names())
         .unwrap()
         .with_clock(Arc::new(clock.clone()));
     Setup {
@@ -88,6 +89,11 @@ async fn setup(test: &str) -> Setup {
         calls,
         group,
     }
+}
+
+/// The deployment's schedule names (OPS-3: keyed hashes).
+fn names() -> ScheduleNames {
+    ScheduleNames::new(b"moto-schedule-names".to_vec())
 }
 
 fn number() -> BusinessNumberId {
@@ -141,7 +147,7 @@ async fn time_1_arms_a_one_time_schedule_that_invokes_the_timers_function_with_t
     assert_eq!(arming, Arming::Armed { at: at(10) });
     assert_eq!(s.calls.0.load(Ordering::SeqCst), 1, "one CreateSchedule");
 
-    let name = schedule_name(&number(), &contact(), TimerKind::BotInactivity);
+    let name = names().name(&number(), &contact(), TimerKind::BotInactivity);
     assert_eq!(s.names().await, std::slice::from_ref(&name));
     let schedule = s.get(&name).await;
     assert_eq!(schedule.group_name(), Some(s.group.as_str()));
@@ -190,7 +196,7 @@ async fn arming_a_slot_again_replaces_its_schedule() {
     assert_eq!(arming, Arming::Armed { at: at(5) });
     // Replacing costs CreateSchedule (conflict) + UpdateSchedule.
     assert_eq!(s.calls.0.load(Ordering::SeqCst), 3);
-    let name = schedule_name(&number(), &contact(), TimerKind::AutoClose);
+    let name = names().name(&number(), &contact(), TimerKind::AutoClose);
     assert_eq!(
         s.names().await,
         std::slice::from_ref(&name),
@@ -250,7 +256,7 @@ async fn a_schedule_deleted_after_it_fired_is_created_again() {
         )
         .await
         .unwrap();
-    let name = schedule_name(&number(), &contact(), TimerKind::BotInactivity);
+    let name = names().name(&number(), &contact(), TimerKind::BotInactivity);
     // It fires at minute 10 and Scheduler deletes it (ActionAfterCompletion: DELETE; moto does
     // neither, so the test does it). The wake-up finds the deadline moved: re-arm once.
     s.clock.set(at(10));
@@ -319,7 +325,7 @@ async fn past_deadlines_are_delivered_at_once_and_near_ones_get_the_minimum_lead
             at: at(20) + MIN_LEAD
         }
     );
-    let name = schedule_name(&number(), &contact(), TimerKind::NoReplyReminder);
+    let name = names().name(&number(), &contact(), TimerKind::NoReplyReminder);
     let schedule = s.get(&name).await;
     assert_eq!(
         schedule.schedule_expression(),
@@ -333,7 +339,7 @@ async fn past_deadlines_are_delivered_at_once_and_near_ones_get_the_minimum_lead
 #[tokio::test]
 async fn a_missing_schedule_group_is_an_error_never_a_silent_loss() {
     let s = setup("missing-group").await;
-    let timers = SchedulerTimers::with_client(s.client.clone(), config(&unique("absent")))
+    let timers = SchedulerTimers::with_client(s.client.clone(), config(&unique("absent")), names())
         .unwrap()
         .with_clock(Arc::new(s.clock.clone()));
     let error = timers
@@ -352,4 +358,24 @@ async fn a_missing_schedule_group_is_an_error_never_a_silent_loss() {
         ),
         "{error}"
     );
+}
+
+/// OPS-3: the schedules created on moto for a contact, one per timer kind, never carry its wa_id
+/// (nor the business number) in their names: Scheduler's names reach CloudTrail.
+#[tokio::test]
+async fn ops_3_no_schedule_name_created_against_moto_contains_the_wa_id() {
+    let s = setup("ops3").await;
+    for (i, kind) in TimerKind::ALL.into_iter().enumerate() {
+        let w = wake(kind, at(10 + i as i64), 1);
+        s.timers.arm(&number(), &contact(), w).await.unwrap();
+    }
+    let created = s.names().await;
+    assert_eq!(created.len(), TimerKind::ALL.len(), "{created:?}");
+    for name in &created {
+        assert!(
+            !name.contains(contact().as_str()),
+            "{name} names the contact"
+        );
+        assert!(!name.contains(number().as_str()), "{name} names the number");
+    }
 }
