@@ -354,3 +354,147 @@ impl Modify for EventSchemas {
             .insert("Event".to_owned(), RefOr::T(event));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rules::effect::{CloseReason, LogEntry, Notice};
+    use rules::events::{DeliveryTimes, ItemChange, NumberStatus, project};
+    use rules::{ContactKey, ConversationId, MessageId, Timestamp};
+
+    fn validator(kind: &str) -> jsonschema::Validator {
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&event_schema(kind))
+            .expect("the documented schema compiles")
+    }
+
+    // EVT-2: an event of every type, as the projector makes it, validates against the schema the
+    // OpenAPI document gives for its type (and not against another type's).
+    #[test]
+    fn evt_2_every_event_type_matches_its_documented_schema() {
+        let n = BusinessNumberId::new("106540352242922").unwrap();
+        let c = ContactKey::new("4915100000001").unwrap();
+        let conv = ConversationId::new("conv-1").unwrap();
+        let at = Timestamp::from_unix(1_750_000_000);
+        let agent = rules::AgentId::new("ana").unwrap();
+        let o = rules::OutreachId::new("o-1").unwrap();
+        let notices = [
+            Notice::ConversationOpened,
+            Notice::ConversationClosed {
+                reason: CloseReason::Agent,
+            },
+            Notice::AssignedTo {
+                agent: agent.clone(),
+            },
+            Notice::Queued { position: 3 },
+            Notice::Unassigned,
+            Notice::HandedOffByBot,
+            Notice::Snoozed { until: at },
+            Notice::Reopened,
+            Notice::CsatAnswered {
+                score: 4,
+                agent: Some(agent),
+            },
+            Notice::OutreachPressed {
+                outreach: o,
+                button: Some(1),
+            },
+            Notice::SendRefused {
+                reason: "window closed".into(),
+            },
+        ];
+        let mut events = Vec::new();
+        let inbound = LogEntry::Inbound {
+            message: MessageId::new("wamid.1").unwrap(),
+            conversation: Some(conv.clone()),
+            at,
+        };
+        let mut entries = vec![inbound];
+        entries.extend(notices.into_iter().map(|notice| LogEntry::Notice {
+            conversation: conv.clone(),
+            at,
+            notice,
+        }));
+        for (i, entry) in entries.iter().enumerate() {
+            events.extend(project(&ItemChange::LogAppended {
+                number: &n,
+                contact: &c,
+                item_key: &format!("L#{i}"),
+                entry,
+            }));
+        }
+        events.extend(project(&ItemChange::SendClaimed {
+            number: &n,
+            contact: &c,
+            idempotency_key: "wamid.1#0",
+            claimed_at: at,
+        }));
+        let w = MessageId::new("wamid.out").unwrap();
+        events.extend(project(&ItemChange::Delivery {
+            number: Some(&n),
+            contact: Some(&c),
+            wamid: &w,
+            before: DeliveryTimes::default(),
+            after: DeliveryTimes {
+                sent_at: Some(at),
+                failed_at: Some(at),
+                ..DeliveryTimes::default()
+            },
+            error_code: Some(131026),
+        }));
+        let hopper = [("fresh".to_owned(), 3)].into();
+        events.extend(project(&ItemChange::Campaign {
+            campaign: &rules::CampaignId::new("k-1").unwrap(),
+            number: &n,
+            before: None,
+            after: &hopper,
+            at,
+        }));
+        let template = rules::templates::Template::new(
+            rules::TemplateName::new("promo").unwrap(),
+            "en",
+            rules::templates::TemplateCategory::Marketing,
+            "Hi",
+        );
+        events.extend(project(&ItemChange::Template {
+            number: &n,
+            before: None,
+            after: &template,
+            at,
+        }));
+        events.extend(project(&ItemChange::Number {
+            number: &n,
+            before: None,
+            after: &NumberStatus {
+                stopped: Some("token expired".into()),
+                messaging_limit: Some(1000),
+            },
+            at,
+        }));
+        let kinds: std::collections::BTreeSet<&str> = events.iter().map(|e| e.kind()).collect();
+        assert_eq!(
+            kinds,
+            EventData::TYPES.into_iter().collect(),
+            "every type is covered"
+        );
+        for e in &events {
+            let json = serde_json::to_value(e).unwrap();
+            let errors: Vec<String> = validator(e.kind())
+                .iter_errors(&json)
+                .map(|err| err.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{}: {errors:?} in {json}", e.kind());
+            let other = if e.kind() == "message.received" {
+                "message.sent"
+            } else {
+                "message.received"
+            };
+            assert!(
+                !validator(other).is_valid(&json),
+                "{} passes as {other}",
+                e.kind()
+            );
+        }
+    }
+}
