@@ -9,6 +9,8 @@
 //!   `infra/template.yaml` passes every secret: never a plain value in the template). One
 //!   `GetSecretValue` per secret, all of a function's secrets fetched concurrently, and the
 //!   Secrets Manager client is built only when some secret comes by ARN.
+//! - [`rotating::RotatingSecret`]: a secret read again from Secrets Manager after a TTL, so a
+//!   rotated access token or outreach key is used without a redeploy.
 //! - [`Secret`]: the value, redacted in `Debug` and `Display` so it cannot reach a log by accident.
 //! - [`sdk_config`]: the one `SdkConfig` of a function, as `aws_config::load_from_env()` loads it
 //!   (region, credentials, `AWS_ENDPOINT_URL`…) but with [`https::client`], whose TLS trusts the
@@ -39,6 +41,7 @@
 
 mod env;
 pub mod https;
+pub mod rotating;
 mod secret;
 pub mod telemetry;
 

@@ -87,3 +87,63 @@ async fn the_first_failing_name_is_reported_and_nothing_is_fetched_when_a_variab
         Err(ConfigError::MissingSecret("WHATSAPP_VERIFY_TOKEN"))
     );
 }
+
+/// A rotated secret is used once the cache's TTL has passed, not before; a plain one never
+/// changes and needs no call.
+#[tokio::test]
+async fn a_rotated_secret_is_picked_up_after_the_ttl() {
+    use aws_wiring::rotating::RotatingSecret;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    let sdk = testkit::moto_config().await;
+    let arn = create(&sdk, Ok("EAAG-token-1")).await;
+    let e = env(vec![("WHATSAPP_ACCESS_TOKEN_ARN", arn.clone())]);
+    let start = Instant::now();
+    let elapsed = Arc::new(AtomicU64::new(0));
+    let clock = elapsed.clone();
+    let token = RotatingSecret::load(&e, &sdk, "WHATSAPP_ACCESS_TOKEN", Duration::from_secs(300))
+        .await
+        .unwrap()
+        .with_clock(Arc::new(move || {
+            start + Duration::from_secs(clock.load(Ordering::SeqCst))
+        }));
+    assert_eq!(token.get().await.unwrap().expose(), "EAAG-token-1");
+
+    // Rotation: a new version becomes current.
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string("EAAG-token-2")
+        .send()
+        .await
+        .unwrap();
+    elapsed.store(299, Ordering::SeqCst);
+    assert_eq!(
+        token.get().await.unwrap().expose(),
+        "EAAG-token-1",
+        "within the TTL the cached value is used"
+    );
+    elapsed.store(301, Ordering::SeqCst);
+    assert_eq!(token.get().await.unwrap().expose(), "EAAG-token-2");
+
+    // Deleted (or unreachable) later: the value read before stays in use.
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .delete_secret()
+        .secret_id(&arn)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    elapsed.store(700, Ordering::SeqCst);
+    assert_eq!(token.get().await.unwrap().expose(), "EAAG-token-2");
+
+    // A plain secret: as given, with no Secrets Manager at all.
+    let plain = env(vec![("OUTREACH_KEY", "local-key".to_owned())]);
+    let empty = aws_config::SdkConfig::builder().build();
+    let key = RotatingSecret::load(&plain, &empty, "OUTREACH_KEY", Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(key.get().await.unwrap().expose(), "local-key");
+}
