@@ -15,6 +15,8 @@ use rules::{BusinessNumberId, NumberSettings, TemplateName};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
+mod media;
+
 const NUMBER: &str = "106540352242922";
 const WABA: &str = "102290129340398";
 const CUSTOMER: &str = "4915112345678";
@@ -133,6 +135,8 @@ async fn play(serve: Option<std::net::SocketAddr>) -> Result<(), String> {
         "Nothing reaches Meta: sends go to a recording sink; the clock is a test clock moved on purpose.\n"
     );
     let running = start(settings).await.map_err(|e| e.to_string())?;
+    // The demo plays Meta's media endpoints too, so Kim's photo can be fetched (MEDIA-1).
+    let _meta_media = media::serve_meta_media(&running, &dir.join("demo.db")).await?;
     let mut demo = Demo {
         base: format!("http://{}", running.addr),
         running,
@@ -218,7 +222,8 @@ impl Demo {
         }
 
         // 4. The agent stays silent: the reminder.
-        self.progress("Kim asks a question; Ana does not answer for 10 minutes");
+        self.progress("Kim sends a photo and asks a question; Ana does not answer for 10 minutes");
+        self.customer_photo().await?;
         let question = self
             .message(json!({"type": "text", "text": {"body": "Is the discount valid for shoes?"}}));
         self.webhook(question).await?;
@@ -229,7 +234,7 @@ impl Demo {
 
         // 5. Ana answers; Kim goes quiet; the conversation auto-closes and the survey goes out.
         self.progress(
-            "Ana answers from the console; then Kim stays quiet for 2 hours (the auto-close time)",
+            "Ana answers from the console and sends the catalogue as a PDF; then Kim stays quiet for 2 hours (the auto-close time)",
         );
         self.console(
             "POST",
@@ -241,6 +246,7 @@ impl Demo {
         .await?;
         self.advance(0).await?;
         self.expect_sends(1).await?;
+        self.agent_pdf().await?;
         self.advance(2 * 3600 + 60).await?;
         self.expect_sends(1).await?;
         let summary = self
