@@ -730,6 +730,12 @@ where
             self.number_effect(&job.number, effect, code, &plan.reason, now_ms)
                 .await?;
         }
+        if let Some(t) = template
+            && let Some(event) =
+                sending::template_event_after_failure(&plan, &t.name, &t.language, now)
+        {
+            self.template_paused_by_meta(&job.number, event).await?;
+        }
         tracing::warn!(key = %job.key, number = %job.number, code, class = ?plan.class, attempt = record.attempts, reason = %plan.reason, "send failed");
 
         if let Some(mut loaded) = campaign {
@@ -1058,6 +1064,32 @@ where
             .find(|t| t.name.as_str() == name && (language.is_empty() || t.language == language))
             .map(|t| t.category);
         Ok(sending::ambiguous_send_is_final(Some(category)))
+    }
+
+    /// SEND-2 132015: the catalogue shows the template paused (TPL-4's rules for the event).
+    pub(crate) async fn template_paused_by_meta(
+        &self,
+        number: &rules::BusinessNumberId,
+        event: rules::templates::TemplateEvent,
+    ) -> Result<()> {
+        let Some(template) = self
+            .store
+            .template(number, &event.name, &event.language)
+            .await?
+        else {
+            return Ok(());
+        };
+        let mut catalogue = rules::templates::TemplateCatalogue {
+            templates: vec![template.clone()],
+        };
+        catalogue.apply(&event);
+        if catalogue.templates[0] != template {
+            self.store
+                .put_template(number, &catalogue.templates[0])
+                .await?;
+            tracing::warn!(number = %number, template = %event.name, "template paused by Meta (132015)");
+        }
+        Ok(())
     }
 
     /// BILL-4's third entry: service messages predicted this month on the number.

@@ -380,6 +380,13 @@ where
             self.number_effect(&sent.number, effect, Some(code), &plan.reason, now_ms)
                 .await?;
         }
+        if let (Some(name), Some(rules::OutboundContent::Template { language, .. })) =
+            (&sent.template, job.as_ref().map(|j| &j.request.content))
+            && let Ok(name) = TemplateName::new(name.as_str())
+            && let Some(event) = sending::template_event_after_failure(&plan, &name, language, now)
+        {
+            self.template_paused_by_meta(&sent.number, event).await?;
+        }
         if let Some(campaign) = &sent.campaign {
             let Some(mut loaded) = self.load_campaign(campaign).await? else {
                 return Ok(());

@@ -28,7 +28,7 @@ use crate::send_error::{
 use crate::state::ContactState;
 use crate::templates::{
     ContactFields, Header, RenderedParameters, Template, TemplateCatalogue, TemplateCategory,
-    TemplateStatus, render_parameters,
+    TemplateChange, TemplateEvent, TemplateStatus, render_parameters,
 };
 use crate::time::{Duration, Timestamp};
 use crate::window::{self, Windows};
@@ -525,6 +525,26 @@ pub fn verdict(case: &SendCase<'_>, now: Millis) -> Verdict {
         predicted_micros,
         outreach_sent_at,
     }))
+}
+
+/// SEND-2 132015 / TPL-1 (issue 16, case 11): Meta says the template is paused: the catalogue
+/// shows it `PAUSED` (so nothing else tries it, and the console says why) until Meta's next
+/// status event (approved again) supersedes this one.
+pub fn template_event_after_failure(
+    plan: &FailurePlan,
+    name: &TemplateName,
+    language: &str,
+    at: Timestamp,
+) -> Option<TemplateEvent> {
+    (plan.class == ErrorClass::TemplatePaused).then(|| TemplateEvent {
+        name: name.clone(),
+        language: language.to_owned(),
+        at,
+        change: TemplateChange::Status {
+            status: TemplateStatus::Paused,
+            reason: Some(plan.reason.clone()),
+        },
+    })
 }
 
 /// What the message itself does after a failure (SEND-2, SEND-4).
@@ -1034,6 +1054,49 @@ mod tests {
         // A deleted campaign.
         c5.campaign = CampaignRead::Missing(&id);
         assert!(reason(&verdict(&c5, millis(t(10)))).contains("does not exist"));
+    }
+
+    // SEND-2 132015 (issue 16, case 11): the catalogue shows the template paused; Meta's later
+    // approval supersedes it.
+    #[test]
+    fn send_2_132015_pauses_the_template_in_the_catalogue() {
+        let policy = RetryPolicy::default();
+        let failed = |code| FailedAttempt {
+            failure: SendFailure::Meta {
+                code,
+                http_status: Some(400),
+            },
+            attempt: 1,
+            first_attempt_at: t(0),
+            pair_rate_failures: 0,
+            recipient_free_at: None,
+            jitter_seed: 0,
+            campaign: false,
+        };
+        let promo = approved("promo", TemplateCategory::Marketing);
+        let (plan, next) = after_failure(&failed(132015), &policy, millis(t(0)));
+        assert_eq!(next, AfterFailure::HoldForTemplate);
+        let event = template_event_after_failure(&plan, &promo.name, "en", t(0)).unwrap();
+        let mut catalogue = TemplateCatalogue {
+            templates: vec![promo.clone()],
+        };
+        catalogue.apply(&event);
+        assert_eq!(catalogue.templates[0].status, TemplateStatus::Paused);
+        assert!(catalogue.templates[0].check_sendable().is_err());
+        catalogue.apply(&TemplateEvent {
+            at: t(60),
+            change: TemplateChange::Status {
+                status: TemplateStatus::Approved,
+                reason: None,
+            },
+            ..event
+        });
+        assert_eq!(catalogue.templates[0].status, TemplateStatus::Approved);
+        let (other, _) = after_failure(&failed(131000), &policy, millis(t(0)));
+        assert_eq!(
+            template_event_after_failure(&other, &promo.name, "en", t(0)),
+            None
+        );
     }
 
     // SEND-4: service errors back off from 5 s, doubling with jitter, at most 15 min apart, and

@@ -723,3 +723,26 @@ async fn send_5_a_send_refused_before_its_call_is_listed_refused_and_takes_no_pa
     assert_eq!(w.send(job).await, Outcome::Refused { reason });
     assert!(w.graph.requests().is_empty());
 }
+
+// SEND-2 132015 (issue 16, case 11): Meta says the template is paused: the send is held until it
+// is approved again, and the catalogue shows it PAUSED (not APPROVED and sendable); Meta's
+// approval releases the send.
+#[tokio::test]
+async fn send_2_132015_holds_the_send_and_pauses_the_template_in_the_catalogue() {
+    let w = world();
+    w.template(&approved("offer", TemplateCategory::Utility))
+        .await;
+    w.graph.script([Scripted::Fail(meta_error(132015))]);
+    let outcome = w.send(template_job("k1", &contact(1), "offer")).await;
+    assert!(matches!(outcome, Outcome::Parked { .. }), "{outcome:?}");
+    let name = rules::TemplateName::new("offer").unwrap();
+    let stored = store::TemplateStore::template(&w.store, &number(), &name, "en_US")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, TemplateStatus::Paused);
+    // Another send of it is held at once, without a call.
+    let second = w.send(template_job("k2", &contact(2), "offer")).await;
+    assert!(matches!(second, Outcome::Parked { .. }), "{second:?}");
+    assert_eq!(w.graph.requests().len(), 1);
+}
