@@ -563,20 +563,7 @@ impl Demo {
     }
 
     async fn webhook_from(&self, message: Value, contact: &str, name: &str) -> Result<(), String> {
-        let body = json!({
-            "object": "whatsapp_business_account",
-            "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "15550104477", "phone_number_id": NUMBER},
-                "contacts": [{"profile": {"name": name}, "wa_id": contact}],
-                "messages": [message]
-            }}]}]
-        })
-        .to_string();
-        let signature = whatsapp::signature::sign(
-            &whatsapp::AppSecret::new(SECRET.as_bytes().to_vec()),
-            body.as_bytes(),
-        );
+        let (body, signature) = signed_message(SECRET, NUMBER, contact, name, message);
         let r = self
             .http
             .post(format!("{}/webhook", self.base))
@@ -592,6 +579,32 @@ impl Demo {
         println!("    Meta -> POST /webhook (signed): 200, queued");
         Ok(())
     }
+}
+
+/// One customer message (`from` `contact`, WhatsApp name `name`) to business number `number`, as
+/// Meta's webhook carries it: the body and its `X-Hub-Signature-256` under the app secret.
+pub fn signed_message(
+    secret: &str,
+    number: &str,
+    contact: &str,
+    name: &str,
+    message: Value,
+) -> (String, String) {
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550104477", "phone_number_id": number},
+            "contacts": [{"profile": {"name": name}, "wa_id": contact}],
+            "messages": [message]
+        }}]}]
+    })
+    .to_string();
+    let signature = whatsapp::signature::sign(
+        &whatsapp::AppSecret::new(secret.as_bytes().to_vec()),
+        body.as_bytes(),
+    );
+    (body, signature)
 }
 
 /// An HTTP client for the runner on loopback (plain HTTP; the TLS stack is configured only

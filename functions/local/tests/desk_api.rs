@@ -109,20 +109,8 @@ impl Desk {
             .as_object_mut()
             .unwrap()
             .extend(content.as_object().unwrap().clone());
-        let body = json!({
-            "object": "whatsapp_business_account",
-            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "15550104477", "phone_number_id": NUMBER},
-                "contacts": [{"profile": {"name": name}, "wa_id": contact}],
-                "messages": [message]
-            }}]}]
-        })
-        .to_string();
-        let signature = whatsapp::signature::sign(
-            &whatsapp::AppSecret::new(SECRET.as_bytes().to_vec()),
-            body.as_bytes(),
-        );
+        let (body, signature) =
+            switchboard_local::demo::signed_message(SECRET, NUMBER, contact, name, message);
         let r = self
             .http
             .post(format!("{}/webhook", self.base))
@@ -359,35 +347,20 @@ async fn desk_1_demo_serve_leaves_a_seeded_desk_running() {
     let http = switchboard_local::demo::loopback_client().unwrap();
     let page = http.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    let queue: Value = serde_json::from_str(
-        &http
+    let list = |scope: &'static str| {
+        let request = http
             .get(format!(
-                "{base}/v1/numbers/106540352242922/conversations?scope=queue"
+                "{base}/v1/numbers/106540352242922/conversations?scope={scope}"
             ))
-            .bearer_auth("demo-ana-token")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+            .bearer_auth("demo-ana-token");
+        async move {
+            let text = request.send().await.unwrap().text().await.unwrap();
+            serde_json::from_str::<Value>(&text).unwrap()
+        }
+    };
+    let queue = list("queue").await;
     assert_eq!(queue["items"].as_array().map(Vec::len), Some(1), "{queue}");
-    let mine: Value = serde_json::from_str(
-        &http
-            .get(format!(
-                "{base}/v1/numbers/106540352242922/conversations?scope=mine"
-            ))
-            .bearer_auth("demo-ana-token")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let mine = list("mine").await;
     assert_eq!(mine["items"].as_array().map(Vec::len), Some(3), "{mine}");
     let _ = child.kill();
     let _ = child.wait();
