@@ -40,6 +40,20 @@ async fn main() -> Result<(), Error> {
     })?;
     let media_cloud = cloud.clone();
     let media_identity = identity.clone();
+    // A rotated access token is used without a redeploy: read again every few minutes.
+    let token = aws_wiring::rotating::RotatingSecret::load(
+        &aws_wiring::Env::process(),
+        &aws,
+        "WHATSAPP_ACCESS_TOKEN",
+        aws_wiring::rotating::DEFAULT_TTL,
+    )
+    .await?;
+    let rotated = cloud.clone();
+    token.keep_applying(move |token| {
+        if let Err(e) = rotated.set_access_token(&AccessToken::new(token.expose())) {
+            tracing::error!(error = %e, "the rotated access token cannot be used; the old one stays");
+        }
+    });
     let submitter = GraphSubmitter::new(cloud);
     let app = console::app(Console {
         store,

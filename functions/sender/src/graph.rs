@@ -105,6 +105,11 @@ impl CloudGraph {
     }
 
     /// A client from the sender's configuration.
+    /// The Graph API client (to set a rotated access token on it: its clones share the token).
+    pub fn client(&self) -> &whatsapp::cloud::CloudClient {
+        &self.client
+    }
+
     pub fn from_config(config: &crate::Config) -> Result<CloudGraph, GraphError> {
         use whatsapp::cloud::{AccessToken, CloudClient, CloudConfig};
         let settings = CloudConfig {

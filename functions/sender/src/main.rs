@@ -20,6 +20,21 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "sender cannot start"))?;
     let graph = CloudGraph::from_config(&config)
         .inspect_err(|e| tracing::error!(error = %e, "sender cannot start"))?;
+    // A rotated access token is used without a redeploy: read again every few minutes.
+    let token = aws_wiring::rotating::RotatingSecret::load(
+        &aws_wiring::Env::process(),
+        &aws,
+        "WHATSAPP_ACCESS_TOKEN",
+        aws_wiring::rotating::DEFAULT_TTL,
+    )
+    .await?;
+    let cloud = graph.client().clone();
+    token.keep_applying(move |token| {
+        let token = whatsapp::cloud::AccessToken::new(token.expose());
+        if let Err(e) = cloud.set_access_token(&token) {
+            tracing::error!(error = %e, "the rotated access token cannot be used; the old one stays");
+        }
+    });
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name);
     let queues = SqsQueues::new(&aws, &config.inbound_queue_url, &config.updates_queue_url)
         .outbound(&config.outbound_queue_url);

@@ -117,3 +117,30 @@ impl RotatingSecret {
         }
     }
 }
+
+impl RotatingSecret {
+    /// Reads the secret again every TTL, in the background, and hands each value read to `apply`
+    /// (a client's token setter). On Lambda the task runs while the function is thawed: after a
+    /// pause the first invocation's tick reads it. Nothing to do for a plain secret.
+    pub fn keep_applying<A>(self, apply: A) -> Option<tokio::task::JoinHandle<()>>
+    where
+        A: Fn(&Secret) + Send + 'static,
+    {
+        if matches!(self.source, Source::Plain(_)) || self.ttl.is_zero() {
+            return None;
+        }
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(self.ttl);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                // A failed read keeps (and returns) the value read before: applying it again is
+                // harmless.
+                if let Ok(secret) = self.get().await {
+                    apply(&secret);
+                }
+            }
+        }))
+    }
+}

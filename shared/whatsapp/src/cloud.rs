@@ -188,7 +188,8 @@ pub struct CloudClient {
     http: reqwest::Client,
     /// `{graph_url}/{version}`, without a trailing slash.
     base: Arc<str>,
-    authorization: HeaderValue,
+    /// `Bearer <token>`, shared by the clones, replaced when the token rotates.
+    authorization: Arc<std::sync::RwLock<HeaderValue>>,
 }
 
 impl fmt::Debug for CloudClient {
@@ -197,6 +198,18 @@ impl fmt::Debug for CloudClient {
             .field("base", &self.base)
             .finish_non_exhaustive()
     }
+}
+
+/// `Bearer <token>`, marked sensitive.
+fn bearer(token: &AccessToken) -> Result<HeaderValue, CloudError> {
+    let token = token.expose();
+    if token.trim().is_empty() {
+        return Err(config_error("the access token is empty"));
+    }
+    let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| config_error("the access token has characters a header cannot carry"))?;
+    authorization.set_sensitive(true);
+    Ok(authorization)
 }
 
 fn config_error(reason: impl Into<String>) -> CloudError {
@@ -224,13 +237,7 @@ impl CloudClient {
         if !version_ok {
             return Err(config_error("version must look like v23.0"));
         }
-        let token = config.access_token.expose();
-        if token.trim().is_empty() {
-            return Err(config_error("the access token is empty"));
-        }
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| config_error("the access token has characters a header cannot carry"))?;
-        authorization.set_sensitive(true);
+        let authorization = bearer(&config.access_token)?;
         if config.timeout.is_zero() || config.connect_timeout.is_zero() {
             return Err(config_error("timeouts must be longer than zero"));
         }
@@ -258,8 +265,28 @@ impl CloudClient {
         Ok(CloudClient {
             http,
             base: Arc::from(format!("{graph_url}/{}", config.version)),
-            authorization,
+            authorization: Arc::new(std::sync::RwLock::new(authorization)),
         })
+    }
+
+    /// Uses `token` from now on, in this client and every clone of it (a rotated access token,
+    /// picked up without a restart). A token a header cannot carry is refused and the old one
+    /// stays.
+    pub fn set_access_token(&self, token: &AccessToken) -> Result<(), CloudError> {
+        let authorization = bearer(token)?;
+        *self
+            .authorization
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = authorization;
+        Ok(())
+    }
+
+    /// The `Authorization` header of a request.
+    pub(crate) fn authorization(&self) -> HeaderValue {
+        self.authorization
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sends one message: `body` as built by [`crate::outbound::message_body`].
@@ -322,7 +349,7 @@ impl CloudClient {
         let response = self
             .http
             .post(format!("{}/{id}/{edge}", self.base))
-            .header(AUTHORIZATION, self.authorization.clone())
+            .header(AUTHORIZATION, self.authorization())
             .header(CONTENT_TYPE, "application/json")
             .body(bytes)
             .send()

@@ -227,6 +227,29 @@ async fn a_wrong_token_is_meta_error_190() {
     );
 }
 
+/// Secrets rotate: once Meta's token is rotated, setting the new one on a client makes it and
+/// every clone use it, without building a new client.
+#[tokio::test]
+async fn a_rotated_token_set_on_a_client_is_used_by_its_clones() {
+    let fake = FakeGraph::start().await;
+    let client = client(&fake);
+    let clone = client.clone();
+    fake.set_token("rotated-token");
+    assert!(clone.send_message(NUMBER, &text_body()).await.is_err());
+    client
+        .set_access_token(&AccessToken::new("rotated-token"))
+        .unwrap();
+    clone
+        .send_message(NUMBER, &text_body())
+        .await
+        .expect("the clone sends with the rotated token");
+    assert!(client.set_access_token(&AccessToken::new(" ")).is_err());
+    client
+        .send_message(NUMBER, &text_body())
+        .await
+        .expect("a refused token leaves the old one in use");
+}
+
 #[tokio::test]
 async fn a_hang_is_ambiguous_within_the_timeout() {
     let fake = FakeGraph::start().await;

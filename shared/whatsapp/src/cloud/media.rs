@@ -70,7 +70,7 @@ impl CloudClient {
         let request = self
             .http
             .get(format!("{}/{id}", self.base))
-            .header(AUTHORIZATION, self.authorization.clone());
+            .header(AUTHORIZATION, self.authorization());
         let answer = json_answer(request, "media_info", id).await?;
         #[derive(Deserialize)]
         struct Answer {
@@ -107,7 +107,7 @@ impl CloudClient {
         let response = self
             .http
             .get(url)
-            .header(AUTHORIZATION, self.authorization.clone())
+            .header(AUTHORIZATION, self.authorization())
             .timeout(TRANSFER_TIMEOUT)
             .send()
             .await
@@ -154,7 +154,7 @@ impl CloudClient {
         let request = self
             .http
             .post(format!("{}/{id}/media", self.base))
-            .header(AUTHORIZATION, self.authorization.clone())
+            .header(AUTHORIZATION, self.authorization())
             .header(CONTENT_TYPE, content_type)
             .timeout(TRANSFER_TIMEOUT)
             .body(reqwest::Body::wrap_stream(body));
