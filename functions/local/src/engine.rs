@@ -70,7 +70,7 @@ pub struct Engine {
     /// Messages being handled right now.
     busy: std::sync::atomic::AtomicUsize,
     /// The inbound media fetcher, when there is a Graph API to fetch from ([`crate::media`]).
-    pub(crate) media: std::sync::OnceLock<crate::media::LocalFetcher>,
+    pub(crate) media: std::sync::OnceLock<crate::media::LocalMedia>,
 }
 
 impl Engine {
