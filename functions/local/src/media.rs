@@ -5,6 +5,7 @@
 //! `rules::media::fetch_retry_after` gives (its reason is on the file's record, which the
 //! console shows); the last one is dropped with the record saying so. Without an access token
 //! there is no Graph API to fetch from, so no jobs are made.
+
 use crate::engine::Engine;
 use media::{FetchJob, FetchOutcome, Fetcher, FolderStore, MediaError};
 use queue::{Destination, Envelope, EventQueue};
