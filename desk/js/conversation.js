@@ -5,7 +5,7 @@
 
 import { call } from './api.js';
 import { fill, h, say } from './dom.js';
-import { bodyText, contactName, noticeText, when } from './format.js';
+import { bodyText, contactName, noticeText, templateText, when } from './format.js';
 import { composerKey, renderComposer } from './composer.js';
 import { serverNow } from './inbox.js';
 import * as live from './live.js';
@@ -13,7 +13,7 @@ import * as live from './live.js';
 const LOG_PAGE = 100;
 const DELIVERY = { queued: 'Queued', sent: 'Sent', delivered: 'Delivered', read: 'Read', failed: 'Failed' };
 
-function logEntry(item, now) {
+function logEntry(item, now, templates) {
   const time = h('time', { datetime: new Date(item.at * 1000).toISOString() }, when(item.at, now));
   if (item.kind === 'notice') {
     const { title, detail, tone } = noticeText(item.notice);
@@ -22,10 +22,12 @@ function logEntry(item, now) {
   }
   const inbound = item.kind === 'inbound';
   const text = item.body ? bodyText(item.body) : (inbound ? 'A message' : 'A message from the business');
+  const shown = templateText(item.body, templates);
   const delivery = item.delivery;
   return h('li', { class: `msg ${inbound ? 'in' : 'out'}`, dataset: { kind: item.kind } },
     h('span', { class: 'visually-hidden' }, inbound ? 'Customer: ' : 'Business: '),
     h('p', { class: 'text' }, text),
+    shown ? h('p', { class: 'template-text' }, shown) : null,
     h('p', { class: 'msg-meta' }, time,
       delivery ? h('span', { class: `delivery ${delivery.status}`, dataset: { delivery: delivery.status } },
         ` · ${DELIVERY[delivery.status] ?? delivery.status}${delivery.error ? `: ${delivery.error}` : ''}`) : null));
@@ -86,7 +88,7 @@ export function showConversation(main, desk, number, contact) {
         lastLog = logJson;
         const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
         const fragment = document.createDocumentFragment();
-        for (const item of [...page.items].reverse()) fragment.append(logEntry(item, now));
+        for (const item of [...page.items].reverse()) fragment.append(logEntry(item, now, templates));
         log.replaceChildren(fragment);
         if (atBottom || !lastLog) log.scrollTop = log.scrollHeight;
       }

@@ -79,3 +79,12 @@ export function noticeText(notice) {
     default: return { title: String(kind ?? 'Notice').replaceAll('_', ' '), detail: '', tone: 'quiet' };
   }
 }
+
+/** A template send as the customer saw it: the template's body with its parameters filled in. */
+export function templateText(body, templates) {
+  if (body?.type !== 'template' || !Array.isArray(templates)) return '';
+  const t = templates.find((x) => x.name === body.name && (!body.language || x.language === body.language));
+  if (!t) return '';
+  const values = Array.isArray(body.parameters) ? body.parameters : [];
+  return t.body.replace(/\{\{(\d+)\}\}/g, (m, n) => values[Number(n) - 1] ?? m);
+}

@@ -150,6 +150,8 @@ def test_desk_3_expired_outreach_press_is_shown_with_its_notice(switchboard, bro
     assert "Expired outreach" in notice.text
     assert "Pressed “Yes, tell me more”" in text_of(browser, ".msg.in")
     assert "spring_sale" in text_of(browser, ".msg.out")
+    # The pressed outreach as Lee saw it: the template's text.
+    assert "Spring sale: 20% off everything this week." in text_of(browser, ".msg.out .template-text")
     assert browser.find_element(By.ID, "conv-title").text == "Lee Park"
     browser.save_screenshot(str(shots / "conversation-expired-outreach.png"))
 
