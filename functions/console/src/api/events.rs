@@ -85,16 +85,7 @@ pub async fn list_events<D: Deps>(
     caller: Caller,
     QueryParams(p): QueryParams<EventParams>,
 ) -> ApiResult<Json<EventPage>> {
-    let limit = match p.limit {
-        None => 100,
-        Some(n @ 1..=500) => n,
-        Some(n) => {
-            return Err(ApiError::invalid(
-                "limit",
-                format!("must be between 1 and 500, got {n}"),
-            ));
-        }
-    };
+    let limit = bounded_limit(p.limit, 100, 500)?;
     let wait = match p.wait {
         None => 0,
         Some(w @ 0..=MAX_WAIT_SECONDS) => w,
@@ -133,6 +124,18 @@ pub async fn list_events<D: Deps>(
         None => p.after.filter(|a| !a.is_empty()),
     };
     Ok(Json(EventPage { events, next }))
+}
+
+/// A page size from 1 to `max` (`default` when absent); 400 naming `limit` otherwise.
+pub(crate) fn bounded_limit(limit: Option<u32>, default: u32, max: u32) -> ApiResult<u32> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {max}, got {n}"),
+        )),
+    }
 }
 
 async fn read_page<D: Deps>(

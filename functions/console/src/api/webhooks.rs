@@ -339,16 +339,7 @@ pub async fn list_webhook_dead_letters<D: Deps>(
     QueryParams(p): QueryParams<WebhookDeadLetterParams>,
 ) -> ApiResult<Json<Vec<WebhookDeadLetter>>> {
     caller.require_admin("read webhook dead letters")?;
-    let limit = match p.limit {
-        None => 100,
-        Some(n @ 1..=500) => n,
-        Some(n) => {
-            return Err(ApiError::invalid(
-                "limit",
-                format!("must be between 1 and 500, got {n}"),
-            ));
-        }
-    };
+    let limit = super::events::bounded_limit(p.limit, 100, 500)?;
     existing(d.as_ref(), &id).await?;
     let dead = d.store().dead_letters(&id, limit).await?;
     Ok(Json(dead.into_iter().map(dead_view).collect()))
