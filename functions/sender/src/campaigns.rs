@@ -423,6 +423,7 @@ where
             SendingGate::Closed => {
                 self.save_campaign_status(&loaded.id, |c| c.complete_if_done(now).is_some())
                     .await?;
+                self.close_unsent_rows(&loaded.id, now).await?;
                 (0, None)
             }
             SendingGate::NotYet { until } => (0, Some(until)),
@@ -445,6 +446,46 @@ where
             self.requeue_tick(&tick, at).await?;
         }
         Ok(Outcome::Ticked { issued, next })
+    }
+
+    /// CAMP-2 (issue 16, case 12): a campaign completed by its end closes the contacts it never
+    /// sent, each with the reason in its history ([`Campaign::end_of_campaign`]).
+    async fn close_unsent_rows(&self, id: &CampaignId, now: Timestamp) -> Result<()> {
+        let Some(mut loaded) = self.load_campaign(id).await? else {
+            return Ok(());
+        };
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .campaign_rows(id, PAGE, cursor.as_deref())
+                .await?;
+            for row in &page.items {
+                let data = row_data(id, row)?;
+                if loaded
+                    .campaign
+                    .end_of_campaign(&data.contact, now)
+                    .is_none()
+                {
+                    continue;
+                }
+                self.move_row(&mut loaded, &row.contact, |campaign, row| {
+                    let Some(event) = campaign.end_of_campaign(&row.contact, now) else {
+                        return Err(TransitionError::NotAllowed {
+                            event: "the campaign's end".into(),
+                            state: "already moved".into(),
+                        });
+                    };
+                    row.queued = None;
+                    campaign.apply(&mut row.contact, event)
+                })
+                .await?;
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Issues the next due contacts within the limits; returns how many and when to tick again.

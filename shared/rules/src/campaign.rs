@@ -706,6 +706,26 @@ impl Campaign {
         Some(reason)
     }
 
+    /// CAMP-1 / CAMP-2 (issue 16, case 12): once the campaign completed because its end passed,
+    /// a contact never sent (`fresh`) or still to retry is closed with the reason in its history,
+    /// instead of staying `fresh` with none. `None`: nothing to do for this row.
+    pub fn end_of_campaign(&self, row: &CampaignContact, now: Timestamp) -> Option<RowEvent> {
+        if self.completion != Some(CompletionReason::EndPassed) {
+            return None;
+        }
+        let reason = match row.state {
+            RowState::Fresh => "the campaign ended before this contact was sent",
+            RowState::Retry { .. } => "the campaign ended before this contact's retry was sent",
+            _ => return None,
+        };
+        Some(RowEvent::Failed {
+            code: None,
+            reason: format!("{reason} (end {})", self.settings.ends_at),
+            next: FailedRowState::Closed,
+            at: now,
+        })
+    }
+
     /// TPL-1: a change of the campaign's template. Returns whether the status changed.
     pub fn on_template_change(
         &mut self,
@@ -1820,6 +1840,39 @@ mod tests {
             serde_json::from_str::<CampaignContact>(&json).unwrap(),
             *row
         );
+    }
+
+    // CAMP-2 (issue 16, case 12): a campaign that reaches its end closes its unsent contacts
+    // with the reason; answered and pending ones are left as they are.
+    #[test]
+    fn camp_2_end_of_campaign_closes_unsent_contacts_with_the_reason() {
+        let mut c = running();
+        let mut r = rows(&mut c, 3);
+        c.apply(
+            &mut r[1],
+            RowEvent::Sent {
+                outreach: OutreachId::new("o1").unwrap(),
+                at: t(10),
+            },
+        )
+        .unwrap();
+        assert_eq!(c.end_of_campaign(&r[0], t(20)), None, "not ended yet");
+        let end = t(8 * 86_400);
+        assert_eq!(c.complete_if_done(end), Some(CompletionReason::EndPassed));
+        let event = c.end_of_campaign(&r[0], end).expect("fresh: closed");
+        c.apply(&mut r[0], event).unwrap();
+        assert!(matches!(
+            r[0].result(),
+            Some(ContactResult::Failed { code: None, reason }) if reason.contains("campaign ended before")
+        ));
+        assert_eq!(
+            c.end_of_campaign(&r[1], end),
+            None,
+            "pending waits for its answer"
+        );
+        assert_eq!(c.end_of_campaign(&r[0], end), None, "closed: nothing more");
+        let h = c.hopper();
+        assert_eq!(h.fresh() + h.retry() + h.pending() + h.closed(), 3);
     }
 
     mod hopper_property {

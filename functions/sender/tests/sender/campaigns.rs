@@ -536,3 +536,27 @@ async fn send_4_a_campaign_contact_failing_with_131000_backs_off_and_counts_atte
         "one entry counting the attempts"
     );
 }
+
+// CAMP-2 (issue 16, case 12): a campaign that reaches its end with contacts never sent shows
+// COMPLETED with those contacts closed, each with the reason in its history (not `fresh`).
+#[tokio::test]
+async fn camp_2_a_campaign_reaching_its_end_closes_unsent_contacts_with_the_reason() {
+    let w = world();
+    let id = start(&w, "late", 0..3, true).await;
+    w.clock.set_ms((T0 + 31 * 86_400) * 1000);
+    w.drain(10).await;
+    let c = status(&w, &id).await;
+    assert_eq!(c.status(), CampaignStatus::Completed);
+    assert_eq!((c.hopper().fresh(), c.hopper().closed()), (0, 3));
+    assert!(w.graph.requests().is_empty());
+    for (_, row) in rows(&w, &id).await {
+        assert!(
+            matches!(
+                row.contact.result(),
+                Some(ContactResult::Failed { code: None, reason }) if reason.contains("campaign ended before")
+            ),
+            "{:?}",
+            row.contact.history()
+        );
+    }
+}
