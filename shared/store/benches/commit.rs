@@ -109,7 +109,11 @@ fn bench(c: &mut Criterion) {
         let store = SqliteStore::open(dir.join(format!("bench-{name}.db"))).unwrap();
         if !event_log {
             runtime.block_on(async {
-                for trigger in ["event_log_appended", "event_log_created", "event_log_changed"] {
+                for trigger in [
+                    "event_log_appended",
+                    "event_log_created",
+                    "event_log_changed",
+                ] {
                     store
                         .execute_raw(&format!("DROP TRIGGER {trigger}"))
                         .await

@@ -344,6 +344,7 @@ impl SqliteStore {
             .and_then(|()| conn.pragma_update(None, "journal_size_limit", 64i64 << 20))
             .and_then(|()| conn.execute_batch(WRITER_PRAGMAS))
             .and_then(|()| conn.execute_batch(SCHEMA))
+            .and_then(|()| events::install(&conn))
             .map_err(sql_error("open"))?;
         conn.set_prepared_statement_cache_capacity(64);
         let checkpointer = Connection::open(&path).map_err(sql_error("open"))?;
@@ -356,7 +357,6 @@ impl SqliteStore {
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn(f)
-            .and_then(|()| events::install(&conn))
                 .map_err(|e| StoreError::Backend {
                     operation: "open",
                     message: e.to_string(),

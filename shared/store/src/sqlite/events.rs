@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS event_log (
     pk TEXT,
     sk TEXT
 );
-CREATE INDEX IF NOT EXISTS event_log_by_number ON event_log (number, seq);
+DROP INDEX IF EXISTS event_log_by_number;
 CREATE TRIGGER IF NOT EXISTS event_log_appended AFTER INSERT ON items
 WHEN substr(new.pk, 1, 2) = 'C#' AND substr(new.sk, 1, 2) IN ('L#', 'S#')
 BEGIN
