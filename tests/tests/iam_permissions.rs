@@ -71,6 +71,20 @@ fn binding(t: &Value, d: &Deployed, secrets: &BTreeMap<String, String>) -> Bindi
         .with("TimerSchedulerRole.Arn", &d.scheduler_role_arn)
         .with("TimersFunction.Arn", &d.timers_function_arn)
         .with("TimerDeadLetterQueue.Arn", &d.timer_dead_letter_arn)
+        // The AWS path's stories have no dead-letter queues (see NOT_IN_THE_STORIES; OPS-4's own
+        // test, tests/tests/ops_4_aws.rs, drives them on moto): names for the configuration.
+        .queue(
+            "InboundDeadLetterQueue",
+            &dead_letter_url(&d.inbound_queue_url),
+        )
+        .queue(
+            "UpdatesDeadLetterQueue",
+            &dead_letter_url(&d.updates_queue_url),
+        )
+        .queue(
+            "OutboundDeadLetterQueue",
+            &dead_letter_url(&d.outbound_queue_url),
+        )
         // The AWS path has no media bucket (see NOT_IN_THE_STORIES): a name for the
         // configuration to load.
         .with("MediaBucket", MEDIA_BUCKET)
@@ -131,9 +145,98 @@ async fn load_configurations(t: &Value, d: &Deployed, b: &Binding) {
 
 const MEDIA_BUCKET: &str = "e2e-media";
 
+/// A source queue's dead-letter queue, named as the stack would (a FIFO queue's stays FIFO).
+fn dead_letter_url(source: &str) -> String {
+    match source.strip_suffix(".fifo") {
+        Some(stem) => format!("{stem}-dlq.fifo"),
+        None => format!("{source}-dlq"),
+    }
+}
+
+const OPS_4: &str =
+    "OPS-4: admins' dead-letter routes; not in the stories (ops_4_aws drives them on moto)";
+
 /// Grants the end-to-end stories do not exercise, each with why it is kept: (role, action,
 /// resource token, why). Keep this short: a grant belongs here only until a story uses it.
 const NOT_IN_THE_STORIES: &[(&str, &str, &str, &str)] = &[
+    (
+        "ConsoleRole",
+        "sqs:SendMessage",
+        "GetAtt:UpdatesQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:ReceiveMessage",
+        "GetAtt:InboundDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:ReceiveMessage",
+        "GetAtt:UpdatesDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:ReceiveMessage",
+        "GetAtt:OutboundDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:ChangeMessageVisibility",
+        "GetAtt:InboundDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:ChangeMessageVisibility",
+        "GetAtt:UpdatesDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:ChangeMessageVisibility",
+        "GetAtt:OutboundDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:DeleteMessage",
+        "GetAtt:InboundDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:DeleteMessage",
+        "GetAtt:UpdatesDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:DeleteMessage",
+        "GetAtt:OutboundDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:GetQueueAttributes",
+        "GetAtt:InboundDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:GetQueueAttributes",
+        "GetAtt:UpdatesDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:GetQueueAttributes",
+        "GetAtt:OutboundDeadLetterQueue.Arn",
+        OPS_4,
+    ),
     (
         "ConsoleRole",
         "s3:GetObject",

@@ -648,7 +648,19 @@ fn allow_list(role: &str) -> Grants {
             grants.push((send, vec![inbound, "GetAtt:TimerDeadLetterQueue.Arn"]));
         }
         "ConsoleRole" => {
-            grants.push((send, vec![inbound, outbound]));
+            // Actions queue to inbound and outbound; OPS-4's redelivery sends a dead letter back
+            // to its source queue, updates included.
+            grants.push((send, vec![inbound, outbound, updates]));
+            // OPS-4: the stack's DLQs listed (received, made visible again) and emptied on
+            // redelivery.
+            grants.push((
+                POLL,
+                vec![
+                    "GetAtt:InboundDeadLetterQueue.Arn",
+                    "GetAtt:UpdatesDeadLetterQueue.Arn",
+                    "GetAtt:OutboundDeadLetterQueue.Arn",
+                ],
+            ));
             grants.push((DYNAMODB, vec![TABLE]));
             // The inbox lists (search_contacts).
             grants.push((&["dynamodb:Query"], vec![INDEXES]));
