@@ -4,6 +4,19 @@
 
 const TOKEN_KEY = 'switchboard.token';
 
+// Where the API is: this origin (switchboard serve), or the stack's API (config.json's `api`).
+let base = '';
+
+/** Sets the API's origin (no trailing slash); '' is this page's own. */
+export function setApiBase(url) {
+  base = (url ?? '').replace(/\/+$/, '');
+}
+
+/** The full URL of an API path (`/v1/…`). */
+export function apiUrl(path) {
+  return base + path;
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -43,6 +56,16 @@ export const OPERATIONS = {
   campaigns: ['GET', '/v1/numbers/{number}/campaigns'],
   campaign: ['GET', '/v1/numbers/{number}/campaigns/{campaign}'],
   costs: ['GET', '/v1/numbers/{number}/costs'],
+  webhooks: ['GET', '/v1/webhooks'],
+  createWebhook: ['POST', '/v1/webhooks'],
+  putWebhook: ['PUT', '/v1/webhooks/{webhook}'],
+  deleteWebhook: ['DELETE', '/v1/webhooks/{webhook}'],
+  rotateWebhook: ['POST', '/v1/webhooks/{webhook}/rotate'],
+  webhookDeadLetters: ['GET', '/v1/webhooks/{webhook}/dead-letters'],
+  redeliverWebhook: ['POST', '/v1/webhooks/{webhook}/dead-letters/redeliver'],
+  deadLetters: ['GET', '/v1/dead-letters'],
+  redeliverDeadLetter: ['POST', '/v1/dead-letters/{id}/redeliver'],
+  redeliverAllDeadLetters: ['POST', '/v1/dead-letters/redeliver-all'],
 };
 
 function path(template, params) {
@@ -68,7 +91,7 @@ export async function call(operation, params = {}, { query, body, signal } = {})
   const headers = { Accept: 'application/json' };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(url, {
+  const response = await fetch(apiUrl(url), {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
