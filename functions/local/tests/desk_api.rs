@@ -159,7 +159,9 @@ impl Desk {
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(token);
         if let Some(b) = body {
-            r = r.header("content-type", "application/json").body(b.to_string());
+            r = r
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         let r = r.send().await.unwrap();
         let status = r.status().as_u16();
@@ -475,9 +477,7 @@ async fn kim_asks_for_a_person(d: &mut Desk, kim: &str) {
 
 /// The outbound log entries' bodies, newest first.
 async fn sent_bodies(d: &Desk, kim: &str) -> Vec<Value> {
-    let log = d
-        .op_ok("log", &[("contact", kim)], ADMIN, None, 200)
-        .await;
+    let log = d.op_ok("log", &[("contact", kim)], ADMIN, None, 200).await;
     log["items"]
         .as_array()
         .unwrap()
@@ -511,9 +511,7 @@ async fn desk_4_composer_is_free_form_with_its_closing_time_then_templates_only(
         Some(last_customer_message + 86_400),
         "{window}"
     );
-    let check = d
-        .op_ok("window", &[("contact", kim)], ANA, None, 200)
-        .await;
+    let check = d.op_ok("window", &[("contact", kim)], ANA, None, 200).await;
     assert_eq!(&check, window, "the window check and the contact disagree");
     d.op_ok(
         "send",
@@ -574,7 +572,11 @@ async fn desk_4_composer_is_free_form_with_its_closing_time_then_templates_only(
         .filter(|v| v.starts_with("body"))
         .collect();
     assert_eq!(body_variables.len(), 2, "{shipped}");
-    assert_eq!(shipped["unmapped"].as_array().map(Vec::len), Some(2), "{shipped}");
+    assert_eq!(
+        shipped["unmapped"].as_array().map(Vec::len),
+        Some(2),
+        "{shipped}"
+    );
     let recontact = find("pick_up_again");
     assert_eq!(
         (&recontact["recontact"], &recontact["sendable"]),
@@ -665,7 +667,11 @@ async fn desk_5_claim_transfer_snooze_close_and_reopen_by_sending() {
         .op_ok("contact", &[("contact", kim)], ANA, None, 200)
         .await;
     let c = conversation(&detail);
-    assert_eq!((&c["handler"], &c["agent"]), (&json!("agent"), &json!("ana")), "{detail}");
+    assert_eq!(
+        (&c["handler"], &c["agent"]),
+        (&json!("agent"), &json!("ana")),
+        "{detail}"
+    );
 
     // Transfer to Ben (online now, from the agents page).
     d.op_ok(
@@ -758,7 +764,11 @@ async fn desk_5_claim_transfer_snooze_close_and_reopen_by_sending() {
         .await;
     assert_eq!(detail["status"], "open", "{detail}");
     let c = conversation(&detail);
-    assert_eq!((&c["handler"], &c["agent"]), (&json!("agent"), &json!("ana")), "{detail}");
+    assert_eq!(
+        (&c["handler"], &c["agent"]),
+        (&json!("agent"), &json!("ana")),
+        "{detail}"
+    );
     d.running.shutdown().await;
 }
 
@@ -775,9 +785,7 @@ async fn desk_5_admin_pages_calls_are_admin_only_and_show_the_secret_once() {
     let hook = json!({"url": "http://127.0.0.1:9/hooks", "types": ["message.received"], "description": "CRM"});
     d.op_ok("createWebhook", &[], ANA, Some(hook.clone()), 403)
         .await;
-    let created = d
-        .op_ok("createWebhook", &[], ADMIN, Some(hook), 201)
-        .await;
+    let created = d.op_ok("createWebhook", &[], ADMIN, Some(hook), 201).await;
     let id = created["id"].as_str().unwrap().to_owned();
     let secret = created["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"), "{created}");
@@ -811,8 +819,14 @@ async fn desk_5_admin_pages_calls_are_admin_only_and_show_the_secret_once() {
         .op_ok("rotateWebhook", &[("webhook", &id)], ADMIN, None, 200)
         .await;
     let new_secret = rotated["secret"].as_str().unwrap();
-    assert!(new_secret.starts_with("whsec_") && new_secret != secret, "{rotated}");
-    assert!(rotated["previous_secret_until"].as_i64().is_some(), "{rotated}");
+    assert!(
+        new_secret.starts_with("whsec_") && new_secret != secret,
+        "{rotated}"
+    );
+    assert!(
+        rotated["previous_secret_until"].as_i64().is_some(),
+        "{rotated}"
+    );
     let dead = d
         .op_ok("webhookDeadLetters", &[("webhook", &id)], ADMIN, None, 200)
         .await;
