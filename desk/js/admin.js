@@ -71,8 +71,23 @@ const pages = {
       const hp = c.hopper ?? {};
       return Object.entries(hp).map(([k, v]) => `${k} ${v}`).join(', ');
     };
+    // CAMP-10: start a draft or stopped campaign, stop a running one; If-Match: the version shown.
+    const control = (c) => {
+      const running = c.status === 'RUNNING';
+      if (!running && !['DRAFT', 'STOPPED'].includes(c.status)) return '';
+      const [operation, label] = running ? ['stopCampaign', 'Stop'] : ['startCampaign', 'Start'];
+      return h('button', { type: 'button', class: running ? 'danger' : null, onclick: async (e) => {
+        e.target.disabled = true;
+        try {
+          await call(operation, { number: desk.number, campaign: c.id }, { headers: { 'If-Match': `"${c.version}"` } });
+          say(`${c.name ?? c.id}: ${running ? 'stopped' : 'started'}.`);
+        } catch (err) { say(`${label} failed: ${err.message}`, 'error'); }
+        await pages.campaigns(section, desk);
+      } }, label, h('span', { class: 'visually-hidden' }, ` ${c.name ?? c.id}`));
+    };
     fill(section, table('Campaigns and their hopper (updates live)', [
       [(c) => c.name ?? c.id, 'Campaign'], ['status', 'Status'], ['template', 'Template'], [hopper, 'Hopper'],
+      [control, 'Action'],
     ], items));
   },
   async costs(section, desk) {
@@ -103,13 +118,19 @@ const pages = {
       h('p', {}, 'Messages the engine gave up on after its retries (OPS-4), with why, how often and when; never their text. Redelivering puts one back on the queue it came from, as it was.'),
       table(`Dead letters${page.more ? ' (more than listed)' : ''}`, [
         ['queue', 'Queue'], ['kind', 'Kind'], ['key', 'Key'], ['reason', 'Reason'], ['attempts', 'Attempts'],
-        [(l) => l.first_seen ?? '', 'First seen'], [(l) => l.last_seen ?? '', 'Last tried'],
+        [(l) => stamp(l.first_seen), 'First seen'], [(l) => stamp(l.last_seen), 'Last tried'],
         [(l) => h('button', { type: 'button', onclick: () => redeliver('redeliverDeadLetter', { id: l.id }, 'Redelivered') },
           'Redeliver', h('span', { class: 'visually-hidden' }, ` ${l.key}`)), 'Action'],
       ], letters),
       letters.length ? h('p', {}, h('button', { type: 'button', onclick: () => redeliver('redeliverAllDeadLetters', {}, 'Redelivered all') }, 'Redeliver all')) : null);
   },
 };
+
+/** An RFC 3339 time from the API as a <time>, in the desk's words. */
+function stamp(rfc3339) {
+  if (!rfc3339) return '';
+  return h('time', { datetime: rfc3339 }, when(Date.parse(rfc3339) / 1000));
+}
 
 /** A comma- or space-separated list as the API wants it. */
 function words(text) {

@@ -55,6 +55,8 @@ export const OPERATIONS = {
   recontact: ['PUT', '/v1/numbers/{number}/templates/{name}/{language}/recontact'],
   campaigns: ['GET', '/v1/numbers/{number}/campaigns'],
   campaign: ['GET', '/v1/numbers/{number}/campaigns/{campaign}'],
+  startCampaign: ['POST', '/v1/numbers/{number}/campaigns/{campaign}/start'],
+  stopCampaign: ['POST', '/v1/numbers/{number}/campaigns/{campaign}/stop'],
   costs: ['GET', '/v1/numbers/{number}/costs'],
   webhooks: ['GET', '/v1/webhooks'],
   createWebhook: ['POST', '/v1/webhooks'],
@@ -79,7 +81,7 @@ function path(template, params) {
  * Calls one operation: `call('log', {number, contact}, {query: {limit: 50}})`,
  * `call('send', {number, contact}, {body: {text}})`.
  */
-export async function call(operation, params = {}, { query, body, signal } = {}) {
+export async function call(operation, params = {}, { query, body, signal, headers: extra } = {}) {
   const [method, template] = OPERATIONS[operation] ?? [];
   if (!method) throw new Error(`unknown operation ${operation}`);
   let url = path(template, params);
@@ -88,7 +90,7 @@ export async function call(operation, params = {}, { query, body, signal } = {})
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
     if ([...q].length) url += `?${q}`;
   }
-  const headers = { Accept: 'application/json' };
+  const headers = { Accept: 'application/json', ...extra };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(apiUrl(url), {

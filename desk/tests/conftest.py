@@ -101,10 +101,13 @@ class Switchboard:
         self.work = work
         self.wamids = 0
 
-    def request(self, method, path, body=None, token=None, headers=None):
-        data = None if body is None else json.dumps(body).encode()
+    def request(self, method, path, body=None, token=None, headers=None, raw=None):
+        """A JSON request (`body`), or a CSV one (`raw` bytes, as campaign lists are uploaded)."""
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method)
-        if body is not None:
+        if raw is not None:
+            req.add_header("Content-Type", "text/csv")
+        elif body is not None:
             req.add_header("Content-Type", "application/json")
         if token:
             req.add_header("Authorization", f"Bearer {token}")

@@ -272,6 +272,31 @@ def test_desk_5_dead_letters_page_lists_and_redelivers(switchboard, browser, sho
         "the redelivered message was not handled"
 
 
+def test_desk_5_campaigns_page_starts_and_stops_with_the_hopper_live(switchboard, browser):
+    now = switchboard.now()
+    switchboard.api("POST", f"/v1/numbers/{NUMBER}/campaigns", {
+        "id": "autumn", "name": "Autumn sale", "template": "spring_sale", "language": "en_US",
+        "starts_at": now, "ends_at": now + 7 * 86400, "response_timeout": 86400, "retry_enabled": False,
+        "handoff": {"to": "agent", "agent": None}}, expect=201)
+    status, report = switchboard.request("POST", f"/v1/numbers/{NUMBER}/campaigns/autumn/lists?list=autumn",
+                                         token=ADMIN, raw=b"phone,first_name\n+4915100000101,Ada\n+4915100000102,Bo\n")
+    assert status == 200 and report["imported"] == 2, json.dumps(report)
+    sign_in(browser, switchboard.base, ADMIN)
+    browser.get(f"{switchboard.base}/#/admin/campaigns")
+    wait(browser, lambda d: "Autumn sale" in text_of(d, "table") and "DRAFT" in text_of(d, "table"), "the draft")
+    assert "fresh 2" in text_of(browser, "tbody tr"), text_of(browser, "tbody tr")
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Start')]").click()
+    wait(browser, lambda d: "RUNNING" in text_of(d, "tbody tr"), "the campaign running")
+    # The sender works through the hopper; the page follows without a reload.
+    browser.execute_script("window.__notReloaded = true")
+    switchboard.advance(0)
+    wait(browser, lambda d: "fresh 0" in text_of(d, "tbody tr"), "the hopper emptied, live")
+    assert browser.execute_script("return window.__notReloaded === true")
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Stop')]").click()
+    wait(browser, lambda d: "STOPPED" in text_of(d, "tbody tr"), "the campaign stopped")
+    assert switchboard.api("GET", f"/v1/numbers/{NUMBER}/campaigns/autumn", expect=200)["status"] == "STOPPED"
+
+
 def test_desk_6_no_serious_accessibility_violations(switchboard, browser):
     browser.get(switchboard.base + "/")
     browser.execute_script("sessionStorage.clear()")

@@ -132,12 +132,12 @@ class Api:
     def handle(self, request, body):
         cors = {"Access-Control-Allow-Origin": self.desk_origin}
         if request.command == "OPTIONS":
-            return 204, {**cors, "Access-Control-Allow-Headers": "authorization,content-type,idempotency-key",
+            return 204, {**cors, "Access-Control-Allow-Headers": "authorization,content-type,idempotency-key,if-match",
                          "Access-Control-Allow-Methods": "GET,POST,PUT,PATCH,DELETE", "Access-Control-Max-Age": "600"}, b""
         if not request.path.startswith("/v1/") or request.path.startswith("/v1/events/stream"):
             return 404, {**cors, "Content-Type": "application/json"}, b'{"error":"not_found","message":"Not Found"}'
         forward = urllib.request.Request(self.runner + request.path, data=body or None, method=request.command)
-        for name in ["Authorization", "Content-Type", "Accept", "Idempotency-Key"]:
+        for name in ["Authorization", "Content-Type", "Accept", "Idempotency-Key", "If-Match"]:
             if request.headers.get(name):
                 forward.add_header(name, request.headers[name])
         try:
