@@ -1322,24 +1322,26 @@ fn check_desk(t: &Value) -> Vec<String> {
     {
         problems.push("DeskUserPoolClient: users may write their own custom:role".to_owned());
     }
-    let role_claim = resource(t, "ConsoleFunction").and_then(|f| {
-        at(
-            f,
-            &[
-                "Properties",
-                "Environment",
-                "Variables",
-                "CONSOLE_ROLE_CLAIM",
-            ],
-        )
-    });
-    if role_claim
-        != Some(&yaml(
-            r#"!If [CreateUserPool, "custom:role", !Ref ConsoleRoleClaim]"#,
-        ))
+    // The role claim's default is the stack's user pool's attribute.
+    let role_claim = resource(t, "ConsoleFunction")
+        .and_then(|f| {
+            at(
+                f,
+                &[
+                    "Properties",
+                    "Environment",
+                    "Variables",
+                    "CONSOLE_ROLE_CLAIM",
+                ],
+            )
+        })
+        .map(token);
+    let default = text(at(t, &["Parameters", "ConsoleRoleClaim", "Default"]));
+    if role_claim.as_deref() != Some("Ref:ConsoleRoleClaim")
+        || default.as_deref() != Some("custom:role")
     {
         problems.push(format!(
-            "ConsoleFunction: CONSOLE_ROLE_CLAIM is {role_claim:?}, not custom:role with the stack's pool"
+            "ConsoleFunction: CONSOLE_ROLE_CLAIM is {role_claim:?} (ConsoleRoleClaim defaults to {default:?}), not the parameter defaulting to the user pool's custom:role"
         ));
     }
     // What scripts/deploy-desk writes as the desk's config.json.
@@ -1801,10 +1803,7 @@ fn desk_1_desk_hosting_and_sign_in_drift_is_caught() {
     );
     assert_caught(
         mutated(|t| {
-            path_mut(
-                t,
-                "Resources/ConsoleFunction/Properties/Environment/Variables",
-            )["CONSOLE_ROLE_CLAIM"] = yaml("!Ref ConsoleRoleClaim");
+            path_mut(t, "Parameters/ConsoleRoleClaim")["Default"] = "role".into();
         }),
         "CONSOLE_ROLE_CLAIM",
     );
