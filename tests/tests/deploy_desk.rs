@@ -62,6 +62,16 @@ fn expected_files() -> BTreeMap<String, (std::path::PathBuf, &'static str)> {
     files
 }
 
+/// moto's S3 (path-style: the endpoint is an address).
+async fn s3() -> Client {
+    let sdk = testkit::moto_config().await;
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
 async fn keys(s3: &Client, bucket: &str) -> Vec<String> {
     let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
     let mut keys: Vec<String> = listed
@@ -108,12 +118,7 @@ async fn create_stack(name: &str, bucket: &str, desk_config: &Value) {
 
 #[tokio::test]
 async fn desk_1_deploy_desk_puts_the_desk_and_its_config_in_the_stacks_bucket() {
-    let sdk = testkit::moto_config().await;
-    let s3 = Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3().await;
     let bucket = testkit::unique("desk").to_lowercase();
     let stack = testkit::unique("desk-stack");
     let wanted = config("https://abc123.execute-api.us-east-1.amazonaws.com");
@@ -181,12 +186,7 @@ async fn desk_1_deploy_desk_puts_the_desk_and_its_config_in_the_stacks_bucket() 
 
 #[tokio::test]
 async fn desk_1_deploy_desk_refuses_a_config_that_signs_nobody_in() {
-    let sdk = testkit::moto_config().await;
-    let s3 = Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3().await;
     let bucket = testkit::unique("desk-refused").to_lowercase();
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let dir = std::env::temp_dir().join(testkit::unique("desk-config"));

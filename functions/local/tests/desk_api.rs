@@ -183,6 +183,16 @@ impl Desk {
         answer
     }
 
+    /// An action on the contact as the desk sends it (202), once handled: the contact as the
+    /// actor then reads it.
+    async fn act(&self, name: &str, contact: &str, token: &str, body: Value) -> Value {
+        self.op_ok(name, &[("contact", contact)], token, Some(body), 202)
+            .await;
+        self.settle().await;
+        self.op_ok("contact", &[("contact", contact)], token, None, 200)
+            .await
+    }
+
     async fn clock(&self) -> i64 {
         let body: Value =
             serde_json::from_str(&self.get("/dev/clock", None).await.text().await.unwrap())
@@ -660,12 +670,7 @@ async fn desk_5_claim_transfer_snooze_close_and_reopen_by_sending() {
     assert_eq!(queue["items"][0]["contact"], kim, "{queue}");
 
     // Claim.
-    d.op_ok("claim", &[("contact", kim)], ANA, Some(json!({})), 202)
-        .await;
-    d.settle().await;
-    let detail = d
-        .op_ok("contact", &[("contact", kim)], ANA, None, 200)
-        .await;
+    let detail = d.act("claim", kim, ANA, json!({})).await;
     let c = conversation(&detail);
     assert_eq!(
         (&c["handler"], &c["agent"]),
@@ -691,34 +696,12 @@ async fn desk_5_claim_transfer_snooze_close_and_reopen_by_sending() {
             .any(|a| a["agent"] == "ben" && a["online"] == true),
         "{agents}"
     );
-    d.op_ok(
-        "transfer",
-        &[("contact", kim)],
-        ANA,
-        Some(json!({"to": "ben"})),
-        202,
-    )
-    .await;
-    d.settle().await;
-    let detail = d
-        .op_ok("contact", &[("contact", kim)], BEN, None, 200)
-        .await;
+    let detail = d.act("transfer", kim, ANA, json!({"to": "ben"})).await;
     assert_eq!(conversation(&detail)["agent"], "ben", "{detail}");
 
     // Snooze for an hour: Snoozed until then, open again after.
     let until = d.clock().await + 3600;
-    d.op_ok(
-        "snooze",
-        &[("contact", kim)],
-        BEN,
-        Some(json!({"until": until})),
-        202,
-    )
-    .await;
-    d.settle().await;
-    let detail = d
-        .op_ok("contact", &[("contact", kim)], BEN, None, 200)
-        .await;
+    let detail = d.act("snooze", kim, BEN, json!({"until": until})).await;
     assert_eq!(detail["status"], "snoozed", "{detail}");
     assert_eq!(conversation(&detail)["snoozed_until"], until, "{detail}");
     let snoozed = d
@@ -735,12 +718,7 @@ async fn desk_5_claim_transfer_snooze_close_and_reopen_by_sending() {
     assert_eq!(detail["status"], "open", "the snooze did not end: {detail}");
 
     // Close: the survey goes out.
-    d.op_ok("close", &[("contact", kim)], BEN, Some(json!({})), 202)
-        .await;
-    d.settle().await;
-    let detail = d
-        .op_ok("contact", &[("contact", kim)], BEN, None, 200)
-        .await;
+    let detail = d.act("close", kim, BEN, json!({})).await;
     assert_eq!(detail["status"], "closed", "{detail}");
     let sent = sent_bodies(&d, kim).await;
     assert!(
@@ -750,17 +728,13 @@ async fn desk_5_claim_transfer_snooze_close_and_reopen_by_sending() {
     );
 
     // Reopen by sending: the conversation is open again, with the sender.
-    d.op_ok(
-        "send",
-        &[("contact", kim)],
-        ANA,
-        Some(json!({"text": "One more thing about your order."})),
-        202,
-    )
-    .await;
-    d.settle().await;
     let detail = d
-        .op_ok("contact", &[("contact", kim)], ANA, None, 200)
+        .act(
+            "send",
+            kim,
+            ANA,
+            json!({"text": "One more thing about your order."}),
+        )
         .await;
     assert_eq!(detail["status"], "open", "{detail}");
     let c = conversation(&detail);
