@@ -269,19 +269,8 @@ async fn desk_1_me_names_the_numbers_the_agent_works_on() {
 async fn desk_2_3_inbox_shows_the_profile_name_preview_unread_and_waiting_since() {
     let mut d = desk().await;
     let kim = "4915112345678";
-    d.customer(
-        kim,
-        "Kim Example",
-        json!({"type": "text", "text": {"body": "Hello, where is my order?"}}),
-    )
-    .await;
     // The example number's bot answers; Kim asks for a person: the conversation waits.
-    d.customer(
-        kim,
-        "Kim Example",
-        json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "bot.menu.1", "title": "Talk to a person"}}}),
-    )
-    .await;
+    kim_asks_for_a_person(&mut d, kim).await;
     let contact = d.json(&Desk::contact_path(kim), ADMIN).await;
     assert_eq!(
         contact["profile"]["profile_name"], "Kim Example",
