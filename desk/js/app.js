@@ -7,7 +7,6 @@ import { fill, h, say } from './dom.js';
 import * as live from './live.js';
 import { showInbox } from './inbox.js';
 import { showConversation } from './conversation.js';
-import { showAdmin } from './admin.js';
 
 const main = document.getElementById('main');
 
@@ -123,7 +122,13 @@ function route() {
   if (parts[0] === 'c' && parts.length === 3) {
     desk.leave = showConversation(main, desk, parts[1], parts[2]);
   } else if (parts[0] === 'admin') {
-    desk.leave = showAdmin(main, desk, parts[1] ?? 'number');
+    // Loaded when first opened: agents never download the admin pages.
+    let leave = null;
+    let gone = false;
+    desk.leave = () => { gone = true; leave?.(); };
+    import('./admin.js').then(({ showAdmin }) => {
+      if (!gone) leave = showAdmin(main, desk, parts[1] ?? 'number');
+    });
   } else {
     desk.leave = showInbox(main, desk, params);
   }
