@@ -1,8 +1,11 @@
 // DESK-5, the admin side, as far as the API offers it: the number's automation settings, agents
-// and presence, templates (the recontact flag), campaigns with their live hopper, the cost report.
+// and presence, templates (the recontact flag), campaigns with their live hopper, the cost report,
+// outgoing webhooks (EVT-4: create, change, delete, rotate the secret, shown once; their dead
+// letters) and the engine's dead letters (OPS-4: list, redeliver).
 
 import { call } from './api.js';
 import { fill, h, say } from './dom.js';
+import { when } from './format.js';
 import * as live from './live.js';
 
 const PAGES = [
@@ -11,6 +14,8 @@ const PAGES = [
   ['templates', 'Templates'],
   ['campaigns', 'Campaigns'],
   ['costs', 'Costs'],
+  ['webhooks', 'Webhooks'],
+  ['dead-letters', 'Dead letters'],
 ];
 
 function table(caption, columns, rows) {
@@ -66,8 +71,23 @@ const pages = {
       const hp = c.hopper ?? {};
       return Object.entries(hp).map(([k, v]) => `${k} ${v}`).join(', ');
     };
+    // CAMP-10: start a draft or stopped campaign, stop a running one; If-Match: the version shown.
+    const control = (c) => {
+      const running = c.status === 'RUNNING';
+      if (!running && !['DRAFT', 'STOPPED'].includes(c.status)) return '';
+      const [operation, label] = running ? ['stopCampaign', 'Stop'] : ['startCampaign', 'Start'];
+      return h('button', { type: 'button', class: running ? 'danger' : null, onclick: async (e) => {
+        e.target.disabled = true;
+        try {
+          await call(operation, { number: desk.number, campaign: c.id }, { headers: { 'If-Match': `"${c.version}"` } });
+          say(`${c.name ?? c.id}: ${running ? 'stopped' : 'started'}.`);
+        } catch (err) { say(`${label} failed: ${err.message}`, 'error'); }
+        await pages.campaigns(section, desk);
+      } }, label, h('span', { class: 'visually-hidden' }, ` ${c.name ?? c.id}`));
+    };
     fill(section, table('Campaigns and their hopper (updates live)', [
       [(c) => c.name ?? c.id, 'Campaign'], ['status', 'Status'], ['template', 'Template'], [hopper, 'Hopper'],
+      [control, 'Action'],
     ], items));
   },
   async costs(section, desk) {
@@ -82,7 +102,171 @@ const pages = {
       ['reported_count', 'Reported by Meta'], [(r) => money(r.reported_micros), 'Reported (USD)'],
     ], rows));
   },
+  webhooks: showWebhooks,
+  async 'dead-letters'(section) {
+    const page = await call('deadLetters', {}, { query: { limit: 100 } });
+    const letters = page.dead_letters ?? [];
+    const reload = () => pages['dead-letters'](section);
+    const redeliver = async (operation, params, what) => {
+      try {
+        const done = await call(operation, params, { body: {} });
+        say(`${what}: ${done.redelivered} back on ${done.redelivered === 1 ? 'its queue' : 'their queues'}.`);
+      } catch (err) { say(`Not redelivered: ${err.message}`, 'error'); }
+      await reload();
+    };
+    fill(section,
+      h('p', {}, 'Messages the engine gave up on after its retries (OPS-4), with why, how often and when; never their text. Redelivering puts one back on the queue it came from, as it was.'),
+      table(`Dead letters${page.more ? ' (more than listed)' : ''}`, [
+        ['queue', 'Queue'], ['kind', 'Kind'], ['key', 'Key'], ['reason', 'Reason'], ['attempts', 'Attempts'],
+        [(l) => stamp(l.first_seen), 'First seen'], [(l) => stamp(l.last_seen), 'Last tried'],
+        [(l) => h('button', { type: 'button', onclick: () => redeliver('redeliverDeadLetter', { id: l.id }, 'Redelivered') },
+          'Redeliver', h('span', { class: 'visually-hidden' }, ` ${l.key}`)), 'Action'],
+      ], letters),
+      letters.length ? h('p', {}, h('button', { type: 'button', onclick: () => redeliver('redeliverAllDeadLetters', {}, 'Redelivered all') }, 'Redeliver all')) : null);
+  },
 };
+
+/** An RFC 3339 time from the API as a <time>, in the desk's words. */
+function stamp(rfc3339) {
+  if (!rfc3339) return '';
+  return h('time', { datetime: rfc3339 }, when(Date.parse(rfc3339) / 1000));
+}
+
+/** A comma- or space-separated list as the API wants it. */
+function words(text) {
+  return text.split(/[\s,]+/).filter(Boolean);
+}
+
+/** EVT-4's endpoints: the list, a form to add or change one, the secret shown once, dead letters. */
+async function showWebhooks(section) {
+  const secretBox = h('div', { class: 'secret', id: 'webhook-secret', tabindex: '-1', hidden: true });
+  const list = h('div', {}, h('p', {}, 'Loading…'));
+  const dead = h('div', { class: 'webhook-dead' });
+  const error = h('p', { class: 'error', id: 'webhook-error', role: 'alert' });
+  const field = (id, label, attrs = {}, hint = '') => {
+    const input = h('input', { id, name: id, type: 'text', ...attrs });
+    return [input, h('p', { class: 'field' }, h('label', { for: id }, label), input, hint ? h('span', { class: 'hint', id: `${id}-hint` }, hint) : null)];
+  };
+  const [url, urlRow] = field('webhook-url', 'Endpoint URL', { type: 'url', required: true, placeholder: 'https://example.com/switchboard', 'aria-describedby': 'webhook-url-hint' },
+    'https:// to a public address (http://127.0.0.1 on a local runner).');
+  const [types, typesRow] = field('webhook-types', 'Event types', { placeholder: 'message.received conversation.closed', 'aria-describedby': 'webhook-types-hint' },
+    'Separated by spaces or commas; empty: every type.');
+  const [numbers, numbersRow] = field('webhook-numbers', 'Business numbers', { inputmode: 'numeric', 'aria-describedby': 'webhook-numbers-hint' },
+    'Phone number ids; empty: every number.');
+  const [description, descriptionRow] = field('webhook-description', 'Description', { maxlength: 500 });
+  const legend = h('legend', {}, 'Add a webhook');
+  const submit = h('button', { type: 'submit' }, 'Add webhook');
+  const cancel = h('button', { type: 'button', hidden: true }, 'Cancel');
+  const form = h('form', { class: 'webhook-form', 'aria-label': 'Add or change a webhook' },
+    h('fieldset', {}, legend, urlRow, typesRow, numbersRow, descriptionRow, error,
+      h('p', { class: 'buttons' }, submit, ' ', cancel)));
+  let editing = null;
+
+  const edit = (w) => {
+    editing = w;
+    legend.textContent = w ? `Change ${w.url}` : 'Add a webhook';
+    submit.textContent = w ? 'Save webhook' : 'Add webhook';
+    cancel.hidden = !w;
+    url.value = w?.url ?? '';
+    types.value = (w?.types ?? []).join(' ');
+    numbers.value = (w?.numbers ?? []).join(' ');
+    description.value = w?.description ?? '';
+    error.textContent = '';
+    if (w) url.focus();
+  };
+  cancel.addEventListener('click', () => edit(null));
+
+  // The secret is in the answer to a create or a rotate only: shown here once, never stored.
+  const showSecret = (created, what) => {
+    const value = h('input', { id: 'webhook-secret-value', type: 'text', readonly: true, class: 'code', value: created.secret, spellcheck: 'false' });
+    const grace = created.previous_secret_until
+      ? ` The previous secret keeps signing beside it until ${when(created.previous_secret_until)}.` : '';
+    fill(secretBox,
+      h('h2', { id: 'webhook-secret-title' }, `${what}: the secret of ${created.url}`),
+      h('p', {}, `Copy it into your receiver now: it is shown only this once (rotate to get a new one).${grace}`),
+      h('label', { for: 'webhook-secret-value' }, 'Signing secret (Standard Webhooks)'), value,
+      h('p', {}, h('button', { type: 'button', onclick: () => { secretBox.hidden = true; secretBox.replaceChildren(); } }, 'I have copied it')));
+    secretBox.hidden = false;
+    value.addEventListener('focus', () => value.select());
+    secretBox.focus();
+  };
+
+  const showDead = async (w) => {
+    const reloadDead = () => showDead(w);
+    const letters = await call('webhookDeadLetters', { webhook: w.id }, { query: { limit: 100 } });
+    const redeliver = async (body) => {
+      try {
+        const done = await call('redeliverWebhook', { webhook: w.id }, { body });
+        say(`${done.queued} ${done.queued === 1 ? 'delivery' : 'deliveries'} queued again.`);
+      } catch (err) { say(`Not redelivered: ${err.message}`, 'error'); }
+      await reloadDead();
+    };
+    fill(dead,
+      table(`Dead letters of ${w.url}`, [
+        ['event_id', 'Event'], ['event_type', 'Type'], ['attempts', 'Attempts'],
+        [(l) => (l.first_attempt_at ? when(l.first_attempt_at) : ''), 'First attempt'], ['last_error', 'Last failure'],
+        [(l) => h('button', { type: 'button', onclick: () => redeliver({ event_id: l.event_id }) }, 'Redeliver', h('span', { class: 'visually-hidden' }, ` ${l.event_id}`)), 'Action'],
+      ], letters),
+      letters.length ? h('p', {}, h('button', { type: 'button', onclick: () => redeliver({}) }, `Redeliver all to ${w.url}`)) : null);
+  };
+
+  const actions = (w) => {
+    const cell = h('span', { class: 'row-actions' });
+    const hidden = (text) => h('span', { class: 'visually-hidden' }, ` ${text}`);
+    const normal = () => fill(cell,
+      h('button', { type: 'button', onclick: () => edit(w) }, 'Edit', hidden(w.url)), ' ',
+      h('button', { type: 'button', onclick: async () => {
+        try { showSecret(await call('rotateWebhook', { webhook: w.id }, { body: {} }), 'Rotated'); await refresh(); } catch (err) { say(`Not rotated: ${err.message}`, 'error'); }
+      } }, 'Rotate secret', hidden(w.url)), ' ',
+      h('button', { type: 'button', onclick: () => showDead(w).catch((err) => say(err.message, 'error')) }, 'Dead letters', hidden(w.url)), ' ',
+      h('button', { type: 'button', class: 'danger', onclick: confirm }, 'Delete', hidden(w.url)));
+    const confirm = () => {
+      const yes = h('button', { type: 'button', class: 'danger', onclick: async () => {
+        try { await call('deleteWebhook', { webhook: w.id }); say(`Deleted the webhook to ${w.url}.`); if (editing?.id === w.id) edit(null); dead.replaceChildren(); await refresh(); } catch (err) { say(`Not deleted: ${err.message}`, 'error'); }
+      } }, 'Yes, delete', hidden(w.url));
+      fill(cell, `Delete it with its queued deliveries? `, yes, ' ', h('button', { type: 'button', onclick: normal }, 'Keep it'));
+      yes.focus();
+    };
+    normal();
+    return cell;
+  };
+
+  const refresh = async () => {
+    const hooks = await call('webhooks');
+    fill(list, table('Endpoints that receive the events (signed as Standard Webhooks say)', [
+      ['url', 'URL'],
+      [(w) => (w.types.length ? w.types.join(', ') : 'every type'), 'Events'],
+      [(w) => (w.numbers.length ? w.numbers.join(', ') : 'every number'), 'Numbers'],
+      [(w) => w.description ?? '', 'Description'],
+      [(w) => (w.previous_secret_until ? `rotated; the old one signs until ${when(w.previous_secret_until)}` : 'one'), 'Secrets'],
+      [actions, 'Actions'],
+    ], hooks));
+  };
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = { url: url.value.trim(), types: words(types.value), numbers: words(numbers.value) };
+    if (description.value.trim()) body.description = description.value.trim();
+    submit.disabled = true;
+    try {
+      if (editing) {
+        await call('putWebhook', { webhook: editing.id }, { body });
+        say(`Saved the webhook to ${body.url}.`);
+      } else {
+        showSecret(await call('createWebhook', {}, { body }), 'Added');
+      }
+      edit(null);
+      await refresh();
+    } catch (err) {
+      error.textContent = `Not saved: ${err.message}`;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  fill(section, secretBox, list, dead, form);
+  await refresh();
+}
 
 export function showAdmin(main, desk, name) {
   const page = pages[name] ? name : 'number';

@@ -4,6 +4,19 @@
 
 const TOKEN_KEY = 'switchboard.token';
 
+// Where the API is: this origin (switchboard serve), or the stack's API (config.json's `api`).
+let base = '';
+
+/** Sets the API's origin (no trailing slash); '' is this page's own. */
+export function setApiBase(url) {
+  base = (url ?? '').replace(/\/+$/, '');
+}
+
+/** The full URL of an API path (`/v1/…`). */
+export function apiUrl(path) {
+  return base + path;
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -42,7 +55,19 @@ export const OPERATIONS = {
   recontact: ['PUT', '/v1/numbers/{number}/templates/{name}/{language}/recontact'],
   campaigns: ['GET', '/v1/numbers/{number}/campaigns'],
   campaign: ['GET', '/v1/numbers/{number}/campaigns/{campaign}'],
+  startCampaign: ['POST', '/v1/numbers/{number}/campaigns/{campaign}/start'],
+  stopCampaign: ['POST', '/v1/numbers/{number}/campaigns/{campaign}/stop'],
   costs: ['GET', '/v1/numbers/{number}/costs'],
+  webhooks: ['GET', '/v1/webhooks'],
+  createWebhook: ['POST', '/v1/webhooks'],
+  putWebhook: ['PUT', '/v1/webhooks/{webhook}'],
+  deleteWebhook: ['DELETE', '/v1/webhooks/{webhook}'],
+  rotateWebhook: ['POST', '/v1/webhooks/{webhook}/rotate'],
+  webhookDeadLetters: ['GET', '/v1/webhooks/{webhook}/dead-letters'],
+  redeliverWebhook: ['POST', '/v1/webhooks/{webhook}/dead-letters/redeliver'],
+  deadLetters: ['GET', '/v1/dead-letters'],
+  redeliverDeadLetter: ['POST', '/v1/dead-letters/{id}/redeliver'],
+  redeliverAllDeadLetters: ['POST', '/v1/dead-letters/redeliver-all'],
 };
 
 function path(template, params) {
@@ -56,7 +81,7 @@ function path(template, params) {
  * Calls one operation: `call('log', {number, contact}, {query: {limit: 50}})`,
  * `call('send', {number, contact}, {body: {text}})`.
  */
-export async function call(operation, params = {}, { query, body, signal } = {}) {
+export async function call(operation, params = {}, { query, body, signal, headers: extra } = {}) {
   const [method, template] = OPERATIONS[operation] ?? [];
   if (!method) throw new Error(`unknown operation ${operation}`);
   let url = path(template, params);
@@ -65,10 +90,10 @@ export async function call(operation, params = {}, { query, body, signal } = {})
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
     if ([...q].length) url += `?${q}`;
   }
-  const headers = { Accept: 'application/json' };
+  const headers = { Accept: 'application/json', ...extra };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(url, {
+  const response = await fetch(apiUrl(url), {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),

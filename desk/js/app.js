@@ -1,12 +1,12 @@
 // The desk's entry: sign-in, who the caller is, and which screen the address shows.
 // Screens: #/inbox (DESK-2), #/c/{number}/{contact} (DESK-3..5), #/admin[/page] (DESK-5).
 
-import { ApiError, call, session } from './api.js';
+import { ApiError, call, session, setApiBase } from './api.js';
+import { finishSignIn, loadConfig, signIn, signOutUrl } from './auth.js';
 import { fill, h, say } from './dom.js';
 import * as live from './live.js';
 import { showInbox } from './inbox.js';
 import { showConversation } from './conversation.js';
-import { showAdmin } from './admin.js';
 
 const main = document.getElementById('main');
 
@@ -18,10 +18,14 @@ export const desk = {
   leave: null,
 };
 
+/** How people sign in here (auth.js): the desk file's tokens, or OIDC. */
+let config = null;
+
 function signInForm(message) {
   document.getElementById('nav').hidden = true;
   document.getElementById('who').hidden = true;
   document.getElementById('sign-out').hidden = true;
+  if (config?.auth === 'oidc') return oidcSignIn(message);
   const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'current-password', required: true });
   const error = h('p', { class: 'error', id: 'sign-in-error', role: 'alert' }, message ?? '');
   const form = h('form', { class: 'sign-in', 'aria-labelledby': 'sign-in-title' },
@@ -40,13 +44,48 @@ function signInForm(message) {
   input.focus();
 }
 
+/** The stack's sign-in: one button to the organisation's sign-in page (code + PKCE). */
+function oidcSignIn(message) {
+  const button = h('button', { type: 'button', id: 'oidc-sign-in' }, 'Sign in');
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    signIn(config, location.hash).catch((e) => { button.disabled = false; say(`Cannot sign in: ${e.message}`, 'error'); });
+  });
+  fill(main, h('section', { class: 'sign-in', 'aria-labelledby': 'sign-in-title' },
+    h('h1', { id: 'sign-in-title' }, 'Sign in to the desk'),
+    h('p', {}, 'With your organisation’s account. You come back here once signed in; the session is kept in this tab only.'),
+    h('p', { class: 'error', id: 'sign-in-error', role: 'alert' }, message ?? ''),
+    button));
+  button.focus();
+}
+
 async function boot() {
+  if (!config) {
+    try {
+      config = await loadConfig();
+    } catch (e) {
+      fill(main, h('h1', {}, 'The desk is not set up'), h('p', { class: 'error', role: 'alert' }, e.message));
+      return undefined;
+    }
+    setApiBase(config.api);
+  }
+  if (config.auth === 'oidc') {
+    try {
+      const token = await finishSignIn(config);
+      if (token) session.token = token;
+    } catch (e) {
+      session.token = null;
+      return signInForm(`Not signed in: ${e.message}.`);
+    }
+  }
   if (!session.token) return signInForm();
   try {
     desk.me = await call('me');
   } catch (e) {
     session.token = null;
-    return signInForm(e instanceof ApiError && e.status === 401 ? 'That token is not valid.' : `Cannot reach the console: ${e.message}`);
+    const refused = config.auth === 'oidc' ? 'The console did not accept your sign-in; sign in again.' : 'That token is not valid.';
+    if (e instanceof ApiError && e.status === 403) return signInForm(`Signed in, but ${e.message}.`);
+    return signInForm(e instanceof ApiError && e.status === 401 ? refused : `Cannot reach the console: ${e.message}`);
   }
   const saved = sessionStorage.getItem('switchboard.number');
   desk.number = desk.me.numbers.includes(saved) ? saved : desk.me.numbers[0] ?? null;
@@ -83,7 +122,13 @@ function route() {
   if (parts[0] === 'c' && parts.length === 3) {
     desk.leave = showConversation(main, desk, parts[1], parts[2]);
   } else if (parts[0] === 'admin') {
-    desk.leave = showAdmin(main, desk, parts[1] ?? 'number');
+    // Loaded when first opened: agents never download the admin pages.
+    let leave = null;
+    let gone = false;
+    desk.leave = () => { gone = true; leave?.(); };
+    import('./admin.js').then(({ showAdmin }) => {
+      if (!gone) leave = showAdmin(main, desk, parts[1] ?? 'number');
+    });
   } else {
     desk.leave = showInbox(main, desk, params);
   }
@@ -94,6 +139,11 @@ document.getElementById('sign-out').addEventListener('click', () => {
   desk.me = null;
   live.stop();
   desk.leave?.();
+  const away = config && signOutUrl(config);
+  if (away) {
+    location.assign(away);
+    return;
+  }
   location.hash = '';
   signInForm();
 });

@@ -3,7 +3,7 @@
 // token goes in a header, which EventSource cannot send) where the server offers it, and polls
 // where it does not (404). Screens subscribe and re-read what they show.
 
-import { session } from './api.js';
+import { apiUrl, session } from './api.js';
 
 const POLL_MS = 1500;
 const listeners = new Set();
@@ -67,7 +67,7 @@ async function follow() {
   const headers = { Accept: 'text/event-stream', Authorization: `Bearer ${session.token}` };
   if (lastEventId) headers['Last-Event-ID'] = lastEventId;
   try {
-    const response = await fetch('/v1/events/stream', { headers, signal: stream.signal, cache: 'no-store' });
+    const response = await fetch(apiUrl('/v1/events/stream'), { headers, signal: stream.signal, cache: 'no-store' });
     if (response.status === 404 || response.status === 405) {
       // No stream here (on AWS the feed is long-polled): poll from now on.
       stream = null;

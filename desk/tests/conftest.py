@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -25,6 +26,10 @@ NUMBER = "106540352242922"
 WABA = "102290129340398"
 ADMIN = "desk-admin-token"
 ANA = "desk-ana-token"
+# What the OIDC provider of test_oidc.py issues as Ana's id token: a token of the desk file here,
+# as the stack's JWT authorizer would accept the real one.
+OIDC_ID_TOKEN = ("eyJhbGciOiJSUzI1NiIsImtpZCI6ImRlc2stdGVzdCJ9."
+                 "eyJzdWIiOiJhbmEiLCJjdXN0b206cm9sZSI6ImFnZW50In0.c2lnbmVkLWJ5LXRoZS10ZXN0LXByb3ZpZGVy")
 SHOTS = Path(os.environ.get("DESK_SCREENSHOTS", ROOT / "desk" / "docs"))
 
 DESK_FILE = f"""
@@ -74,6 +79,11 @@ token = "{ADMIN}"
 agent = "ana"
 role = "agent"
 token = "{ANA}"
+
+[[tokens]]
+agent = "ana"
+role = "agent"
+token = "{OIDC_ID_TOKEN}"
 """
 
 
@@ -86,14 +96,18 @@ def free_port():
 class Switchboard:
     """The runner, and what Meta and the test clock do to it."""
 
-    def __init__(self, base):
+    def __init__(self, base, work=None):
         self.base = base
+        self.work = work
         self.wamids = 0
 
-    def request(self, method, path, body=None, token=None, headers=None):
-        data = None if body is None else json.dumps(body).encode()
+    def request(self, method, path, body=None, token=None, headers=None, raw=None):
+        """A JSON request (`body`), or a CSV one (`raw` bytes, as campaign lists are uploaded)."""
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method)
-        if body is not None:
+        if raw is not None:
+            req.add_header("Content-Type", "text/csv")
+        elif body is not None:
             req.add_header("Content-Type", "application/json")
         if token:
             req.add_header("Authorization", f"Bearer {token}")
@@ -148,6 +162,21 @@ class Switchboard:
         """Meta's delivery status for one of our messages."""
         self.webhook({"statuses": [{"id": wamid, "status": status, "timestamp": str(self.now()), "recipient_id": contact}]})
 
+    def bury(self, contact, name, text, key):
+        """A customer message the engine gave up on, as the runner keeps it (its `local_dead`
+        table beside the database): the dead letter admins list and redeliver (OPS-4)."""
+        now = self.now()
+        event = {"key": key, "waba_id": WABA,
+                 "business": {"phone_number_id": NUMBER, "display_phone_number": "15550104477"},
+                 "body": {"kind": "message", "id": key, "timestamp": now,
+                          "contact": {"key": contact, "wa_id": contact, "profile_name": name},
+                          "content": {"type": "text", "body": text}}}
+        with sqlite3.connect(self.work / "desk.db-queue", timeout=10) as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1000 FROM (SELECT seq FROM local_queue UNION ALL SELECT seq FROM local_dead)").fetchone()[0]
+            db.execute("INSERT INTO local_dead (seq, dest, grp, key, body, attempts, reason, at_ms, first_ms) VALUES (?, 0, ?, ?, ?, 5, ?, ?, ?)",
+                       (seq, f"{NUMBER}#{contact}", key, json.dumps(event), "the store was unavailable (the test says so)", now * 1000, now * 1000))
+        return f"inbound-{seq}"
+
     def log(self, contact):
         return self.api("GET", f"/v1/numbers/{NUMBER}/contacts/{contact}/messages?limit=100", expect=200)["items"]
 
@@ -177,7 +206,7 @@ def running_switchboard():
     env.pop("WHATSAPP_ACCESS_TOKEN", None)
     log = open(work / "serve.log", "w")
     process = subprocess.Popen([str(binary), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    sb = Switchboard(f"http://127.0.0.1:{port}")
+    sb = Switchboard(f"http://127.0.0.1:{port}", work)
     for _ in range(200):
         try:
             if sb.request("GET", "/healthz")[0] == 200:

@@ -198,6 +198,105 @@ def test_desk_5_admin_pages_show_number_agents_templates_and_costs(switchboard, 
     wait(browser, lambda d: "Costs from" in text_of(d, "caption"), "the cost report")
 
 
+def test_desk_5_webhooks_page_shows_the_secret_once_changes_rotates_and_deletes(switchboard, browser, shots):
+    sign_in(browser, switchboard.base, ADMIN)
+    browser.get(f"{switchboard.base}/#/admin/webhooks")
+    wait(browser, lambda d: "None yet." in text_of(d, "table"), "the empty list of webhooks")
+    url = "http://127.0.0.1:9/desk-hooks"
+    browser.find_element(By.ID, "webhook-url").send_keys(url)
+    browser.find_element(By.ID, "webhook-types").send_keys("message.received conversation.closed")
+    browser.find_element(By.ID, "webhook-description").send_keys("CRM")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Add webhook']").click()
+    box = wait(browser, lambda d: (b := d.find_element(By.ID, "webhook-secret")) and b.is_displayed() and b, "the new secret")
+    secret = browser.find_element(By.ID, "webhook-secret-value").get_attribute("value")
+    assert secret.startswith("whsec_"), secret
+    assert "shown only this once" in box.text
+    wait(browser, lambda d: url in text_of(d, "table"), "the endpoint in the list")
+    [hook] = switchboard.api("GET", "/v1/webhooks", expect=200)
+    assert hook["url"] == url and hook["types"] == ["message.received", "conversation.closed"], hook
+    browser.save_screenshot(str(shots / "admin-webhooks.png"))
+    browser.find_element(By.XPATH, "//button[normalize-space()='I have copied it']").click()
+    wait(browser, lambda d: not d.find_element(By.ID, "webhook-secret").is_displayed(), "the secret put away")
+    browser.refresh()
+    wait(browser, lambda d: url in text_of(d, "table"), "the list again")
+    assert secret not in browser.page_source, "the secret is shown again"
+
+    # Change the description: the form fills with the endpoint, and saves it.
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Edit')]").click()
+    wait(browser, lambda d: d.find_element(By.ID, "webhook-url").get_attribute("value") == url, "the form filled")
+    description = browser.find_element(By.ID, "webhook-description")
+    description.clear()
+    description.send_keys("CRM, second version")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Save webhook']").click()
+    wait(browser, lambda d: "CRM, second version" in text_of(d, "table"), "the change listed")
+    assert switchboard.api("GET", "/v1/webhooks", expect=200)[0]["description"] == "CRM, second version"
+
+    # A URL the API refuses: the reason is shown, nothing is added.
+    browser.find_element(By.ID, "webhook-url").send_keys("ftp://example.com/hooks")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Add webhook']").click()
+    wait(browser, lambda d: "Not saved" in d.find_element(By.ID, "webhook-error").text, "the refusal")
+    assert len(switchboard.api("GET", "/v1/webhooks", expect=200)) == 1
+
+    # Rotate: a new secret, shown once, and the old one's grace.
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Rotate secret')]").click()
+    wait(browser, lambda d: d.find_element(By.ID, "webhook-secret").is_displayed()
+         and d.find_element(By.ID, "webhook-secret-value").get_attribute("value") not in ("", secret), "the rotated secret")
+    assert browser.find_element(By.ID, "webhook-secret-value").get_attribute("value").startswith("whsec_")
+    wait(browser, lambda d: "the old one signs until" in text_of(d, "table"), "the grace period listed")
+
+    # Its dead letters (none), then delete it after a confirmation.
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Dead letters')]").click()
+    wait(browser, lambda d: f"Dead letters of {url}" in text_of(d, "caption"), "the endpoint's dead letters")
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Delete')]").click()
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Yes, delete')]").click()
+    wait(browser, lambda d: url not in text_of(d, "table"), "the endpoint gone")
+    assert switchboard.api("GET", "/v1/webhooks", expect=200) == []
+
+
+def test_desk_5_dead_letters_page_lists_and_redelivers(switchboard, browser, shots):
+    contact = "4915100000077"
+    key = "wamid.DESKDEAD0001"
+    switchboard.bury(contact, "Noor Ali", "Lost, then found", key)
+    sign_in(browser, switchboard.base, ADMIN)
+    browser.get(f"{switchboard.base}/#/admin/dead-letters")
+    wait(browser, lambda d: key in text_of(d, "table"), "the dead letter")
+    row = text_of(browser, "tbody tr")
+    assert "inbound" in row and "text" in row and "the store was unavailable" in row, row
+    assert "Lost, then found" not in browser.page_source, "a dead letter's text is shown"
+    browser.save_screenshot(str(shots / "admin-dead-letters.png"))
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Redeliver')]").click()
+    wait(browser, lambda d: "Redelivered" in d.find_element(By.ID, "status").text, "the redelivery")
+    wait(browser, lambda d: "None yet." in text_of(d, "table"), "the empty list")
+    switchboard.advance(0)
+    assert any((i.get("body") or {}).get("body") == "Lost, then found" for i in switchboard.log(contact)), \
+        "the redelivered message was not handled"
+
+
+def test_desk_5_campaigns_page_starts_and_stops_with_the_hopper_live(switchboard, browser):
+    now = switchboard.now()
+    switchboard.api("POST", f"/v1/numbers/{NUMBER}/campaigns", {
+        "id": "autumn", "name": "Autumn sale", "template": "spring_sale", "language": "en_US",
+        "starts_at": now, "ends_at": now + 7 * 86400, "response_timeout": 86400, "retry_enabled": False,
+        "handoff": {"to": "agent", "agent": None}}, expect=201)
+    status, report = switchboard.request("POST", f"/v1/numbers/{NUMBER}/campaigns/autumn/lists?list=autumn",
+                                         token=ADMIN, raw=b"phone,first_name\n+4915100000101,Ada\n+4915100000102,Bo\n")
+    assert status == 200 and report["imported"] == 2, json.dumps(report)
+    sign_in(browser, switchboard.base, ADMIN)
+    browser.get(f"{switchboard.base}/#/admin/campaigns")
+    wait(browser, lambda d: "Autumn sale" in text_of(d, "table") and "DRAFT" in text_of(d, "table"), "the draft")
+    assert "fresh 2" in text_of(browser, "tbody tr"), text_of(browser, "tbody tr")
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Start')]").click()
+    wait(browser, lambda d: "RUNNING" in text_of(d, "tbody tr"), "the campaign running")
+    # The sender works through the hopper; the page follows without a reload.
+    browser.execute_script("window.__notReloaded = true")
+    switchboard.advance(0)
+    wait(browser, lambda d: "fresh 0" in text_of(d, "tbody tr"), "the hopper emptied, live")
+    assert browser.execute_script("return window.__notReloaded === true")
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Stop')]").click()
+    wait(browser, lambda d: "STOPPED" in text_of(d, "tbody tr"), "the campaign stopped")
+    assert switchboard.api("GET", f"/v1/numbers/{NUMBER}/campaigns/autumn", expect=200)["status"] == "STOPPED"
+
+
 def test_desk_6_no_serious_accessibility_violations(switchboard, browser):
     browser.get(switchboard.base + "/")
     browser.execute_script("sessionStorage.clear()")
@@ -217,6 +316,15 @@ def test_desk_6_no_serious_accessibility_violations(switchboard, browser):
     browser.get(f"{switchboard.base}/#/admin/agents")
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table"), "the agents")
     pages["admin"] = axe_violations(browser)
+    browser.get(f"{switchboard.base}/#/admin/webhooks")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table"), "the webhooks")
+    browser.find_element(By.ID, "webhook-url").send_keys("http://127.0.0.1:9/axe")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Add webhook']").click()
+    wait(browser, lambda d: d.find_element(By.ID, "webhook-secret").is_displayed(), "the secret")
+    pages["admin-webhooks"] = axe_violations(browser)
+    browser.get(f"{switchboard.base}/#/admin/dead-letters")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table"), "the dead letters")
+    pages["admin-dead-letters"] = axe_violations(browser)
     found = {page: [(v["id"], v["impact"], v["help"]) for v in vs] for page, vs in pages.items() if vs}
     assert found == {}, found
 
@@ -255,6 +363,17 @@ def test_desk_6_usable_at_phone_width(switchboard, shots):
         send = phone.find_element(By.XPATH, "//form[contains(@class,'reply')]//button")
         assert send.is_displayed() and send.rect["x"] + send.rect["width"] <= width
         phone.save_screenshot(str(shots / "conversation-390.png"))
+        # The admin pages with forms and wide tables: nothing wider than the screen but the tables'
+        # own scrolling boxes.
+        sign_in(phone, switchboard.base, ADMIN)
+        for page in ["webhooks", "dead-letters"]:
+            phone.get(f"{switchboard.base}/#/admin/{page}")
+            wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, "table"), f"the {page} page")
+            assert phone.execute_script("return document.documentElement.scrollWidth") <= width, page
+        phone.get(f"{switchboard.base}/#/admin/webhooks")
+        url = wait(phone, lambda d: d.find_element(By.ID, "webhook-url"), "the webhook form")
+        button = phone.find_element(By.XPATH, "//button[normalize-space()='Add webhook']")
+        assert url.rect["x"] + url.rect["width"] <= width and button.rect["x"] + button.rect["width"] <= width
     finally:
         phone.quit()
 

@@ -904,15 +904,25 @@ fn check_http_api(t: &Value) -> Vec<String> {
             ],
         )
     });
-    let issuer = jwt.and_then(|j| j.get("issuer")).map(token);
-    let audience = jwt.and_then(|j| j.get("audience")).map(token);
-    if issuer.as_deref() != Some("Ref:JwtIssuer") || audience.as_deref() != Some("Ref:JwtAudience")
-    {
+    // DESK-1: the stack's user pool and the desk's client, unless JwtIssuer is given: issuer and
+    // audience under the one condition.
+    let issuer = jwt.and_then(|j| j.get("issuer"));
+    let audience = jwt.and_then(|j| j.get("audience"));
+    let want_issuer = yaml(
+        r#"!If [CreateUserPool, !Sub "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${DeskUserPool}", !Ref JwtIssuer]"#,
+    );
+    let want_audience = yaml("!If [CreateUserPool, [!Ref DeskUserPoolClient], !Ref JwtAudience]");
+    if issuer != Some(&want_issuer) || audience != Some(&want_audience) {
         problems.push(format!(
-            "JWT issuer {issuer:?} / audience {audience:?} are not the parameters"
+            "JWT issuer {issuer:?} / audience {audience:?} are not the stack's user pool and desk client under CreateUserPool, else the parameters"
         ));
     }
     problems
+}
+
+/// A YAML snippet in the template's long form (`!If` → `Fn::If`).
+fn yaml(text: &str) -> Value {
+    long_form(serde_norway::from_str(text).expect("YAML"))
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1108,16 +1118,19 @@ fn check_front_door(t: &Value) -> Vec<String> {
     if default.0.is_none() || default.1.is_none() {
         problems.push("HttpApi: no DefaultRouteSettings throttle".to_owned());
     }
-    // CORS only from the configured origins, without credentials; none when no origin is given.
+    // CORS only from the desk (DESK-1: it calls the API from its distribution's origin) and the
+    // configured origins, without credentials.
     let cors = api.and_then(|a| at(a, &["Properties", "CorsConfiguration"]));
-    let branches = cors.map(|c| list(c.get("Fn::If"))).unwrap_or_default();
-    match branches.as_slice() {
-        [condition, config, otherwise]
-            if text(Some(condition)).as_deref() == Some("HasAllowedOrigins")
-                && token(otherwise) == "Ref:AWS::NoValue" =>
-        {
-            if config.get("AllowOrigins").map(token).as_deref() != Some("Ref:AllowedOrigins") {
-                problems.push("CORS: AllowOrigins is not the AllowedOrigins parameter".to_owned());
+    let desk_origins = yaml(
+        r#"!If [HasAllowedOrigins, !Split [",", !Join [",", [!Sub "https://${DeskDistribution.DomainName}", !Join [",", !Ref AllowedOrigins]]]], [!Sub "https://${DeskDistribution.DomainName}"]]"#,
+    );
+    match cors {
+        Some(config @ Value::Mapping(_)) => {
+            if config.get("AllowOrigins") != Some(&desk_origins) {
+                problems.push(
+                    "CORS: AllowOrigins is not the desk's origin and the AllowedOrigins parameter"
+                        .to_owned(),
+                );
             }
             if text(config.get("AllowCredentials")).as_deref() == Some("true") {
                 problems.push("CORS: AllowCredentials (the console uses bearer tokens)".to_owned());
@@ -1131,7 +1144,7 @@ fn check_front_door(t: &Value) -> Vec<String> {
             }
         }
         _ => problems.push(format!(
-            "HttpApi: CorsConfiguration is {cors:?}, expected !If [HasAllowedOrigins, {{…}}, !Ref AWS::NoValue]"
+            "HttpApi: CorsConfiguration is {cors:?}, expected the desk's and AllowedOrigins' origins"
         )),
     }
     if text(at(t, &["Parameters", "AllowedOrigins", "Type"])).as_deref()
@@ -1163,8 +1176,194 @@ fn check_front_door(t: &Value) -> Vec<String> {
     problems
 }
 
+// ------------------------------------------------------------------------------------------------
+// DESK-1: the desk on AWS. Its files in a private bucket that only its CloudFront distribution
+// reads (origin access control), with the headers switchboard serve sends; people sign in with
+// OIDC code + PKCE at the stack's user pool unless JwtIssuer is given.
+
+fn check_desk(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let prop = |id: &str, path: &[&str]| {
+        resource(t, id).and_then(|r| at(r, &[&["Properties"], path].concat()))
+    };
+    let is_true = |v: Option<&Value>| text(v).as_deref() == Some("true");
+    for block in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        if !is_true(prop(
+            "DeskBucket",
+            &["PublicAccessBlockConfiguration", block],
+        )) {
+            problems.push(format!(
+                "DeskBucket: {block} is not on (the bucket is private)"
+            ));
+        }
+    }
+    // Only the distribution reads, only objects; TLS only.
+    let statements = list(prop("DeskBucketPolicy", &["PolicyDocument", "Statement"]));
+    let allows: Vec<&&Value> = statements
+        .iter()
+        .filter(|s| text(s.get("Effect")).as_deref() == Some("Allow"))
+        .collect();
+    let reader_ok = match allows.as_slice() {
+        [allow] => {
+            text(at(allow, &["Principal", "Service"])).as_deref()
+                == Some("cloudfront.amazonaws.com")
+                && list(allow.get("Action"))
+                    .iter()
+                    .map(|a| token(a))
+                    .collect::<Vec<_>>()
+                    == ["Literal:s3:GetObject"]
+                && at(allow, &["Condition", "StringEquals", "AWS:SourceArn"])
+                    .map(token)
+                    .is_some_and(|arn| arn.ends_with(":distribution/${DeskDistribution}"))
+        }
+        _ => false,
+    };
+    if !reader_ok {
+        problems.push(
+            "DeskBucketPolicy: not exactly one Allow, s3:GetObject to cloudfront.amazonaws.com for DeskDistribution"
+                .to_owned(),
+        );
+    }
+    if !statements.iter().any(|s| {
+        text(s.get("Effect")).as_deref() == Some("Deny")
+            && text(at(s, &["Condition", "Bool", "aws:SecureTransport"])).as_deref()
+                == Some("false")
+    }) {
+        problems.push("DeskBucketPolicy: no TLS-only deny".to_owned());
+    }
+    let config = |path: &[&str]| {
+        prop(
+            "DeskDistribution",
+            &[&["DistributionConfig"], path].concat(),
+        )
+    };
+    let origins = list(config(&["Origins"]));
+    if !origins.iter().any(|o| {
+        o.get("DomainName").map(token).as_deref() == Some("GetAtt:DeskBucket.RegionalDomainName")
+            && o.get("OriginAccessControlId").map(token).as_deref()
+                == Some("GetAtt:DeskOriginAccessControl.Id")
+    }) {
+        problems.push(
+            "DeskDistribution: the bucket is not its origin through DeskOriginAccessControl"
+                .to_owned(),
+        );
+    }
+    if text(config(&["DefaultRootObject"])).as_deref() != Some("index.html") {
+        problems.push("DeskDistribution: DefaultRootObject is not index.html".to_owned());
+    }
+    let behaviour = |key: &str| config(&["DefaultCacheBehavior", key]);
+    if !matches!(
+        text(behaviour("ViewerProtocolPolicy")).as_deref(),
+        Some("redirect-to-https" | "https-only")
+    ) {
+        problems.push("DeskDistribution: plain HTTP is served".to_owned());
+    }
+    if behaviour("ResponseHeadersPolicyId").map(token).as_deref() != Some("Ref:DeskHeaders") {
+        problems.push("DeskDistribution: not served with DeskHeaders".to_owned());
+    }
+    // The same policy as switchboard serve's, the API and the token endpoint added to connect-src.
+    let want_csp = switchboard_local::desk::CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self'",
+        "connect-src 'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix} ${TokenUrl}",
+    );
+    let csp = prop(
+        "DeskHeaders",
+        &[
+            "ResponseHeadersPolicyConfig",
+            "SecurityHeadersConfig",
+            "ContentSecurityPolicy",
+            "ContentSecurityPolicy",
+        ],
+    )
+    .and_then(|c| list(c.get("Fn::Sub")).first().and_then(|s| text(Some(s))));
+    if csp.as_deref() != Some(want_csp.as_str()) {
+        problems.push(format!(
+            "DeskHeaders: Content-Security-Policy {csp:?} is not switchboard serve's with the API and token endpoint ({want_csp:?})"
+        ));
+    }
+    // The pool and the desk's client exist exactly when no issuer is given.
+    for id in ["DeskUserPool", "DeskUserPoolDomain", "DeskUserPoolClient"] {
+        if resource(t, id)
+            .and_then(|r| text(r.get("Condition")))
+            .as_deref()
+            != Some("CreateUserPool")
+        {
+            problems.push(format!("{id}: not under the CreateUserPool condition"));
+        }
+    }
+    if !is_true(prop(
+        "DeskUserPool",
+        &["AdminCreateUserConfig", "AllowAdminCreateUserOnly"],
+    )) {
+        problems.push("DeskUserPool: anyone may sign up".to_owned());
+    }
+    let client = |key: &str| prop("DeskUserPoolClient", &[key]);
+    let words = |v: Option<&Value>| -> Vec<String> { list(v).into_iter().map(token).collect() };
+    if text(client("GenerateSecret")).as_deref() != Some("false")
+        || words(client("AllowedOAuthFlows")) != ["Literal:code"]
+        || !is_true(client("AllowedOAuthFlowsUserPoolClient"))
+    {
+        problems.push(
+            "DeskUserPoolClient: not a public client of the authorization code flow only"
+                .to_owned(),
+        );
+    }
+    if words(client("CallbackURLs")) != ["Sub:https://${DeskDistribution.DomainName}/"] {
+        problems.push("DeskUserPoolClient: the callback is not the desk's address".to_owned());
+    }
+    if words(client("WriteAttributes"))
+        .iter()
+        .any(|a| a.contains("custom:role"))
+    {
+        problems.push("DeskUserPoolClient: users may write their own custom:role".to_owned());
+    }
+    // The role claim's default is the stack's user pool's attribute.
+    let role_claim = resource(t, "ConsoleFunction")
+        .and_then(|f| {
+            at(
+                f,
+                &[
+                    "Properties",
+                    "Environment",
+                    "Variables",
+                    "CONSOLE_ROLE_CLAIM",
+                ],
+            )
+        })
+        .map(token);
+    let default = text(at(t, &["Parameters", "ConsoleRoleClaim", "Default"]));
+    if role_claim.as_deref() != Some("Ref:ConsoleRoleClaim")
+        || default.as_deref() != Some("custom:role")
+    {
+        problems.push(format!(
+            "ConsoleFunction: CONSOLE_ROLE_CLAIM is {role_claim:?} (ConsoleRoleClaim defaults to {default:?}), not the parameter defaulting to the user pool's custom:role"
+        ));
+    }
+    // What scripts/deploy-desk writes as the desk's config.json.
+    let desk_config = at(t, &["Outputs", "DeskConfig", "Value", "Fn::Sub"])
+        .and_then(|s| list(Some(s)).first().and_then(|s| text(Some(s))));
+    for part in [
+        r#""auth":"oidc""#,
+        r#""client_id":"${ClientId}""#,
+        r#""token_endpoint":"${TokenUrl}""#,
+        r#""redirect_uri":"https://${DeskDistribution.DomainName}/""#,
+        r#""api":"https://${HttpApi}.execute-api."#,
+    ] {
+        if !desk_config.as_deref().is_some_and(|c| c.contains(part)) {
+            problems.push(format!("Outputs.DeskConfig: no {part}"));
+        }
+    }
+    problems
+}
+
 fn all_problems(t: &Value) -> Vec<String> {
     [
+        check_desk(t),
         check_alarms(t),
         check_front_door(t),
         check_functions(t),
@@ -1491,9 +1690,9 @@ fn front_door_drift_is_caught() {
     assert_caught(
         mutated(|t| {
             let cors = path_mut(t, "Resources/HttpApi/Properties/CorsConfiguration");
-            cors["Fn::If"][1]["AllowOrigins"] = Value::Sequence(vec!["*".into()]);
+            cors["AllowOrigins"] = Value::Sequence(vec!["*".into()]);
         }),
-        "CORS: AllowOrigins is not the AllowedOrigins parameter",
+        "CORS: AllowOrigins is not the desk's origin and the AllowedOrigins parameter",
     );
     assert_caught(
         mutated(|t| {
@@ -1511,5 +1710,101 @@ fn front_door_drift_is_caught() {
                 .remove("ReservedConcurrentExecutions");
         }),
         "IngestFunction: ReservedConcurrentExecutions",
+    );
+}
+
+#[test]
+fn desk_1_desk_hosting_and_sign_in_drift_is_caught() {
+    assert_caught(
+        mutated(|t| {
+            path_mut(
+                t,
+                "Resources/DeskBucket/Properties/PublicAccessBlockConfiguration",
+            )["RestrictPublicBuckets"] = false.into();
+        }),
+        "DeskBucket: RestrictPublicBuckets is not on",
+    );
+    assert_caught(
+        mutated(|t| {
+            path_mut(
+                t,
+                "Resources/DeskBucketPolicy/Properties/PolicyDocument/Statement",
+            )[0]["Action"] = "s3:*".into();
+        }),
+        "DeskBucketPolicy: not exactly one Allow",
+    );
+    assert_caught(
+        mutated(|t| {
+            let origin = &mut path_mut(
+                t,
+                "Resources/DeskDistribution/Properties/DistributionConfig",
+            )["Origins"][0];
+            origin
+                .as_mapping_mut()
+                .unwrap()
+                .remove("OriginAccessControlId");
+        }),
+        "DeskDistribution: the bucket is not its origin",
+    );
+    assert_caught(
+        mutated(|t| {
+            let policy = path_mut(
+                t,
+                "Resources/DeskHeaders/Properties/ResponseHeadersPolicyConfig/SecurityHeadersConfig/ContentSecurityPolicy/ContentSecurityPolicy/Fn::Sub",
+            );
+            policy[0] = "default-src *".into();
+        }),
+        "DeskHeaders: Content-Security-Policy",
+    );
+    assert_caught(
+        mutated(|t| {
+            path_mut(t, "Resources/DeskUserPoolClient/Properties")["GenerateSecret"] = true.into();
+        }),
+        "DeskUserPoolClient: not a public client",
+    );
+    assert_caught(
+        mutated(|t| {
+            path_mut(t, "Resources/DeskUserPoolClient/Properties")["AllowedOAuthFlows"] =
+                Value::Sequence(vec!["code".into(), "implicit".into()]);
+        }),
+        "DeskUserPoolClient: not a public client",
+    );
+    assert_caught(
+        mutated(|t| {
+            path_mut(t, "Resources/DeskUserPoolClient/Properties")["WriteAttributes"] =
+                Value::Sequence(vec!["email".into(), "custom:role".into()]);
+        }),
+        "users may write their own custom:role",
+    );
+    assert_caught(
+        mutated(|t| {
+            path_mut(t, "Resources/DeskUserPool/Properties/AdminCreateUserConfig")["AllowAdminCreateUserOnly"] =
+                false.into();
+        }),
+        "DeskUserPool: anyone may sign up",
+    );
+    assert_caught(
+        mutated(|t| {
+            path_mut(t, "Resources/DeskUserPoolClient")
+                .as_mapping_mut()
+                .unwrap()
+                .remove("Condition");
+        }),
+        "DeskUserPoolClient: not under the CreateUserPool condition",
+    );
+    assert_caught(
+        mutated(|t| {
+            path_mut(
+                t,
+                "Resources/HttpApi/Properties/Auth/Authorizers/ConsoleJwt/JwtConfiguration",
+            )["issuer"] = yaml("!Ref JwtIssuer");
+        }),
+        "JWT issuer",
+    );
+    assert_caught(
+        mutated(|t| {
+            path_mut(t, "Parameters/ConsoleRoleClaim")["Default"] = "role".into();
+        }),
+        "CONSOLE_ROLE_CLAIM",
     );
 }

@@ -46,6 +46,9 @@ const ASSETS: &[Asset] = &[
     asset!("js/conversation.js", JS),
     asset!("js/composer.js", JS),
     asset!("js/admin.js", JS),
+    asset!("js/auth.js", JS),
+    // How people sign in here: the desk file's tokens (the SAM stack's copy says OIDC instead).
+    asset!("config.json", "application/json"),
 ];
 
 /// The routes: `/` (the page) and `/desk/{*path}` (its assets).

@@ -19,10 +19,19 @@ struct Desk {
 }
 
 async fn desk() -> Desk {
+    desk_with("").await
+}
+
+/// The runner on the example desk file, with `extra` TOML appended (more templates, tokens).
+async fn desk_with(extra: &str) -> Desk {
     let dir = std::env::temp_dir().join(testkit::unique("desk-api"));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("desk.db").display().to_string();
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/switchboard.example.toml");
+    let example = include_str!("../switchboard.example.toml");
+    let file = dir.join("desk.toml");
+    std::fs::write(&file, format!("{example}\n{extra}")).unwrap();
+    let config = file.display().to_string();
+    let config = config.as_str();
     let settings = Settings::from_lookup(|name| {
         match name {
             "SWITCHBOARD_ADDR" => Some("127.0.0.1:0"),
@@ -127,6 +136,83 @@ impl Desk {
     fn contact_path(contact: &str) -> String {
         format!("/v1/numbers/{NUMBER}/contacts/{contact}")
     }
+
+    /// One of the desk's own operations (`desk/js/api.js`), as the desk calls it: the same method
+    /// and path, so a path the desk gets wrong fails here too. `params` fill the path's
+    /// `{placeholders}`; `{number}` is the example's number.
+    async fn op(
+        &self,
+        name: &str,
+        params: &[(&str, &str)],
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let (method, template) = desk_operation(name);
+        let mut path = template.replace("{number}", NUMBER);
+        for (k, v) in params {
+            path = path.replace(&format!("{{{k}}}"), v);
+        }
+        assert!(!path.contains('{'), "{name}: unfilled {path}");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `op` that must answer `want`.
+    async fn op_ok(
+        &self,
+        name: &str,
+        params: &[(&str, &str)],
+        token: &str,
+        body: Option<Value>,
+        want: u16,
+    ) -> Value {
+        let (status, answer) = self.op(name, params, token, body).await;
+        assert_eq!(status, want, "{name} {params:?}: {answer}");
+        answer
+    }
+
+    /// An action on the contact as the desk sends it (202), once handled: the contact as the
+    /// actor then reads it.
+    async fn act(&self, name: &str, contact: &str, token: &str, body: Value) -> Value {
+        self.op_ok(name, &[("contact", contact)], token, Some(body), 202)
+            .await;
+        self.settle().await;
+        self.op_ok("contact", &[("contact", contact)], token, None, 200)
+            .await
+    }
+
+    async fn clock(&self) -> i64 {
+        let body: Value =
+            serde_json::from_str(&self.get("/dev/clock", None).await.text().await.unwrap())
+                .unwrap();
+        body["now"].as_i64().unwrap()
+    }
+}
+
+/// The method and path template of one operation in the desk's API client (`desk/js/api.js`,
+/// lines like `  send: ['POST', '/v1/numbers/{number}/contacts/{contact}/messages'],`).
+fn desk_operation(name: &str) -> (String, String) {
+    const CLIENT: &str = include_str!("../../../desk/js/api.js");
+    let prefix = format!("{name}: ['");
+    let line = CLIENT
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("desk/js/api.js has no operation {name}"));
+    let quoted: Vec<&str> = line.split('\'').collect();
+    (quoted[1].to_owned(), quoted[3].to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,19 +269,8 @@ async fn desk_1_me_names_the_numbers_the_agent_works_on() {
 async fn desk_2_3_inbox_shows_the_profile_name_preview_unread_and_waiting_since() {
     let mut d = desk().await;
     let kim = "4915112345678";
-    d.customer(
-        kim,
-        "Kim Example",
-        json!({"type": "text", "text": {"body": "Hello, where is my order?"}}),
-    )
-    .await;
     // The example number's bot answers; Kim asks for a person: the conversation waits.
-    d.customer(
-        kim,
-        "Kim Example",
-        json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "bot.menu.1", "title": "Talk to a person"}}}),
-    )
-    .await;
+    kim_asks_for_a_person(&mut d, kim).await;
     let contact = d.json(&Desk::contact_path(kim), ADMIN).await;
     assert_eq!(
         contact["profile"]["profile_name"], "Kim Example",
@@ -364,4 +439,370 @@ async fn desk_1_demo_serve_leaves_a_seeded_desk_running() {
     assert_eq!(mine["items"].as_array().map(Vec::len), Some(3), "{mine}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A template with two body variables (filled by the picker) beside the example's two, and a
+/// token for Ben.
+const DESK_4_5_EXTRA: &str = r#"
+[[templates]]
+number = "106540352242922"
+name = "order_shipped"
+language = "en_US"
+category = "UTILITY"
+body = "Hi {{1}}, your order {{2}} has shipped."
+
+[[tokens]]
+agent = "ben"
+role = "agent"
+token = "change-me-ben-token"
+"#;
+const BEN: &str = "change-me-ben-token";
+
+/// Kim writes and asks for a person (the example's bot hands off).
+async fn kim_asks_for_a_person(d: &mut Desk, kim: &str) {
+    d.customer(
+        kim,
+        "Kim Example",
+        json!({"type": "text", "text": {"body": "Where is my order?"}}),
+    )
+    .await;
+    d.customer(
+        kim,
+        "Kim Example",
+        json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "bot.menu.1", "title": "Talk to a person"}}}),
+    )
+    .await;
+}
+
+/// The outbound log entries' bodies, newest first.
+async fn sent_bodies(d: &Desk, kim: &str) -> Vec<Value> {
+    let log = d.op_ok("log", &[("contact", kim)], ADMIN, None, 200).await;
+    log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "outbound")
+        .map(|i| i["body"].clone())
+        .collect()
+}
+
+/// DESK-4 through the calls the composer makes (desk/js/composer.js): while the window is open,
+/// the contact's window says free-form with its closing time, and free-form goes out; once it
+/// closes, templates only: free-form is refused with the reason, the picker's template with its
+/// variables filled goes out (and not without them), and the one-click recontact template goes
+/// out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_4_composer_is_free_form_with_its_closing_time_then_templates_only() {
+    let mut d = desk_with(DESK_4_5_EXTRA).await;
+    let kim = "4915112345678";
+    kim_asks_for_a_person(&mut d, kim).await;
+    let last_customer_message = d.clock().await;
+
+    // Open: free-form, and when it closes (the customer's last message + 24 h, WIN-1).
+    let detail = d
+        .op_ok("contact", &[("contact", kim)], ANA, None, 200)
+        .await;
+    let window = &detail["window"];
+    assert_eq!(window["state"], "open", "{detail}");
+    assert_eq!(window["free_form"], "allowed", "{window}");
+    assert_eq!(
+        window["closes_at"].as_i64(),
+        Some(last_customer_message + 86_400),
+        "{window}"
+    );
+    let check = d.op_ok("window", &[("contact", kim)], ANA, None, 200).await;
+    assert_eq!(&check, window, "the window check and the contact disagree");
+    d.op_ok(
+        "send",
+        &[("contact", kim)],
+        ANA,
+        Some(json!({"text": "It ships today."})),
+        202,
+    )
+    .await;
+    d.settle().await;
+
+    // Closed: templates only.
+    d.advance(86_400 + 60).await;
+    let detail = d
+        .op_ok("contact", &[("contact", kim)], ANA, None, 200)
+        .await;
+    let window = &detail["window"];
+    assert_eq!(window["state"], "closed", "{detail}");
+    assert_eq!(window["free_form"], "template_only", "{window}");
+    assert_eq!(window["template"], "allowed", "{window}");
+    assert_eq!(
+        window["closed_since"].as_i64(),
+        Some(last_customer_message + 86_400),
+        "{window}"
+    );
+    let (status, refused) = d
+        .op(
+            "send",
+            &[("contact", kim)],
+            ANA,
+            Some(json!({"text": "Are you there?"})),
+        )
+        .await;
+    assert_eq!(status, 422, "free-form outside the window: {refused}");
+    assert!(
+        refused["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{refused}"
+    );
+
+    // The picker: sendable templates, their variables, which one is the recontact template.
+    let templates = d.op_ok("templates", &[], ANA, None, 200).await;
+    let find = |name: &str| {
+        templates
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {templates}"))
+            .clone()
+    };
+    let shipped = find("order_shipped");
+    assert_eq!(shipped["sendable"], true, "{shipped}");
+    let body_variables: Vec<&str> = shipped["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|v| v.starts_with("body"))
+        .collect();
+    assert_eq!(body_variables.len(), 2, "{shipped}");
+    assert_eq!(
+        shipped["unmapped"].as_array().map(Vec::len),
+        Some(2),
+        "{shipped}"
+    );
+    let recontact = find("pick_up_again");
+    assert_eq!(
+        (&recontact["recontact"], &recontact["sendable"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(find("spring_sale")["recontact"], false);
+
+    // Its variables filled, as the picker sends them; unfilled, refused.
+    let (status, _) = d
+        .op(
+            "send",
+            &[("contact", kim)],
+            ANA,
+            Some(json!({"template": {"name": "order_shipped", "language": "en_US"}})),
+        )
+        .await;
+    assert!(
+        (400..500).contains(&status),
+        "a template with unfilled variables was accepted ({status})"
+    );
+    d.op_ok(
+        "send",
+        &[("contact", kim)],
+        ANA,
+        Some(json!({"template": {"name": "order_shipped", "language": "en_US", "parameters": ["Kim", "#1042"]}})),
+        202,
+    )
+    .await;
+    d.settle().await;
+    let sent = sent_bodies(&d, kim).await;
+    assert!(
+        sent.iter().any(|b| b["name"] == "order_shipped"
+            && b.to_string().contains("#1042")
+            && b.to_string().contains("Kim")),
+        "{sent:?}"
+    );
+
+    // The one-click recontact template (a second later: the log orders sends within a second by
+    // key, not by time of sending).
+    d.advance(1).await;
+    d.op_ok(
+        "send",
+        &[("contact", kim)],
+        ANA,
+        Some(json!({"template": {"name": "pick_up_again", "language": "en_US"}})),
+        202,
+    )
+    .await;
+    d.settle().await;
+    let sent = sent_bodies(&d, kim).await;
+    assert_eq!(sent[0]["name"], "pick_up_again", "{sent:?}");
+    d.running.shutdown().await;
+}
+
+/// DESK-5 through the calls the conversation's actions make (desk/js/conversation.js): claim from
+/// the queue, transfer, snooze (shown under Snoozed until it ends), close (the CSAT survey goes
+/// out) and reopen by sending (CHAN-2: assigned to the sender); agents may not do an admin's work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_5_claim_transfer_snooze_close_and_reopen_by_sending() {
+    let mut d = desk_with(DESK_4_5_EXTRA).await;
+    let kim = "4915112345678";
+    let conversation = |detail: &Value| detail["conversation"].clone();
+    // Nobody online (the admin's presence page): Kim waits in the queue.
+    for agent in ["ana", "ben"] {
+        d.op_ok(
+            "presence",
+            &[("agent", agent)],
+            ADMIN,
+            Some(json!({"online": false})),
+            200,
+        )
+        .await;
+    }
+    kim_asks_for_a_person(&mut d, kim).await;
+    let queue = d
+        .json(
+            &format!("/v1/numbers/{NUMBER}/conversations?scope=queue"),
+            ANA,
+        )
+        .await;
+    assert_eq!(queue["items"][0]["contact"], kim, "{queue}");
+
+    // Claim.
+    let detail = d.act("claim", kim, ANA, json!({})).await;
+    let c = conversation(&detail);
+    assert_eq!(
+        (&c["handler"], &c["agent"]),
+        (&json!("agent"), &json!("ana")),
+        "{detail}"
+    );
+
+    // Transfer to Ben (online now, from the agents page).
+    d.op_ok(
+        "presence",
+        &[("agent", "ben")],
+        ADMIN,
+        Some(json!({"online": true})),
+        200,
+    )
+    .await;
+    let agents = d.op_ok("agents", &[], ANA, None, 200).await;
+    assert!(
+        agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["agent"] == "ben" && a["online"] == true),
+        "{agents}"
+    );
+    let detail = d.act("transfer", kim, ANA, json!({"to": "ben"})).await;
+    assert_eq!(conversation(&detail)["agent"], "ben", "{detail}");
+
+    // Snooze for an hour: Snoozed until then, open again after.
+    let until = d.clock().await + 3600;
+    let detail = d.act("snooze", kim, BEN, json!({"until": until})).await;
+    assert_eq!(detail["status"], "snoozed", "{detail}");
+    assert_eq!(conversation(&detail)["snoozed_until"], until, "{detail}");
+    let snoozed = d
+        .json(
+            &format!("/v1/numbers/{NUMBER}/conversations?scope=mine&status=snoozed"),
+            BEN,
+        )
+        .await;
+    assert_eq!(snoozed["items"][0]["contact"], kim, "{snoozed}");
+    d.advance(3601).await;
+    let detail = d
+        .op_ok("contact", &[("contact", kim)], BEN, None, 200)
+        .await;
+    assert_eq!(detail["status"], "open", "the snooze did not end: {detail}");
+
+    // Close: the survey goes out.
+    let detail = d.act("close", kim, BEN, json!({})).await;
+    assert_eq!(detail["status"], "closed", "{detail}");
+    let sent = sent_bodies(&d, kim).await;
+    assert!(
+        sent.iter()
+            .any(|b| b.to_string().contains("How did we do today?")),
+        "no CSAT survey: {sent:?}"
+    );
+
+    // Reopen by sending: the conversation is open again, with the sender.
+    let detail = d
+        .act(
+            "send",
+            kim,
+            ANA,
+            json!({"text": "One more thing about your order."}),
+        )
+        .await;
+    assert_eq!(detail["status"], "open", "{detail}");
+    let c = conversation(&detail);
+    assert_eq!(
+        (&c["handler"], &c["agent"]),
+        (&json!("agent"), &json!("ana")),
+        "{detail}"
+    );
+    d.running.shutdown().await;
+}
+
+/// DESK-5's admin pages through their calls (desk/js/admin.js): settings, webhooks (the secret only
+/// in the answers to create and rotate), dead letters; an agent gets 403 from each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_5_admin_pages_calls_are_admin_only_and_show_the_secret_once() {
+    let d = desk().await;
+    let settings = d.op_ok("settings", &[], ADMIN, None, 200).await;
+    d.op_ok("putSettings", &[], ADMIN, Some(settings.clone()), 200)
+        .await;
+    d.op_ok("putSettings", &[], ANA, Some(settings), 403).await;
+
+    let hook = json!({"url": "http://127.0.0.1:9/hooks", "types": ["message.received"], "description": "CRM"});
+    d.op_ok("createWebhook", &[], ANA, Some(hook.clone()), 403)
+        .await;
+    let created = d.op_ok("createWebhook", &[], ADMIN, Some(hook), 201).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{created}");
+    let listed = d.op_ok("webhooks", &[], ADMIN, None, 200).await;
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    assert!(
+        !listed.to_string().contains(&secret) && listed[0].get("secret").is_none(),
+        "the list shows the secret: {listed}"
+    );
+    d.op_ok("webhooks", &[], ANA, None, 403).await;
+    let changed = d
+        .op_ok(
+            "putWebhook",
+            &[("webhook", &id)],
+            ADMIN,
+            Some(json!({"url": "http://127.0.0.1:9/other", "types": []})),
+            200,
+        )
+        .await;
+    assert_eq!(changed["url"], "http://127.0.0.1:9/other");
+    let (status, bad) = d
+        .op(
+            "putWebhook",
+            &[("webhook", &id)],
+            ADMIN,
+            Some(json!({"url": "ftp://example.com/"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    let rotated = d
+        .op_ok("rotateWebhook", &[("webhook", &id)], ADMIN, None, 200)
+        .await;
+    let new_secret = rotated["secret"].as_str().unwrap();
+    assert!(
+        new_secret.starts_with("whsec_") && new_secret != secret,
+        "{rotated}"
+    );
+    assert!(
+        rotated["previous_secret_until"].as_i64().is_some(),
+        "{rotated}"
+    );
+    let dead = d
+        .op_ok("webhookDeadLetters", &[("webhook", &id)], ADMIN, None, 200)
+        .await;
+    assert_eq!(dead, json!([]));
+    d.op_ok("deleteWebhook", &[("webhook", &id)], ADMIN, None, 204)
+        .await;
+    d.op_ok("deleteWebhook", &[("webhook", &id)], ADMIN, None, 404)
+        .await;
+
+    let letters = d.op_ok("deadLetters", &[], ADMIN, None, 200).await;
+    assert_eq!(letters["dead_letters"], json!([]), "{letters}");
+    d.op_ok("deadLetters", &[], ANA, None, 403).await;
+    d.op_ok("redeliverAllDeadLetters", &[], ANA, Some(json!({})), 403)
+        .await;
+    d.running.shutdown().await;
 }
