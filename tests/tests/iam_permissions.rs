@@ -240,6 +240,36 @@ const NOT_IN_THE_STORIES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "ConsoleRole",
+        "sqs:ReceiveMessage",
+        "GetAtt:MediaDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:ChangeMessageVisibility",
+        "GetAtt:MediaDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:DeleteMessage",
+        "GetAtt:MediaDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:GetQueueAttributes",
+        "GetAtt:MediaDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:SendMessage",
+        "GetAtt:MediaQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
         "s3:PutObject",
         "Sub:${MediaBucket.Arn}/*",
         "MEDIA-3: agents' uploads, not in the stories yet",

@@ -654,7 +654,10 @@ fn allow_list(role: &str) -> Grants {
         "ConsoleRole" => {
             // Actions queue to inbound and outbound; OPS-4's redelivery sends a dead letter back
             // to its source queue, updates included.
-            grants.push((send, vec![inbound, outbound, updates]));
+            grants.push((
+                send,
+                vec![inbound, outbound, updates, "GetAtt:MediaQueue.Arn"],
+            ));
             // OPS-4: the stack's DLQs listed (received, made visible again) and emptied on
             // redelivery.
             grants.push((
@@ -663,6 +666,7 @@ fn allow_list(role: &str) -> Grants {
                     "GetAtt:InboundDeadLetterQueue.Arn",
                     "GetAtt:UpdatesDeadLetterQueue.Arn",
                     "GetAtt:OutboundDeadLetterQueue.Arn",
+                    "GetAtt:MediaDeadLetterQueue.Arn",
                 ],
             ));
             grants.push((DYNAMODB, vec![TABLE]));

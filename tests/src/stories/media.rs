@@ -6,6 +6,18 @@ use super::*;
 
 const CUSTOMER: &str = "4915100090001";
 
+/// What an agent sees of a message's media (`GET …/media/{message}`).
+async fn media_view<D: Deployment>(d: &D, message: &str) -> Value {
+    ok(
+        d,
+        "GET",
+        &contact_path(CUSTOMER, &format!("/media/{message}")),
+        ANA,
+        None,
+    )
+    .await
+}
+
 /// The customer sends a photo: it is stored with Meta's SHA-256 and an agent gets a link (on
 /// AWS a presigned S3 URL, which downloads the very bytes); then a PDF whose download keeps
 /// failing is retried with backoff and, given up, noted in the contact's log.
@@ -30,14 +42,7 @@ pub async fn media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted<D: Deplo
     .await;
     d.advance(0).await;
 
-    let view = ok(
-        d,
-        "GET",
-        &contact_path(CUSTOMER, &format!("/media/{photo}")),
-        ANA,
-        None,
-    )
-    .await;
+    let view = media_view(d, &photo).await;
     assert_eq!(view["status"], "stored", "{view}");
     assert_eq!(view["sha256"], hash.as_str(), "{view}");
     assert_eq!(view["size"], 120_000, "{view}");
@@ -84,14 +89,7 @@ pub async fn media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted<D: Deplo
     )
     .await;
     d.advance(0).await;
-    let pending = ok(
-        d,
-        "GET",
-        &contact_path(CUSTOMER, &format!("/media/{pdf}")),
-        ANA,
-        None,
-    )
-    .await;
+    let pending = media_view(d, &pdf).await;
     assert_eq!(pending["status"], "failed", "{pending}");
     assert!(pending["next_at"].is_number(), "retried later: {pending}");
     d.advance(30 * 60).await;
@@ -108,14 +106,7 @@ pub async fn media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted<D: Deplo
             .is_some_and(|r| r.contains("expired")),
         "{notice}"
     );
-    let given_up = ok(
-        d,
-        "GET",
-        &contact_path(CUSTOMER, &format!("/media/{pdf}")),
-        ANA,
-        None,
-    )
-    .await;
+    let given_up = media_view(d, &pdf).await;
     assert_eq!(
         given_up["attempts"],
         rules::media::FETCH_ATTEMPTS,
