@@ -210,12 +210,20 @@ pub struct Uploaded {
 pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
     State(api): State<Arc<MediaApi<M>>>,
     Path((number, contact)): Path<(String, String)>,
-    Query(params): Query<UploadParams>,
+    params: Result<Query<UploadParams>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
     let caller = caller_of(&api, &headers)?;
     let (number, contact) = ids(&number, &contact)?;
+    // The extractors' own refusals are plain text: answered as the API's JSON errors instead.
+    let Query(params) = params.map_err(|e| ApiError::invalid("kind", e.body_text()))?;
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::invalid(
+            "file",
+            format!("a multipart/form-data body is needed: {}", e.body_text()),
+        )
+    })?;
     let declared = match params.kind.as_deref() {
         Some(name) => Some(kind_of(name).ok_or_else(|| {
             ApiError::invalid("kind", "one of image, audio, video, document, sticker")
