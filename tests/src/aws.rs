@@ -9,7 +9,10 @@
 //! - timers: the schedules in the deployment's group on moto; each one whose `at(...)` is due on
 //!   the manual clock is fired by calling `timers_lambda::handle` with its target input, then
 //!   deleted (what `ActionAfterCompletion: DELETE` does);
-//! - the console: `console::app` through `tower::ServiceExt::oneshot`.
+//! - the console: `console::app` with the media routes (on S3) through
+//!   `tower::ServiceExt::oneshot`;
+//! - the media queue: `media_lambda::MediaFunction::handle` fetching from the fake Graph API into
+//!   an S3 bucket on moto; its retries held on the manual clock as the sender's delayed sends are.
 //!
 //! One [`SharedClock`] is every function's clock. SQS's per-message delay (`DelaySeconds`) runs on
 //! the wall clock in moto, so the sender's delayed sends are held by [`HeldDelays`] until the
@@ -116,12 +119,14 @@ impl<Q: EventQueue> DelayedQueue for HeldDelays<Q> {
 }
 
 type TheSender = Sender<DynamoStore, HeldDelays<SqsQueues>, CloudGraph, SharedClock>;
+type TheMedia = media_lambda::MediaFunction<media::S3Store, HeldDelays<SqsQueues>, SharedClock>;
 
 /// The queues of one deployment.
 struct Urls {
     inbound: String,
     updates: String,
     outbound: String,
+    media: String,
 }
 
 /// The names of one deployment's resources on moto, by what `infra/template.yaml` calls them: what
@@ -132,6 +137,8 @@ pub struct Deployed {
     pub inbound_queue_url: String,
     pub updates_queue_url: String,
     pub outbound_queue_url: String,
+    pub media_queue_url: String,
+    pub media_bucket: String,
     pub schedule_group: String,
     /// The timers function's ARN (the schedules' target).
     pub timers_function_arn: String,
@@ -155,6 +162,7 @@ pub struct AwsPath {
     router: Router<DynamoStore, SqsQueues, SchedulerTimers>,
     sender: Arc<TheSender>,
     sources: Sources,
+    media: TheMedia,
     timers_queue: SqsQueues,
     console: axum::Router,
     proxy: Option<CountingProxy>,
@@ -164,7 +172,7 @@ pub struct AwsPath {
 }
 
 /// The functions whose calls a counted deployment tells apart.
-pub const FUNCTIONS: [&str; 5] = ["ingest", "router", "sender", "timers", "console"];
+pub const FUNCTIONS: [&str; 6] = ["ingest", "router", "sender", "timers", "console", "media"];
 
 /// An SDK configuration for moto or a proxy listener at `endpoint` (test credentials, us-east-1).
 pub async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
@@ -293,7 +301,16 @@ impl AwsPath {
             inbound: create(format!("{}.fifo", testkit::unique("e2e-inbound")), true).await,
             updates: create(testkit::unique("e2e-updates"), false).await,
             outbound: create(testkit::unique("e2e-outbound"), false).await,
+            media: create(testkit::unique("e2e-media"), false).await,
         };
+        let bucket = testkit::unique("e2e-media").to_lowercase();
+        media::S3Store::new(&direct, &bucket, true)
+            .client()
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("a bucket on moto");
         let group = testkit::unique("e2e");
         scheduler
             .create_schedule_group()
@@ -329,6 +346,8 @@ impl AwsPath {
             inbound_queue_url: urls.inbound.clone(),
             updates_queue_url: urls.updates.clone(),
             outbound_queue_url: urls.outbound.clone(),
+            media_queue_url: urls.media.clone(),
+            media_bucket: bucket.clone(),
             schedule_group: group.clone(),
             timers_function_arn: scheduler_config.target_arn.clone(),
             scheduler_role_arn: scheduler_config.role_arn.clone(),
@@ -347,10 +366,13 @@ impl AwsPath {
         .with_clock(Arc::new(clock.clone()));
         let router = Router::new(
             DynamoStore::new(aws_sdk_dynamodb::Client::new(&router_sdk), table.clone()),
-            SqsQueues::new(&router_sdk, &urls.inbound, String::new()).outbound(&urls.outbound),
+            SqsQueues::new(&router_sdk, &urls.inbound, String::new())
+                .outbound(&urls.outbound)
+                .media(&urls.media),
             timers,
             key.clone(),
-        );
+        )
+        .fetch_media();
 
         // sender: DynamoDB, all three queues, the Graph API.
         let sender_sdk = sdk(&endpoint("sender")).await;
@@ -369,6 +391,20 @@ impl AwsPath {
         ));
         let sources = Sources::from_urls(&urls.outbound, &urls.updates);
 
+        // media: the Graph API, the bucket, the media queue (retries) and the inbound FIFO.
+        let media_sdk = sdk(&endpoint("media")).await;
+        let media = media_lambda::MediaFunction {
+            fetcher: media::Fetcher::new(
+                graph_client(&graph),
+                media::S3Store::new(&media_sdk, &bucket, true),
+            ),
+            queue: HeldDelays::new(
+                SqsQueues::new(&media_sdk, &urls.inbound, String::new()).media(&urls.media),
+                clock.clone(),
+            ),
+            clock: clock.clone(),
+        };
+
         // timers: the inbound FIFO only.
         let timers_sdk = sdk(&endpoint("timers")).await;
         let timers_queue = SqsQueues::new(&timers_sdk, &urls.inbound, String::new());
@@ -384,6 +420,16 @@ impl AwsPath {
             clock: Arc::new(clock.clone()),
             outreach_key: key,
         });
+        // Its media routes on the bucket, as the console Lambda serves them with MEDIA_BUCKET.
+        let console = console::media::routes(console::media::MediaApi {
+            store: media::S3Store::new(&console_sdk, &bucket, true),
+            uploader: console::media::MediaUploader::Cloud(graph_client(&graph)),
+            identity: Arc::new(e2e_tokens()),
+            clock: Arc::new(clock.clone()),
+            signer: media::links::LinkSigner::new(OUTREACH_KEY),
+            console: console.clone(),
+        })
+        .merge(console);
 
         AwsPath {
             graph,
@@ -397,6 +443,7 @@ impl AwsPath {
             router,
             sender,
             sources,
+            media,
             timers_queue,
             console,
             proxy,
@@ -487,10 +534,14 @@ impl AwsPath {
             .into_iter()
             .map(|(_, at, _)| at * 1000)
             .min();
-        [schedule, self.sender.queue().next_due()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            schedule,
+            self.sender.queue().next_due(),
+            self.media.queue.next_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Receives up to 10 visible messages of a queue as an SQS event.
@@ -576,6 +627,8 @@ impl AwsPath {
         }
         let response = if url == self.urls.inbound {
             router::handler::handle(&self.router, &self.clock, event).await
+        } else if url == self.urls.media {
+            self.media.handle(event).await
         } else {
             sender::handler::handle(self.sender.clone(), &self.sources, event).await
         };
@@ -591,6 +644,9 @@ impl AwsPath {
             if self.sender.queue().release_due().await {
                 work += 1;
             }
+            if self.media.queue.release_due().await {
+                work += 1;
+            }
             // The contact lanes first (all of them), then the updates, then the sends.
             loop {
                 let n = self.deliver(&self.urls.inbound).await;
@@ -601,6 +657,7 @@ impl AwsPath {
             }
             work += self.deliver(&self.urls.updates).await;
             work += self.deliver(&self.urls.outbound).await;
+            work += self.deliver(&self.urls.media).await;
             if std::env::var_os("E2E_TRACE").is_some() {
                 eprintln!(
                     "e2e: t={} work={work} held={:?}",

@@ -159,6 +159,7 @@ pub fn needs(r: &Recorded) -> Result<Vec<Need>, String> {
             }
             Ok(out)
         }
+        "s3" => s3(&operation, r),
         "secretsmanager" => match operation.as_str() {
             "GetSecretValue" | "DescribeSecret" => Ok(vec![Need::new(
                 &format!("secretsmanager:{operation}"),
@@ -167,6 +168,43 @@ pub fn needs(r: &Recorded) -> Result<Vec<Need>, String> {
             _ => unknown(),
         },
         _ => unknown(),
+    }
+}
+
+/// S3 (path-style, as the functions address moto): object operations need their action on
+/// `arn:aws:s3:::bucket/key` (the multipart steps are `s3:PutObject`; `DeleteObjects` needs
+/// `s3:DeleteObject` on each key), listing needs `s3:ListBucket` on the bucket.
+fn s3(operation: &str, r: &Recorded) -> Result<Vec<Need>, String> {
+    let path = r.path.split('?').next().unwrap_or("");
+    let (bucket, key) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or((path.trim_start_matches('/'), ""));
+    let bucket_arn = format!("arn:{PARTITION}:s3:::{bucket}");
+    let object = |action: &str| {
+        Ok(vec![Need::new(
+            action,
+            format!("{bucket_arn}/{}", percent_decode(key)),
+        )])
+    };
+    match operation {
+        "GetObject" | "HeadObject" => object("s3:GetObject"),
+        "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" => {
+            object("s3:PutObject")
+        }
+        "AbortMultipartUpload" => object("s3:AbortMultipartUpload"),
+        "DeleteObject" => object("s3:DeleteObject"),
+        "DeleteObjects" => {
+            let body = String::from_utf8_lossy(&r.body);
+            Ok(body
+                .split("<Key>")
+                .skip(1)
+                .filter_map(|rest| rest.split_once("</Key>"))
+                .map(|(k, _)| Need::new("s3:DeleteObject", format!("{bucket_arn}/{k}")))
+                .collect())
+        }
+        "ListObjectsV2" => Ok(vec![Need::new("s3:ListBucket", bucket_arn)]),
+        _ => Err(format!("s3 {operation}: no IAM mapping (add one)")),
     }
 }
 
@@ -446,6 +484,34 @@ mod tests {
                 schedule_arn("g", "w-1")
             )]
         );
+    }
+
+    #[test]
+    fn ops_1_s3_calls_map_to_object_and_bucket_actions() {
+        let put = recorded("PUT", "/b/n/c/m?x-id=UploadPart&partNumber=1", None, "");
+        assert_eq!(
+            needs(&put).unwrap(),
+            [Need::new("s3:PutObject", "arn:aws:s3:::b/n/c/m")]
+        );
+        let list = recorded("GET", "/b?list-type=2&prefix=n%2Fc%2F", None, "");
+        assert_eq!(
+            needs(&list).unwrap(),
+            [Need::new("s3:ListBucket", "arn:aws:s3:::b")]
+        );
+        let delete = recorded(
+            "POST",
+            "/b?delete&x-id=DeleteObjects",
+            None,
+            "<Delete><Object><Key>n/c/1</Key></Object><Object><Key>n/c/1.json</Key></Object></Delete>",
+        );
+        assert_eq!(
+            needs(&delete).unwrap(),
+            [
+                Need::new("s3:DeleteObject", "arn:aws:s3:::b/n/c/1"),
+                Need::new("s3:DeleteObject", "arn:aws:s3:::b/n/c/1.json"),
+            ]
+        );
+        assert!(needs(&recorded("PUT", "/b?x-id=PutBucketPolicy", None, "")).is_err());
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub fn classify(method: &str, path: &str, target: Option<&str>, body: &[u8]) -> 
     {
         return ("sqs".to_owned(), action.to_owned());
     }
+    if let Some(op) = s3_operation(path) {
+        return ("s3".to_owned(), op);
+    }
     let path = path.split('?').next().unwrap_or("");
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let op = match (method, segments.as_slice()) {
@@ -137,6 +140,23 @@ pub fn classify(method: &str, path: &str, target: Option<&str>, body: &[u8]) -> 
         _ => return ("other".to_owned(), format!("{method} {path}")),
     };
     ("scheduler".to_owned(), op.to_owned())
+}
+
+/// An S3 request's operation: the Rust SDK names it in the query (`x-id=PutObject`), except
+/// `ListObjectsV2` (`list-type=2`). `None` for anything else.
+fn s3_operation(path: &str) -> Option<String> {
+    let query = path.split_once('?')?.1;
+    let pairs = || {
+        query
+            .split('&')
+            .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+    };
+    if let Some((_, op)) = pairs().find(|(k, _)| *k == "x-id") {
+        return Some(op.to_owned());
+    }
+    pairs()
+        .any(|kv| kv == ("list-type", "2"))
+        .then(|| "ListObjectsV2".to_owned())
 }
 
 /// The key prefixes a DynamoDB request names, or the queue an SQS request names.

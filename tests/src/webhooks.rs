@@ -45,6 +45,15 @@ pub fn text(from: &str, wamid: &str, at: i64, body: &str, context: Option<&str>)
     message(from, "Customer", m)
 }
 
+/// A customer's media message (`image`, `audio`, `video`, `document`, `sticker`) carrying Meta's
+/// media id, type and SHA-256 (MEDIA-1).
+pub fn media(from: &str, wamid: &str, at: i64, kind: &str, media: (&str, &str, &str)) -> String {
+    let (id, mime_type, sha256) = media;
+    let mut m = json!({ "from": from, "id": wamid, "timestamp": at.to_string(), "type": kind });
+    m[kind] = json!({ "id": id, "mime_type": mime_type, "sha256": sha256 });
+    message(from, "Customer", m)
+}
+
 /// A customer's first text from a click-to-WhatsApp ad (`referral`, WIN-3).
 pub fn text_from_ad(from: &str, wamid: &str, at: i64, body: &str) -> String {
     message(

@@ -41,3 +41,11 @@ async fn tpl_4_approval_of_a_template_submitted_on_a_fresh_number_is_applied() {
     let d = AwsPath::start().await;
     stories::tpl_4_approval_on_a_fresh_number(&d).await;
 }
+
+/// MEDIA-1, MEDIA-2 (see the story): the router queues the fetch, the media function keeps the
+/// file in S3, the console presigns its link; a lost file is noted in the log.
+#[tokio::test]
+async fn media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted() {
+    let d = AwsPath::start().await;
+    stories::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted(&d).await;
+}

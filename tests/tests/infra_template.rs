@@ -24,6 +24,7 @@ const FUNCTIONS: &[(&str, &str, &str)] = &[
     ("TimersFunction", "timers", "timers"),
     ("ConsoleFunction", "console", "console"),
     ("ProjectorFunction", "projector", "projector"),
+    ("MediaFunction", "media", "media"),
 ];
 
 /// Packages built on other branches at the time of writing: allowed to be missing from the
@@ -599,6 +600,7 @@ fn allow_list(role: &str) -> Grants {
         "TimersRole" => "GetAtt:TimersLogGroup.Arn",
         "ConsoleRole" => "GetAtt:ConsoleLogGroup.Arn",
         "ProjectorRole" => "GetAtt:ProjectorLogGroup.Arn",
+        "MediaRole" => "GetAtt:MediaLogGroup.Arn",
         _ => "",
     };
     let mut grants: Grants = vec![(LOGS, vec![log_group]), (XRAY, vec!["Literal:*"])];
@@ -620,6 +622,8 @@ fn allow_list(role: &str) -> Grants {
         "RouterRole" => {
             grants.push((POLL, vec![inbound]));
             grants.push((send, vec![inbound, outbound]));
+            // MEDIA-1: a fetch job per inbound media message.
+            grants.push((send, vec!["GetAtt:MediaQueue.Arn"]));
             grants.push((DYNAMODB, vec![TABLE]));
             // Queue entries leave the queue (claim_queue_head, leave_queue).
             grants.push((&["dynamodb:DeleteItem"], vec![TABLE]));
@@ -650,7 +654,10 @@ fn allow_list(role: &str) -> Grants {
         "ConsoleRole" => {
             // Actions queue to inbound and outbound; OPS-4's redelivery sends a dead letter back
             // to its source queue, updates included.
-            grants.push((send, vec![inbound, outbound, updates]));
+            grants.push((
+                send,
+                vec![inbound, outbound, updates, "GetAtt:MediaQueue.Arn"],
+            ));
             // OPS-4: the stack's DLQs listed (received, made visible again) and emptied on
             // redelivery.
             grants.push((
@@ -659,6 +666,7 @@ fn allow_list(role: &str) -> Grants {
                     "GetAtt:InboundDeadLetterQueue.Arn",
                     "GetAtt:UpdatesDeadLetterQueue.Arn",
                     "GetAtt:OutboundDeadLetterQueue.Arn",
+                    "GetAtt:MediaDeadLetterQueue.Arn",
                 ],
             ));
             grants.push((DYNAMODB, vec![TABLE]));
@@ -693,6 +701,19 @@ fn allow_list(role: &str) -> Grants {
                 vec!["GetAtt:Table.StreamArn"],
             ));
             grants.push((&["dynamodb:BatchWriteItem"], vec![TABLE]));
+        }
+        "MediaRole" => {
+            // MEDIA-1: jobs in, retries back, a fetch given up noted through the contact's lane.
+            grants.push((POLL, vec!["GetAtt:MediaQueue.Arn"]));
+            grants.push((send, vec!["GetAtt:MediaQueue.Arn", inbound]));
+            // Files and records written (multipart, aborted on a failed check), records read;
+            // nothing deleted (the bucket's lifecycle rule and the console's erasure do that).
+            grants.push((
+                &["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                vec!["Sub:${MediaBucket.Arn}/*"],
+            ));
+            grants.push((&["s3:ListBucket"], vec!["GetAtt:MediaBucket.Arn"]));
+            grants.push((read_secret, vec!["Ref:WhatsAppAccessTokenArn"]));
         }
         _ => return vec![],
     }

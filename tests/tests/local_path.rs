@@ -42,3 +42,10 @@ async fn tpl_4_approval_of_a_template_submitted_on_a_fresh_number_is_applied() {
     let d = LocalPath::start().await;
     stories::tpl_4_approval_on_a_fresh_number(&d).await;
 }
+
+/// MEDIA-1, MEDIA-2 (see the story), on the runner's media folder and signed links.
+#[tokio::test]
+async fn media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted() {
+    let d = LocalPath::start().await;
+    stories::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted(&d).await;
+}

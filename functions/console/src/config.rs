@@ -4,8 +4,8 @@
 //! Plain variables: `TABLE_NAME`, `INBOUND_QUEUE_URL`, `OUTBOUND_QUEUE_URL`, `WHATSAPP_GRAPH_URL`
 //! (default `https://graph.facebook.com`), `WHATSAPP_GRAPH_VERSION` (default `v23.0`),
 //! `CONSOLE_ROLE_CLAIM` (default `role`), the dead-letter queues (OPS-4, each optional:
-//! `INBOUND_DLQ_URL`, `OUTBOUND_DLQ_URL`, `UPDATES_DLQ_URL` with `UPDATES_QUEUE_URL`, where its
-//! letters go back to) and, locally only, `CONSOLE_TOKENS`. Secrets
+//! `INBOUND_DLQ_URL`, `OUTBOUND_DLQ_URL`, `UPDATES_DLQ_URL` with `UPDATES_QUEUE_URL` and
+//! `MEDIA_DLQ_URL` with `MEDIA_QUEUE_URL`, where their letters go back to) and, locally only, `CONSOLE_TOKENS`. Secrets
 //! (`WHATSAPP_ACCESS_TOKEN`, `OUTREACH_KEY`) come through `aws_wiring` like every function's:
 //! `<NAME>` plain locally, or `<NAME>_ARN`, a Secrets Manager secret read once (how
 //! `infra/template.yaml` passes them). Secrets are never logged.
@@ -132,6 +132,7 @@ where
             Some("UPDATES_QUEUE_URL"),
         ),
         (Destination::Outbound, "OUTBOUND_DLQ_URL", None),
+        (Destination::Media, "MEDIA_DLQ_URL", Some("MEDIA_QUEUE_URL")),
     ] {
         if env.get(dlq).is_none_or(|v| v.trim().is_empty()) {
             continue;
@@ -235,6 +236,16 @@ mod tests {
                     "http://127.0.0.1:5005/1/updates"
                 ),
             ]
+        );
+        // The media queue's (MEDIA-1) goes back to the media queue, named when missing.
+        vars.insert("MEDIA_DLQ_URL", "http://127.0.0.1:5005/1/media-dlq".into());
+        let error = load(&vars).await.unwrap_err().to_string();
+        assert!(error.contains("MEDIA_QUEUE_URL"), "{error}");
+        vars.insert("MEDIA_QUEUE_URL", "http://127.0.0.1:5005/1/media".into());
+        let media = load(&vars).await.unwrap().dead_letter_queues.pop().unwrap();
+        assert_eq!(
+            (media.queue, media.source_url.as_str()),
+            (queue::Destination::Media, "http://127.0.0.1:5005/1/media")
         );
         vars.insert("OUTBOUND_DLQ_URL", "not a url".into());
         let error = load(&vars).await.unwrap_err().to_string();

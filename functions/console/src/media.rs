@@ -59,18 +59,24 @@ pub struct MediaApi<M> {
     pub console: Router,
 }
 
+const FILES: &str = "/v1/numbers/{number}/contacts/{contact}/media";
+const FILE: &str = "/v1/numbers/{number}/contacts/{contact}/media/{message}";
+const LINK: &str = "/v1/media/{token}";
+
+/// The (method, path) of every media route (the OpenAPI document lists them with the console's).
+pub const ROUTES: [(&str, &str); 4] = [
+    ("POST", FILES),
+    ("DELETE", FILES),
+    ("GET", FILE),
+    ("GET", LINK),
+];
+
 /// The media routes (merge them with the console's router).
 pub fn routes<M: MediaStore + LocalFiles + Clone + 'static>(api: MediaApi<M>) -> Router {
     Router::new()
-        .route(
-            "/v1/numbers/{number}/contacts/{contact}/media",
-            post(upload::<M>).delete(erase::<M>),
-        )
-        .route(
-            "/v1/numbers/{number}/contacts/{contact}/media/{message}",
-            get(describe::<M>),
-        )
-        .route("/v1/media/{token}", get(download::<M>))
+        .route(FILES, post(upload::<M>).delete(erase::<M>))
+        .route(FILE, get(describe::<M>))
+        .route(LINK, get(download::<M>))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(Arc::new(api))
 }
@@ -158,32 +164,66 @@ fn kind_for_type(mime_type: &str) -> Option<MediaKind> {
     .find(|kind| check_type(*kind, mime_type).is_ok())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadParams {
+    /// `image`, `audio`, `video`, `document` or `sticker`; by default from the file's type.
     kind: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// The upload's form (`multipart/form-data`): the caption first, the file last.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// Shown under an image, video or document (at most 1024 characters).
+    caption: Option<String>,
+    /// The file; its part's `Content-Type` is its media type.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Uploaded {
     /// Meta's media id the message is sent by.
     pub media_id: String,
+    /// `image`, `audio`, `video`, `document` or `sticker`.
+    #[schema(value_type = String)]
     pub kind: MediaKind,
     pub size: u64,
     pub sha256: String,
     /// The send's answer (`POST …/messages`): its status and body.
     pub send_status: u16,
+    #[schema(value_type = Object)]
     pub send: serde_json::Value,
 }
 
-async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
+/// MEDIA-3: uploads a file (streamed; Meta's limits for its kind checked at once, 400 with the
+/// reason) to Meta's media endpoint and sends it to the contact by the returned id, as
+/// `POST …/messages` does (window, rights and idempotency key as for any message). When that
+/// send is refused, its answer is returned as it is.
+#[utoipa::path(
+    post, path = "/v1/numbers/{number}/contacts/{contact}/media", tag = "conversations",
+    params(("number" = String, Path, description = "Business number"), ("contact" = String, Path, description = "Contact key (wa_id)"), UploadParams),
+    request_body(content_type = "multipart/form-data", content = UploadForm),
+    responses((status = 202, description = "Uploaded to Meta and queued for sending by its id", body = Uploaded), crate::api::Errors)
+)]
+pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
     State(api): State<Arc<MediaApi<M>>>,
     Path((number, contact)): Path<(String, String)>,
-    Query(params): Query<UploadParams>,
+    params: Result<Query<UploadParams>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
     let caller = caller_of(&api, &headers)?;
     let (number, contact) = ids(&number, &contact)?;
+    // The extractors' own refusals are plain text: answered as the API's JSON errors instead.
+    let Query(params) = params.map_err(|e| ApiError::invalid("kind", e.body_text()))?;
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::invalid(
+            "file",
+            format!("a multipart/form-data body is needed: {}", e.body_text()),
+        )
+    })?;
     let declared = match params.kind.as_deref() {
         Some(name) => Some(kind_of(name).ok_or_else(|| {
             ApiError::invalid("kind", "one of image, audio, video, document, sticker")
@@ -279,14 +319,14 @@ async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
                 let media_id = send_to_meta(&api, &number, &key, &mime_type, &filename).await?;
                 let (send_status, send) =
                     send_by_id(&api, &headers, &number, &contact, kind, &media_id, caption).await?;
+                if !send_status.is_success() {
+                    // The send's own refusal (window, rights, conflict), as the messages route
+                    // answers it.
+                    return Ok((send_status, axum::Json(send)).into_response());
+                }
                 tracing::info!(number = %number, agent = %caller.agent, kind = ?kind, size = stored.size, "media uploaded and sent by id");
-                let status = if send_status.is_success() {
-                    StatusCode::ACCEPTED
-                } else {
-                    send_status
-                };
                 return Ok((
-                    status,
+                    StatusCode::ACCEPTED,
                     axum::Json(Uploaded {
                         media_id,
                         kind,
@@ -412,7 +452,16 @@ pub struct MediaView {
     pub link_expires_at: Option<i64>,
 }
 
-async fn describe<M: MediaStore + LocalFiles + Clone + 'static>(
+/// MEDIA-1, MEDIA-2: the media of a message in the log: its record (`status` `stored` with
+/// `kind`, `mime_type`, `size`, `sha256`; or `failed` with `attempts`, `reason` and `next_at`
+/// while it is retried) and, when stored, a short-lived `link` (S3's presigned URL on AWS, the
+/// signed `/v1/media/{token}` locally) expiring at `link_expires_at`.
+#[utoipa::path(
+    get, path = "/v1/numbers/{number}/contacts/{contact}/media/{message}", tag = "conversations",
+    params(("number" = String, Path, description = "Business number"), ("contact" = String, Path, description = "Contact key (wa_id)"), ("message" = String, Path, description = "The message's wamid")),
+    responses((status = 200, description = "The file's record and link", body = Object), crate::api::Errors)
+)]
+pub async fn describe<M: MediaStore + LocalFiles + Clone + 'static>(
     State(api): State<Arc<MediaApi<M>>>,
     Path((number, contact, message)): Path<(String, String, String)>,
     headers: HeaderMap,
@@ -456,7 +505,17 @@ async fn describe<M: MediaStore + LocalFiles + Clone + 'static>(
     }))
 }
 
-async fn download<M: MediaStore + LocalFiles + Clone + 'static>(
+/// MEDIA-2: the file of a signed link (the link is the grant: no bearer), until it expires.
+#[utoipa::path(
+    get, path = "/v1/media/{token}", tag = "conversations", security(()),
+    params(("token" = String, Path, description = "The signed token of a link the console handed out")),
+    responses(
+        (status = 200, description = "The file, with its media type", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 410, description = "The link expired; ask the console for a new one", body = crate::error::ErrorBody),
+        crate::api::Errors,
+    )
+)]
+pub async fn download<M: MediaStore + LocalFiles + Clone + 'static>(
     State(api): State<Arc<MediaApi<M>>>,
     Path(token): Path<String>,
 ) -> ApiResult<Response> {
@@ -500,12 +559,18 @@ async fn download<M: MediaStore + LocalFiles + Clone + 'static>(
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Erased {
     pub files: u64,
 }
 
-async fn erase<M: MediaStore + LocalFiles + Clone + 'static>(
+/// Erasure (admins): deletes every stored file of the contact; how many went.
+#[utoipa::path(
+    delete, path = "/v1/numbers/{number}/contacts/{contact}/media", tag = "contacts",
+    params(("number" = String, Path, description = "Business number"), ("contact" = String, Path, description = "Contact key (wa_id)")),
+    responses((status = 200, description = "The files deleted", body = Erased), crate::api::Errors)
+)]
+pub async fn erase<M: MediaStore + LocalFiles + Clone + 'static>(
     State(api): State<Arc<MediaApi<M>>>,
     Path((number, contact)): Path<(String, String)>,
     headers: HeaderMap,

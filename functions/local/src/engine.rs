@@ -235,7 +235,7 @@ impl Engine {
             let count = messages.len();
             match from {
                 Destination::Inbound => self.route(messages).await,
-                Destination::Updates | Destination::Outbound => {
+                Destination::Updates | Destination::Outbound | Destination::Media => {
                     self.send_all(from, messages).await;
                 }
             }

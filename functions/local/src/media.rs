@@ -3,7 +3,8 @@
 //! holds the contact's lane), and the updates consumer hands such jobs to the fetcher instead of
 //! the sender, each fetch in a task of its own. A failed fetch is put back with the delay
 //! `rules::media::fetch_retry_after` gives (its reason is on the file's record, which the
-//! console shows); the last one is dropped with the record saying so. Without an access token
+//! console shows); the last one is dropped with the record saying so and a notice in the
+//! contact's log (`rules::Event::MediaNotFetched` through the contact's lane). Without an access token
 //! there is no Graph API to fetch from, so no jobs are made.
 
 use crate::engine::Engine;
@@ -40,14 +41,7 @@ impl Engine {
             return Ok(());
         };
         self.queue
-            .send(
-                Destination::Updates,
-                vec![Envelope {
-                    key: job.queue_key(),
-                    group: None,
-                    body: job.to_body(),
-                }],
-            )
+            .send(Destination::Updates, vec![job.envelope(0)])
             .await
             .map_err(|e| format!("queueing the media fetch: {e}"))
     }
@@ -62,7 +56,7 @@ impl Engine {
         };
         let mut rest = Vec::with_capacity(messages.len());
         for m in messages {
-            let Some(job) = FetchJob::from_body(&m.envelope.body) else {
+            let Some((job, _)) = FetchJob::from_body(&m.envelope.body) else {
                 rest.push(m);
                 continue;
             };
@@ -74,13 +68,31 @@ impl Engine {
                 let Some(engine) = engine.upgrade() else {
                     return;
                 };
-                engine.fetched(&m, outcome).await;
+                engine.fetched(&m, &job, outcome).await;
             });
         }
         rest
     }
 
-    async fn fetched(&self, m: &QueuedMessage, outcome: Result<FetchOutcome, MediaError>) {
+    async fn fetched(
+        &self,
+        m: &QueuedMessage,
+        job: &FetchJob,
+        outcome: Result<FetchOutcome, MediaError>,
+    ) {
+        if let Ok(FetchOutcome::GaveUp { reason }) = &outcome
+            && let Some(event) = job.failure_event(reason)
+        {
+            // The notice goes through the contact's lane; if it cannot be queued, the job is
+            // retried as a failed message (the fetcher notes and gives up again).
+            if let Err(error) = self
+                .queue
+                .send(Destination::Inbound, vec![Envelope::of_event(&event)])
+                .await
+            {
+                return self.failed(m, error.to_string(), false).await;
+            }
+        }
         match outcome {
             Ok(FetchOutcome::Retry { after, .. }) => {
                 let after = Duration::from_secs(after.as_seconds().max(0).unsigned_abs());

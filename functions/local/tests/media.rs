@@ -436,4 +436,24 @@ async fn media_3_uploads_outside_metas_limits_are_refused_at_once_with_the_reaso
             .0,
         400
     );
+    // A body that is not multipart is refused in the API's JSON, naming what is needed.
+    let answer = r
+        .http
+        .post(format!(
+            "{}/v1/numbers/{NUMBER}/contacts/{CONTACT}/media",
+            r.base
+        ))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    let answer: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("multipart/form-data"),
+        "{answer}"
+    );
 }

@@ -13,6 +13,8 @@ pub struct Config {
     pub table_name: String,
     pub inbound_queue_url: String,
     pub outbound_queue_url: String,
+    /// MEDIA-1: where inbound media fetch jobs go (`MEDIA_QUEUE_URL`; without it, none are made).
+    pub media_queue_url: Option<String>,
     /// OUT-8's key. Never logged (`Debug` is redacted).
     pub outreach_key: OutreachKey,
     /// OPS-3: the schedules' names, keyed by a key derived from the same secret (no secret of
@@ -26,6 +28,7 @@ impl std::fmt::Debug for Config {
             .field("table_name", &self.table_name)
             .field("inbound_queue_url", &self.inbound_queue_url)
             .field("outbound_queue_url", &self.outbound_queue_url)
+            .field("media_queue_url", &self.media_queue_url)
             .field("outreach_key", &"<redacted>")
             .finish()
     }
@@ -49,11 +52,13 @@ impl Config {
         let table_name = env.required("TABLE_NAME")?;
         let inbound_queue_url = env.required("INBOUND_QUEUE_URL")?;
         let outbound_queue_url = env.required("OUTBOUND_QUEUE_URL")?;
+        let media_queue_url = env.get("MEDIA_QUEUE_URL");
         let key = aws_wiring::secret_from(env, sdk, "OUTREACH_KEY").await?;
         Ok(Config {
             table_name,
             inbound_queue_url,
             outbound_queue_url,
+            media_queue_url,
             schedule_names: timers::ScheduleNames::derived_from(key.expose().as_bytes()),
             outreach_key: OutreachKey::new(key.into_inner().into_bytes()),
         })

@@ -21,9 +21,13 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "router cannot start"))?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
     let queues = SqsQueues::new(&aws, config.inbound_queue_url, String::new())
-        .outbound(config.outbound_queue_url);
+        .outbound(config.outbound_queue_url)
+        .media(config.media_queue_url.clone().unwrap_or_default());
     let timers = SchedulerTimers::new(&aws, scheduler, config.schedule_names.clone())?;
-    let router = Router::new(store, queues, timers, config.outreach_key);
+    let mut router = Router::new(store, queues, timers, config.outreach_key);
+    if config.media_queue_url.is_some() {
+        router = router.fetch_media();
+    }
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let router = &router;

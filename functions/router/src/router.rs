@@ -90,6 +90,8 @@ pub struct Router<S, Q, T> {
     timers: T,
     outreach_key: OutreachKey,
     settings: SettingsCache,
+    /// MEDIA-1: put a fetch job on the media queue for every inbound media message.
+    fetch_media: bool,
 }
 
 /// Number settings, read once per number and kept for `ttl` (the router must not read them per
@@ -129,6 +131,31 @@ where
                 ttl: std::time::Duration::from_secs(60),
                 entries: Mutex::default(),
             },
+            fetch_media: false,
+        }
+    }
+
+    /// MEDIA-1: queue a fetch job ([`queue::FetchJob`]) on `Destination::Media` for every inbound
+    /// image, audio, video, document and sticker (off by default: the local runner queues its
+    /// own).
+    pub fn fetch_media(mut self) -> Self {
+        self.fetch_media = true;
+        self
+    }
+
+    /// MEDIA-1: the event's fetch job, queued before the event is applied (beside the contact's
+    /// load, so it adds no wait), so that a retried event queues it again rather than never; the
+    /// fetcher recognises a repeat. A message without media costs nothing.
+    async fn queue_media_fetch(&self, event: &whatsapp::Event) -> Result<(), RouterError> {
+        if !self.fetch_media {
+            return Ok(());
+        }
+        match queue::FetchJob::of_event(event) {
+            Some(job) => Ok(self
+                .queue
+                .send(Destination::Media, vec![job.envelope(0)])
+                .await?),
+            None => Ok(()),
         }
     }
 
@@ -156,10 +183,16 @@ where
         let key = EventKey::new(event.key.clone()).map_err(|e| unusable(e.into()))?;
         let lane = translate::lane_of(event).map_err(unusable)?;
         let settings = self.settings(&lane.number).await?;
-        let loaded = self
-            .store
-            .load_contact(&lane.number, &lane.contact, now)
-            .await?;
+        let (loaded, ()) = futures_util::try_join!(
+            async {
+                Ok::<_, RouterError>(
+                    self.store
+                        .load_contact(&lane.number, &lane.contact, now)
+                        .await?,
+                )
+            },
+            self.queue_media_fetch(event),
+        )?;
         if pending_for(&loaded, &key) {
             return self.resume(&lane, &settings, loaded, now).await;
         }

@@ -1,7 +1,7 @@
 //! MEDIA-1: inbound media fetched off the customer's routing path.
 //!
-//! The router's shell turns an inbound image, audio, video, document or sticker into a
-//! [`FetchJob`] (a queue message of its own, `{"media_fetch": …}`); a consumer hands it to
+//! The router turns an inbound image, audio, video, document or sticker into a [`FetchJob`]
+//! (`queue::FetchJob`, a message of the media queue); a consumer hands it to
 //! [`Fetcher::fetch`], which resolves the media id (`GET /{media-id}`: a fresh link every time,
 //! so an expired link is cured by the next attempt), streams the download into the
 //! [`MediaStore`] with Meta's SHA-256 checked, and on failure writes the reason on the file's
@@ -9,101 +9,27 @@
 //! in [`FetchOutcome::Retry`]; the consumer puts the job back with that delay.
 
 use crate::{MediaError, MediaKey, MediaMeta, MediaRecord, MediaStatus, MediaStore, PutCheck};
-use rules::effect::MediaKind;
-use rules::{BusinessNumberId, ContactKey, Duration, Timestamp};
-use serde::{Deserialize, Serialize};
+pub use queue::FetchJob;
+use rules::{Duration, Timestamp};
 use whatsapp::cloud::CloudClient;
-use whatsapp::{EventBody, MessageContent};
 
-/// One inbound media file to fetch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FetchJob {
-    pub number: BusinessNumberId,
-    pub contact: ContactKey,
-    /// The message's wamid.
-    pub message: String,
-    pub media_id: String,
-    pub kind: MediaKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mime_type: Option<String>,
-    /// Meta's hash from the webhook.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filename: Option<String>,
+impl From<&FetchJob> for MediaKey {
+    fn from(job: &FetchJob) -> MediaKey {
+        MediaKey::new(job.number.clone(), job.contact.clone(), &job.message)
+    }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Body {
-    media_fetch: FetchJob,
-}
-
-impl FetchJob {
-    /// The job for an inbound media message; `None` for anything else (or a media message
-    /// without an id, which Meta never sends: it stays a bare log entry).
-    pub fn of_event(event: &whatsapp::Event) -> Option<FetchJob> {
-        let EventBody::Message(m) = &event.body else {
-            return None;
-        };
-        let (kind, media) = match &m.content {
-            MessageContent::Image(media) => (MediaKind::Image, media),
-            MessageContent::Video(media) => (MediaKind::Video, media),
-            MessageContent::Audio(media) => (MediaKind::Audio, media),
-            MessageContent::Document(media) => (MediaKind::Document, media),
-            MessageContent::Sticker(media) => (MediaKind::Sticker, media),
-            _ => return None,
-        };
-        let number = event.business.as_ref()?;
-        Some(FetchJob {
-            number: BusinessNumberId::new(number.phone_number_id.clone()).ok()?,
-            contact: ContactKey::new(m.contact.key.clone()).ok()?,
-            message: m.id.clone(),
-            media_id: media.id.clone().filter(|id| !id.is_empty())?,
-            kind,
-            mime_type: media.mime_type.clone(),
-            sha256: media.sha256.clone(),
-            filename: media.filename.clone(),
-        })
-    }
-
-    /// The queue message's key (the message's, prefixed: a redelivered message makes the same).
-    pub fn queue_key(&self) -> String {
-        format!("media#{}", self.message)
-    }
-
-    /// The queue message's body.
-    pub fn to_body(&self) -> String {
-        serde_json::to_string(&Body {
-            media_fetch: self.clone(),
-        })
-        .expect("a fetch job always serialises")
-    }
-
-    /// The job in a queue message's body; `None` when the body is something else.
-    pub fn from_body(body: &str) -> Option<FetchJob> {
-        if !body.trim_start().starts_with("{\"media_fetch\"") {
-            return None;
-        }
-        serde_json::from_str::<Body>(body)
-            .ok()
-            .map(|b| b.media_fetch)
-    }
-
-    pub fn key(&self) -> MediaKey {
-        MediaKey::new(self.number.clone(), self.contact.clone(), &self.message)
-    }
-
-    fn meta(&self, mime_from_meta: Option<&str>) -> MediaMeta {
-        MediaMeta {
-            kind: self.kind,
-            mime_type: self
-                .mime_type
-                .as_deref()
-                .or(mime_from_meta)
-                .unwrap_or("application/octet-stream")
-                .to_owned(),
-            filename: self.filename.clone(),
-        }
+/// What the job says the file is (Meta's answer fills in a type the webhook did not give).
+fn meta_of(job: &FetchJob, mime_from_meta: Option<&str>) -> MediaMeta {
+    MediaMeta {
+        kind: job.kind,
+        mime_type: job
+            .mime_type
+            .as_deref()
+            .or(mime_from_meta)
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        filename: job.filename.clone(),
     }
 }
 
@@ -144,7 +70,7 @@ impl<S: MediaStore> Fetcher<S> {
         attempt: u32,
         now: Timestamp,
     ) -> Result<FetchOutcome, MediaError> {
-        let key = job.key();
+        let key = MediaKey::from(job);
         if let Some(record) = self.store.record(&key).await?
             && record.stored().is_some()
         {
@@ -167,7 +93,7 @@ impl<S: MediaStore> Fetcher<S> {
         };
         tracing::warn!(number = %job.number, kind = ?job.kind, attempt, %reason, retried = retry.is_some(), "inbound media fetch failed");
         let record = MediaRecord {
-            meta: job.meta(None),
+            meta: meta_of(job, None),
             status: MediaStatus::Failed {
                 attempts: attempt,
                 reason: reason.clone(),
@@ -211,7 +137,7 @@ impl<S: MediaStore> Fetcher<S> {
         self.store
             .put(
                 key,
-                &job.meta(info.mime_type.as_deref()),
+                &meta_of(job, info.mime_type.as_deref()),
                 body,
                 PutCheck {
                     limit: rules::media::MAX_ANY_BYTES,

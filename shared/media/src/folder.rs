@@ -4,8 +4,8 @@
 //! half a file and a crash leaves no wrong one.
 
 use crate::{
-    ByteStream, Measure, MediaError, MediaKey, MediaMeta, MediaRecord, MediaStatus, MediaStore,
-    PutCheck, StoredMedia,
+    ByteStream, Checked, MediaError, MediaKey, MediaMeta, MediaRecord, MediaStatus, MediaStore,
+    PutCheck, StoredMedia, parse_record,
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -102,11 +102,10 @@ impl FolderStore {
         let mut file = tokio::fs::File::create(part)
             .await
             .map_err(|e| store_error("create a file", e))?;
-        let mut measure = Measure::new(check.limit);
+        let mut checked = Checked::new(check);
         let mut body = std::pin::pin!(body);
         while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
-            measure.add(&chunk)?;
+            let chunk = checked.pass(chunk)?;
             file.write_all(&chunk)
                 .await
                 .map_err(|e| store_error("write a file", e))?;
@@ -114,7 +113,7 @@ impl FolderStore {
         file.sync_all()
             .await
             .map_err(|e| store_error("sync a file", e))?;
-        measure.finish(check.sha256, now)
+        checked.finish(now)
     }
     /// The stored file named `object` (the name a signed link carries), with its record; `None`
     /// when it is not stored or the name is not one of the store's.
@@ -131,8 +130,7 @@ impl FolderStore {
             return Ok(None);
         }
         let record = match tokio::fs::read(self.root.join(format!("{object}.json"))).await {
-            Ok(bytes) => serde_json::from_slice::<MediaRecord>(&bytes)
-                .map_err(|e| MediaError::Store(format!("unreadable record: {e}")))?,
+            Ok(bytes) => parse_record(&bytes)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(store_error("read a record", e)),
         };
@@ -198,9 +196,7 @@ impl MediaStore for FolderStore {
 
     async fn record(&self, key: &MediaKey) -> Result<Option<MediaRecord>, MediaError> {
         match tokio::fs::read(self.record_file(key)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| MediaError::Store(format!("unreadable record: {e}"))),
+            Ok(bytes) => parse_record(&bytes).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(store_error("read a record", e)),
         }

@@ -197,6 +197,42 @@ pub trait MediaStore: Send + Sync {
     ) -> impl Future<Output = Result<u64, MediaError>> + Send;
 }
 
+/// The checks every put makes, one place for both adapters: each chunk counted and hashed as it
+/// passes (refused past the limit), and at the end the size and SHA-256 against the hash
+/// expected. An adapter writes only what [`Checked::pass`] let through, and keeps the file only
+/// when [`Checked::finish`] says so.
+#[derive(Debug)]
+pub(crate) struct Checked<'a> {
+    measure: Measure,
+    sha256: Option<&'a str>,
+}
+
+impl<'a> Checked<'a> {
+    pub(crate) fn new(check: PutCheck<'a>) -> Self {
+        Checked {
+            measure: Measure::new(check.limit),
+            sha256: check.sha256,
+        }
+    }
+
+    /// The stream's next chunk, counted and hashed; an error (the source's, or too large) ends
+    /// the put.
+    pub(crate) fn pass(&mut self, chunk: Result<Bytes, MediaError>) -> Result<Bytes, MediaError> {
+        let chunk = chunk?;
+        self.measure.add(&chunk)?;
+        Ok(chunk)
+    }
+
+    pub(crate) fn finish(self, now: Timestamp) -> Result<StoredMedia, MediaError> {
+        self.measure.finish(self.sha256, now)
+    }
+}
+
+/// A record as kept (JSON beside the file).
+pub(crate) fn parse_record(bytes: &[u8]) -> Result<MediaRecord, MediaError> {
+    serde_json::from_slice(bytes).map_err(|e| MediaError::Store(format!("unreadable record: {e}")))
+}
+
 /// Hashes and counts a stream as it passes, refusing past the limit (shared by the adapters).
 #[derive(Debug)]
 pub struct Measure {

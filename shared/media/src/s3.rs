@@ -6,8 +6,8 @@
 //! A file smaller than one part is one `PutObject`. Download links are presigned `GetObject` URLs.
 
 use crate::{
-    ByteStream, Measure, MediaError, MediaKey, MediaMeta, MediaRecord, MediaStatus, MediaStore,
-    PutCheck, StoredMedia,
+    ByteStream, Checked, MediaError, MediaKey, MediaMeta, MediaRecord, MediaStatus, MediaStore,
+    PutCheck, StoredMedia, parse_record,
 };
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream as S3Body;
@@ -107,7 +107,7 @@ impl S3Store {
         object: &str,
         content_type: &str,
         body: S,
-        measure: &mut Measure,
+        checked: &mut Checked<'_>,
         upload: &mut Option<(String, Vec<CompletedPart>)>,
     ) -> Result<Option<Bytes>, MediaError>
     where
@@ -116,8 +116,7 @@ impl S3Store {
         let mut buffer = BytesMut::new();
         let mut body = std::pin::pin!(body);
         while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
-            measure.add(&chunk)?;
+            let chunk = checked.pass(chunk)?;
             buffer.extend_from_slice(&chunk);
             while buffer.len() >= PART_BYTES {
                 let part = buffer.split_to(PART_BYTES).freeze();
@@ -160,15 +159,13 @@ impl MediaStore for S3Store {
         S: Stream<Item = Result<Bytes, MediaError>> + Send,
     {
         let object = key.object();
-        let mut measure = Measure::new(check.limit);
+        let mut checked = Checked::new(check);
         let mut upload: Option<(String, Vec<CompletedPart>)> = None;
         let streamed = self
-            .stream_parts(&object, &meta.mime_type, body, &mut measure, &mut upload)
+            .stream_parts(&object, &meta.mime_type, body, &mut checked, &mut upload)
             .await;
         let outcome = match streamed {
-            Ok(rest) => measure
-                .finish(check.sha256, now)
-                .map(|stored| (stored, rest)),
+            Ok(rest) => checked.finish(now).map(|stored| (stored, rest)),
             Err(e) => Err(e),
         };
         let (stored, rest) = match outcome {
@@ -250,9 +247,7 @@ impl MediaStore for S3Store {
             .await
             .map_err(|e| s3_error("read a record", e))?
             .into_bytes();
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| MediaError::Store(format!("unreadable record: {e}")))
+        parse_record(&bytes).map(Some)
     }
 
     async fn put_record(&self, key: &MediaKey, record: &MediaRecord) -> Result<(), MediaError> {

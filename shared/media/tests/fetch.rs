@@ -2,7 +2,9 @@
 //! byte for byte (SHA-256), an expired or failing link is retried on the rules' schedule and
 //! noted on the record, a corrupt download is never kept.
 
-use media::{FetchJob, FetchOutcome, Fetcher, FolderStore, MediaStatus, MediaStore, sha256_hex};
+use media::{
+    FetchJob, FetchOutcome, Fetcher, FolderStore, MediaKey, MediaStatus, MediaStore, sha256_hex,
+};
 use rules::effect::MediaKind;
 use rules::{BusinessNumberId, ContactKey, Timestamp};
 use testkit::fake_graph::{FakeFailure, FakeGraph};
@@ -31,7 +33,11 @@ fn job(media_id: &str, kind: MediaKind, mime: &str, sha256: Option<String>) -> F
 
 async fn read_all(store: &FolderStore, job: &FetchJob) -> Vec<u8> {
     use futures_util::TryStreamExt;
-    let (_, stream) = store.open(&job.key()).await.unwrap().expect("stored");
+    let (_, stream) = store
+        .open(&MediaKey::from(job))
+        .await
+        .unwrap()
+        .expect("stored");
     let chunks: Vec<bytes::Bytes> = stream.try_collect().await.unwrap();
     chunks.concat()
 }
@@ -68,7 +74,7 @@ async fn media_1_every_media_type_is_stored_byte_for_byte_with_its_sha256() {
             fetcher.fetch(&job, 1, now).await.unwrap(),
             FetchOutcome::Stored
         );
-        let record = store.record(&job.key()).await.unwrap().unwrap();
+        let record = store.record(&MediaKey::from(&job)).await.unwrap().unwrap();
         let stored = record.stored().unwrap();
         assert_eq!(
             (stored.size, stored.sha256.as_str()),
@@ -114,13 +120,13 @@ async fn media_1_an_expired_link_is_retried_with_backoff_and_noted() {
     };
     assert_eq!(after.as_seconds(), 10);
     assert!(reason.contains("expired"), "{reason}");
-    let record = store.record(&job.key()).await.unwrap().unwrap();
+    let record = store.record(&MediaKey::from(&job)).await.unwrap().unwrap();
     assert!(
         matches!(&record.status, MediaStatus::Failed { attempts: 1, reason, next_at: Some(at), .. }
             if reason.contains("expired") && *at == now + after),
         "{record:?}"
     );
-    assert!(store.open(&job.key()).await.unwrap().is_none());
+    assert!(store.open(&MediaKey::from(&job)).await.unwrap().is_none());
 
     let second = fetcher.fetch(&job, 2, now + after).await.unwrap();
     assert!(
@@ -154,13 +160,13 @@ async fn media_1_a_corrupt_download_is_never_kept_and_the_last_failure_gives_up(
         matches!(&outcome, FetchOutcome::Retry { reason, .. } if reason.contains("SHA-256")),
         "{outcome:?}"
     );
-    assert!(store.open(&job.key()).await.unwrap().is_none());
+    assert!(store.open(&MediaKey::from(&job)).await.unwrap().is_none());
     let last = fetcher
         .fetch(&job, rules::media::FETCH_ATTEMPTS, now)
         .await
         .unwrap();
     assert!(matches!(last, FetchOutcome::GaveUp { .. }), "{last:?}");
-    let record = store.record(&job.key()).await.unwrap().unwrap();
+    let record = store.record(&MediaKey::from(&job)).await.unwrap().unwrap();
     assert!(matches!(
         record.status,
         MediaStatus::Failed { next_at: None, .. }

@@ -7,7 +7,7 @@
 //! prints it. The parent checks the bytes went through intact and the child's peak.
 
 use futures_util::TryStreamExt;
-use media::{FetchJob, FetchOutcome, Fetcher, FolderStore, MediaStore, sha256_hex};
+use media::{FetchJob, FetchOutcome, Fetcher, FolderStore, MediaKey, MediaStore, sha256_hex};
 use rules::effect::MediaKind;
 use rules::{BusinessNumberId, ContactKey, Timestamp};
 use testkit::fake_graph::FakeGraph;
@@ -105,7 +105,7 @@ async fn child_transfers_a_100_mb_document() {
         fetcher.fetch(&job, 1, now).await.unwrap(),
         FetchOutcome::Stored
     );
-    let (record, stream) = store.open(&job.key()).await.unwrap().unwrap();
+    let (record, stream) = store.open(&MediaKey::from(&job)).await.unwrap().unwrap();
     assert_eq!(record.stored().unwrap().size, SIZE as u64);
     let media_id = client
         .upload_media(

@@ -99,6 +99,7 @@ pub fn queue_name(queue: Destination) -> &'static str {
         Destination::Inbound => "inbound",
         Destination::Updates => "updates",
         Destination::Outbound => "outbound",
+        Destination::Media => "media",
     }
 }
 
@@ -109,6 +110,7 @@ pub fn parse_id(id: &str) -> Option<(Destination, &str)> {
         "inbound" => Destination::Inbound,
         "updates" => Destination::Updates,
         "outbound" => Destination::Outbound,
+        "media" => Destination::Media,
         _ => return None,
     };
     (!rest.is_empty()).then_some((queue, rest))
@@ -126,6 +128,8 @@ pub fn describe(queue: Destination, body: &str) -> (String, String) {
             };
             (kind.to_owned(), job.key().to_owned())
         }),
+        Destination::Media => crate::FetchJob::from_body(body)
+            .map(|(job, _)| ("media_fetch".to_owned(), job.queue_key())),
         _ => serde_json::from_str::<whatsapp::Event>(body)
             .ok()
             .map(|e| (e.kind_name().to_owned(), e.key)),

@@ -19,12 +19,14 @@
 use std::future::Future;
 
 pub mod dead;
+pub mod fetch;
 pub mod job;
 mod memory;
 pub mod sqs;
 
 pub use dead::{DeadLetter, DeadLetterList, DeadLetterQueue, DeadLetters, SqsDeadLetters};
 
+pub use fetch::FetchJob;
 pub use job::{CampaignResult, CampaignTick, OutboundJob, OutreachPlan, SendJob, SendOrigin};
 
 pub use memory::MemoryQueue;
@@ -39,6 +41,9 @@ pub enum Destination {
     Updates,
     /// The standard outbound queue: [`SendJob`]s for the sender.
     Outbound,
+    /// The standard media queue: [`FetchJob`]s for the media function (MEDIA-1; on AWS only:
+    /// the local runner keeps them on its updates queue).
+    Media,
 }
 
 /// One queue message: the event's stable key, its FIFO group (inbound only) and its JSON body.

@@ -16,6 +16,7 @@ struct State {
     inbound: Vec<Envelope>,
     updates: Vec<Envelope>,
     outbound: Vec<Envelope>,
+    media: Vec<Envelope>,
     inbound_keys: HashSet<String>,
     /// Envelopes sent with a delay, with it (kept apart: the runner delivers them when due).
     delayed: Vec<(Destination, Envelope, Duration)>,
@@ -45,6 +46,7 @@ impl MemoryQueue {
             Destination::Inbound => s.inbound.clone(),
             Destination::Updates => s.updates.clone(),
             Destination::Outbound => s.outbound.clone(),
+            Destination::Media => s.media.clone(),
         }
     }
 
@@ -65,6 +67,7 @@ impl MemoryQueue {
             Destination::Inbound => std::mem::take(&mut s.inbound),
             Destination::Updates => std::mem::take(&mut s.updates),
             Destination::Outbound => std::mem::take(&mut s.outbound),
+            Destination::Media => std::mem::take(&mut s.media),
         }
     }
 
@@ -91,7 +94,7 @@ impl MemoryQueue {
     /// How many envelopes are waiting on both queues.
     pub fn len(&self) -> usize {
         let s = self.state();
-        s.inbound.len() + s.updates.len() + s.outbound.len()
+        s.inbound.len() + s.updates.len() + s.outbound.len() + s.media.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,6 +125,7 @@ impl EventQueue for MemoryQueue {
                 }
                 Destination::Updates => s.updates.push(e),
                 Destination::Outbound => s.outbound.push(e),
+                Destination::Media => s.media.push(e),
             }
         }
         Ok(())

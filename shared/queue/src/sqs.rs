@@ -25,6 +25,7 @@ pub struct SqsQueues {
     inbound_url: String,
     updates_url: String,
     outbound_url: String,
+    media_url: String,
     concurrency: usize,
     attempts: u32,
     /// OPS-4: the stack's dead-letter queues, when this function lists and redelivers them.
@@ -52,6 +53,7 @@ impl SqsQueues {
             inbound_url: inbound_url.into(),
             updates_url: updates_url.into(),
             outbound_url: String::new(),
+            media_url: String::new(),
             concurrency: 16,
             attempts: 4,
             dead_letters: None,
@@ -62,6 +64,12 @@ impl SqsQueues {
     /// then fails as unavailable).
     pub fn outbound(mut self, url: impl Into<String>) -> SqsQueues {
         self.outbound_url = url.into();
+        self
+    }
+
+    /// The media queue (MEDIA-1: inbound media fetch jobs, and their retries).
+    pub fn media(mut self, url: impl Into<String>) -> SqsQueues {
+        self.media_url = url.into();
         self
     }
 
@@ -95,6 +103,7 @@ impl SqsQueues {
             Destination::Inbound => &self.inbound_url,
             Destination::Updates => &self.updates_url,
             Destination::Outbound => &self.outbound_url,
+            Destination::Media => &self.media_url,
         }
     }
 }

@@ -356,6 +356,12 @@ pub enum Notice {
     SendRefused {
         reason: String,
     },
+    /// MEDIA-1: the customer's `message` carried media that could not be fetched (never silent).
+    MediaNotFetched {
+        message: MessageId,
+        kind: MediaKind,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,10 +9,11 @@
 
 use crate::channel::Sender;
 use crate::effect::{
-    CloseReason, Decision, Effect, LogEntry, Notice, OutboundContent, SendPurpose, SendRequest,
+    CloseReason, Decision, Effect, LogEntry, MediaKind, Notice, OutboundContent, SendPurpose,
+    SendRequest,
 };
 use crate::event::{AgentAction, Event, Inbound, InboundContent};
-use crate::ids::{AgentId, ConversationId, OutreachId};
+use crate::ids::{AgentId, ConversationId, MessageId, OutreachId};
 use crate::outreach::{ButtonPayload, HandOff, OutreachKey, OutreachRecord};
 use crate::recipe::{BotInput, Next, button_id};
 use crate::settings::NumberSettings;
@@ -59,6 +60,11 @@ pub fn decide(state: &ContactState, event: &Event, ctx: &Context<'_>, now: Times
             request,
         } => e.queued(*position, conversation, *request),
         Event::Agent(action) => e.agent_action(action),
+        Event::MediaNotFetched {
+            message,
+            kind,
+            reason,
+        } => e.media_not_fetched(message, *kind, reason),
     }
     Decision {
         next: e.s,
@@ -1056,6 +1062,25 @@ impl Engine<'_> {
             conversation,
             recontact_if_closed: false,
         }));
+    }
+
+    /// MEDIA-1: a failed fetch is noted in the conversation the customer is in, or the one
+    /// that just closed; a contact with neither has no log to show it in (the file's record
+    /// keeps the reason).
+    fn media_not_fetched(&mut self, message: &MessageId, kind: MediaKind, reason: &str) {
+        let conversation = match (&self.s.conversation, &self.s.last_closed) {
+            (Some(c), _) => c.id.clone(),
+            (None, Some(closed)) => closed.id.clone(),
+            (None, None) => return,
+        };
+        self.notice(
+            &conversation,
+            Notice::MediaNotFetched {
+                message: message.clone(),
+                kind,
+                reason: reason.to_owned(),
+            },
+        );
     }
 
     fn notice(&mut self, conversation: &ConversationId, notice: Notice) {

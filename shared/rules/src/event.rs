@@ -2,7 +2,7 @@
 //! wake-ups and console actions into these, resolving what needs a read (the outreach a reply quotes).
 
 use crate::channel::MessageKind;
-use crate::effect::OutboundContent;
+use crate::effect::{MediaKind, OutboundContent};
 use crate::ids::{AgentId, ConversationId, MessageId};
 use crate::outreach::OutreachRecord;
 use crate::state::{Referral, TimerKind};
@@ -35,6 +35,13 @@ pub enum Event {
     },
     /// Something an agent did in the console.
     Agent(AgentAction),
+    /// MEDIA-1: the media of the customer's message `message` could not be fetched, after every
+    /// retry (the media function, or the local runner, gives up with the reason).
+    MediaNotFetched {
+        message: MessageId,
+        kind: MediaKind,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

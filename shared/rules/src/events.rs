@@ -19,7 +19,7 @@
 //! | a template's status or quality changed | `template.updated` |
 //! | a number's pacing record: stopped, resumed, messaging limit changed | `number.updated` |
 
-use crate::effect::{CloseReason, LogEntry, Notice};
+use crate::effect::{CloseReason, LogEntry, MediaKind, Notice};
 use crate::templates::{Quality, Template, TemplateStatus};
 use crate::{
     AgentId, BusinessNumberId, CampaignId, ContactKey, ConversationId, Duration, MessageId,
@@ -160,11 +160,18 @@ pub enum EventData {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         messaging_limit: Option<u64>,
     },
+    /// MEDIA-1: the media of the customer's message could not be fetched after every retry.
+    #[serde(rename = "media.not_fetched")]
+    MediaNotFetched {
+        message: MessageId,
+        kind: MediaKind,
+        reason: String,
+    },
 }
 
 impl EventData {
     /// Every event type, dotted, in the order the OpenAPI document lists them.
-    pub const TYPES: [&'static str; 17] = [
+    pub const TYPES: [&'static str; 18] = [
         "message.received",
         "message.sent",
         "message.refused",
@@ -182,6 +189,7 @@ impl EventData {
         "campaign.progress",
         "template.updated",
         "number.updated",
+        "media.not_fetched",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -203,6 +211,7 @@ impl EventData {
             EventData::CampaignProgress { .. } => "campaign.progress",
             EventData::TemplateUpdated { .. } => "template.updated",
             EventData::NumberUpdated { .. } => "number.updated",
+            EventData::MediaNotFetched { .. } => "media.not_fetched",
         }
     }
 }
@@ -515,6 +524,15 @@ fn notice_data(notice: &Notice) -> EventData {
             agent: agent.clone(),
         },
         Notice::SendRefused { reason } => EventData::MessageRefused {
+            reason: reason.clone(),
+        },
+        Notice::MediaNotFetched {
+            message,
+            kind,
+            reason,
+        } => EventData::MediaNotFetched {
+            message: message.clone(),
+            kind: *kind,
             reason: reason.clone(),
         },
     }
@@ -872,6 +890,14 @@ mod tests {
                     reason: "window closed".into(),
                 },
                 "message.refused",
+            ),
+            (
+                Notice::MediaNotFetched {
+                    message: MessageId::new("wamid.M").unwrap(),
+                    kind: MediaKind::Audio,
+                    reason: "gone".into(),
+                },
+                "media.not_fetched",
             ),
         ];
         for (i, (notice, kind)) in table.into_iter().enumerate() {

@@ -6,12 +6,14 @@
 
 mod automation;
 mod campaign;
+mod media;
 mod outreach;
 mod reopen;
 mod window;
 
 pub use automation::seed_004_welcome_queue_reminder_auto_close_csat;
 pub use campaign::seed_002_campaign_answers_in_time_late_and_free_text;
+pub use media::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted;
 pub use outreach::seed_000_outreach_expired_and_active_interactions;
 pub use reopen::seed_001_agent_reopens_a_closed_conversation;
 pub use window::seed_003_window_open_free_form_closed_template;

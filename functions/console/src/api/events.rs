@@ -306,6 +306,14 @@ pub fn data_schema(kind: &str) -> Value {
             }),
             &[],
         ),
+        "media.not_fetched" => obj(
+            json!({
+                "message": id("Meta's message id (wamid) of the customer's media message"),
+                "kind": {"type": "string", "enum": ["image", "video", "audio", "document", "sticker"]},
+                "reason": id("why the last attempt failed")
+            }),
+            &["message", "kind", "reason"],
+        ),
         _ => obj(json!({}), &[]),
     }
 }
@@ -405,6 +413,11 @@ mod tests {
             },
             Notice::SendRefused {
                 reason: "window closed".into(),
+            },
+            Notice::MediaNotFetched {
+                message: MessageId::new("wamid.2").unwrap(),
+                kind: rules::effect::MediaKind::Image,
+                reason: "Meta answered 404".into(),
             },
         ];
         let mut events = Vec::new();

@@ -112,6 +112,7 @@ impl Modify for BearerAuth {
         webhooks::redeliver_webhook_dead_letters,
         dead_letters::list_dead_letters, dead_letters::redeliver_dead_letter,
         dead_letters::redeliver_all_dead_letters,
+        crate::media::upload, crate::media::describe, crate::media::download, crate::media::erase,
     ),
     components(schemas(ErrorBody, FieldProblem, Role, SearchScope, InboxScope, InboxFilter, MessagingLimitInput)),
     modifiers(&BearerAuth, &EventSchemas),

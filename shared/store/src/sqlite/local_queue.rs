@@ -169,6 +169,7 @@ fn dest_code(dest: Destination) -> i64 {
         Destination::Inbound => 0,
         Destination::Updates => 1,
         Destination::Outbound => 2,
+        Destination::Media => 3,
     }
 }
 
@@ -176,6 +177,7 @@ fn dest_of(code: i64) -> Destination {
     match code {
         0 => Destination::Inbound,
         1 => Destination::Updates,
+        3 => Destination::Media,
         _ => Destination::Outbound,
     }
 }
