@@ -34,7 +34,7 @@
 use crate::Result;
 use crate::model::{CampaignRow, NewOutreach, Versioned};
 use rules::billing::{ChargePrediction, ReportedPricing};
-use rules::campaign::{Bucket, CampaignContact};
+use rules::campaign::CampaignContact;
 use rules::pacing::{NumberPacing, PacingSettings, RecipientPace};
 use rules::templates::Template;
 use rules::{
@@ -366,7 +366,7 @@ pub struct CampaignSending {
 
 /// A campaign row's data (`CampaignRow::data`): the rules' [`CampaignContact`] (state, attempts,
 /// history) and the sender's bookkeeping. The row's stage is the contact's bucket
-/// ([`bucket_stage`]); the store's hopper counters are kept per stage.
+/// ([`rules::campaign::Bucket::name`]); the store's hopper counters are kept per stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignRowData {
     #[serde(flatten)]
@@ -386,16 +386,6 @@ pub struct CampaignRowData {
 pub struct QueuedSend {
     pub key: String,
     pub at: Timestamp,
-}
-
-/// The stage name of a bucket (CAMP-2): the store's hopper counter names.
-pub fn bucket_stage(bucket: Bucket) -> &'static str {
-    match bucket {
-        Bucket::Fresh => "fresh",
-        Bucket::Retry => "retry",
-        Bucket::Pending => "pending",
-        Bucket::Closed => "closed",
-    }
 }
 
 /// The item of [`SendingStore::link_campaign`].
