@@ -56,29 +56,41 @@ async fn the_adapter_submits_and_reads_metas_answer() {
 }
 
 async fn post_submit(app: &axum::Router) -> (u16, serde_json::Value) {
-    let request = axum::http::Request::post(format!(
-        "/v1/numbers/{NUMBER}/templates/spring_offer/en_US/submit"
-    ))
-    .header("authorization", format!("Bearer {TOKEN}"))
-    .header("content-type", "application/json")
-    .body(axum::body::Body::from(
-        json!({"waba_id": "102290129340398"}).to_string(),
-    ))
-    .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    call(
+        app,
+        "POST",
+        &format!("/v1/numbers/{NUMBER}/templates/spring_offer/en_US/submit"),
+        Some(json!({"waba_id": "102290129340398"})),
+    )
+    .await
+}
+
+/// The console on `store`, sending to the fake Graph API, with one admin token.
+fn console_app(graph: &FakeGraph, store: SqliteStore) -> axum::Router {
+    console::app(Console {
+        store,
+        queue: Arc::new(MemoryQueue::new()),
+        submitter: submitter(graph),
+        identity: Arc::new(StaticTokens::new().with(
+            TOKEN,
+            AgentId::new("boss").unwrap(),
+            console::Role::Admin,
+        )),
+        clock: Arc::new(ManualClock::new(Timestamp::from_unix(1_750_000_000))),
+        outreach_key: OutreachKey::new(b"k".to_vec()),
+    })
+}
+
+fn fresh_store() -> SqliteStore {
+    let dir = std::env::temp_dir().join("switchboard-console-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    SqliteStore::open(dir.join(format!("{}.db", uuid::Uuid::new_v4()))).unwrap()
 }
 
 #[tokio::test]
 async fn the_console_submits_through_the_graph_api_and_maps_its_failures() {
     let graph = FakeGraph::start().await;
-    let dir = std::env::temp_dir().join("switchboard-console-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = SqliteStore::open(dir.join(format!("{}.db", uuid::Uuid::new_v4()))).unwrap();
+    let store = fresh_store();
     let number = BusinessNumberId::new(NUMBER).unwrap();
     store
         .put_template(
@@ -92,18 +104,7 @@ async fn the_console_submits_through_the_graph_api_and_maps_its_failures() {
         )
         .await
         .unwrap();
-    let app = console::app(Console {
-        store,
-        queue: Arc::new(MemoryQueue::new()),
-        submitter: submitter(&graph),
-        identity: Arc::new(StaticTokens::new().with(
-            TOKEN,
-            AgentId::new("boss").unwrap(),
-            console::Role::Admin,
-        )),
-        clock: Arc::new(ManualClock::new(Timestamp::from_unix(1_750_000_000))),
-        outreach_key: OutreachKey::new(b"k".to_vec()),
-    });
+    let app = console_app(&graph, store);
     // Meta refuses (a 4xx with its envelope): 422 with Meta's words.
     graph.fail_next(1, FakeFailure::meta(100));
     let (status, refused) = post_submit(&app).await;
@@ -160,21 +161,7 @@ async fn call(
 #[tokio::test]
 async fn auto_2_ice_breakers_and_welcome_are_pushed_to_metas_conversational_automation() {
     let graph = FakeGraph::start().await;
-    let dir = std::env::temp_dir().join("switchboard-console-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = SqliteStore::open(dir.join(format!("{}.db", uuid::Uuid::new_v4()))).unwrap();
-    let app = console::app(Console {
-        store,
-        queue: Arc::new(MemoryQueue::new()),
-        submitter: submitter(&graph),
-        identity: Arc::new(StaticTokens::new().with(
-            TOKEN,
-            AgentId::new("boss").unwrap(),
-            console::Role::Admin,
-        )),
-        clock: Arc::new(ManualClock::new(Timestamp::from_unix(1_750_000_000))),
-        outreach_key: OutreachKey::new(b"k".to_vec()),
-    });
+    let app = console_app(&graph, fresh_store());
     let path = format!("/v1/numbers/{NUMBER}/settings");
     let automation_path = format!("/v23.0/{NUMBER}/conversational_automation");
     let pushed = |graph: &FakeGraph| -> Vec<serde_json::Value> {

@@ -95,14 +95,7 @@ pub async fn auto_4_contact_shows_its_current_queue_position<D: Deployment>(d: &
     let second = detail(d, SECOND).await;
     assert_eq!(second["conversation"]["handler"], "unassigned", "{second}");
     assert_eq!(position(&second), 1, "AUTO-4: the position now: {second}");
-    let queue = ok(
-        d,
-        "GET",
-        &number_path("/conversations?scope=queue"),
-        ANA,
-        None,
-    )
-    .await;
+    let queue = queue_list(d).await;
     assert_eq!(queue["items"][0]["contact"], SECOND, "{queue}");
     assert_eq!(queue["items"][0]["queue_position"], 1, "{queue}");
 }

@@ -271,6 +271,18 @@ pub async fn detail<D: Deployment>(d: &D, contact: &str) -> Value {
     ok(d, "GET", &contact_path(contact, ""), ADMIN, None).await
 }
 
+/// The number's queue as an agent sees it (AUTO-4: in order, with positions).
+pub async fn queue_list<D: Deployment>(d: &D) -> Value {
+    ok(
+        d,
+        "GET",
+        &number_path("/conversations?scope=queue"),
+        ANA,
+        None,
+    )
+    .await
+}
+
 /// The contact's message log, newest first (all pages).
 pub async fn log<D: Deployment>(d: &D, contact: &str) -> Vec<Value> {
     let mut items = Vec::new();
