@@ -49,3 +49,24 @@ async fn media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted() {
     let d = LocalPath::start().await;
     stories::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted(&d).await;
 }
+
+/// TPL-2 per account (issue 16, case 6; see the story).
+#[tokio::test]
+async fn tpl_2_template_names_are_counted_per_account() {
+    let d = LocalPath::start().await;
+    stories::tpl_2_template_names_are_counted_per_account(&d).await;
+}
+
+/// AUTO-4: the contact's queue position now (issue 16, case 8; see the story).
+#[tokio::test]
+async fn auto_4_contact_shows_its_current_queue_position() {
+    let d = LocalPath::start().await;
+    stories::auto_4_contact_shows_its_current_queue_position(&d).await;
+}
+
+/// WIN-3: the referral shown by the console (issue 16, case 13; see the story).
+#[tokio::test]
+async fn win_3_referral_shown_on_contact_conversation_and_log() {
+    let d = LocalPath::start().await;
+    stories::win_3_referral_shown_on_contact_conversation_and_log(&d).await;
+}

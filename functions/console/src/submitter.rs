@@ -1,7 +1,10 @@
-//! Template submission to Meta (`POST /{waba_id}/message_templates`): a port owned by the
+//! What the console asks of Meta's Graph API: template submission (`POST /{waba_id}/
+//! message_templates`) and a number's conversational automation (`POST /{phone_number_id}/
+//! conversational_automation`: ice breakers and the welcome, AUTO-1/AUTO-2). A port owned by the
 //! console, with a twin for tests. The Graph API adapter wraps the WhatsApp crate's Cloud API
 //! client.
 
+use rules::settings::ConversationalAutomation;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -21,21 +24,29 @@ pub struct TemplateCreated {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
-    /// Meta answered with an error (bad template, name taken, permissions …).
-    #[error("Meta refused the template (code {code}): {message}")]
+    /// Meta answered with an error (bad template, name taken, too many prompts, permissions …).
+    #[error("Meta refused it (code {code}): {message}")]
     Refused { code: i64, message: String },
     /// No answer, a 5xx or a transport error: submitting again may work.
     #[error("the Graph API is unavailable: {0}")]
     Unavailable(String),
 }
 
-/// The port: submit one template body to a WhatsApp Business Account.
+/// The port: submit one template body to a WhatsApp Business Account; set a number's
+/// conversational automation.
 pub trait TemplateSubmitter: Send + Sync {
     fn create_template(
         &self,
         waba_id: &str,
         body: &serde_json::Value,
     ) -> impl Future<Output = Result<TemplateCreated, SubmitError>> + Send;
+
+    /// AUTO-1/AUTO-2: the number's ice breakers and welcome, as Meta keeps them.
+    fn set_conversational_automation(
+        &self,
+        number: &str,
+        automation: &ConversationalAutomation,
+    ) -> impl Future<Output = Result<(), SubmitError>> + Send;
 }
 
 /// The in-process twin: records each submission and answers `PENDING` with a fresh id, or the
@@ -49,6 +60,7 @@ pub struct SubmitterTwin {
 struct TwinState {
     submitted: Vec<(String, serde_json::Value)>,
     answers: VecDeque<Result<TemplateCreated, SubmitError>>,
+    automations: Vec<(String, ConversationalAutomation)>,
 }
 
 impl SubmitterTwin {
@@ -68,6 +80,11 @@ impl SubmitterTwin {
     /// Every submission so far: (WABA id, body).
     pub fn submitted(&self) -> Vec<(String, serde_json::Value)> {
         self.state().submitted.clone()
+    }
+
+    /// Every conversational automation set so far: (number, automation).
+    pub fn automations(&self) -> Vec<(String, ConversationalAutomation)> {
+        self.state().automations.clone()
     }
 }
 
@@ -91,6 +108,17 @@ impl TemplateSubmitter for SubmitterTwin {
             })
         })
     }
+
+    async fn set_conversational_automation(
+        &self,
+        number: &str,
+        automation: &ConversationalAutomation,
+    ) -> Result<(), SubmitError> {
+        self.state()
+            .automations
+            .push((number.to_owned(), automation.clone()));
+        Ok(())
+    }
 }
 
 impl<T: TemplateSubmitter> TemplateSubmitter for std::sync::Arc<T> {
@@ -100,6 +128,36 @@ impl<T: TemplateSubmitter> TemplateSubmitter for std::sync::Arc<T> {
         body: &serde_json::Value,
     ) -> impl Future<Output = Result<TemplateCreated, SubmitError>> + Send {
         (**self).create_template(waba_id, body)
+    }
+
+    fn set_conversational_automation(
+        &self,
+        number: &str,
+        automation: &ConversationalAutomation,
+    ) -> impl Future<Output = Result<(), SubmitError>> + Send {
+        (**self).set_conversational_automation(number, automation)
+    }
+}
+
+/// Meta's refusal (a 4xx with its envelope: the admin's to fix) or an outage (anything else:
+/// trying again may work).
+fn submit_error(e: whatsapp::cloud::CloudError) -> SubmitError {
+    use whatsapp::cloud::CloudError;
+    match e {
+        CloudError::Api {
+            http_status,
+            code,
+            message,
+            details,
+            ..
+        } if http_status < 500 => SubmitError::Refused {
+            code,
+            message: match details {
+                Some(d) if d != message => format!("{message} ({d})"),
+                _ => message,
+            },
+        },
+        other => SubmitError::Unavailable(other.to_string()),
     }
 }
 
@@ -121,28 +179,28 @@ impl TemplateSubmitter for GraphSubmitter {
         waba_id: &str,
         body: &serde_json::Value,
     ) -> Result<TemplateCreated, SubmitError> {
-        use whatsapp::cloud::CloudError;
-        match self.client.create_template(waba_id, body).await {
-            Ok(created) => Ok(TemplateCreated {
-                id: created.id,
-                status: created.status,
-                category: Some(created.category),
-            }),
-            // Meta refused what we sent (4xx with its envelope): the admin's to fix.
-            Err(CloudError::Api {
-                http_status,
-                code,
-                message,
-                details,
-                ..
-            }) if http_status < 500 => Err(SubmitError::Refused {
-                code,
-                message: match details {
-                    Some(d) if d != message => format!("{message} ({d})"),
-                    _ => message,
-                },
-            }),
-            Err(other) => Err(SubmitError::Unavailable(other.to_string())),
-        }
+        let created = self
+            .client
+            .create_template(waba_id, body)
+            .await
+            .map_err(submit_error)?;
+        Ok(TemplateCreated {
+            id: created.id,
+            status: created.status,
+            category: Some(created.category),
+        })
+    }
+
+    async fn set_conversational_automation(
+        &self,
+        number: &str,
+        automation: &ConversationalAutomation,
+    ) -> Result<(), SubmitError> {
+        let body = serde_json::to_value(automation)
+            .map_err(|e| SubmitError::Unavailable(format!("automation body: {e}")))?;
+        self.client
+            .set_conversational_automation(number, &body)
+            .await
+            .map_err(submit_error)
     }
 }

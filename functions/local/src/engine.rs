@@ -20,7 +20,6 @@ use crate::timers::LocalTimers;
 use queue::Destination;
 use rules::outreach::OutreachKey;
 use sender::{GraphApi, GraphError, MemoryGraph, OutgoingMessage, Sender};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use store::sqlite::QueuedMessage;
@@ -247,21 +246,8 @@ impl Engine {
     /// Inbound: each contact group in order, the groups side by side; what was handled is
     /// deleted in one write at the end.
     async fn route(&self, messages: Vec<QueuedMessage>) {
-        let mut order: Vec<String> = Vec::new();
-        let mut groups: HashMap<String, Vec<QueuedMessage>> = HashMap::new();
-        for m in messages {
-            let group = m.envelope.group.clone().unwrap_or_default();
-            groups
-                .entry(group.clone())
-                .or_insert_with(|| {
-                    order.push(group);
-                    Vec::new()
-                })
-                .push(m);
-        }
-        let lanes = order
+        let lanes = queue::lanes::into_lanes(messages, |m| m.envelope.group.as_deref())
             .into_iter()
-            .filter_map(|g| groups.remove(&g))
             .map(|lane| self.route_group(lane));
         let done: Vec<i64> = futures_util::future::join_all(lanes)
             .await
@@ -274,10 +260,8 @@ impl Engine {
     /// One contact's messages in order; returns those handled. At the first failure the rest
     /// of the group is put back behind it (FIFO).
     async fn route_group(&self, lane: Vec<QueuedMessage>) -> Vec<i64> {
-        let mut done = Vec::new();
-        let mut rest = lane.into_iter();
-        while let Some(m) = rest.next() {
-            let outcome = match serde_json::from_str::<whatsapp::Event>(&m.envelope.body) {
+        let applied = queue::lanes::in_order(&lane, |m| async move {
+            match serde_json::from_str::<whatsapp::Event>(&m.envelope.body) {
                 Err(error) => Err((format!("unreadable event: {error}"), true)),
                 // MEDIA-1: the fetch is queued before the event is applied, so a retried
                 // event queues it again rather than never (the fetcher recognises a repeat).
@@ -290,19 +274,19 @@ impl Engine {
                         .map(drop)
                         .map_err(|e| (e.to_string(), e.is_permanent())),
                 },
-            };
-            if let Err((reason, permanent)) = outcome {
-                self.failed(&m, reason, permanent).await;
-                // The group's later messages wait behind it (FIFO).
-                let held: Vec<i64> = rest.map(|m| m.seq).collect();
-                if let Err(error) = self.queue.release(held).await {
-                    tracing::warn!(%error, "could not put messages back; they return at restart");
-                }
-                return done;
             }
-            done.push(m.seq);
+        })
+        .await;
+        let Err((i, (reason, permanent))) = applied else {
+            return lane.iter().map(|m| m.seq).collect();
+        };
+        self.failed(&lane[i], reason, permanent).await;
+        // The group's later messages wait behind it (FIFO).
+        let held: Vec<i64> = lane[i + 1..].iter().map(|m| m.seq).collect();
+        if let Err(error) = self.queue.release(held).await {
+            tracing::warn!(%error, "could not put messages back; they return at restart");
         }
-        done
+        lane[..i].iter().map(|m| m.seq).collect()
     }
 
     /// Updates and outbound: every message on its own.

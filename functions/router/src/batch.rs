@@ -5,7 +5,6 @@
 
 use crate::router::Router;
 use queue::EventQueue;
-use std::collections::HashMap;
 use store::{AgentStore, ContactStore, QueueStore, SettingsStore};
 use timers::{Clock, TimerPort};
 
@@ -30,24 +29,10 @@ where
     T: TimerPort,
     C: Clock + ?Sized,
 {
-    // Groups in order of first appearance; records within a group in batch order.
-    let mut order: Vec<&str> = Vec::new();
-    let mut groups: HashMap<&str, Vec<&BatchRecord>> = HashMap::new();
-    for record in records {
-        // A record without a group (not from a FIFO queue) is a group of its own.
-        let group = record.group.as_deref().unwrap_or(record.id.as_str());
-        groups
-            .entry(group)
-            .or_insert_with(|| {
-                order.push(group);
-                Vec::new()
-            })
-            .push(record);
-    }
-    let lanes = order.iter().map(|group| {
-        let records = groups.get(group).cloned().unwrap_or_default();
-        apply_group(router, clock, records)
-    });
+    // A record without a group (not from a FIFO queue) is a lane of its own.
+    let lanes = queue::lanes::into_lanes(records, |r| r.group.as_deref())
+        .into_iter()
+        .map(|lane| apply_group(router, clock, lane));
     let failed: Vec<String> = futures_util::future::join_all(lanes)
         .await
         .into_iter()
@@ -72,23 +57,26 @@ where
     T: TimerPort,
     C: Clock + ?Sized,
 {
-    for (i, record) in records.iter().enumerate() {
-        let failed = || records[i..].iter().map(|r| r.id.clone()).collect();
+    let applied = queue::lanes::in_order(&records, |record| async move {
         let event = match serde_json::from_str::<whatsapp::Event>(&record.body) {
             Ok(event) => event,
             Err(error) => {
                 tracing::error!(record = %record.id, %error, "unreadable record: to the dead-letter queue after its retries");
-                return failed();
+                return Err(());
             }
         };
-        if let Err(error) = router.apply(&event, clock.now()).await {
+        router.apply(&event, clock.now()).await.map(drop).map_err(|error| {
             if error.is_permanent() {
                 tracing::error!(record = %record.id, %error, "record cannot be applied: to the dead-letter queue after its retries");
             } else {
                 tracing::warn!(record = %record.id, %error, "record failed: retried with the rest of its group");
             }
-            return failed();
-        }
+        })
+    })
+    .await;
+    match applied {
+        Ok(()) => Vec::new(),
+        // It and every later record of its group are reported failed (FIFO).
+        Err((i, ())) => records[i..].iter().map(|r| r.id.clone()).collect(),
     }
-    Vec::new()
 }

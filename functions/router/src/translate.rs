@@ -99,9 +99,19 @@ pub fn rules_event(
             let referral = m.referral.as_ref().map(|r| Referral {
                 source_type: r.source_type.clone().unwrap_or_else(|| "unknown".into()),
                 source_id: r.source_id.clone(),
+                source_url: r.source_url.clone(),
+                headline: r.headline.clone(),
                 ctwa_clid: r.ctwa_clid.clone(),
             });
             let mut body = serde_json::to_value(&m.content).ok();
+            // WIN-3: the ad or post the message came from is shown with it in the log, as Meta
+            // sent it.
+            if let (Some(referral), Some(serde_json::Value::Object(fields))) =
+                (&m.referral, body.as_mut())
+                && let Ok(value) = serde_json::to_value(referral)
+            {
+                fields.insert("referral".into(), value);
+            }
             // HOOK-6: an impossible stamp of Meta's, replaced by the arrival time at the edge, is
             // shown with the message in the log.
             if let (Some(stamped), Some(serde_json::Value::Object(fields))) =

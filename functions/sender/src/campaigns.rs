@@ -27,9 +27,7 @@ use rules::{
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use store::{
-    CampaignRecord, CampaignRow, CampaignRowData, QueuedSend, SendingStore, Store, bucket_stage,
-};
+use store::{CampaignRecord, CampaignRow, CampaignRowData, QueuedSend, SendingStore, Store};
 
 /// A tick that is this much overdue no longer blocks a new chain (a lost tick is replaced).
 pub const TICK_GRACE: Duration = Duration::minutes(5);
@@ -48,35 +46,9 @@ pub struct LoadedCampaign {
 
 /// The rules' campaign of a stored record, with the store's hopper counters (the truth).
 pub fn campaign_of(record: &CampaignRecord) -> Result<Campaign> {
-    let count = |stage: &str| record.hopper.get(stage).copied().unwrap_or(0).max(0);
-    let mut definition = record.definition.clone();
-    let Some(fields) = definition.as_object_mut() else {
-        return Err(SenderError::Corrupt(format!(
-            "campaign {}: the definition is not an object",
-            record.id
-        )));
-    };
-    fields.insert(
-        "hopper".into(),
-        serde_json::json!({
-            "fresh": count("fresh"),
-            "retry": count("retry"),
-            "pending": count("pending"),
-            "closed": count("closed"),
-        }),
-    );
-    serde_json::from_value(definition)
+    record
+        .campaign()
         .map_err(|e| SenderError::Corrupt(format!("campaign {}: {e}", record.id)))
-}
-
-/// The stored record of a campaign (definition only: the store keeps the counters).
-pub fn record_of(number: &BusinessNumberId, campaign: &Campaign) -> CampaignRecord {
-    CampaignRecord {
-        id: campaign.id.clone(),
-        number: number.clone(),
-        definition: serde_json::to_value(campaign).expect("a campaign always serialises"),
-        hopper: Default::default(),
-    }
 }
 
 /// Stores a campaign and admits its imported contacts as `fresh` rows (CAMP-2; a contact in two
@@ -88,13 +60,15 @@ pub async fn add_campaign<S: Store>(
     contacts: &[ImportedContact],
     now: Timestamp,
 ) -> Result<u32> {
-    store.put_campaign(&record_of(number, campaign)).await?;
+    store
+        .put_campaign(&CampaignRecord::of(number, campaign))
+        .await?;
     let rows = campaign
         .admit(contacts, &BTreeSet::new(), now)
         .map_err(|e| SenderError::Invalid(e.to_string()))?;
     let mut added = 0;
     for contact in rows {
-        let stage = bucket_stage(contact.state().bucket());
+        let stage = contact.state().bucket().name();
         let row = CampaignRow {
             contact: contact.contact.clone(),
             stage: stage.to_owned(),
@@ -109,7 +83,9 @@ pub async fn add_campaign<S: Store>(
             added += 1;
         }
     }
-    store.put_campaign(&record_of(number, campaign)).await?;
+    store
+        .put_campaign(&CampaignRecord::of(number, campaign))
+        .await?;
     Ok(added)
 }
 
@@ -178,7 +154,7 @@ where
             if self
                 .store
                 .put_campaign_if(
-                    &record_of(&read.value.number, &campaign),
+                    &CampaignRecord::of(&read.value.number, &campaign),
                     Some(read.version),
                 )
                 .await?
@@ -218,7 +194,7 @@ where
             };
             let next = CampaignRow {
                 contact: contact.clone(),
-                stage: bucket_stage(data.contact.state().bucket()).to_owned(),
+                stage: data.contact.state().bucket().name().to_owned(),
                 data: row_json(&data),
             };
             if self

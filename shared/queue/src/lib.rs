@@ -13,6 +13,9 @@
 //! - [`OutboundJob`] ([`SendJob`] or [`CampaignTick`]): the body of an outbound-queue message (router, console and campaigns produce
 //!   it; the sender consumes it).
 //!
+//! - [`lanes`]: the FIFO lanes a consumer of the inbound queue applies a batch in (ARCHITECTURE
+//!   invariant 7), for the router Lambda and the local runner alike.
+//!
 //! Bodies are JSON documents (the normalised events); keys are the events' stable keys and become
 //! the FIFO deduplication ids.
 
@@ -21,6 +24,7 @@ use std::future::Future;
 pub mod dead;
 pub mod fetch;
 pub mod job;
+pub mod lanes;
 mod memory;
 pub mod sqs;
 

@@ -166,6 +166,26 @@ pub enum Bucket {
     Closed,
 }
 
+impl Bucket {
+    pub const ALL: [Bucket; 4] = [
+        Bucket::Fresh,
+        Bucket::Retry,
+        Bucket::Pending,
+        Bucket::Closed,
+    ];
+
+    /// The stage name (as serialised): the store's row stages and hopper counter names, the
+    /// console's. The one place these names are written.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::Fresh => "fresh",
+            Bucket::Retry => "retry",
+            Bucket::Pending => "pending",
+            Bucket::Closed => "closed",
+        }
+    }
+}
+
 /// CAMP-2: the hopper's counts. Private counters: only this module's transitions change them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Hopper {
@@ -1220,6 +1240,14 @@ mod tests {
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_unix(1_750_000_000 + s)
+    }
+
+    // CAMP-2: the hopper's stage names are the buckets' serialised names, written once.
+    #[test]
+    fn camp_2_stage_names_are_the_buckets_serialised_names() {
+        for b in Bucket::ALL {
+            assert_eq!(serde_json::to_value(b).unwrap(), b.name());
+        }
     }
 
     fn template() -> Template {

@@ -141,6 +141,40 @@ impl NumberSettings {
     }
 }
 
+/// AUTO-1 and AUTO-2 on Meta's side: what Meta's conversational automation endpoint
+/// (`POST /{phone-number-id}/conversational_automation`) keeps for a WhatsApp number: the ice
+/// breakers customers see when they open the chat, and whether Meta tells us they opened it
+/// (`request_welcome`, which the welcome message answers). Bot commands are not Switchboard's:
+/// they are left out, so Meta keeps whatever was set elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationalAutomation {
+    pub enable_welcome_message: bool,
+    pub prompts: Vec<String>,
+}
+
+impl ConversationalAutomation {
+    /// The number's automation as Meta should hold it; `None` off WhatsApp (no such endpoint).
+    pub fn of(settings: &NumberSettings) -> Option<Self> {
+        (settings.channel == Channel::WhatsApp).then(|| ConversationalAutomation {
+            enable_welcome_message: settings.welcome.is_some(),
+            prompts: settings.ice_breakers.clone(),
+        })
+    }
+
+    /// What a save must push to Meta before it is kept: the new automation when it differs from
+    /// what was saved before (a number never saved had none: nothing set at Meta's either), so
+    /// ice breakers or a welcome reach Meta when first set and on every change, and a save that
+    /// changes neither calls nobody. Clearing them is a change too (Meta drops the prompts).
+    pub fn to_push(before: Option<&NumberSettings>, after: &NumberSettings) -> Option<Self> {
+        let new = Self::of(after)?;
+        let old = match before {
+            Some(b) => Self::of(b),
+            None => Self::of(&NumberSettings::new(after.number.clone())),
+        };
+        (old.as_ref() != Some(&new)).then_some(new)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
     #[error("auto_close_after must be between 1 minute and 72 hours, got {0}")]
@@ -196,6 +230,61 @@ pub fn validate(s: &NumberSettings) -> Result<(), SettingsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // AUTO-1, AUTO-2 (issue 16, case 14): ice breakers and the welcome reach Meta's conversational
+    // automation when first set and on every change; a save that changes neither pushes nothing;
+    // clearing them is pushed; a number off WhatsApp has nothing to push.
+    #[test]
+    fn auto_2_ice_breakers_and_welcome_are_pushed_when_set_and_on_change() {
+        let plain = NumberSettings::new(BusinessNumberId::new("n1").unwrap());
+        assert_eq!(ConversationalAutomation::to_push(None, &plain), None);
+        assert_eq!(
+            ConversationalAutomation::to_push(Some(&plain), &plain),
+            None
+        );
+
+        let mut set = plain.clone();
+        set.ice_breakers = vec!["Where is my order?".into(), "Opening hours".into()];
+        let pushed = ConversationalAutomation {
+            enable_welcome_message: false,
+            prompts: set.ice_breakers.clone(),
+        };
+        assert_eq!(
+            ConversationalAutomation::to_push(None, &set),
+            Some(pushed.clone())
+        );
+        assert_eq!(
+            ConversationalAutomation::to_push(Some(&plain), &set),
+            Some(pushed)
+        );
+        // Another setting changes: nothing to push.
+        let mut other = set.clone();
+        other.auto_close_after = Some(Duration::hours(24));
+        assert_eq!(ConversationalAutomation::to_push(Some(&set), &other), None);
+        // The welcome is set: Meta is asked for `request_welcome`.
+        let mut welcome = set.clone();
+        welcome.welcome = Some(OutboundContent::Text {
+            body: "Welcome!".into(),
+        });
+        assert_eq!(
+            ConversationalAutomation::to_push(Some(&set), &welcome),
+            Some(ConversationalAutomation {
+                enable_welcome_message: true,
+                prompts: set.ice_breakers.clone(),
+            })
+        );
+        // Cleared: pushed, so customers stop seeing them.
+        assert_eq!(
+            ConversationalAutomation::to_push(Some(&welcome), &plain),
+            Some(ConversationalAutomation {
+                enable_welcome_message: false,
+                prompts: Vec::new(),
+            })
+        );
+        let mut telegram = set.clone();
+        telegram.channel = Channel::Telegram;
+        assert_eq!(ConversationalAutomation::to_push(None, &telegram), None);
+    }
 
     #[test]
     fn auto_7_auto_close_range_is_one_minute_to_72_hours() {

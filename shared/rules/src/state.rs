@@ -176,12 +176,17 @@ pub struct Conversation {
     pub referral: Option<Referral>,
 }
 
-/// A click-to-WhatsApp ad or page call-to-action (WIN-3).
+/// A click-to-WhatsApp ad or page call-to-action (WIN-3): what an agent needs to know where the
+/// customer came from (the ad's text and media stay in the message's log entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Referral {
     pub source_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ctwa_clid: Option<String>,
 }

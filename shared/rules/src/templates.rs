@@ -882,8 +882,22 @@ impl TemplateCatalogue {
     }
 
     /// TPL-2: adds a validated template; a 251st name is refused. A new language of an existing
-    /// name does not count as a new name.
+    /// name does not count as a new name. For a number alone; [`TemplateCatalogue::add_in_account`]
+    /// counts the whole account's names.
     pub fn add(&mut self, template: Template, rules: ButtonRules) -> Result<(), TemplateError> {
+        self.add_in_account(template, rules, &BTreeSet::new())
+    }
+
+    /// TPL-2: adds a validated template to this number's catalogue, counting the 250 names over
+    /// the number's WhatsApp Business Account: `others` are the names the account's other numbers
+    /// use. A name already in the account (here or on another number) is no new name, so a
+    /// second number of a full account may still add a language or a name the account has.
+    pub fn add_in_account(
+        &mut self,
+        template: Template,
+        rules: ButtonRules,
+        others: &BTreeSet<TemplateName>,
+    ) -> Result<(), TemplateError> {
         validate(&template, rules)?;
         if self.get(&template.name, &template.language).is_some() {
             return Err(TemplateError::AlreadyExists {
@@ -891,8 +905,9 @@ impl TemplateCatalogue {
                 language: template.language,
             });
         }
-        let new_name = !self.templates.iter().any(|t| t.name == template.name);
-        if new_name && self.name_count() >= MAX_TEMPLATES_PER_ACCOUNT {
+        let mut names: BTreeSet<&TemplateName> = self.templates.iter().map(|t| &t.name).collect();
+        names.extend(others);
+        if !names.contains(&template.name) && names.len() >= MAX_TEMPLATES_PER_ACCOUNT {
             return Err(TemplateError::CatalogueFull(template.name));
         }
         self.templates.push(template);
@@ -1516,6 +1531,49 @@ mod tests {
             catalogue.add(invalid, ButtonRules::Meta),
             Err(TemplateError::Invalid(_))
         ));
+    }
+
+    // TPL-2: the 250 names are the account's, not the number's: a second number of the same
+    // account adds a 251st name only while the account has fewer than 250; a name the account
+    // already has (on the other number) is no new name.
+    #[test]
+    fn tpl_2_the_250_names_are_counted_per_account_across_its_numbers() {
+        let mut first = TemplateCatalogue::default();
+        for i in 0..249 {
+            first
+                .add(approved(&format!("t_{i}")), ButtonRules::Meta)
+                .unwrap();
+        }
+        let others: BTreeSet<TemplateName> =
+            first.templates.iter().map(|t| t.name.clone()).collect();
+        let mut second = TemplateCatalogue::default();
+        // The account's 250th name: accepted on the second number.
+        assert_eq!(
+            second.add_in_account(approved("t_249"), ButtonRules::Meta, &others),
+            Ok(())
+        );
+        // The 251st: refused, though the second number holds a single name.
+        assert_eq!(
+            second.add_in_account(approved("t_250"), ButtonRules::Meta, &others),
+            Err(TemplateError::CatalogueFull(name("t_250")))
+        );
+        assert_eq!(second.name_count(), 1);
+        // A name the account has on the first number, and a new language: no new name.
+        assert_eq!(
+            second.add_in_account(approved("t_7"), ButtonRules::Meta, &others),
+            Ok(())
+        );
+        let mut italian = approved("t_249");
+        italian.language = "it".into();
+        assert_eq!(
+            second.add_in_account(italian, ButtonRules::Meta, &others),
+            Ok(())
+        );
+        // Alone, the second number would have had room: the account is what counts.
+        assert_eq!(
+            second.clone().add(approved("t_250"), ButtonRules::Meta),
+            Ok(())
+        );
     }
 
     // TPL-3: a campaign may use the template only when every variable is mapped.

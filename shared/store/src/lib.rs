@@ -45,6 +45,6 @@ pub use sending::{
     AcceptedSend, BeginCall, CallBegun, CallInProgress, CampaignRowData, CampaignSending,
     LedgerAddition, NumberLink, NumberPacingRecord, PacingWrite, ParkReason, ParkedSend,
     QueuedSend, RecipientRecord, ReportedItem, SendClaimWrite, SendContext, SendContextQuery,
-    SendRecord, SendState, SendingStore, SentMessage, Undeliverable, bucket_stage,
+    SendRecord, SendState, SendingStore, SentMessage, Undeliverable,
 };
 pub use sqlite::{SqliteQueue, SqliteStore};

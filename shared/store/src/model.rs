@@ -2,6 +2,7 @@
 //! `OutreachRecord`, `NumberSettings`, `AgentLoad`, `Template`) are stored as they are; the types
 //! here add what only storage knows (versions, the outbox, pages, delivery bookkeeping).
 
+use rules::campaign::{Bucket, Campaign};
 use rules::outreach::OutreachRecord;
 use rules::{
     AgentId, BusinessNumberId, ContactKey, ContactState, ConversationId, Decision, Duration,
@@ -473,8 +474,9 @@ pub struct LedgerLine {
     pub reported_micros: i64,
 }
 
-/// A campaign: its definition is opaque here (the rules' campaign type is being written), its
-/// hopper counters (contacts per stage) are the store's.
+/// A campaign: its definition is the rules' [`Campaign`] as JSON ([`CampaignRecord::of`],
+/// [`CampaignRecord::campaign`]: the one mapping), its hopper counters (contacts per stage) are
+/// the store's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignRecord {
     pub id: rules::CampaignId,
@@ -484,7 +486,43 @@ pub struct CampaignRecord {
     pub hopper: BTreeMap<String, i64>,
 }
 
-/// One contact of a campaign, at a stage of the hopper (`queued`, `sent`, `answered` …).
+impl CampaignRecord {
+    /// The stored record of a campaign: its definition (the store keeps the counters).
+    pub fn of(number: &BusinessNumberId, campaign: &Campaign) -> Self {
+        CampaignRecord {
+            id: campaign.id.clone(),
+            number: number.clone(),
+            definition: serde_json::to_value(campaign).expect("a campaign always serialises"),
+            hopper: BTreeMap::new(),
+        }
+    }
+
+    /// Replaces the definition with `campaign`'s (the counters stay the store's).
+    pub fn set_campaign(&mut self, campaign: &Campaign) {
+        self.definition = serde_json::to_value(campaign).expect("a campaign always serialises");
+    }
+
+    /// The store's count of contacts at a stage (CAMP-2).
+    pub fn count(&self, stage: Bucket) -> i64 {
+        self.hopper.get(stage.name()).copied().unwrap_or(0).max(0)
+    }
+
+    /// The rules' campaign, with the store's counters as its hopper: they are the hopper's truth
+    /// (they move atomically with the rows).
+    pub fn campaign(&self) -> Result<Campaign, serde_json::Error> {
+        let mut definition = self.definition.clone();
+        if let Some(fields) = definition.as_object_mut() {
+            let hopper: serde_json::Map<String, serde_json::Value> = Bucket::ALL
+                .into_iter()
+                .map(|b| (b.name().to_owned(), self.count(b).into()))
+                .collect();
+            fields.insert("hopper".into(), hopper.into());
+        }
+        serde_json::from_value(definition)
+    }
+}
+
+/// One contact of a campaign, at a stage of the hopper ([`Bucket::name`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignRow {
     pub contact: ContactKey,

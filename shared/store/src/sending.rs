@@ -34,7 +34,7 @@
 use crate::Result;
 use crate::model::{CampaignRow, NewOutreach, Versioned};
 use rules::billing::{ChargePrediction, ReportedPricing};
-use rules::campaign::{Bucket, CampaignContact};
+use rules::campaign::CampaignContact;
 use rules::pacing::{NumberPacing, PacingSettings, RecipientPace};
 use rules::templates::Template;
 use rules::{
@@ -343,6 +343,12 @@ pub struct NumberLink {
     pub display_phone_number: Option<String>,
 }
 
+/// The account a business number belongs to (stored beside the number's settings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberAccount {
+    pub waba: String,
+}
+
 /// Where a campaign's sending stands: the position of the hopper scan and the tick chain
 /// (one chain of ticks per campaign; a tick that is not the chain's next one is stale).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -360,7 +366,7 @@ pub struct CampaignSending {
 
 /// A campaign row's data (`CampaignRow::data`): the rules' [`CampaignContact`] (state, attempts,
 /// history) and the sender's bookkeeping. The row's stage is the contact's bucket
-/// ([`bucket_stage`]); the store's hopper counters are kept per stage.
+/// ([`rules::campaign::Bucket::name`]); the store's hopper counters are kept per stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignRowData {
     #[serde(flatten)]
@@ -380,16 +386,6 @@ pub struct CampaignRowData {
 pub struct QueuedSend {
     pub key: String,
     pub at: Timestamp,
-}
-
-/// The stage name of a bucket (CAMP-2): the store's hopper counter names.
-pub fn bucket_stage(bucket: Bucket) -> &'static str {
-    match bucket {
-        Bucket::Fresh => "fresh",
-        Bucket::Retry => "retry",
-        Bucket::Pending => "pending",
-        Bucket::Closed => "closed",
-    }
 }
 
 /// The item of [`SendingStore::link_campaign`].
@@ -494,6 +490,13 @@ pub trait SendingStore: Send + Sync {
 
     fn account_numbers(&self, waba: &str) -> impl Future<Output = Result<Vec<NumberLink>>> + Send;
 
+    /// The WhatsApp Business Account `number` was last linked to (TPL-2 counts template names
+    /// per account). `None`: never linked.
+    fn number_account(
+        &self,
+        number: &BusinessNumberId,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+
     /// Records that the campaign sends from `number` (idempotent).
     fn link_campaign(
         &self,
@@ -539,6 +542,7 @@ pub mod keys {
     pub const RECIPIENT_SK: &str = "P#PACE";
     pub const NUMBER_CAMPAIGN_PREFIX: &str = "K#";
     pub const CAMPAIGN_SENDING_SK: &str = "SENDING";
+    pub const NUMBER_ACCOUNT_SK: &str = "ACCOUNT";
 
     fn key(pk: String, sk: impl Into<String>) -> Key {
         Key { pk, sk: sk.into() }
@@ -583,6 +587,12 @@ pub mod keys {
 
     pub fn account_number(waba: &str, number: &BusinessNumberId) -> Key {
         key(account_pk(waba), number.as_str())
+    }
+
+    /// Beside the number's settings: the account it belongs to (the way back from
+    /// [`account_number`]).
+    pub fn number_account(number: &BusinessNumberId) -> Key {
+        key(format!("N#{number}"), NUMBER_ACCOUNT_SK)
     }
 
     pub fn number_campaign(number: &BusinessNumberId, campaign: &CampaignId) -> Key {

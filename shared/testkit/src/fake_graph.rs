@@ -5,6 +5,8 @@
 //!   messages:[{id}]}` with a `wamid.…` unique per request (templates also get
 //!   `message_status: "accepted"`);
 //! - `POST /{version}/{waba_id}/message_templates` → `{id, status: "PENDING", category}`;
+//! - `POST /{version}/{phone_number_id}/conversational_automation` → `{success: true}` (at most
+//!   3 `prompts` of at most 80 characters, as Meta's v23 specification says; more is code 100);
 //! - `Authorization: Bearer <token>` is checked first ([`FAKE_TOKEN`] unless configured): a wrong
 //!   or missing token answers 401 with Meta's envelope, code 190;
 //! - a body that is not JSON, or lacks what Meta requires (`messaging_product: "whatsapp"`, `to`,
@@ -321,6 +323,8 @@ pub enum Outcome {
     TemplateCreated {
         id: String,
     },
+    /// A number's conversational automation set.
+    AutomationSet,
     /// An error answer; `code` is Meta's when the answer carried the envelope.
     Refused {
         http_status: u16,
@@ -608,7 +612,12 @@ fn decide(
         [version, node, edge] if version.starts_with('v') && !node.is_empty() => (node, edge),
         _ => ("", ""),
     };
-    if method != "POST" || !matches!(edge, "messages" | "message_templates") {
+    if method != "POST"
+        || !matches!(
+            edge,
+            "messages" | "message_templates" | "conversational_automation"
+        )
+    {
         return refuse(
             400,
             100,
@@ -620,10 +629,10 @@ fn decide(
             trace,
         );
     }
-    let problem = if edge == "messages" {
-        message_problem(body)
-    } else {
-        template_problem(body)
+    let problem = match edge {
+        "messages" => message_problem(body),
+        "message_templates" => template_problem(body),
+        _ => automation_problem(body),
     };
     if let Some(problem) = problem {
         return refuse(400, 100, None, None, &format!("(#100) {problem}"), trace);
@@ -669,6 +678,12 @@ fn decide(
         None => {}
     }
 
+    if edge == "conversational_automation" {
+        return (
+            Reply::Json(200, json!({ "success": true })),
+            Outcome::AutomationSet,
+        );
+    }
     if edge == "messages" {
         let to = body["to"].as_str().unwrap_or_default();
         let wamid = format!("wamid.FAKE{}x{n:08}", state.port);
@@ -713,6 +728,32 @@ fn message_problem(body: &Value) -> Option<String> {
         return Some(
             "The parameters template.name and template.language.code are required.".into(),
         );
+    }
+    None
+}
+
+/// Meta's limits on conversational automation (`ConversationalAutomationRequest` in its v23
+/// specification): at most 3 prompts of at most 80 characters; a boolean welcome flag.
+fn automation_problem(body: &Value) -> Option<String> {
+    if !body.is_object() {
+        return Some("The request body is not a JSON object".into());
+    }
+    if !(body["enable_welcome_message"].is_null() || body["enable_welcome_message"].is_boolean()) {
+        return Some("The parameter enable_welcome_message must be a boolean.".into());
+    }
+    let prompts = match &body["prompts"] {
+        Value::Null => return None,
+        Value::Array(prompts) => prompts,
+        _ => return Some("The parameter prompts must be an array.".into()),
+    };
+    if prompts.len() > 3 {
+        return Some("Too many prompts provided. Maximum allowed is 3".into());
+    }
+    if prompts
+        .iter()
+        .any(|p| p.as_str().is_none_or(|p| p.chars().count() > 80))
+    {
+        return Some("Prompt text exceeds maximum length of 80 characters".into());
     }
     None
 }

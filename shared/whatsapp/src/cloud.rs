@@ -2,7 +2,8 @@
 //!
 //! - `POST {graph_url}/{version}/{phone_number_id}/messages` ([`CloudClient::send_message`]) and
 //!   `POST {graph_url}/{version}/{waba_id}/message_templates` ([`CloudClient::create_template`]),
-//!   with `Authorization: Bearer <access token>`.
+//!   `POST {graph_url}/{version}/{phone_number_id}/conversational_automation`
+//!   ([`CloudClient::set_conversational_automation`]), with `Authorization: Bearer <access token>`.
 //! - TLS is rustls with the webpki roots compiled in: nothing reads the system's certificate store,
 //!   which keeps a Lambda's cold start short. `http://` base URLs work too (tests use a loopback
 //!   server). HTTP/1.1 with keep-alive: one [`CloudClient`] (cheap to clone) reuses its
@@ -339,6 +340,40 @@ impl CloudClient {
             status: created.status,
             category: created.category,
         })
+    }
+
+    /// Sets the number's conversational automation (`POST /{phone_number_id}/
+    /// conversational_automation`: ice breakers as `prompts`, `enable_welcome_message`). Meta
+    /// answers `{"success": true}`; anything else is a failure.
+    pub async fn set_conversational_automation(
+        &self,
+        phone_number_id: &str,
+        body: &Value,
+    ) -> Result<(), CloudError> {
+        let answer = self
+            .post(
+                path_id("phone_number_id", phone_number_id)?,
+                "conversational_automation",
+                body,
+            )
+            .await
+            .inspect_err(|e| log_failure("set_conversational_automation", phone_number_id, e))?;
+        #[derive(Deserialize)]
+        struct Done {
+            success: bool,
+        }
+        match serde_json::from_slice::<Done>(&answer) {
+            Ok(Done { success: true }) => {
+                tracing::info!(phone_number_id, "conversational automation set");
+                Ok(())
+            }
+            Ok(Done { success: false }) => Err(CloudError::Decode {
+                reason: "conversational automation answered success: false".into(),
+            }),
+            Err(e) => Err(CloudError::Decode {
+                reason: format!("conversational automation answer: {e}"),
+            }),
+        }
     }
 
     /// POSTs `body` to `{base}/{id}/{edge}`; the 2xx answer's bytes, or the failure.

@@ -100,14 +100,7 @@ pub async fn seed_004_welcome_queue_reminder_auto_close_csat<D: Deployment>(d: &
             .any(|s| s == "You are number 1 in the queue."),
         "AUTO-4 queue message with the position: {second_shown:?}"
     );
-    let queue = ok(
-        d,
-        "GET",
-        &number_path("/conversations?scope=queue"),
-        ANA,
-        None,
-    )
-    .await;
+    let queue = queue_list(d).await;
     let queued: Vec<&str> = queue["items"]
         .as_array()
         .map(|a| a.iter().filter_map(|i| i["contact"].as_str()).collect())

@@ -7,6 +7,7 @@
 mod automation;
 mod campaign;
 mod media;
+mod console_views;
 mod outreach;
 mod reopen;
 mod window;
@@ -14,6 +15,10 @@ mod window;
 pub use automation::seed_004_welcome_queue_reminder_auto_close_csat;
 pub use campaign::seed_002_campaign_answers_in_time_late_and_free_text;
 pub use media::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted;
+pub use console_views::{
+    auto_4_contact_shows_its_current_queue_position, tpl_2_template_names_are_counted_per_account,
+    win_3_referral_shown_on_contact_conversation_and_log,
+};
 pub use outreach::seed_000_outreach_expired_and_active_interactions;
 pub use reopen::seed_001_agent_reopens_a_closed_conversation;
 pub use window::seed_003_window_open_free_form_closed_template;
@@ -266,6 +271,18 @@ pub fn last_template_to<D: Deployment>(d: &D, to: &str) -> (String, Vec<String>)
 /// One contact as the console shows it.
 pub async fn detail<D: Deployment>(d: &D, contact: &str) -> Value {
     ok(d, "GET", &contact_path(contact, ""), ADMIN, None).await
+}
+
+/// The number's queue as an agent sees it (AUTO-4: in order, with positions).
+pub async fn queue_list<D: Deployment>(d: &D) -> Value {
+    ok(
+        d,
+        "GET",
+        &number_path("/conversations?scope=queue"),
+        ANA,
+        None,
+    )
+    .await
 }
 
 /// The contact's message log, newest first (all pages).

@@ -22,20 +22,10 @@ use rules::campaign::{
 };
 use rules::{BusinessNumberId, CampaignId, ContactKey, Duration, TemplateName, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use store::{CampaignRecord, CampaignRow, CampaignStore, SendingStore, TemplateStore};
 use utoipa::{IntoParams, ToSchema};
-
-/// A hopper bucket's stage name in the store.
-pub fn stage(bucket: Bucket) -> &'static str {
-    match bucket {
-        Bucket::Fresh => "fresh",
-        Bucket::Retry => "retry",
-        Bucket::Pending => "pending",
-        Bucket::Closed => "closed",
-    }
-}
 
 /// CAMP-2: the hopper's counts (they add up to `total`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -73,21 +63,13 @@ pub struct CampaignView {
 }
 
 fn view(record: &CampaignRecord, version: u64, c: &Campaign) -> CampaignView {
-    let count = |b: Bucket| record.hopper.get(stage(b)).copied().unwrap_or(0);
+    let count = |b: Bucket| record.count(b);
     let hopper = HopperView {
         fresh: count(Bucket::Fresh),
         retry: count(Bucket::Retry),
         pending: count(Bucket::Pending),
         closed: count(Bucket::Closed),
-        total: [
-            Bucket::Fresh,
-            Bucket::Retry,
-            Bucket::Pending,
-            Bucket::Closed,
-        ]
-        .into_iter()
-        .map(count)
-        .sum(),
+        total: Bucket::ALL.into_iter().map(count).sum(),
     };
     let s = &c.settings;
     CampaignView {
@@ -169,7 +151,7 @@ async fn load<D: Deps>(d: &D, number: &BusinessNumberId, id: &str) -> ApiResult<
         .filter(|r| &r.value.number == number)
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id} on number {number}")))?;
     let (record, version) = (read.value, read.version);
-    let campaign = load_record(record.clone()).map_err(|e| {
+    let campaign = record.campaign().map_err(|e| {
         tracing::error!(campaign = %id, error = %e, "campaign definition unreadable");
         ApiError::internal("the campaign's stored definition cannot be read")
     })?;
@@ -178,25 +160,6 @@ async fn load<D: Deps>(d: &D, number: &BusinessNumberId, id: &str) -> ApiResult<
         version,
         campaign,
     })
-}
-
-/// The rules' campaign from a stored record, with the store's counters as its hopper (they are
-/// the hopper's truth: they move atomically with the rows).
-fn load_record(record: CampaignRecord) -> Result<Campaign, serde_json::Error> {
-    let mut definition = record.definition;
-    if let Some(fields) = definition.as_object_mut() {
-        let count = |stage: &str| record.hopper.get(stage).copied().unwrap_or(0).max(0);
-        fields.insert(
-            "hopper".into(),
-            serde_json::json!({
-                "fresh": count("fresh"),
-                "retry": count("retry"),
-                "pending": count("pending"),
-                "closed": count("closed"),
-            }),
-        );
-    }
-    serde_json::from_value(definition)
 }
 
 fn stale(id: &CampaignId, detail: impl std::fmt::Display) -> ApiError {
@@ -220,8 +183,7 @@ fn check_version(loaded: &Loaded, expected: Option<u64>) -> ApiResult<()> {
 /// Writes the definition, conditional on the version read. `Ok(false)`: someone (the sender, another
 /// admin) wrote it since.
 async fn save<D: Deps>(d: &D, loaded: &mut Loaded) -> ApiResult<bool> {
-    loaded.record.definition = serde_json::to_value(&loaded.campaign)
-        .map_err(|e| ApiError::internal(format!("campaign cannot be serialised: {e}")))?;
+    loaded.record.set_campaign(&loaded.campaign);
     let Some(version) = d
         .store()
         .put_campaign_if(&loaded.record, Some(loaded.version))
@@ -357,13 +319,7 @@ pub async fn create_campaign<D: Deps>(
         handoff: n.handoff.unwrap_or_default(),
     };
     let campaign = Campaign::new(id.clone(), settings).map_err(campaign_error)?;
-    let record = CampaignRecord {
-        id: id.clone(),
-        number: number.clone(),
-        definition: serde_json::to_value(&campaign)
-            .map_err(|e| ApiError::internal(format!("campaign cannot be serialised: {e}")))?,
-        hopper: BTreeMap::new(),
-    };
+    let record = CampaignRecord::of(&number, &campaign);
     // Created only if absent: two creates with one id make one campaign.
     let Some(version) = d.store().put_campaign_if(&record, None).await? else {
         return Err(ApiError::conflict(
@@ -502,7 +458,7 @@ pub async fn upload_list<D: Deps>(
             .map_err(|e| ApiError::internal(format!("row cannot be serialised: {e}")))?;
         let stored = CampaignRow {
             contact: row.contact.clone(),
-            stage: stage(row.state().bucket()).to_owned(),
+            stage: row.state().bucket().name().to_owned(),
             data,
         };
         if d.store()
@@ -663,7 +619,7 @@ pub async fn retry_campaign<D: Deps>(
         for row in page
             .items
             .into_iter()
-            .filter(|r| r.stage == stage(Bucket::Retry))
+            .filter(|r| r.stage == Bucket::Retry.name())
         {
             let original = row.data;
             let mut contact: CampaignContact = match serde_json::from_value(original.clone()) {
@@ -682,12 +638,12 @@ pub async fn retry_campaign<D: Deps>(
             }
             let moved = CampaignRow {
                 contact: contact.contact.clone(),
-                stage: stage(contact.state().bucket()).to_owned(),
+                stage: contact.state().bucket().name().to_owned(),
                 data: merge_row(original, &contact),
             };
             // Conditional on the row still being in `retry`: the sender may have moved it.
             if d.store()
-                .move_campaign_row(&loaded.campaign.id, stage(Bucket::Retry), &moved)
+                .move_campaign_row(&loaded.campaign.id, Bucket::Retry.name(), &moved)
                 .await?
             {
                 retried += 1;
@@ -751,7 +707,7 @@ pub async fn list_campaigns<D: Deps>(
         if let Some(read) = d.store().versioned_campaign(id).await?
             && read.value.number == number
         {
-            match load_record(read.value.clone()) {
+            match read.value.campaign() {
                 Ok(campaign) => items.push(view(&read.value, read.version, &campaign)),
                 Err(e) => {
                     // One unreadable campaign does not hide the others; it is logged.

@@ -440,13 +440,35 @@ pub struct ConversationView {
     pub referral: Option<ReferralView>,
 }
 
-/// Where a conversation came from (Meta's `referral`).
+/// Where a conversation came from (Meta's `referral`, WIN-3).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReferralView {
     /// `ad`, `post`, … as Meta says.
     pub source_type: String,
+    /// The ad's or post's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<String>,
+    /// The link the customer followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_url: Option<String>,
+    /// The ad's headline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<String>,
+    /// The click-to-WhatsApp click id (for the advertiser's conversion reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctwa_clid: Option<String>,
+}
+
+impl From<&rules::state::Referral> for ReferralView {
+    fn from(r: &rules::state::Referral) -> Self {
+        ReferralView {
+            source_type: r.source_type.clone(),
+            source_id: r.source_id.clone(),
+            source_url: r.source_url.clone(),
+            headline: r.headline.clone(),
+            ctwa_clid: r.ctwa_clid.clone(),
+        }
+    }
 }
 
 /// WIN-4: the window check of seed 003, with what may be sent now.
@@ -573,6 +595,11 @@ pub struct ContactDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_closed_at: Option<i64>,
     pub window: WindowView,
+    /// WIN-3: the click-to-WhatsApp ad or page call-to-action the contact came from, as kept on
+    /// its current conversation (the free entry point window it makes the contact eligible for
+    /// is in `window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<ReferralView>,
 }
 
 /// A contact as the console sees it: its state (if it ever had one) and its profile.
@@ -651,10 +678,7 @@ pub(crate) fn detail(c: &Contact, now: Timestamp) -> ContactDetail {
             .into(),
             last_customer_at: conv.last_customer_at.map(Timestamp::unix),
             last_agent_at: conv.last_agent_at.map(Timestamp::unix),
-            referral: conv.referral.as_ref().map(|r| ReferralView {
-                source_type: r.source_type.clone(),
-                source_id: r.source_id.clone(),
-            }),
+            referral: conv.referral.as_ref().map(ReferralView::from),
         }
     });
     ContactDetail {
@@ -667,6 +691,11 @@ pub(crate) fn detail(c: &Contact, now: Timestamp) -> ContactDetail {
         conversation,
         last_closed_at: state.last_closed.as_ref().map(|l| l.closed_at.unix()),
         window: window_view(&state, now),
+        referral: state
+            .conversation
+            .as_ref()
+            .and_then(|conv| conv.referral.as_ref())
+            .map(ReferralView::from),
     }
 }
 
@@ -693,7 +722,35 @@ pub async fn get_contact<D: Deps>(
     PathParams((number, contact)): PathParams<(String, String)>,
 ) -> ApiResult<Response> {
     let c = load_contact(d.as_ref(), &number, &contact).await?;
-    Ok(with_etag(detail(&c, d.now())))
+    let mut shown = detail(&c, d.now());
+    queue_position_now(d.as_ref(), &c, &mut shown).await?;
+    Ok(with_etag(shown))
+}
+
+/// AUTO-4: a queued conversation shows where it stands in the queue now (as the queue list
+/// does), not the position it joined with (the state's, which the queue moving ahead leaves
+/// behind). One read, only for a conversation that waits.
+async fn queue_position_now<D: Deps>(
+    d: &D,
+    c: &Contact,
+    shown: &mut ContactDetail,
+) -> ApiResult<()> {
+    let waiting = c
+        .state()
+        .and_then(|s| s.conversation.as_ref())
+        .filter(|conv| {
+            matches!(
+                conv.handler,
+                Handler::Unassigned {
+                    position: Some(_),
+                    ..
+                }
+            )
+        });
+    if let (Some(conv), Some(view)) = (waiting, shown.conversation.as_mut()) {
+        view.queue_position = d.store().queue_position(&c.number, &conv.id).await?;
+    }
+    Ok(())
 }
 
 /// Creates the contact or sets its profile (agents: on contacts they may act on).
@@ -724,7 +781,9 @@ pub async fn put_contact<D: Deps>(
         state: loaded.state,
         profile,
     };
-    Ok(with_etag(detail(&c, now)))
+    let mut shown = detail(&c, now);
+    queue_position_now(d.as_ref(), &c, &mut shown).await?;
+    Ok(with_etag(shown))
 }
 
 /// WIN-4: the customer service window check (seed 003), with what an agent may send now.

@@ -11,12 +11,13 @@ use crate::Deps;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldProblem};
 use crate::extract::{JsonBody, PathParams};
+use crate::submitter::{SubmitError, TemplateSubmitter};
 use axum::Json;
 use axum::extract::State;
 use rules::pacing::{
     MAX_PER_SECOND, MessagingLimit, PacingError, PacingSettings, PairPace, Throughput,
 };
-use rules::settings::SettingsError;
+use rules::settings::{ConversationalAutomation, SettingsError};
 use rules::templates::{IceBreakerError, IceBreakers};
 use rules::{NumberSettings, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -66,11 +67,18 @@ fn ice_breaker_field(e: &IceBreakerError) -> String {
 
 /// Saves the number's settings (admin). Bounds: auto-close 1 minute to 72 hours (AUTO-7); at most
 /// 4 ice breakers of at most 80 characters, no emoji (AUTO-2); outreach expiry 1 to 365 days.
+/// When the ice breakers or the welcome change, they are set at Meta first
+/// (`conversational_automation`): Meta's refusal answers 422 `meta_refused`, an outage 502, and
+/// then nothing is saved.
 #[utoipa::path(
     put, path = "/v1/numbers/{number}/settings", tag = "numbers",
     params(("number" = String, Path, description = "Business number")),
     request_body(content = Object, description = "NumberSettings (see GET); `number` may be left out"),
-    responses((status = 200, description = "The saved settings", body = Object), Errors)
+    responses(
+        (status = 200, description = "The saved settings", body = Object),
+        (status = 502, description = "The Graph API failed (ice breakers, welcome)", body = crate::error::ErrorBody),
+        Errors
+    )
 )]
 pub async fn put_settings<D: Deps>(
     State(d): State<Arc<D>>,
@@ -117,6 +125,25 @@ pub async fn put_settings<D: Deps>(
             .collect::<Vec<_>>()
             .join("; ");
         return Err(ApiError::invalid_fields(summary, fields));
+    }
+    // AUTO-1/AUTO-2: customers see the ice breakers (and Meta announces them opening the chat)
+    // only once Meta has them: pushed first, so a refusal or an outage is the answer and nothing
+    // is saved that customers would never see (saving again pushes again).
+    let before = d.store().settings(&number).await?;
+    if let Some(automation) = ConversationalAutomation::to_push(before.as_ref(), &settings) {
+        d.submitter()
+            .set_conversational_automation(number.as_str(), &automation)
+            .await
+            .map_err(|e| match e {
+                SubmitError::Refused { .. } => ApiError::refused(
+                    "meta_refused",
+                    format!("ice breakers and welcome not set at Meta, settings not saved: {e}"),
+                ),
+                SubmitError::Unavailable(_) => ApiError::bad_gateway(format!(
+                    "ice breakers and welcome not set at Meta, settings not saved: {e}"
+                )),
+            })?;
+        tracing::info!(number = %settings.number, "conversational automation set at Meta");
     }
     d.store().put_settings(&settings).await?;
     tracing::info!(number = %settings.number, "settings saved");

@@ -18,7 +18,7 @@ use rules::templates::{
 use rules::{BusinessNumberId, TemplateName};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use store::{NumberLink, SendingStore, TemplateStore};
 use utoipa::ToSchema;
@@ -239,6 +239,26 @@ fn template_error(e: TemplateError) -> ApiError {
     }
 }
 
+/// TPL-2: the template names of the other numbers of `number`'s WhatsApp Business Account (none
+/// while the number is linked to no account: a template submission, a webhook or the desk file
+/// links it).
+async fn account_names<D: Deps>(
+    d: &D,
+    number: &BusinessNumberId,
+) -> ApiResult<BTreeSet<TemplateName>> {
+    let mut names = BTreeSet::new();
+    let Some(waba) = d.store().number_account(number).await? else {
+        return Ok(names);
+    };
+    for link in d.store().account_numbers(&waba).await? {
+        if &link.number != number {
+            let templates = d.store().templates(&link.number).await?;
+            names.extend(templates.into_iter().map(|t| t.name));
+        }
+    }
+    Ok(names)
+}
+
 /// The number's catalogue with status and quality (TPL-1, TPL-4).
 #[utoipa::path(
     get, path = "/v1/numbers/{number}/templates", tag = "templates",
@@ -284,8 +304,13 @@ pub async fn create_template<D: Deps>(
     let mut catalogue = TemplateCatalogue {
         templates: d.store().templates(&number).await?,
     };
+    let others = account_names(d.as_ref(), &number).await?;
     catalogue
-        .add(template.clone(), t.button_rules.unwrap_or_default())
+        .add_in_account(
+            template.clone(),
+            t.button_rules.unwrap_or_default(),
+            &others,
+        )
         .map_err(template_error)?;
     d.store().put_template(&number, &template).await?;
     tracing::info!(number = %number, template = %template.name, "template created");

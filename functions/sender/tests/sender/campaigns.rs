@@ -48,7 +48,7 @@ async fn rows(w: &World, id: &CampaignId) -> BTreeMap<ContactKey, CampaignRowDat
             let data: CampaignRowData = serde_json::from_value(row.data).unwrap();
             assert_eq!(
                 row.stage,
-                store::bucket_stage(data.contact.state().bucket()),
+                data.contact.state().bucket().name(),
                 "stage follows the bucket"
             );
             out.insert(row.contact, data);
@@ -268,7 +268,7 @@ async fn camp_10_a_stopped_campaign_sends_nothing_more() {
     let mut c = campaign_of(&record).unwrap();
     c.stop(StopReason::ByUser { by: None }).unwrap();
     w.store
-        .put_campaign(&sender::campaigns::record_of(&number(), &c))
+        .put_campaign(&store::CampaignRecord::of(&number(), &c))
         .await
         .unwrap();
     let outcomes = w.drain(20).await;

@@ -4,9 +4,10 @@
 use super::*;
 use crate::sending::keys as skeys;
 use crate::sending::{
-    AcceptedSend, BeginCall, CallBegun, CampaignSending, LedgerAddition, NumberCampaignItem,
-    NumberLink, NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord,
-    ReportedItem, SendContext, SendContextQuery, SendRecord, SendingStore, SentMessage,
+    AcceptedSend, BeginCall, CallBegun, CampaignSending, LedgerAddition, NumberAccount,
+    NumberCampaignItem, NumberLink, NumberPacingRecord, PacingWrite, ParkReason, ParkedSend,
+    RecipientRecord, ReportedItem, SendContext, SendContextQuery, SendRecord, SendingStore,
+    SentMessage,
 };
 use rules::ContactState;
 use rules::billing::ReportedPricing;
@@ -531,26 +532,51 @@ impl SendingStore for DynamoStore {
     }
 
     async fn link_number(&self, waba: &str, link: &NumberLink) -> Result<()> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(self.table.as_ref())
-            .set_key(Some(key_item(&skeys::account_number(waba, &link.number))))
-            .expression_attribute_names("#n", "number")
-            .expression_attribute_values(":n", s(link.number.as_str()));
+        let mut names = names(&[("#n", "number")]);
+        let mut values = values(vec![(":n", s(link.number.as_str()))]);
         // A link that learnt the display number keeps it.
-        update = match &link.display_phone_number {
-            Some(display) => update
-                .update_expression("SET #n = :n, #d = :d")
-                .expression_attribute_names("#d", "display_phone_number")
-                .expression_attribute_values(":d", s(display)),
-            None => update.update_expression("SET #n = :n"),
+        let expression = match &link.display_phone_number {
+            Some(display) => {
+                names.insert("#d".into(), "display_phone_number".into());
+                values.insert(":d".into(), s(display));
+                "SET #n = :n, #d = :d"
+            }
+            None => "SET #n = :n",
         };
-        update
-            .send()
-            .await
-            .map_err(|e| sdk_error("link_number", e))?;
-        Ok(())
+        // The link and the way back from the number (TPL-2), in one call.
+        let items = vec![
+            self.update_op(
+                &skeys::account_number(waba, &link.number),
+                expression.to_owned(),
+                None,
+                names,
+                values,
+            )?,
+            self.put_op(
+                item_of(
+                    &skeys::number_account(&link.number),
+                    &NumberAccount {
+                        waba: waba.to_owned(),
+                    },
+                )?,
+                None,
+            )?,
+        ];
+        self.transact("link_number", items)
+            .await?
+            .map_err(|codes| StoreError::Backend {
+                operation: "link_number",
+                message: format!("cancelled: {codes:?}"),
+            })
+    }
+
+    async fn number_account(&self, number: &BusinessNumberId) -> Result<Option<String>> {
+        Ok(self
+            .get("number_account", &skeys::number_account(number))
+            .await?
+            .map(parse::<NumberAccount>)
+            .transpose()?
+            .map(|a| a.waba))
     }
 
     async fn account_numbers(&self, waba: &str) -> Result<Vec<NumberLink>> {

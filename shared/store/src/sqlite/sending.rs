@@ -4,9 +4,10 @@
 use super::*;
 use crate::sending::keys as skeys;
 use crate::sending::{
-    AcceptedSend, BeginCall, CallBegun, CampaignSending, LedgerAddition, NumberCampaignItem,
-    NumberLink, NumberPacingRecord, PacingWrite, ParkReason, ParkedSend, RecipientRecord,
-    ReportedItem, SendContext, SendContextQuery, SendRecord, SendingStore, SentMessage,
+    AcceptedSend, BeginCall, CallBegun, CampaignSending, LedgerAddition, NumberAccount,
+    NumberCampaignItem, NumberLink, NumberPacingRecord, PacingWrite, ParkReason, ParkedSend,
+    RecipientRecord, ReportedItem, SendContext, SendContextQuery, SendRecord, SendingStore,
+    SentMessage,
 };
 use rules::ContactState;
 use rules::billing::ReportedPricing;
@@ -418,6 +419,8 @@ impl SendingStore for SqliteStore {
 
     async fn link_number(&self, waba: &str, link: &NumberLink) -> Result<()> {
         let key = skeys::account_number(waba, &link.number);
+        let back = skeys::number_account(&link.number);
+        let waba = waba.to_owned();
         let link = link.clone();
         self.run("link_number", move |c| {
             let known = get_item::<NumberLink>(c, &key)?;
@@ -429,7 +432,17 @@ impl SendingStore for SqliteStore {
             {
                 put_item(c, &key, &link, None)?;
             }
+            // The way back from the number (TPL-2).
+            put_item(c, &back, &NumberAccount { waba }, None)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn number_account(&self, number: &BusinessNumberId) -> Result<Option<String>> {
+        let key = skeys::number_account(number);
+        self.read("number_account", move |c| {
+            Ok(get_item::<NumberAccount>(c, &key)?.map(|a| a.waba))
         })
         .await
     }

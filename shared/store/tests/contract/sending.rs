@@ -359,6 +359,13 @@ pub async fn directory_of_accounts_and_campaigns<S: SendingStore + Store>(store:
     );
     assert_eq!(links[1].number, other);
     assert!(store.account_numbers("waba-2").await.unwrap().is_empty());
+    // TPL-2: each number knows its account (the template names are counted per account).
+    assert_eq!(
+        store.number_account(&other).await.unwrap().as_deref(),
+        Some("waba-1")
+    );
+    let unlinked = BusinessNumberId::new("200000000000003").unwrap();
+    assert_eq!(store.number_account(&unlinked).await.unwrap(), None);
 
     let spring = CampaignId::new("spring").unwrap();
     let autumn = CampaignId::new("autumn").unwrap();
