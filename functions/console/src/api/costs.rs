@@ -69,24 +69,8 @@ pub struct CostReport {
 
 /// Parses `YYYY-MM-DD` as a real calendar date.
 pub fn parse_date(field: &str, text: &str) -> ApiResult<Date> {
-    let bad = || ApiError::invalid(field, format!("{text:?} is not a date YYYY-MM-DD"));
-    let mut parts = text.trim().splitn(3, '-');
-    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return Err(bad());
-    }
-    let date = Date::new(
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    // Round trip through the day number: 2025-02-30 does not survive it.
-    if date.year < 1970 || Date::from_day_number(date.day_number()) != date {
-        return Err(bad());
-    }
-    Ok(date)
+    Date::parse(text)
+        .ok_or_else(|| ApiError::invalid(field, format!("{text:?} is not a date YYYY-MM-DD")))
 }
 
 /// BILL-3: predicted against reported cost per category and day (admin).
