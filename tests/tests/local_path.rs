@@ -42,3 +42,10 @@ async fn tpl_4_approval_of_a_template_submitted_on_a_fresh_number_is_applied() {
     let d = LocalPath::start().await;
     stories::tpl_4_approval_on_a_fresh_number(&d).await;
 }
+
+/// BILL-6 on the local runner (see the story).
+#[tokio::test]
+async fn bill_6_rates_and_charged_or_free_lines() {
+    let d = LocalPath::start().await;
+    stories::bill_6_rates_and_charged_or_free_lines(&d).await;
+}

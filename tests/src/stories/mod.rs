@@ -5,12 +5,14 @@
 //! fake Graph API's request log. Each story's doc names the SPEC rules it proves.
 
 mod automation;
+mod billing;
 mod campaign;
 mod outreach;
 mod reopen;
 mod window;
 
 pub use automation::seed_004_welcome_queue_reminder_auto_close_csat;
+pub use billing::bill_6_rates_and_charged_or_free_lines;
 pub use campaign::seed_002_campaign_answers_in_time_late_and_free_text;
 pub use outreach::seed_000_outreach_expired_and_active_interactions;
 pub use reopen::seed_001_agent_reopens_a_closed_conversation;
