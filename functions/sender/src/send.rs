@@ -485,10 +485,16 @@ where
             predicted_micros,
             outreach_sent_at,
         });
+        // Issue 16, case 15: the log shows an outreach as it went out, with the signed button
+        // payloads it carries (OUT-8), when this write makes the key's claim.
+        let mut claim = taken.claim;
+        if let (Some(claim), Some(_)) = (claim.as_mut(), outreach_sent_at) {
+            claim.body = serde_json::to_value(&content).ok().or(claim.body.take());
+        }
         let begin = BeginCall {
             record,
             expected: taken.expected,
-            claim: taken.claim,
+            claim,
             pacing,
         };
         let version = match self.store.begin_call(&begin).await? {
