@@ -751,7 +751,6 @@ async fn send_2_132015_holds_the_send_and_pauses_the_template_in_the_catalogue()
 // payloads it carried, as they went to Meta.
 #[tokio::test]
 async fn out_8_the_log_shows_an_outreach_with_its_button_payloads() {
-    use store::OutboundStore;
     let w = world();
     w.template(&approved(
         "offer",
