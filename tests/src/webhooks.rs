@@ -129,6 +129,29 @@ pub fn status(wamid: &str, recipient: &str, status: &str, at: i64, category: &st
     )
 }
 
+/// A status of one of our messages with per-message pricing as Meta reports it (BILL-6):
+/// `billable`, `category` and `type` (`regular`, `free_customer_service`, `free_entry_point`).
+pub fn status_priced(
+    wamid: &str,
+    recipient: &str,
+    at: i64,
+    (category, billable, kind): (&str, bool, &str),
+) -> String {
+    envelope(
+        json!({
+            "messaging_product": "whatsapp",
+            "metadata": metadata(),
+            "statuses": [{
+                "id": wamid, "status": "delivered", "timestamp": at.to_string(),
+                "recipient_id": recipient,
+                "pricing": { "billable": billable, "pricing_model": "PMP",
+                             "category": category, "type": kind }
+            }]
+        }),
+        "messages",
+    )
+}
+
 /// Meta's review result for a template (`message_template_status_update`).
 pub fn template_status(name: &str, language: &str, event: &str, at: i64) -> String {
     json!({

@@ -70,3 +70,10 @@ async fn win_3_referral_shown_on_contact_conversation_and_log() {
     let d = AwsPath::start().await;
     stories::win_3_referral_shown_on_contact_conversation_and_log(&d).await;
 }
+
+/// BILL-6 on the AWS path (see the story).
+#[tokio::test]
+async fn bill_6_rates_and_charged_or_free_lines() {
+    let d = AwsPath::start().await;
+    stories::bill_6_rates_and_charged_or_free_lines(&d).await;
+}

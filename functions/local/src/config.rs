@@ -18,6 +18,7 @@
 //! | `SWITCHBOARD_ENGINE_THREADS` | 2 | threads of the engine's runtime (routing, sending); the HTTP server has its own |
 
 use console::{Role, StaticTokens};
+use rules::billing::RateTable;
 use rules::templates::Template;
 use rules::{AgentId, BusinessNumberId, NumberSettings};
 use serde::Deserialize;
@@ -174,6 +175,30 @@ pub fn derive_outreach_key(app_secret: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// BILL-6: `[rates]`: the rate table inline (`currency`, `source`, `rates = [{ category, market,
+/// effective_from, micros }, …]`, as `PUT /v1/rates` takes it), or `file = "…"`: a JSON file of
+/// that shape (such as `docs/rates.example.json`), relative to the desk file.
+fn rates_of(mut table: toml::Table, base: &std::path::Path) -> Result<RateTable, String> {
+    let parsed: RateTable = match table.remove("file") {
+        Some(toml::Value::String(file)) => {
+            if !table.is_empty() {
+                return Err("rates: give either file or the table's keys, not both".into());
+            }
+            let path = base.join(&file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("rates.file: {}: {e}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("rates.file: {file}: {e}"))?
+        }
+        Some(_) => return Err("rates.file: text expected (a path)".into()),
+        None => {
+            let value = serde_json::to_value(&table).map_err(|e| format!("rates: {e}"))?;
+            serde_json::from_value(value).map_err(|e| format!("rates: {e}"))?
+        }
+    };
+    parsed.validate().map_err(|e| format!("rates.{e}"))?;
+    Ok(parsed)
+}
+
 /// The desk: what the configuration file declares.
 #[derive(Debug, Clone, Default)]
 pub struct Desk {
@@ -181,6 +206,8 @@ pub struct Desk {
     pub agents: Vec<Agent>,
     pub templates: Vec<(BusinessNumberId, Template)>,
     pub tokens: Vec<Token>,
+    /// BILL-6: the rate table, when the file sets one (`[rates]`).
+    pub rates: Option<RateTable>,
 }
 
 #[derive(Debug, Clone)]
@@ -232,6 +259,8 @@ struct File {
     templates: Vec<toml::Table>,
     #[serde(default)]
     tokens: Vec<Token>,
+    #[serde(default)]
+    rates: Option<toml::Table>,
 }
 
 impl Desk {
@@ -240,14 +269,24 @@ impl Desk {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        Desk::parse(&text).map_err(|reason| ConfigError::File {
+        let base = std::path::Path::new(path)
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        Desk::parse_in(&text, base).map_err(|reason| ConfigError::File {
             path: path.to_owned(),
             reason,
         })
     }
 
-    /// Parses and checks the file's text; the error names the entry and the field.
+    /// Parses and checks the file's text; the error names the entry and the field. A rate table
+    /// file (`[rates] file = …`) is read relative to the working directory.
     pub fn parse(text: &str) -> Result<Desk, String> {
+        Desk::parse_in(text, std::path::Path::new("."))
+    }
+
+    /// As [`Desk::parse`], with files the desk names read relative to `base` (the desk file's
+    /// folder).
+    pub fn parse_in(text: &str, base: &std::path::Path) -> Result<Desk, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut desk = Desk::default();
         for (i, table) in file.numbers.into_iter().enumerate() {
@@ -320,6 +359,9 @@ impl Desk {
             }
         }
         desk.tokens = file.tokens;
+        if let Some(table) = file.rates {
+            desk.rates = Some(rates_of(table, base)?);
+        }
         Ok(desk)
     }
 
@@ -385,8 +427,12 @@ mod tests {
     #[test]
     fn the_example_file_parses() {
         let text = include_str!("../switchboard.example.toml");
-        let desk = Desk::parse(text).unwrap();
+        let desk = Desk::parse_in(text, std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
         assert!(!desk.numbers.is_empty());
+        // BILL-6: the example rate table, named by the example file.
+        let rates = desk.rates.expect("the example sets [rates]");
+        assert_eq!(rates.currency, "USD");
+        assert!(rates.source.unwrap().starts_with("EXAMPLE"));
         assert!(desk.numbers[0].settings.recipe.is_some());
         assert!(!desk.agents.is_empty());
         assert!(!desk.templates.is_empty());
@@ -405,5 +451,43 @@ mod tests {
         assert!(err.contains("tokens[0].role"), "{err}");
         let err = Desk::parse("[[agents]]\nid = \"a\"\n").unwrap_err();
         assert!(err.contains("capacity"), "{err}");
+    }
+
+    // BILL-6: the desk file sets the rate table inline or by file; bad entries name the field.
+    #[test]
+    fn bill_6_desk_file_sets_the_rate_table() {
+        let inline = "[rates]\ncurrency = \"EUR\"\nrates = [{ category = \"marketing\", market = \"39\", effective_from = \"2025-07-01\", micros = 60000 }]\n";
+        let desk = Desk::parse(inline).unwrap();
+        let rates = desk.rates.unwrap();
+        assert_eq!(rates.currency, "EUR");
+        assert_eq!(
+            rates.rate(
+                rules::billing::PricingCategory::Marketing,
+                "393330000001",
+                rules::Date::new(2025, 8, 1)
+            ),
+            Ok(60_000)
+        );
+        assert!(Desk::parse("").unwrap().rates.is_none());
+        for (text, expected) in [
+            ("[rates]\ncurrency = \"euro\"\n", "rates.currency"),
+            (
+                "[rates]\ncurrency = \"EUR\"\nrates = [{ category = \"marketing\", market = \"+39\", effective_from = \"2025-07-01\", micros = 1 }]\n",
+                "rates.rates[0].market",
+            ),
+            (
+                "[rates]\ncurrency = \"EUR\"\nrates = [{ category = \"marketing\", market = \"39\", effective_from = \"2025-13-01\", micros = 1 }]\n",
+                "not a date",
+            ),
+            ("[rates]\ncurrency = \"EUR\"\ncolour = \"red\"\n", "colour"),
+            ("[rates]\nfile = \"no/such/rates.json\"\n", "rates.file"),
+            (
+                "[rates]\nfile = \"x.json\"\ncurrency = \"EUR\"\n",
+                "not both",
+            ),
+        ] {
+            let err = Desk::parse(text).unwrap_err();
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
     }
 }

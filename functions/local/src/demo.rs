@@ -82,6 +82,7 @@ fn desk() -> Result<Desk, String> {
         }],
         templates: vec![(number, offer)],
         tokens: vec![token("admin", "admin", ADMIN)?, token("ana", "agent", ANA)?],
+        rates: None,
     })
 }
 

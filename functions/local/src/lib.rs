@@ -28,7 +28,7 @@ use console::{Console, SubmitterTwin};
 use rules::outreach::OutreachKey;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use store::{AgentStore, SendingStore, SettingsStore, SqliteStore, TemplateStore};
+use store::{AgentStore, LedgerStore, SendingStore, SettingsStore, SqliteStore, TemplateStore};
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -283,6 +283,10 @@ pub async fn apply_desk(store: &SqliteStore, desk: &Desk) -> store::Result<()> {
     }
     for (number, template) in &desk.templates {
         store.put_template(number, template).await?;
+    }
+    // BILL-6: a desk file without `[rates]` keeps the table the console set.
+    if let Some(rates) = &desk.rates {
+        store.put_rates(rates).await?;
     }
     Ok(())
 }

@@ -19,9 +19,6 @@ use store::{ParkReason, SendingStore, Store, StoreError};
 pub struct Options {
     /// BILL-4: the pricing rules by effective date.
     pub pricing: PricingSchedule,
-    /// BILL-4: prices per category and recipient country (configuration; empty: predicted costs
-    /// are 0 while the counts are still kept).
-    pub rates: RateTable,
     /// SEND-2: backoffs and attempt limits.
     pub retry: RetryPolicy,
     /// How long one invocation holds a send before another delivery may take it.
@@ -43,7 +40,6 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             pricing: PricingSchedule::meta_announced(),
-            rates: RateTable::default(),
             retry: RetryPolicy::default(),
             lease: Duration::seconds(30),
             ambiguity_wait: Duration::minutes(10),
@@ -125,7 +121,13 @@ pub struct Sender<S, Q, G, C> {
     pub(crate) options: Options,
     /// Account → number links already written by this process (one write per cold start).
     pub(crate) linked: Mutex<HashSet<(String, String)>>,
+    /// BILL-6: the rate table as last read (every send reads it with its context) and when; the
+    /// status path prices what Meta reported with it while it is fresh.
+    pub(crate) rates: Mutex<Option<(Arc<RateTable>, Millis)>>,
 }
+
+/// How long the status path trusts the rate table last read.
+const RATES_FRESH_MS: Millis = 60_000;
 
 impl<S, Q, G, C> Sender<S, Q, G, C>
 where
@@ -152,6 +154,28 @@ where
             outreach_key,
             options,
             linked: Mutex::new(HashSet::new()),
+            rates: Mutex::new(None),
+        }
+    }
+
+    /// BILL-6: keeps the rate table a send read.
+    pub(crate) fn remember_rates(&self, table: Option<RateTable>) -> Arc<RateTable> {
+        let table = Arc::new(table.unwrap_or_default());
+        *self.rates.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((table.clone(), self.clock.now_ms()));
+        table
+    }
+
+    /// BILL-6: the rate table, as last read when that is fresh, else read now.
+    pub(crate) async fn current_rates(&self) -> Result<Arc<RateTable>> {
+        let now = self.clock.now_ms();
+        let cached = self.rates.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match cached {
+            Some((table, at)) if now - at < RATES_FRESH_MS && now >= at => Ok(table),
+            _ => {
+                let table = self.store.rates().await?;
+                Ok(self.remember_rates(table))
+            }
         }
     }
 

@@ -31,7 +31,7 @@ use crate::core::{Outcome, Result, Sender, SenderError, ms_of, second_of};
 use crate::graph::{GraphApi, GraphError, OutgoingMessage};
 use crate::{Clock, alerts::Alert};
 use queue::{DelayedQueue, Destination, SendJob, SendOrigin};
-use rules::billing::{self, BillingHistory};
+use rules::billing;
 use rules::campaign::RowEvent;
 use rules::channel::MessageKind;
 use rules::outreach::{DEFAULT_EXPIRY, OutreachRecord};
@@ -320,7 +320,7 @@ where
         }
         let (recipient_record, recipient_version) = context.recipient.clone();
         let state = context.contact.as_ref().map(|v| &v.value);
-        let history = BillingHistory::default();
+        let rates = self.remember_rates(context.rates.clone());
         let check_content = |content: &OutboundContent| -> std::result::Result<(), String> {
             whatsapp::Outgoing::try_from(content)
                 .map(|_| ())
@@ -360,8 +360,8 @@ where
                 }),
                 billing: BillingRead {
                     schedule: &self.options.pricing,
-                    rates: &self.options.rates,
-                    history: &history,
+                    rates: &rates,
+                    history: &recipient_record.billing,
                     service_messages_this_month,
                 },
                 check_content: &check_content,
@@ -449,7 +449,7 @@ where
             recipient: recipient_pace,
             at: now_ms,
             prediction,
-            history: _,
+            history,
             predicted_micros,
             outreach_sent_at,
         } = *go;
@@ -457,6 +457,7 @@ where
         number_record.pacing = number_pacing;
         let mut recipient_record = recipient_record;
         recipient_record.pace = recipient_pace;
+        recipient_record.billing = history;
         let pacing = PacingWrite {
             number: Some((job.number.clone(), number_record, number_version)),
             recipient: Some((
@@ -484,10 +485,16 @@ where
             predicted_micros,
             outreach_sent_at,
         });
+        // Issue 16, case 15: the log shows an outreach as it went out, with the signed button
+        // payloads it carries (OUT-8), when this write makes the key's claim.
+        let mut claim = taken.claim;
+        if let (Some(claim), Some(_)) = (claim.as_mut(), outreach_sent_at) {
+            claim.body = serde_json::to_value(&content).ok().or(claim.body.take());
+        }
         let begin = BeginCall {
             record,
             expected: taken.expected,
-            claim: taken.claim,
+            claim,
             pacing,
         };
         let version = match self.store.begin_call(&begin).await? {
@@ -574,6 +581,7 @@ where
             number: job.number.clone(),
             day: p.sent_at.date(),
             category: p.category.to_string(),
+            charge: p.charge().label().to_owned(),
             micros: call.predicted_micros,
         });
         let outreach = match &job.outreach {
@@ -616,6 +624,8 @@ where
             message,
             predicted,
             outreach,
+            // BILL-5: the conversation the send opened joins the contact's history.
+            opened: call.prediction.and_then(|p| p.opened_conversation()),
         };
         let mut recorded = false;
         for _ in 0..CONFLICT_RETRIES {

@@ -8,7 +8,7 @@ use crate::core::{Outcome, Result, Sender, SenderError};
 use crate::graph::GraphApi;
 use crate::{Clock, send::CONFLICT_RETRIES};
 use queue::{DelayedQueue, SendJob, SendOrigin};
-use rules::billing::{self, ReportedPricing, Verdict};
+use rules::billing::{self, Charge, ReportedPricing, Verdict};
 use rules::pacing::{MAX_PER_SECOND, MessagingLimit, Throughput};
 use rules::send_error::{ErrorClass, SendFailure, plan_after_failure};
 use rules::sending::{self, AfterFailure, FailedAttempt};
@@ -239,20 +239,25 @@ where
                 return Ok(());
             }
         };
-        let micros = if reported.billable {
+        let sent_at = sent.map_or(at, |m| m.sent_at);
+        let predicted = sent.and_then(|m| m.prediction.as_ref());
+        // BILL-6: charged or free and why, as Meta reported it; a charge is priced by the rate
+        // table in force on the send's date.
+        let charge = reported.charge(predicted);
+        let micros = if charge == Charge::Charged {
             let digits = recipient.map_or("", |r| r.as_str());
-            self.options
-                .rates
-                .rate(reported.category, digits)
+            self.current_rates()
+                .await?
+                .rate(reported.category, digits, sent_at.date())
                 .unwrap_or(0)
         } else {
             0
         };
-        let sent_at = sent.map_or(at, |m| m.sent_at);
         let line = LedgerAddition {
             number: number.clone(),
             day: sent_at.date(),
             category: reported.category.to_string(),
+            charge: charge.label().to_owned(),
             micros,
         };
         if self
@@ -260,14 +265,7 @@ where
             .record_reported_pricing(wamid, &reported, &line)
             .await?
         {
-            let verdict = billing::reconcile(
-                number,
-                wamid,
-                sent_at,
-                sent.and_then(|m| m.prediction.as_ref()),
-                &reported,
-            )
-            .verdict;
+            let verdict = billing::reconcile(number, wamid, sent_at, predicted, &reported).verdict;
             if let Verdict::Mismatch(fields) = verdict {
                 tracing::info!(wamid = %wamid, number = %number, ?fields, "reported pricing differs from the prediction");
             }

@@ -269,11 +269,16 @@ impl BilledConversation {
 /// BILL-1: a contact's CBP conversations that may still be open. The caller stores it with the
 /// contact; [`predict`] returns it updated and without the expired ones.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct BillingHistory {
     pub conversations: Vec<BilledConversation>,
 }
 
 impl BillingHistory {
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty()
+    }
+
     /// Open conversations at `now`, oldest first.
     pub fn open_at(&self, now: Timestamp) -> impl Iterator<Item = &BilledConversation> {
         self.conversations.iter().filter(move |c| c.is_open(now))
@@ -281,6 +286,12 @@ impl BillingHistory {
 
     fn open_of(&self, category: PricingCategory, now: Timestamp) -> Option<&BilledConversation> {
         self.open_at(now).find(|c| c.category == category)
+    }
+
+    /// BILL-5: the history without the conversations expired at `now`, oldest first (what the
+    /// sender writes back, so it stays small).
+    pub fn current(&self, now: Timestamp) -> BillingHistory {
+        self.pruned(now)
     }
 
     fn pruned(&self, now: Timestamp) -> BillingHistory {
@@ -354,6 +365,89 @@ pub struct ChargePrediction {
     /// 2026 model: the message uses one of the month's free service messages or is charged past
     /// them; the caller increments the number's monthly counter when it is sent.
     pub counts_toward_service_allowance: bool,
+    /// BILL-6: why the message adds no charge (`None` when it is charged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_reason: Option<FreeReason>,
+}
+
+impl ChargePrediction {
+    /// BILL-6: charged, or free and why.
+    pub fn charge(&self) -> Charge {
+        match (self.charged, self.free_reason) {
+            (true, _) => Charge::Charged,
+            (false, Some(reason)) => Charge::Free(reason),
+            // A prediction stored before reasons were kept.
+            (false, None) => Charge::Free(FreeReason::Unstated),
+        }
+    }
+
+    /// BILL-5: the conversation this send opens under conversation-based pricing, which the
+    /// contact's history gains once Meta accepted the send.
+    pub fn opened_conversation(&self) -> Option<BilledConversation> {
+        match self.conversation {
+            Some(ConversationUse::Opened {
+                category,
+                expires_at,
+            }) => Some(BilledConversation {
+                category,
+                opened_at: self.sent_at,
+                expires_at,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// BILL-6: why a message adds no charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreeReason {
+    /// A service (free-form) message inside the customer service window.
+    ServiceWindow,
+    /// A utility template inside the customer service window (per-message pricing before
+    /// 2026-10-01).
+    UtilityInServiceWindow,
+    /// Inside a free entry point window (`referral_conversion`).
+    FreeEntryPoint,
+    /// Conversation-based pricing: the message falls into a conversation already open.
+    ConversationOpen,
+    /// One of the number's free service messages of the month (from 2026-10-01).
+    MonthlyServiceTier,
+    /// Not billable, and no reason known (Meta's report without a type; an old prediction).
+    Unstated,
+}
+
+/// BILL-6: what a message costs, in words a cost report shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Charge {
+    Charged,
+    Free(FreeReason),
+}
+
+impl Charge {
+    /// `charged`, or `free_` and the reason (`free_service_window`, …): the cost report's column.
+    pub fn label(self) -> &'static str {
+        match self {
+            Charge::Charged => "charged",
+            Charge::Free(FreeReason::ServiceWindow) => "free_service_window",
+            Charge::Free(FreeReason::UtilityInServiceWindow) => "free_utility_in_service_window",
+            Charge::Free(FreeReason::FreeEntryPoint) => "free_entry_point",
+            Charge::Free(FreeReason::ConversationOpen) => "free_conversation_open",
+            Charge::Free(FreeReason::MonthlyServiceTier) => "free_service_tier",
+            Charge::Free(FreeReason::Unstated) => "free",
+        }
+    }
+
+    /// Every label, in the report's order.
+    pub const LABELS: [&'static str; 7] = [
+        "charged",
+        "free_service_window",
+        "free_utility_in_service_window",
+        "free_entry_point",
+        "free_conversation_open",
+        "free_service_tier",
+        "free",
+    ];
 }
 
 /// [`predict`]'s answer: the prediction and the contact's updated history.
@@ -414,6 +508,7 @@ pub fn predict(
         pricing_type: None,
         conversation: None,
         counts_toward_service_allowance: false,
+        free_reason: None,
     };
     let prediction = match rule.model {
         PricingModel::ConversationBased {
@@ -424,6 +519,7 @@ pub fn predict(
                 ChargePrediction {
                     category: PricingCategory::ReferralConversion,
                     conversation: Some(ConversationUse::FreeEntryPoint),
+                    free_reason: Some(FreeReason::FreeEntryPoint),
                     ..base
                 }
             } else {
@@ -444,6 +540,7 @@ pub fn predict(
                             opened_at: c.opened_at,
                             expires_at: c.expires_at,
                         }),
+                        free_reason: Some(FreeReason::ConversationOpen),
                         ..base
                     },
                     None => {
@@ -462,6 +559,7 @@ pub fn predict(
                                 category: own_category,
                                 expires_at,
                             }),
+                            free_reason: (!charged).then_some(FreeReason::ServiceWindow),
                             ..base
                         }
                     }
@@ -472,35 +570,54 @@ pub fn predict(
             utility_free_in_service_window,
             service,
         } => {
-            let (charged, pricing_type, counts) = if send.free_entry_point_open {
-                (false, PricingType::FreeEntryPoint, false)
+            use FreeReason::*;
+            let (pricing_type, counts, free) = if send.free_entry_point_open {
+                (PricingType::FreeEntryPoint, false, Some(FreeEntryPoint))
             } else {
                 match send.kind {
                     MessageKind::FreeForm => match service {
-                        ServiceMessages::Free => (false, PricingType::FreeCustomerService, false),
+                        ServiceMessages::Free => {
+                            (PricingType::FreeCustomerService, false, Some(ServiceWindow))
+                        }
                         ServiceMessages::FreeUpTo {
                             per_number_per_month,
                         } => {
                             if send.service_messages_this_month < per_number_per_month {
-                                (false, PricingType::FreeCustomerService, true)
+                                (
+                                    PricingType::FreeCustomerService,
+                                    true,
+                                    Some(MonthlyServiceTier),
+                                )
                             } else {
-                                (true, PricingType::Regular, true)
+                                (PricingType::Regular, true, None)
                             }
                         }
                     },
                     MessageKind::Template(TemplateCategory::Utility)
                         if send.service_window_open && utility_free_in_service_window =>
                     {
-                        (false, PricingType::FreeCustomerService, false)
+                        (
+                            PricingType::FreeCustomerService,
+                            false,
+                            Some(UtilityInServiceWindow),
+                        )
                     }
-                    MessageKind::Template(_) => (true, PricingType::Regular, false),
+                    MessageKind::Template(_) => (PricingType::Regular, false, None),
                 }
             };
+            let charged = free.is_none();
             ChargePrediction {
+                // BILL-6: inside a free entry point window Meta reports `referral_conversion`.
+                category: if send.free_entry_point_open {
+                    PricingCategory::ReferralConversion
+                } else {
+                    base.category
+                },
                 charged,
                 billable: charged,
                 pricing_type: Some(pricing_type),
                 counts_toward_service_allowance: counts,
+                free_reason: free,
                 ..base
             }
         }
@@ -555,6 +672,53 @@ impl ReportedPricing {
     }
 }
 
+impl ReportedPricing {
+    /// BILL-6: charged, or free and why, as Meta reported it. Under conversation-based pricing
+    /// `billable` describes the conversation, so a message that the prediction placed in a
+    /// conversation of the same category already open is no new charge; without a prediction
+    /// every billable message counts as one.
+    pub fn charge(&self, predicted: Option<&ChargePrediction>) -> Charge {
+        use FreeReason::*;
+        if self.category == PricingCategory::ReferralConversion
+            || self.pricing_type == Some(PricingType::FreeEntryPoint)
+        {
+            return Charge::Free(FreeEntryPoint);
+        }
+        let predicted_reason = predicted.and_then(|p| p.free_reason);
+        match self.pricing_model {
+            ModelName::PerMessage if self.billable => Charge::Charged,
+            ModelName::PerMessage => Charge::Free(match self.pricing_type {
+                Some(PricingType::FreeCustomerService)
+                    if self.category.base() == PricingCategory::Utility =>
+                {
+                    UtilityInServiceWindow
+                }
+                Some(PricingType::FreeCustomerService)
+                    if predicted_reason == Some(MonthlyServiceTier) =>
+                {
+                    MonthlyServiceTier
+                }
+                Some(PricingType::FreeCustomerService) => ServiceWindow,
+                _ => Unstated,
+            }),
+            ModelName::ConversationBased => {
+                let continued = predicted.is_some_and(|p| {
+                    matches!(p.conversation, Some(ConversationUse::Continued { category, .. })
+                        if category.base() == self.category.base())
+                });
+                match (self.billable, continued) {
+                    (_, true) => Charge::Free(ConversationOpen),
+                    (true, false) => Charge::Charged,
+                    (false, false) if self.category == PricingCategory::Service => {
+                        Charge::Free(ServiceWindow)
+                    }
+                    (false, false) => Charge::Free(Unstated),
+                }
+            }
+        }
+    }
+}
+
 /// A field where prediction and report disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -591,11 +755,13 @@ pub struct LedgerLine {
 
 /// Meta reports messages inside an FEP window as `referral_conversion` or with their own category
 /// and `free_entry_point` type; both agree with a free-entry-point prediction.
-fn categories_agree(predicted: &ChargePrediction, reported: PricingCategory) -> bool {
+fn categories_agree(predicted: &ChargePrediction, reported: &ReportedPricing) -> bool {
     let in_fep = predicted.pricing_type == Some(PricingType::FreeEntryPoint)
         || predicted.conversation == Some(ConversationUse::FreeEntryPoint);
-    predicted.category.base() == reported.base()
-        || (in_fep && reported == PricingCategory::ReferralConversion)
+    predicted.category.base() == reported.category.base()
+        || (in_fep
+            && (reported.category == PricingCategory::ReferralConversion
+                || reported.pricing_type == Some(PricingType::FreeEntryPoint)))
 }
 
 /// BILL-3: compares a prediction with what Meta reported and writes the ledger line.
@@ -616,7 +782,7 @@ pub fn reconcile(
             if p.model != reported.pricing_model {
                 fields.push(PricingField::Model);
             }
-            if !categories_agree(p, reported.category) {
+            if !categories_agree(p, reported) {
                 fields.push(PricingField::Category);
             }
             if let (Some(a), Some(b)) = (p.pricing_type, reported.pricing_type)
@@ -687,36 +853,107 @@ pub struct Money {
     pub micros: i64,
 }
 
-/// BILL-4: prices per category and recipient country calling code — configuration, since Meta's
-/// API returns none. Country codes are the digits after `+` (`"1"`, `"39"`, `"44"`); the longest
-/// code that starts the recipient's number wins, then the category's default.
+/// BILL-6: one price: what a charged message (or an opened conversation, under conversation-based
+/// pricing) of `category` to a recipient in `market` costs from `effective_from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub category: PricingCategory,
+    /// The recipient's market: a country calling code (`"39"`, `"1"`, `"44"`; the longest that
+    /// starts the recipient's number wins), or `"*"` for every market without its own price.
+    pub market: String,
+    /// From this UTC date (`YYYY-MM-DD`) on, until a later entry of the same category and market.
+    #[serde(with = "date_text")]
+    pub effective_from: Date,
+    /// Millionths of the table's currency (`0.0691` EUR is `69100`).
+    pub micros: i64,
+}
+
+/// The market that matches every recipient.
+pub const ANY_MARKET: &str = "*";
+
+/// The longest rate table a desk file or the console accepts.
+pub const MAX_RATES: usize = 2_000;
+
+/// BILL-4 / BILL-6: prices per category and recipient market, each with its effective date —
+/// configuration (the desk file, the console's `PUT /v1/rates`), since Meta's API returns none.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateTable {
+    /// ISO 4217, e.g. `EUR`.
     pub currency: String,
-    pub by_country: BTreeMap<PricingCategory, BTreeMap<String, i64>>,
-    pub default: BTreeMap<PricingCategory, i64>,
+    /// Where the prices come from and as of when (shown, never used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub rates: Vec<Rate>,
 }
 
 impl RateTable {
-    /// The rate of one charged message (or opened conversation) to the recipient whose number's
-    /// digits (E.164 without `+`) are given. `marketing_lite` and `authentication_international`
-    /// fall back to their base category's rates when they have none of their own.
+    /// Checks a table before it is stored; the error names the entry and the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let c = &self.currency;
+        if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(format!(
+                "currency: {c:?} is not an ISO 4217 code (three capitals)"
+            ));
+        }
+        if self.source.as_ref().is_some_and(|s| s.len() > 500) {
+            return Err("source: at most 500 characters".into());
+        }
+        if self.rates.len() > MAX_RATES {
+            return Err(format!("rates: at most {MAX_RATES} entries"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, r) in self.rates.iter().enumerate() {
+            let m = r.market.as_str();
+            let calling_code = (1..=4).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_digit());
+            if m != ANY_MARKET && !calling_code {
+                return Err(format!(
+                    "rates[{i}].market: {m:?} is not a country calling code (1 to 4 digits) or \"*\""
+                ));
+            }
+            if !(0..=1_000_000_000).contains(&r.micros) {
+                return Err(format!(
+                    "rates[{i}].micros: {} is not a price from 0 to 1,000,000,000 millionths",
+                    r.micros
+                ));
+            }
+            if !seen.insert((r.category, m, r.effective_from)) {
+                return Err(format!(
+                    "rates[{i}]: a second {} rate for market {m} from {}",
+                    r.category, r.effective_from
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The price of one charged message (or opened conversation) of `category` sent on `date` to
+    /// the recipient whose number's digits (E.164 without `+`) are given: among the entries in
+    /// force on that date, the longest market that starts the number (then `"*"`), and of those
+    /// the latest. `marketing_lite` and `authentication_international` fall back to their base
+    /// category's prices when they have none of their own.
     pub fn rate(
         &self,
         category: PricingCategory,
         recipient_digits: &str,
+        date: Date,
     ) -> Result<i64, BillingError> {
         let lookup = |c: PricingCategory| {
-            self.by_country
-                .get(&c)
-                .and_then(|codes| {
-                    codes
-                        .iter()
-                        .filter(|(code, _)| recipient_digits.starts_with(code.as_str()))
-                        .max_by_key(|(code, _)| code.len())
-                        .map(|(_, micros)| *micros)
+            self.rates
+                .iter()
+                .filter(|r| r.category == c && r.effective_from <= date)
+                .filter_map(|r| {
+                    let length = match r.market.as_str() {
+                        ANY_MARKET => 0,
+                        m if recipient_digits.starts_with(m) => m.len(),
+                        _ => return None,
+                    };
+                    Some(((length, r.effective_from), r.micros))
                 })
-                .or_else(|| self.default.get(&c).copied())
+                .max_by_key(|(rank, _)| *rank)
+                .map(|(_, micros)| micros)
         };
         lookup(category)
             .or_else(|| lookup(category.base()))
@@ -733,7 +970,11 @@ impl RateTable {
         recipient_digits: &str,
     ) -> Result<Money, BillingError> {
         let micros = if prediction.charged {
-            self.rate(prediction.category, recipient_digits)?
+            self.rate(
+                prediction.category,
+                recipient_digits,
+                prediction.sent_at.date(),
+            )?
         } else {
             0
         };
@@ -741,6 +982,22 @@ impl RateTable {
             currency: self.currency.clone(),
             micros,
         })
+    }
+}
+
+/// Dates as `YYYY-MM-DD` in configuration.
+mod date_text {
+    use crate::time::Date;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(date)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let text = String::deserialize(d)?;
+        Date::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a date YYYY-MM-DD")))
     }
 }
 
@@ -997,7 +1254,7 @@ mod tests {
                 false,
                 true,
                 false,
-                Cat::Marketing,
+                Cat::ReferralConversion,
                 PricingType::FreeEntryPoint,
             ),
             (
@@ -1005,7 +1262,7 @@ mod tests {
                 true,
                 true,
                 false,
-                Cat::Authentication,
+                Cat::ReferralConversion,
                 PricingType::FreeEntryPoint,
             ),
             (
@@ -1013,7 +1270,7 @@ mod tests {
                 true,
                 true,
                 false,
-                Cat::Service,
+                Cat::ReferralConversion,
                 PricingType::FreeEntryPoint,
             ),
         ];
@@ -1305,58 +1562,78 @@ mod tests {
         assert_eq!(day2.unpredicted, 1);
     }
 
-    // BILL-4: the rate table is configuration, per category and country code, in micro-units.
+    fn rate(category: Cat, market: &str, from: Date, micros: i64) -> Rate {
+        Rate {
+            category,
+            market: market.into(),
+            effective_from: from,
+            micros,
+        }
+    }
+
+    // BILL-4 / BILL-6: the rate table is configuration, per category, market and effective date.
     #[test]
-    fn bill_4_rate_table_lookup_and_cost() {
+    fn bill_6_rate_table_lookup_by_market_and_effective_date() {
+        let d2025 = Date::new(2025, 7, 1);
+        let d2026 = Date::new(2026, 1, 1);
         let table = RateTable {
             currency: "EUR".into(),
-            by_country: BTreeMap::from([
-                (
-                    Cat::Marketing,
-                    BTreeMap::from([
-                        ("39".to_string(), 60_000),
-                        ("1".to_string(), 25_000),
-                        ("1242".to_string(), 70_000),
-                    ]),
-                ),
-                (
-                    Cat::Authentication,
-                    BTreeMap::from([("39".to_string(), 30_000)]),
-                ),
-            ]),
-            default: BTreeMap::from([(Cat::Marketing, 50_000), (Cat::Utility, 10_000)]),
+            source: Some("test".into()),
+            rates: vec![
+                rate(Cat::Marketing, "39", d2025, 60_000),
+                rate(Cat::Marketing, "39", d2026, 65_000),
+                rate(Cat::Marketing, "1", d2025, 25_000),
+                rate(Cat::Marketing, "1242", d2025, 70_000),
+                rate(Cat::Authentication, "39", d2025, 30_000),
+                rate(Cat::Marketing, ANY_MARKET, d2025, 50_000),
+                rate(Cat::Utility, ANY_MARKET, d2025, 10_000),
+            ],
         };
-        assert_eq!(table.rate(Cat::Marketing, "393331234567"), Ok(60_000));
-        assert_eq!(table.rate(Cat::Marketing, "14155550100"), Ok(25_000));
-        assert_eq!(
-            table.rate(Cat::Marketing, "12425550100"),
-            Ok(70_000),
-            "longest code wins"
-        );
-        assert_eq!(
-            table.rate(Cat::Marketing, "4915123456789"),
-            Ok(50_000),
-            "default"
-        );
-        assert_eq!(
-            table.rate(Cat::MarketingLite, "393331234567"),
-            Ok(60_000),
-            "base category"
-        );
-        assert_eq!(
-            table.rate(Cat::AuthenticationInternational, "393331234567"),
-            Ok(30_000)
-        );
-        assert_eq!(
-            table.rate(Cat::Authentication, "4915123456789"),
-            Err(BillingError::NoRate {
-                category: Cat::Authentication,
-                country_code: "491".into()
-            })
-        );
+        assert_eq!(table.validate(), Ok(()));
+        let sep = Date::new(2025, 9, 15);
+        // (category, recipient, date, expected)
+        let cases: &[(Cat, &str, Date, Result<i64, BillingError>)] = &[
+            (Cat::Marketing, "393331234567", sep, Ok(60_000)),
+            (Cat::Marketing, "393331234567", d2026, Ok(65_000)),
+            (
+                Cat::Marketing,
+                "393331234567",
+                Date::new(2025, 6, 30),
+                Err(BillingError::NoRate {
+                    category: Cat::Marketing,
+                    country_code: "393".into(),
+                }),
+            ),
+            (Cat::Marketing, "14155550100", sep, Ok(25_000)),
+            (Cat::Marketing, "12425550100", sep, Ok(70_000)),
+            (Cat::Marketing, "4915123456789", sep, Ok(50_000)),
+            (Cat::MarketingLite, "393331234567", sep, Ok(60_000)),
+            (
+                Cat::AuthenticationInternational,
+                "393331234567",
+                sep,
+                Ok(30_000),
+            ),
+            (
+                Cat::Authentication,
+                "4915123456789",
+                sep,
+                Err(BillingError::NoRate {
+                    category: Cat::Authentication,
+                    country_code: "491".into(),
+                }),
+            ),
+        ];
+        for (category, digits, date, expected) in cases {
+            assert_eq!(
+                &table.rate(*category, digits, *date),
+                expected,
+                "{category} {digits} {date}"
+            );
+        }
 
         let schedule = PricingSchedule::meta_announced();
-        let at = pmp_at(Date::new(2025, 9, 15));
+        let at = pmp_at(sep);
         let charged = predict(
             &schedule,
             &send(at, MessageKind::Template(Marketing), false),
@@ -1379,5 +1656,328 @@ mod tests {
         .unwrap()
         .prediction;
         assert_eq!(table.cost(&free, "393331234567").unwrap().micros, 0);
+
+        // The JSON a desk file or the console gives, dates as text.
+        let json = serde_json::json!({
+            "currency": "EUR",
+            "rates": [{"category": "marketing", "market": "39", "effective_from": "2025-07-01", "micros": 60000}]
+        });
+        let parsed: RateTable = serde_json::from_value(json).unwrap();
+        assert_eq!(parsed.rates[0], rate(Cat::Marketing, "39", d2025, 60_000));
+        assert_eq!(
+            serde_json::to_value(&parsed).unwrap()["rates"][0]["effective_from"],
+            "2025-07-01"
+        );
+        // Refusals name the field.
+        let bad = |edit: &dyn Fn(&mut RateTable)| {
+            let mut t = table.clone();
+            edit(&mut t);
+            t.validate().unwrap_err()
+        };
+        assert!(bad(&|t| t.currency = "euro".into()).starts_with("currency"));
+        assert!(bad(&|t| t.rates[0].market = "+39".into()).starts_with("rates[0].market"));
+        assert!(bad(&|t| t.rates[1].micros = -1).starts_with("rates[1].micros"));
+        assert!(bad(&|t| t.rates[1].effective_from = d2025).contains("a second marketing rate"));
+        assert!(
+            serde_json::from_value::<RateTable>(serde_json::json!({
+                "currency": "EUR",
+                "rates": [{"category": "marketing", "market": "39", "effective_from": "2025-02-30", "micros": 1}]
+            }))
+            .is_err()
+        );
+    }
+
+    // BILL-6: every predicted line says charged or free and why; inside an FEP window the
+    // category is `referral_conversion`.
+    #[test]
+    fn bill_6_every_prediction_says_charged_or_free_and_why() {
+        use FreeReason::*;
+        let schedule = PricingSchedule::meta_announced();
+        let pmp = pmp_at(Date::new(2025, 9, 15));
+        let pmp_2026 = pmp_at(Date::new(2026, 11, 3));
+        let open_marketing = predict(
+            &schedule,
+            &send(hour(0), MessageKind::Template(Marketing), false),
+            &BillingHistory::default(),
+        )
+        .unwrap()
+        .history;
+        // (at, kind, CSW, FEP, service messages this month, history, charge, category)
+        type Case = (
+            Timestamp,
+            MessageKind,
+            bool,
+            bool,
+            u32,
+            BillingHistory,
+            Charge,
+            Cat,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                pmp,
+                MessageKind::Template(Marketing),
+                false,
+                false,
+                0,
+                BillingHistory::default(),
+                Charge::Charged,
+                Cat::Marketing,
+            ),
+            (
+                pmp,
+                MessageKind::FreeForm,
+                true,
+                false,
+                0,
+                BillingHistory::default(),
+                Charge::Free(ServiceWindow),
+                Cat::Service,
+            ),
+            (
+                pmp,
+                MessageKind::Template(Utility),
+                true,
+                false,
+                0,
+                BillingHistory::default(),
+                Charge::Free(UtilityInServiceWindow),
+                Cat::Utility,
+            ),
+            (
+                pmp_2026,
+                MessageKind::Template(Utility),
+                true,
+                false,
+                0,
+                BillingHistory::default(),
+                Charge::Charged,
+                Cat::Utility,
+            ),
+            (
+                pmp,
+                MessageKind::Template(Marketing),
+                false,
+                true,
+                0,
+                BillingHistory::default(),
+                Charge::Free(FreeEntryPoint),
+                Cat::ReferralConversion,
+            ),
+            (
+                pmp,
+                MessageKind::FreeForm,
+                true,
+                true,
+                0,
+                BillingHistory::default(),
+                Charge::Free(FreeEntryPoint),
+                Cat::ReferralConversion,
+            ),
+            (
+                pmp_2026,
+                MessageKind::FreeForm,
+                true,
+                false,
+                10,
+                BillingHistory::default(),
+                Charge::Free(MonthlyServiceTier),
+                Cat::Service,
+            ),
+            (
+                pmp_2026,
+                MessageKind::FreeForm,
+                true,
+                false,
+                1_000,
+                BillingHistory::default(),
+                Charge::Charged,
+                Cat::Service,
+            ),
+            (
+                hour(5),
+                MessageKind::FreeForm,
+                true,
+                false,
+                0,
+                open_marketing.clone(),
+                Charge::Free(ConversationOpen),
+                Cat::Marketing,
+            ),
+            (
+                hour(5),
+                MessageKind::FreeForm,
+                true,
+                false,
+                0,
+                BillingHistory::default(),
+                Charge::Free(ServiceWindow),
+                Cat::Service,
+            ),
+            (
+                hour(5),
+                MessageKind::Template(Utility),
+                true,
+                true,
+                0,
+                open_marketing,
+                Charge::Free(FreeEntryPoint),
+                Cat::ReferralConversion,
+            ),
+        ];
+        for (i, (at, kind, csw, fep, month, history, charge, category)) in
+            cases.into_iter().enumerate()
+        {
+            let mut s = send(at, kind, csw);
+            s.free_entry_point_open = fep;
+            s.service_messages_this_month = month;
+            let p = predict(&schedule, &s, &history).unwrap().prediction;
+            assert_eq!(p.charge(), charge, "case {i}");
+            assert_eq!(p.category, category, "case {i}");
+            assert_eq!(p.charged, charge == Charge::Charged, "case {i}");
+        }
+        assert_eq!(
+            Charge::Free(ConversationOpen).label(),
+            "free_conversation_open"
+        );
+        assert!(Charge::LABELS.contains(&Charge::Charged.label()));
+    }
+
+    // BILL-6: what Meta reported, charged or free and why; CBP's `billable` is the conversation's.
+    #[test]
+    fn bill_6_reported_charge_and_reason() {
+        use FreeReason::*;
+        let r = |billable, model, category, t: Option<&str>| {
+            ReportedPricing::from_meta(billable, model, category, t).unwrap()
+        };
+        let schedule = PricingSchedule::meta_announced();
+        let first = predict(
+            &schedule,
+            &send(hour(0), MessageKind::Template(Marketing), false),
+            &BillingHistory::default(),
+        )
+        .unwrap();
+        let continued = predict(
+            &schedule,
+            &send(hour(5), MessageKind::FreeForm, true),
+            &first.history,
+        )
+        .unwrap()
+        .prediction;
+        let cases = [
+            (
+                r(true, "PMP", "marketing", Some("regular")),
+                None,
+                Charge::Charged,
+            ),
+            (
+                r(false, "PMP", "utility", Some("free_customer_service")),
+                None,
+                Charge::Free(UtilityInServiceWindow),
+            ),
+            (
+                r(false, "PMP", "service", Some("free_customer_service")),
+                None,
+                Charge::Free(ServiceWindow),
+            ),
+            (
+                r(
+                    false,
+                    "PMP",
+                    "referral_conversion",
+                    Some("free_entry_point"),
+                ),
+                None,
+                Charge::Free(FreeEntryPoint),
+            ),
+            (
+                r(true, "CBP", "marketing", None),
+                Some(&first.prediction),
+                Charge::Charged,
+            ),
+            (
+                r(true, "CBP", "marketing", None),
+                Some(&continued),
+                Charge::Free(ConversationOpen),
+            ),
+            (r(true, "CBP", "marketing", None), None, Charge::Charged),
+            (
+                r(false, "CBP", "service", None),
+                None,
+                Charge::Free(ServiceWindow),
+            ),
+        ];
+        for (i, (reported, predicted, charge)) in cases.into_iter().enumerate() {
+            assert_eq!(reported.charge(predicted), charge, "case {i}");
+        }
+    }
+
+    // BILL-5: the history the sender keeps (the conversations its accepted sends opened) makes
+    // seed 003's second example, before 2025-07-01, predict what Meta reports: marketing 2 /
+    // service 2; a utility template at hour 10 inside the open utility conversation is no new
+    // charge.
+    #[test]
+    fn bill_5_history_from_accepted_sends_predicts_as_meta_reports() {
+        let schedule = PricingSchedule::meta_announced();
+        // What the store keeps: each accepted send appends the conversation it opened.
+        let replay = |steps: &[(i64, MessageKind, bool)]| {
+            let mut stored = BillingHistory::default();
+            let mut out = Vec::new();
+            for (h, kind, csw) in steps {
+                let at = hour(*h);
+                let p = predict(&schedule, &send(at, *kind, *csw), &stored.current(at))
+                    .unwrap()
+                    .prediction;
+                stored = stored.current(at);
+                stored.conversations.extend(p.opened_conversation());
+                out.push(p);
+            }
+            out
+        };
+        let example_2 = replay(&[
+            (0, MessageKind::Template(Marketing), false),
+            (5, MessageKind::FreeForm, true),
+            (25, MessageKind::FreeForm, true),
+            (26, MessageKind::FreeForm, true),
+        ]);
+        let count = |c: Cat| example_2.iter().filter(|p| p.category == c).count();
+        assert_eq!((count(Cat::Marketing), count(Cat::Service)), (2, 2));
+        assert_eq!(
+            example_2.iter().map(|p| p.charged).collect::<Vec<_>>(),
+            [true, false, false, false]
+        );
+        let example_1 = replay(&[
+            (0, MessageKind::Template(Marketing), false),
+            (4, MessageKind::Template(Utility), false),
+            (10, MessageKind::Template(Utility), false),
+        ]);
+        assert_eq!(
+            example_1[2].conversation,
+            Some(Continued {
+                category: Cat::Utility,
+                opened_at: hour(4),
+                expires_at: hour(28)
+            })
+        );
+        assert!(!example_1[2].charged);
+        assert_eq!(
+            example_1[2].charge(),
+            Charge::Free(FreeReason::ConversationOpen)
+        );
+        // Only a send that opens a conversation changes the history.
+        assert_eq!(example_1[2].opened_conversation(), None);
+        assert_eq!(
+            example_1[1].opened_conversation(),
+            Some(BilledConversation {
+                category: Cat::Utility,
+                opened_at: hour(4),
+                expires_at: hour(28)
+            })
+        );
+        // Expired conversations are dropped from what is written back.
+        let mut h = BillingHistory::default();
+        h.conversations.extend(example_1[0].opened_conversation());
+        assert_eq!(h.current(hour(24)).conversations, vec![]);
+        assert_eq!(h.current(hour(23)).conversations.len(), 1);
     }
 }

@@ -286,7 +286,10 @@ pub struct Go {
     /// When the slot is (the send time).
     pub at: Millis,
     pub prediction: ChargePrediction,
-    /// BILL-5: the contact's billing history with this send.
+    /// BILL-5: the contact's billing history to write back with the pacing (expired
+    /// conversations dropped). The conversation this send opens is not in it: it joins the
+    /// history once Meta accepted the send ([`ChargePrediction::opened_conversation`]), so a
+    /// refused call leaves no conversation behind.
     pub history: BillingHistory,
     /// What the prediction costs by the rate table (0 when free or without a rate).
     pub predicted_micros: i64,
@@ -521,7 +524,7 @@ pub fn verdict(case: &SendCase<'_>, now: Millis) -> Verdict {
         recipient,
         at: now,
         prediction: predicted.prediction,
-        history: predicted.history,
+        history: case.billing.history.current(at),
         predicted_micros,
         outreach_sent_at,
     }))
@@ -874,6 +877,58 @@ mod tests {
     }
 
     // SEND-1 / WIN-5 / SEND-5 / TPL-1: the verdict's refusals, parks and goes, as a table.
+    // BILL-5: the verdict predicts from the contact's billing history and hands back what to
+    // write (expired conversations dropped; the new one joins once Meta accepted).
+    #[test]
+    fn bill_5_verdict_predicts_from_the_contacts_history() {
+        use crate::billing::{BilledConversation, ConversationUse, FreeReason, PricingCategory};
+        // 2025-03-10 09:00 UTC: conversation-based pricing.
+        let h0 = 1_741_597_200;
+        let at = |h: i64| Timestamp::from_unix(h0 + h * 3600);
+        let mut f = fixture();
+        f.history = BillingHistory {
+            conversations: vec![
+                BilledConversation {
+                    category: PricingCategory::Marketing,
+                    opened_at: at(0),
+                    expires_at: at(24),
+                },
+                BilledConversation {
+                    category: PricingCategory::Utility,
+                    opened_at: at(-30),
+                    expires_at: at(-6),
+                },
+            ],
+        };
+        let mut s = state(None);
+        s.windows.last_inbound_at = Some(at(4));
+        let text = request(SendPurpose::Agent, OutboundContent::text("hi"), false);
+        let Verdict::Go(go) = verdict(&case(&f, &text, Some(&s), None), millis(at(5))) else {
+            panic!()
+        };
+        assert_eq!(go.prediction.category, PricingCategory::Marketing);
+        assert!(matches!(
+            go.prediction.conversation,
+            Some(ConversationUse::Continued { .. })
+        ));
+        assert_eq!(
+            go.prediction.free_reason,
+            Some(FreeReason::ConversationOpen)
+        );
+        assert_eq!(go.prediction.opened_conversation(), None);
+        assert_eq!(go.history.conversations, f.history.conversations[..1]);
+        // Hour 25: the marketing conversation expired; the text opens a service one.
+        let Verdict::Go(go) = verdict(&case(&f, &text, Some(&s), None), millis(at(25))) else {
+            panic!()
+        };
+        assert_eq!(go.prediction.category, PricingCategory::Service);
+        assert_eq!(
+            go.prediction.opened_conversation().map(|c| c.expires_at),
+            Some(at(49))
+        );
+        assert!(go.history.is_empty());
+    }
+
     #[test]
     fn send_1_verdict_table() {
         let f = fixture();

@@ -177,6 +177,18 @@ impl Date {
         Timestamp::from_unix(self.day_number() * 86_400)
     }
 
+    /// Parses `YYYY-MM-DD` as a real calendar date (2025-02-30 is refused), from 1970.
+    pub fn parse(text: &str) -> Option<Date> {
+        let mut parts = text.trim().splitn(3, '-');
+        let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return None;
+        }
+        let date = Date::new(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+        // Round trip through the day number: 2025-02-30 does not survive it.
+        (date.year >= 1970 && Date::from_day_number(date.day_number()) == date).then_some(date)
+    }
+
     /// `YYYY-MM`: the billing month (free-tier counters of BILL-4).
     pub fn month_key(self) -> (i32, u8) {
         (self.year, self.month)

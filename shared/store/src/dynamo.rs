@@ -27,6 +27,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use rules::agents::AgentLoad;
+use rules::billing::RateTable;
 use rules::templates::Template;
 use rules::{
     AgentId, BusinessNumberId, CampaignId, ContactKey, ConversationId, Date, EventKey, MessageId,
@@ -1569,7 +1570,7 @@ impl LedgerStore for DynamoStore {
         self.client
             .update_item()
             .table_name(self.table.as_ref())
-            .set_key(Some(key_item(&keys::ledger(number, day, category))))
+            .set_key(Some(key_item(&keys::ledger(number, day, category, ""))))
             .update_expression("SET #n = :n, #d = :d, #c = :c ADD #k :k, #m :m")
             .set_expression_attribute_names(Some(names(&[
                 ("#n", "number"),
@@ -1609,6 +1610,20 @@ impl LedgerStore for DynamoStore {
             ])));
         let (items, _) = self.query_until("ledger", query, usize::MAX).await?;
         items.into_iter().map(parse).collect()
+    }
+
+    async fn rates(&self) -> Result<Option<RateTable>> {
+        Ok(self
+            .get_typed::<RatesItem>("rates", &keys::rates())
+            .await?
+            .map(|i| i.table))
+    }
+
+    async fn put_rates(&self, table: &RateTable) -> Result<()> {
+        let item = RatesItem {
+            table: table.clone(),
+        };
+        self.put("put_rates", &keys::rates(), &item).await
     }
 }
 

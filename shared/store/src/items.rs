@@ -59,6 +59,12 @@ pub struct LogItem {
     pub body: Option<String>,
 }
 
+/// BILL-6: the rate table item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RatesItem {
+    pub table: rules::billing::RateTable,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SettingsItem {
     pub settings: rules::NumberSettings,

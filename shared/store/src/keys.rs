@@ -34,6 +34,7 @@ pub const SETTINGS_SK: &str = "SETTINGS";
 pub const AGENTS_PK: &str = "AGENTS";
 /// The directory of business numbers (one item per number with settings).
 pub const NUMBERS_PK: &str = "NUMBERS";
+pub const RATES_PK: &str = "RATES";
 pub const CAMPAIGN_SK: &str = "CAMPAIGN";
 pub const CAMPAIGN_ROW_PREFIX: &str = "R#";
 pub const QUEUE_ENTRY_PREFIX: &str = "E#";
@@ -169,8 +170,19 @@ pub fn ledger_pk(number: &BusinessNumberId) -> String {
     format!("B#{number}")
 }
 
-pub fn ledger(number: &BusinessNumberId, day: rules::Date, category: &str) -> Key {
-    Key::new(ledger_pk(number), format!("{day}#{category}"))
+/// One ledger line: per number, day, category and (BILL-6) charge — `charged` or `free_<reason>`;
+/// an empty charge is a line written before charges were kept.
+pub fn ledger(number: &BusinessNumberId, day: rules::Date, category: &str, charge: &str) -> Key {
+    if charge.is_empty() {
+        Key::new(ledger_pk(number), format!("{day}#{category}"))
+    } else {
+        Key::new(ledger_pk(number), format!("{day}#{category}#{charge}"))
+    }
+}
+
+/// BILL-6: the rate table (one per deployment).
+pub fn rates() -> Key {
+    Key::new(RATES_PK.to_owned(), RATES_PK)
 }
 
 pub fn outbound_by_key(idempotency_key: &str) -> Key {

@@ -468,6 +468,9 @@ pub struct LedgerLine {
     pub number: Option<BusinessNumberId>,
     pub day: String,
     pub category: String,
+    /// BILL-6: `charged`, or `free_` and why (`free_service_window`, …); empty on lines written
+    /// before charges were kept.
+    pub charge: String,
     pub predicted_count: i64,
     pub predicted_micros: i64,
     pub reported_count: i64,

@@ -7,6 +7,7 @@
 use crate::Result;
 use crate::model::*;
 use rules::agents::AgentLoad;
+use rules::billing::RateTable;
 use rules::templates::Template;
 use rules::{
     AgentId, BusinessNumberId, CampaignId, ContactKey, ConversationId, Date, EventKey, MessageId,
@@ -281,13 +282,20 @@ pub trait LedgerStore: Send + Sync {
         micros: i64,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Lines from `from` to `to` inclusive, by day then category.
+    /// Lines from `from` to `to` inclusive, by day, category, then charge.
     fn ledger(
         &self,
         number: &BusinessNumberId,
         from: Date,
         to: Date,
     ) -> impl Future<Output = Result<Vec<LedgerLine>>> + Send;
+
+    /// BILL-6: the rate table (`None`: never set). The sender reads it with every send, in
+    /// [`crate::SendingStore::send_context`]'s one read.
+    fn rates(&self) -> impl Future<Output = Result<Option<RateTable>>> + Send;
+
+    /// BILL-6: replaces the rate table (the caller validated it).
+    fn put_rates(&self, table: &RateTable) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The console: contacts, search (CHAN-4), the message log.

@@ -33,8 +33,10 @@
 
 use crate::Result;
 use crate::model::{CampaignRow, NewOutreach, Versioned};
-use rules::billing::{ChargePrediction, ReportedPricing};
-use rules::campaign::CampaignContact;
+use rules::billing::{
+    BilledConversation, BillingHistory, ChargePrediction, RateTable, ReportedPricing,
+};
+use rules::campaign::{Bucket, CampaignContact};
 use rules::pacing::{NumberPacing, PacingSettings, RecipientPace};
 use rules::templates::Template;
 use rules::{
@@ -198,6 +200,9 @@ pub struct LedgerAddition {
     pub number: BusinessNumberId,
     pub day: Date,
     pub category: String,
+    /// BILL-6: `charged`, or `free_` and why (`rules::billing::Charge::label`).
+    #[serde(default)]
+    pub charge: String,
     pub micros: i64,
 }
 
@@ -213,6 +218,10 @@ pub struct AcceptedSend {
     pub predicted: Option<LedgerAddition>,
     /// OUT-8 / CAMP-7: the outreach record, when the send was an outreach.
     pub outreach: Option<NewOutreach>,
+    /// BILL-5: the billing conversation the send opened (conversation-based pricing), added to
+    /// the recipient's history in the same write (the recipient record's version moves, so a
+    /// send that read the history before this write paces and predicts again).
+    pub opened: Option<BilledConversation>,
 }
 
 /// The pacing state of a business number (SEND-3, CAMP-5, SEND-2 number effects).
@@ -238,6 +247,10 @@ pub struct RecipientRecord {
     /// SEND-2 131026/130472: "flag the contact" — the latest undeliverable failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undeliverable: Option<Undeliverable>,
+    /// BILL-5: the contact's billing conversations that may still be open (conversation-based
+    /// pricing): read with every send, appended by [`SendingStore::record_accepted`].
+    #[serde(default, skip_serializing_if = "BillingHistory::is_empty")]
+    pub billing: BillingHistory,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,6 +301,8 @@ pub struct SendContext {
     pub settings: Option<NumberSettings>,
     /// The template asked for (`None`: not asked, or not in the catalogue).
     pub template: Option<Template>,
+    /// BILL-6: the rate table (`None`: never set), read with the rest.
+    pub rates: Option<RateTable>,
 }
 
 /// The key's claim as [`SendingStore::begin_call`] writes it: the claim item

@@ -45,6 +45,7 @@ use crate::model::*;
 use crate::ports::*;
 use crate::{Result, StoreError};
 use rules::agents::AgentLoad;
+use rules::billing::RateTable;
 use rules::templates::Template;
 use rules::{
     AgentId, BusinessNumberId, CampaignId, ContactKey, ConversationId, Date, EventKey, MessageId,
@@ -1574,7 +1575,7 @@ impl LedgerStore for SqliteStore {
         count: i64,
         micros: i64,
     ) -> Result<()> {
-        let key = keys::ledger(number, day, category);
+        let key = keys::ledger(number, day, category, "");
         let fresh = LedgerLine {
             number: Some(number.clone()),
             day: day.to_string(),
@@ -1616,8 +1617,24 @@ impl LedgerStore for SqliteStore {
         })
         .await
     }
-}
 
+    async fn rates(&self) -> Result<Option<RateTable>> {
+        self.read("rates", |c| {
+            Ok(get_item::<RatesItem>(c, &keys::rates())?.map(|i| i.table))
+        })
+        .await
+    }
+
+    async fn put_rates(&self, table: &RateTable) -> Result<()> {
+        let item = RatesItem {
+            table: table.clone(),
+        };
+        self.run("put_rates", move |c| {
+            put_item(c, &keys::rates(), &item, None)
+        })
+        .await
+    }
+}
 impl ConsoleStore for SqliteStore {
     async fn put_profile(
         &self,

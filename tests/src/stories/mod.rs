@@ -5,6 +5,7 @@
 //! fake Graph API's request log. Each story's doc names the SPEC rules it proves.
 
 mod automation;
+mod billing;
 mod campaign;
 mod media;
 mod console_views;
@@ -13,6 +14,7 @@ mod reopen;
 mod window;
 
 pub use automation::seed_004_welcome_queue_reminder_auto_close_csat;
+pub use billing::bill_6_rates_and_charged_or_free_lines;
 pub use campaign::seed_002_campaign_answers_in_time_late_and_free_text;
 pub use media::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted;
 pub use console_views::{

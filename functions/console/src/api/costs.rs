@@ -1,4 +1,5 @@
-//! BILL-3: the cost report, predicted against reported, per number, category and day.
+//! BILL-3 / BILL-6: the cost report, predicted against reported, per number, day, category and
+//! charge (`charged`, or free and why).
 
 use super::{Errors, number_id};
 use crate::Deps;
@@ -49,8 +50,17 @@ impl CostFigures {
 pub struct CostLine {
     /// `YYYY-MM-DD`
     pub day: String,
-    /// Meta's pricing category (`marketing`, `utility`, `authentication`, `service`, …).
+    /// Meta's pricing category (`marketing`, `utility`, `authentication`, `service`,
+    /// `referral_conversion`, …).
     pub category: String,
+    /// BILL-6: `charged`, or free and why: `free_service_window` (service inside the customer
+    /// service window), `free_utility_in_service_window` (before 2026-10-01),
+    /// `free_entry_point`, `free_conversation_open` (conversation-based pricing: the message fell
+    /// into a conversation already open), `free_service_tier` (the month's free service
+    /// messages), `free` (not billable, no reason given). Empty on lines counted before charges
+    /// were kept. A prediction and Meta's report of one message count on the lines of their own
+    /// charge, so a line where they disagree shows it.
+    pub charge: String,
     #[serde(flatten)]
     pub figures: CostFigures,
 }
@@ -60,33 +70,22 @@ pub struct CostReport {
     pub number: String,
     pub from: String,
     pub to: String,
-    /// Per day and category.
+    /// The rate table's currency (amounts are millionths of it); absent while none is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Per day, category and charge.
     pub lines: Vec<CostLine>,
     /// Per category over the range.
     pub categories: BTreeMap<String, CostFigures>,
+    /// Per charge (`charged`, `free_…`) over the range.
+    pub charges: BTreeMap<String, CostFigures>,
     pub total: CostFigures,
 }
 
 /// Parses `YYYY-MM-DD` as a real calendar date.
 pub fn parse_date(field: &str, text: &str) -> ApiResult<Date> {
-    let bad = || ApiError::invalid(field, format!("{text:?} is not a date YYYY-MM-DD"));
-    let mut parts = text.trim().splitn(3, '-');
-    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return Err(bad());
-    }
-    let date = Date::new(
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    // Round trip through the day number: 2025-02-30 does not survive it.
-    if date.year < 1970 || Date::from_day_number(date.day_number()) != date {
-        return Err(bad());
-    }
-    Ok(date)
+    Date::parse(text)
+        .ok_or_else(|| ApiError::invalid(field, format!("{text:?} is not a date YYYY-MM-DD")))
 }
 
 /// BILL-3: predicted against reported cost per category and day (admin).
@@ -121,16 +120,20 @@ pub async fn cost_report<D: Deps>(
         ));
     }
     let lines = d.store().ledger(&number, from, to).await?;
+    let currency = d.store().rates().await?.map(|t| t.currency);
     let mut categories: BTreeMap<String, CostFigures> = BTreeMap::new();
+    let mut charges: BTreeMap<String, CostFigures> = BTreeMap::new();
     let mut total = CostFigures::default();
     for l in &lines {
         categories.entry(l.category.clone()).or_default().add(l);
+        charges.entry(l.charge.clone()).or_default().add(l);
         total.add(l);
     }
     Ok(Json(CostReport {
         number: number.to_string(),
         from: from.to_string(),
         to: to.to_string(),
+        currency,
         lines: lines
             .into_iter()
             .map(|l| {
@@ -139,11 +142,13 @@ pub async fn cost_report<D: Deps>(
                 CostLine {
                     day: l.day,
                     category: l.category,
+                    charge: l.charge,
                     figures,
                 }
             })
             .collect(),
         categories,
+        charges,
         total,
     }))
 }

@@ -13,6 +13,7 @@ pub mod events;
 use events::EventSchemas;
 mod numbers;
 mod outreach;
+pub mod rates;
 mod templates;
 pub mod webhooks;
 
@@ -106,6 +107,7 @@ impl Modify for BearerAuth {
         create_campaign, list_campaigns, get_campaign, upload_list, start_campaign, stop_campaign, retry_campaign,
         campaign_contacts,
         cost_report,
+        rates::get_rates, rates::put_rates,
         events::list_events,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::put_webhook,
         webhooks::delete_webhook, webhooks::rotate_webhook, webhooks::list_webhook_dead_letters,
@@ -328,6 +330,8 @@ pub fn routes<D: Deps>() -> Routes<D> {
             "/v1/numbers/{number}/costs",
             get(cost_report::<D>),
         )
+        .add(Method::GET, "/v1/rates", get(rates::get_rates::<D>))
+        .add(Method::PUT, "/v1/rates", put(rates::put_rates::<D>))
         .add(Method::GET, "/v1/events", get(events::list_events::<D>))
         .add(
             Method::POST,

@@ -415,3 +415,68 @@ async fn bill_3_cost_report_predicted_against_reported_per_category_and_day() {
     assert_eq!(default.body["to"], "2025-06-18");
     assert_eq!(default.body["total"]["reported_count"], 5);
 }
+
+// BILL-6: the rate table is configuration an admin reads and replaces; bad entries are refused
+// with 400 naming the field; the cost report carries its currency and the charge of each line.
+#[tokio::test]
+async fn bill_6_rate_table_is_admin_configuration() {
+    let h = harness();
+    assert_eq!(h.get("/v1/rates", BOSS).await.status, StatusCode::NOT_FOUND);
+    let table = serde_json::json!({
+        "currency": "USD",
+        "source": "example",
+        "rates": [
+            {"category": "marketing", "market": "39", "effective_from": "2025-07-01", "micros": 69100},
+            {"category": "marketing", "market": "*", "effective_from": "2025-07-01", "micros": 25000},
+            {"category": "utility", "market": "*", "effective_from": "2025-07-01", "micros": 4000}
+        ]
+    });
+    let agent = h.put("/v1/rates", ANA, table.clone()).await;
+    assert_eq!(agent.status, StatusCode::FORBIDDEN);
+    assert_eq!(h.get("/v1/rates", ANA).await.status, StatusCode::FORBIDDEN);
+    let put = h.put("/v1/rates", BOSS, table.clone()).await;
+    assert_eq!(put.status, StatusCode::OK, "{put:?}");
+    assert_eq!(put.body, table);
+    let got = h.get("/v1/rates", BOSS).await;
+    assert_eq!(got.body, table);
+    assert_eq!(
+        h.store.rates().await.unwrap().unwrap().rates[0].micros,
+        69_100
+    );
+    for (edit, field) in [
+        (serde_json::json!({"currency": "dollars"}), "currency"),
+        (
+            serde_json::json!({"rates": [{"category": "promo", "market": "1", "effective_from": "2025-07-01", "micros": 1}]}),
+            "rates[0].category",
+        ),
+        (
+            serde_json::json!({"rates": [{"category": "marketing", "market": "1", "effective_from": "2025-02-30", "micros": 1}]}),
+            "rates[0].effective_from",
+        ),
+        (
+            serde_json::json!({"rates": [{"category": "marketing", "market": "+1", "effective_from": "2025-07-01", "micros": 1}]}),
+            "rates[0].market",
+        ),
+        (
+            serde_json::json!({"rates": [{"category": "marketing", "market": "1", "effective_from": "2025-07-01", "micros": -5}]}),
+            "rates[0].micros",
+        ),
+    ] {
+        let mut body = table.clone();
+        for (k, v) in edit.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = h.put("/v1/rates", BOSS, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{field}: {r:?}");
+        assert!(r.body.to_string().contains(field), "{field}: {r:?}");
+    }
+    // Nothing refused was stored.
+    assert_eq!(h.get("/v1/rates", BOSS).await.body, table);
+    let report = h
+        .get(
+            &format!("/v1/numbers/{NUMBER}/costs?from=2025-06-16&to=2025-06-17"),
+            BOSS,
+        )
+        .await;
+    assert_eq!(report.body["currency"], "USD");
+}

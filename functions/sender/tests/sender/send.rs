@@ -746,3 +746,40 @@ async fn send_2_132015_holds_the_send_and_pauses_the_template_in_the_catalogue()
     assert!(matches!(second, Outcome::Parked { .. }), "{second:?}");
     assert_eq!(w.graph.requests().len(), 1);
 }
+
+// Issue 16, case 15 (OUT-8): the message log shows an outreach template with the signed button
+// payloads it carried, as they went to Meta.
+#[tokio::test]
+async fn out_8_the_log_shows_an_outreach_with_its_button_payloads() {
+    let w = world();
+    w.template(&approved(
+        "offer",
+        rules::templates::TemplateCategory::Marketing,
+    ))
+    .await;
+    let c = contact(1);
+    w.send(outreach_job("k-out", &c, "offer")).await;
+    let sent = w.graph.accepted();
+    assert_eq!(sent.len(), 1);
+    let rules::OutboundContent::Template {
+        button_payloads: payloads,
+        ..
+    } = &sent[0].message.content
+    else {
+        panic!("not a template: {:?}", sent[0].message.content)
+    };
+    assert_eq!(payloads.len(), 2);
+    let log = w
+        .store
+        .outbound_log(&number(), &c, t(-10), t(10), 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    let body = log[0].body.clone().unwrap();
+    assert_eq!(body["type"], "template", "{body}");
+    assert_eq!(
+        body["button_payloads"],
+        serde_json::json!(payloads),
+        "{body}"
+    );
+}

@@ -304,3 +304,202 @@ async fn hook_3_statuses_of_unknown_messages_are_kept() {
     assert_eq!(ledger.iter().map(|l| l.reported_count).sum::<i64>(), 3);
     assert_eq!(ledger.iter().map(|l| l.predicted_count).sum::<i64>(), 0);
 }
+
+/// 2025-03-10 09:00 UTC: hour 0 of seed 003's examples, under conversation-based pricing.
+const CBP_H0: i64 = 1_741_597_200;
+
+fn hour(h: i64) -> rules::Timestamp {
+    rules::Timestamp::from_unix(CBP_H0 + h * 3600)
+}
+
+/// The categories and charges the sender predicted for these sends.
+async fn predicted(w: &World, wamids: &[MessageId]) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    for wamid in wamids {
+        let p = w
+            .store
+            .sent_message(wamid)
+            .await
+            .unwrap()
+            .unwrap()
+            .prediction
+            .unwrap();
+        out.push((p.category.to_string(), p.charge().label()));
+    }
+    out
+}
+
+// BILL-5: the sender keeps each contact's open billing conversations (from its accepted sends)
+// and predicts from them: seed 003's second example before 2025-07-01 is marketing 2 / service 2,
+// as Meta reports it; its first example's utility template at hour 10 falls into the utility
+// conversation opened at hour 4 and is no new charge.
+#[tokio::test]
+async fn bill_5_seed_003_examples_before_july_2025_predict_what_meta_reports() {
+    let w = world();
+    w.clock.set_ms(hour(0).unix() * 1000);
+    w.template(&approved("offer", TemplateCategory::Marketing))
+        .await;
+    w.template(&approved("shipped", TemplateCategory::Utility))
+        .await;
+    let (c, d) = (contact(1), contact(2));
+    let at = |h: i64| w.clock.set_ms(hour(h).unix() * 1000);
+
+    // Example 2 (contact c): marketing at 0, the customer replies at 4, messages at 5, 25, 26.
+    // Example 1 (contact d): marketing at 0, utility at 4 and 10. In time order:
+    let (mut example_1, mut example_2) = (Vec::new(), Vec::new());
+    for (h, who, what) in [
+        (0, &c, "offer"),
+        (0, &d, "offer"),
+        (4, &d, "shipped"),
+        (5, &c, "text"),
+        (10, &d, "shipped"),
+        (25, &c, "text"),
+        (26, &c, "text"),
+    ] {
+        at(h);
+        if h == 4 {
+            w.inbound(&c, hour(4)).await;
+        }
+        let key = format!("{who}-{h}");
+        let job = match what {
+            "text" => text_job(&key, who, "here you are"),
+            name => template_job(&key, who, name),
+        };
+        let wamid = wamid_of(&w.send(job).await);
+        if who == &c {
+            &mut example_2
+        } else {
+            &mut example_1
+        }
+        .push(wamid);
+    }
+    assert_eq!(
+        predicted(&w, &example_2).await,
+        vec![
+            ("marketing".to_owned(), "charged"),
+            ("marketing".to_owned(), "free_conversation_open"),
+            ("service".to_owned(), "free_service_window"),
+            ("service".to_owned(), "free_conversation_open"),
+        ]
+    );
+    assert_eq!(
+        predicted(&w, &example_1).await,
+        vec![
+            ("marketing".to_owned(), "charged"),
+            ("utility".to_owned(), "charged"),
+            ("utility".to_owned(), "free_conversation_open"),
+        ]
+    );
+
+    // The ledger counts them per category and charge: marketing 3 (2 charged), service 2,
+    // utility 2 (1 charged).
+    let day = hour(0).date();
+    let lines = w
+        .store
+        .ledger(&number(), day, hour(26).date())
+        .await
+        .unwrap();
+    let count = |category: &str, charge: &str| {
+        lines
+            .iter()
+            .filter(|l| l.category == category && l.charge == charge)
+            .map(|l| l.predicted_count)
+            .sum::<i64>()
+    };
+    assert_eq!(count("marketing", "charged"), 2);
+    assert_eq!(count("marketing", "free_conversation_open"), 1);
+    assert_eq!(count("service", "free_service_window"), 1);
+    assert_eq!(count("service", "free_conversation_open"), 1);
+    assert_eq!(count("utility", "charged"), 1);
+    assert_eq!(count("utility", "free_conversation_open"), 1);
+}
+
+// BILL-6: the rate table is read with every send: charged predictions are priced by category,
+// market and date, free ones say why; Meta's report is priced and labelled the same way; inside a
+// free entry point window the category is `referral_conversion`.
+#[tokio::test]
+async fn bill_6_rates_price_predictions_and_reports_with_charged_or_free_and_why() {
+    use rules::billing::{ANY_MARKET, PricingCategory, Rate, RateTable};
+    let w = world();
+    let from = rules::Date::new(2025, 7, 1);
+    let rate = |category, market: &str, micros| Rate {
+        category,
+        market: market.into(),
+        effective_from: from,
+        micros,
+    };
+    w.store
+        .put_rates(&RateTable {
+            currency: "USD".into(),
+            source: Some("test".into()),
+            rates: vec![
+                rate(PricingCategory::Marketing, "1", 25_000),
+                rate(PricingCategory::Marketing, ANY_MARKET, 60_000),
+                rate(PricingCategory::Utility, ANY_MARKET, 4_000),
+            ],
+        })
+        .await
+        .unwrap();
+    w.template(&approved("offer", TemplateCategory::Marketing))
+        .await;
+    w.template(&approved("shipped", TemplateCategory::Utility))
+        .await;
+    let c = contact(1);
+    let offer = wamid_of(&w.send(template_job("k-offer", &c, "offer")).await);
+    w.inbound(&c, t(10)).await;
+    w.clock.set_ms(t(20).unix() * 1000);
+    let shipped = wamid_of(&w.send(template_job("k-shipped", &c, "shipped")).await);
+    // A contact who came from an ad and was answered: inside the FEP window.
+    let ad = contact(2);
+    let mut state = rules::ContactState::new(number(), ad.clone());
+    state.windows.record_inbound(t(5), true);
+    state.windows.record_business_message(t(6));
+    w.put_state(state, "ad-state").await;
+    let in_fep = wamid_of(&w.send(template_job("k-fep", &ad, "offer")).await);
+    assert_eq!(
+        predicted(&w, &[offer.clone(), shipped.clone(), in_fep.clone()]).await,
+        vec![
+            ("marketing".to_owned(), "charged"),
+            ("utility".to_owned(), "free_utility_in_service_window"),
+            ("referral_conversion".to_owned(), "free_entry_point"),
+        ]
+    );
+    for (wamid, pricing) in [
+        (&offer, ("marketing", true, "regular")),
+        (&shipped, ("utility", false, "free_customer_service")),
+        (&in_fep, ("referral_conversion", false, "free_entry_point")),
+    ] {
+        w.update(&status_event(
+            wamid,
+            DeliveryStatus::Delivered,
+            t(30),
+            Some(pricing),
+            None,
+            None,
+        ))
+        .await;
+    }
+    let day = t(0).date();
+    let lines = w.store.ledger(&number(), day, day).await.unwrap();
+    let got: Vec<(&str, &str, i64, i64, i64, i64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l.category.as_str(),
+                l.charge.as_str(),
+                l.predicted_count,
+                l.predicted_micros,
+                l.reported_count,
+                l.reported_micros,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("marketing", "charged", 1, 25_000, 1, 25_000),
+            ("referral_conversion", "free_entry_point", 1, 0, 1, 0),
+            ("utility", "free_utility_in_service_window", 1, 0, 1, 0),
+        ]
+    );
+}

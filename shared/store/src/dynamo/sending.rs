@@ -175,13 +175,14 @@ impl DynamoStore {
             LedgerSide::Reported => ("reported_count", "reported_micros"),
         };
         self.update_op(
-            &keys::ledger(&line.number, line.day, &line.category),
-            "SET #n = :n, #d = :d, #c = :c ADD #k :k, #m :m".to_owned(),
+            &keys::ledger(&line.number, line.day, &line.category, &line.charge),
+            "SET #n = :n, #d = :d, #c = :c, #h = :h ADD #k :k, #m :m".to_owned(),
             None,
             names(&[
                 ("#n", "number"),
                 ("#d", "day"),
                 ("#c", "category"),
+                ("#h", "charge"),
                 ("#k", count_attr),
                 ("#m", micros_attr),
             ]),
@@ -189,6 +190,7 @@ impl DynamoStore {
                 (":n", s(line.number.as_str())),
                 (":d", s(line.day.to_string())),
                 (":c", s(&line.category)),
+                (":h", s(&line.charge)),
                 (":k", n(1)),
                 (":m", n(line.micros)),
             ]),
@@ -240,12 +242,14 @@ impl SendingStore for DynamoStore {
             .template
             .as_ref()
             .map(|(name, language)| keys::template(&q.number, name, language));
+        let rates_key = keys::rates();
         let mut wanted = vec![
             record_key.clone(),
             claim_key.clone(),
             number_key.clone(),
             recipient_key.clone(),
             state_key.clone(),
+            rates_key.clone(),
         ];
         wanted.extend(settings_key.iter().cloned());
         wanted.extend(template_key.iter().cloned());
@@ -280,6 +284,10 @@ impl SendingStore for DynamoStore {
                 .map(|i| i.template),
             None => None,
         };
+        let rates = take(&rates_key)
+            .map(parse::<RatesItem>)
+            .transpose()?
+            .map(|i| i.table);
         Ok(SendContext {
             record,
             claimed_at,
@@ -288,6 +296,7 @@ impl SendingStore for DynamoStore {
             contact,
             settings,
             template,
+            rates,
         })
     }
 
@@ -384,6 +393,21 @@ impl SendingStore for DynamoStore {
                     &item,
                 )?,
                 None,
+            )?);
+        }
+        // BILL-5: the conversation the send opened joins the recipient's history; the version
+        // moves so that a send which read the history before this write reads it again.
+        if let Some(opened) = &a.opened {
+            ops.push(self.update_op(
+                &skeys::recipient(&a.record.number, &a.record.contact),
+                "SET #b = list_append(if_not_exists(#b, :empty), :new) ADD #ver :one".to_owned(),
+                None,
+                names(&[("#b", "billing"), ("#ver", VERSION)]),
+                values(vec![
+                    (":empty", AttributeValue::L(Vec::new())),
+                    (":new", AttributeValue::L(vec![av(opened)?])),
+                    (":one", n(1)),
+                ]),
             )?);
         }
         match self.transact("record_accepted", ops).await? {

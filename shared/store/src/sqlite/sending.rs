@@ -49,11 +49,12 @@ fn write_versioned<T: Serialize>(c: &Connection, key: &Key, value: &T, version: 
 }
 
 fn ledger_add_sync(c: &Connection, line: &LedgerAddition, side: LedgerSide) -> Result<()> {
-    let key = keys::ledger(&line.number, line.day, &line.category);
+    let key = keys::ledger(&line.number, line.day, &line.category, &line.charge);
     let mut item = get_item::<LedgerLine>(c, &key)?.unwrap_or_else(|| LedgerLine {
         number: Some(line.number.clone()),
         day: line.day.to_string(),
         category: line.category.clone(),
+        charge: line.charge.clone(),
         ..LedgerLine::default()
     });
     match side {
@@ -102,6 +103,14 @@ fn accepted_sync(c: &Connection, a: &AcceptedSend) -> Result<bool> {
     }
     if let Some(outreach) = &a.outreach {
         put_outreach_sync(c, &a.record.number, &a.record.contact, outreach)?;
+    }
+    // BILL-5: the conversation the send opened joins the recipient's history; the version moves
+    // so that a send which read the history before this write reads it again.
+    if let Some(opened) = &a.opened {
+        let key = skeys::recipient(&a.record.number, &a.record.contact);
+        let (mut recipient, version) = versioned_or_default::<RecipientRecord>(c, &key)?;
+        recipient.billing.conversations.push(*opened);
+        write_versioned(c, &key, &recipient, version.unwrap_or(0) + 1)?;
     }
     Ok(true)
 }
@@ -226,6 +235,7 @@ fn send_context_sync(c: &Connection, q: &SendContextQuery) -> Result<SendContext
         contact: contact_state_sync(c, &keys::state(&q.number, &q.contact), q.now)?,
         settings,
         template,
+        rates: get_item::<RatesItem>(c, &keys::rates())?.map(|i| i.table),
     })
 }
 

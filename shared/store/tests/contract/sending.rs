@@ -56,6 +56,7 @@ fn prediction() -> ChargePrediction {
         pricing_type: Some(PricingType::Regular),
         conversation: None,
         counts_toward_service_allowance: false,
+        free_reason: None,
     }
 }
 
@@ -89,6 +90,7 @@ fn accepted(key: &str, wamid: &MessageId, expected_version: u64) -> AcceptedSend
             number: number(),
             day: day(),
             category: "marketing".into(),
+            charge: "charged".into(),
             micros: 25_000,
         }),
         outreach: Some(NewOutreach {
@@ -102,6 +104,7 @@ fn accepted(key: &str, wamid: &MessageId, expected_version: u64) -> AcceptedSend
             },
             expires_at: t(86_400 * 32),
         }),
+        opened: None,
     }
 }
 
@@ -201,6 +204,7 @@ pub async fn reported_pricing_counts_once<S: SendingStore + Store>(store: S) {
         number: number(),
         day: day(),
         category: "marketing".into(),
+        charge: "charged".into(),
         micros: 25_000,
     };
     assert!(
@@ -219,6 +223,173 @@ pub async fn reported_pricing_counts_once<S: SendingStore + Store>(store: S) {
     assert_eq!(ledger[0].reported_count, 1);
     assert_eq!(ledger[0].reported_micros, 25_000);
     assert_eq!(ledger[0].predicted_count, 0);
+    assert_eq!(ledger[0].charge, "charged");
+}
+
+// BILL-5: the billing conversation an accepted send opened joins the recipient's history in the
+// acceptance's write (moving the recipient's version), and the next send's one read has it.
+pub async fn bill_5_accepted_send_adds_its_conversation_to_the_history<S: SendingStore + Store>(
+    store: S,
+) {
+    use rules::billing::BilledConversation;
+    let query = SendContextQuery {
+        key: "k-bill5-2".into(),
+        number: number(),
+        contact: contact(1),
+        settings: false,
+        template: None,
+        now: t(2),
+    };
+    let before = store.send_context(&query).await.unwrap();
+    assert!(before.recipient.0.billing.is_empty());
+    assert_eq!(before.recipient.1, None);
+    let opened = BilledConversation {
+        category: PricingCategory::Marketing,
+        opened_at: t(1),
+        expires_at: t(1 + 86_400),
+    };
+    for (key, wamid, conversation) in [
+        ("k-bill5-1", "wamid.B1", opened),
+        (
+            "k-bill5-3",
+            "wamid.B3",
+            BilledConversation {
+                category: PricingCategory::Utility,
+                ..opened
+            },
+        ),
+    ] {
+        store
+            .put_send_record(&record(key, in_flight()), None)
+            .await
+            .unwrap();
+        let mut a = accepted(key, &MessageId::new(wamid).unwrap(), 1);
+        a.outreach = None;
+        a.opened = Some(conversation);
+        assert!(store.record_accepted(&a).await.unwrap());
+    }
+    let after = store.send_context(&query).await.unwrap();
+    let (recipient, version) = after.recipient;
+    assert_eq!(
+        recipient.billing.conversations,
+        vec![
+            opened,
+            BilledConversation {
+                category: PricingCategory::Utility,
+                ..opened
+            }
+        ]
+    );
+    assert_eq!(
+        version,
+        Some(2),
+        "each acceptance moved the recipient's version"
+    );
+    // A pacing write from the read before the acceptances is refused: the sender reads again.
+    let stale = PacingWrite {
+        number: None,
+        recipient: Some((number(), contact(1), RecipientRecord::default(), None)),
+    };
+    assert!(!store.put_pacing(&stale).await.unwrap());
+    // A pacing write keeps the history it was given (the sender writes back what it read, the
+    // expired conversations dropped).
+    let mut kept = recipient.clone();
+    kept.billing.conversations.truncate(1);
+    let write = PacingWrite {
+        number: None,
+        recipient: Some((number(), contact(1), kept.clone(), version)),
+    };
+    assert!(store.put_pacing(&write).await.unwrap());
+    assert_eq!(
+        store.recipient(&number(), &contact(1)).await.unwrap(),
+        (kept, Some(3))
+    );
+}
+
+// BILL-6: the rate table round-trips, and every send's one read carries it; ledger lines are
+// kept per charge (charged, or free and why).
+pub async fn bill_6_rate_table_is_stored_and_read_with_the_send<S: SendingStore + Store>(store: S) {
+    use rules::billing::{ANY_MARKET, Rate, RateTable};
+    let query = SendContextQuery {
+        key: "k-bill6".into(),
+        number: number(),
+        contact: contact(1),
+        settings: false,
+        template: None,
+        now: t(2),
+    };
+    assert_eq!(store.rates().await.unwrap(), None);
+    assert_eq!(store.send_context(&query).await.unwrap().rates, None);
+    let table = RateTable {
+        currency: "USD".into(),
+        source: Some("example".into()),
+        rates: vec![
+            Rate {
+                category: PricingCategory::Marketing,
+                market: "1".into(),
+                effective_from: Date::new(2025, 7, 1),
+                micros: 25_000,
+            },
+            Rate {
+                category: PricingCategory::Utility,
+                market: ANY_MARKET.into(),
+                effective_from: Date::new(2025, 7, 1),
+                micros: 4_000,
+            },
+        ],
+    };
+    store.put_rates(&table).await.unwrap();
+    assert_eq!(store.rates().await.unwrap(), Some(table.clone()));
+    assert_eq!(
+        store.send_context(&query).await.unwrap().rates,
+        Some(table.clone())
+    );
+    let mut changed = table.clone();
+    changed.rates.truncate(1);
+    store.put_rates(&changed).await.unwrap();
+    assert_eq!(store.rates().await.unwrap(), Some(changed));
+
+    // One line per day, category and charge.
+    let lines = [
+        ("wamid.L1", "charged", 25_000),
+        ("wamid.L2", "charged", 25_000),
+        ("wamid.L3", "free_conversation_open", 0),
+    ];
+    let reported = ReportedPricing::from_meta(true, "CBP", "marketing", None).unwrap();
+    for (wamid, charge, micros) in lines {
+        let line = LedgerAddition {
+            number: number(),
+            day: day(),
+            category: "marketing".into(),
+            charge: charge.into(),
+            micros,
+        };
+        assert!(
+            store
+                .record_reported_pricing(&MessageId::new(wamid).unwrap(), &reported, &line)
+                .await
+                .unwrap()
+        );
+    }
+    let ledger = store.ledger(&number(), day(), day()).await.unwrap();
+    let got: Vec<(&str, &str, i64, i64)> = ledger
+        .iter()
+        .map(|l| {
+            (
+                l.category.as_str(),
+                l.charge.as_str(),
+                l.reported_count,
+                l.reported_micros,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("marketing", "charged", 2, 50_000),
+            ("marketing", "free_conversation_open", 1, 0)
+        ]
+    );
 }
 
 // SEND-3: the number's and the recipient's pacing change together, from the versions read.
@@ -945,6 +1116,8 @@ macro_rules! sending_contract {
                 begin_call_keeps_an_existing_claim,
                 one_of_eight_concurrent_begin_calls_wins,
                 send_5_outbound_log_shows_a_refused_send_and_its_reason,
+                bill_5_accepted_send_adds_its_conversation_to_the_history,
+                bill_6_rate_table_is_stored_and_read_with_the_send,
             ]
         );
     };
