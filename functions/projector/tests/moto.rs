@@ -27,6 +27,7 @@ fn inbound(c: &ContactKey, event: &str, expected: Option<u64>, at: Timestamp) ->
             message: MessageId::new(event).unwrap(),
             conversation: Some(conversation.clone()),
             at,
+            bot: None,
         },
         body: Some(serde_json::json!({"text": "hello"})),
     }];

@@ -231,6 +231,7 @@ fn play(with_bot: bool, ops: &[Op]) -> (World, Vec<(String, bool, Vec<Effect>)>)
                 request,
             } => format!("queued:{position}:{conversation}:{request}"),
             Event::Agent(_) => format!("agent:{n}"),
+            Event::Bot(_) => format!("bot:{n}"),
             Event::TimerFired { .. } => unreachable!("timers are keyed above"),
         };
         let effects = w.apply(event.clone());

@@ -70,6 +70,10 @@ pub struct WebhookInput {
     pub numbers: Vec<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// EVT-5: the id of the number's external bot this endpoint serves: it is sent only the
+    /// customer's messages in the conversations that bot handles.
+    #[serde(default)]
+    pub bot: Option<String>,
 }
 
 /// An endpoint as listed (never with its secret).
@@ -80,6 +84,9 @@ pub struct WebhookView {
     pub types: Vec<String>,
     pub numbers: Vec<String>,
     pub description: Option<String>,
+    /// EVT-5: the external bot this endpoint serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<String>,
     pub created_at: i64,
     /// While a rotated-out secret still signs: until when (epoch seconds).
     pub previous_secret_until: Option<i64>,
@@ -133,6 +140,7 @@ fn view(w: &WebhookEndpoint) -> WebhookView {
         types: w.types.clone(),
         numbers: w.numbers.iter().map(|n| n.to_string()).collect(),
         description: w.description.clone(),
+        bot: w.bot.as_ref().map(|b| b.to_string()),
         created_at: w.created_at.unix(),
         previous_secret_until: w.previous_secret.as_ref().map(|(_, until)| until.unix()),
     }
@@ -181,6 +189,14 @@ fn numbers_of(input: &WebhookInput) -> ApiResult<Vec<rules::BusinessNumberId>> {
     input.numbers.iter().map(|n| number_id(n)).collect()
 }
 
+fn bot_of(input: &WebhookInput) -> ApiResult<Option<rules::RecipeId>> {
+    input
+        .bot
+        .as_deref()
+        .map(|b| rules::RecipeId::new(b).map_err(|e| ApiError::invalid("bot", e)))
+        .transpose()
+}
+
 /// Registers an endpoint (admin). The secret is in this answer only.
 #[utoipa::path(
     post, path = "/v1/webhooks", tag = "webhooks",
@@ -200,6 +216,7 @@ pub async fn create_webhook<D: Deps>(
         numbers: numbers_of(&input)?,
         url: input.url,
         types: input.types,
+        bot: bot_of(&input)?,
         description: input.description,
         secret: secret.expose(),
         previous_secret: None,
@@ -262,6 +279,7 @@ pub async fn put_webhook<D: Deps>(
     let mut endpoint = existing(d.as_ref(), &id).await?;
     let input = checked(input).await?;
     endpoint.numbers = numbers_of(&input)?;
+    endpoint.bot = bot_of(&input)?;
     endpoint.url = input.url;
     endpoint.types = input.types;
     endpoint.description = input.description;
