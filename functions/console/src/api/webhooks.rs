@@ -214,9 +214,9 @@ pub async fn create_webhook<D: Deps>(
     let endpoint = WebhookEndpoint {
         id: format!("wh_{}", uuid::Uuid::new_v4().simple()),
         numbers: numbers_of(&input)?,
+        bot: bot_of(&input)?,
         url: input.url,
         types: input.types,
-        bot: bot_of(&input)?,
         description: input.description,
         secret: secret.expose(),
         previous_secret: None,
