@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
-use std::process::{Command, Stdio};
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,14 +43,7 @@ impl Serve {
     }
 }
 
-/// One delivery as the receiver got it.
-#[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
-}
+type Received = testkit::events_out::SignedDelivery;
 
 /// A webhook receiver on loopback that answers 500 while `failing`, else 200.
 struct Receiver {
@@ -95,51 +88,7 @@ async fn receiver() -> Receiver {
     Receiver { url, got, failing }
 }
 
-/// Verifies every delivery with the Standard Webhooks reference library (Python). Returns how
-/// many verified; panics with the library's message on the first that does not.
-fn verify_with_reference_library(secret: &str, deliveries: &[Received]) -> usize {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-    let input = json!({
-        "secret": secret,
-        "deliveries": deliveries.iter().map(|d| json!({
-            "body": d.body,
-            "headers": {"webhook-id": d.id, "webhook-timestamp": d.timestamp, "webhook-signature": d.signature},
-        })).collect::<Vec<_>>(),
-    });
-    let script = r#"
-import json, sys
-from standardwebhooks.webhooks import Webhook
-data = json.load(sys.stdin)
-wh = Webhook(data["secret"])
-n = 0
-for d in data["deliveries"]:
-    payload = wh.verify(d["body"], d["headers"])
-    assert payload["id"] == d["headers"]["webhook-id"], "webhook-id is not the event id"
-    n += 1
-print(n)
-"#;
-    let mut child = Command::new(python)
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the test venv's python (scripts/test installs standardwebhooks in .venv)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "standardwebhooks refused a delivery: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
+use testkit::events_out::verify_with_reference_library;
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..300 {

@@ -220,8 +220,10 @@ async fn webhook_queue_contract<S: Store + EventStore + WebhookStore>(
     store: S,
     feed: impl AsyncFn(&S, u32, &str),
 ) {
-    // Events before the endpoint existed are not delivered to it.
+    // Events before the endpoint existed are not delivered to it. (Stream records carry their
+    // time to the second, so a new DynamoDB endpoint starts a second back: "before" is older.)
     feed(&store, 0, "before").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     store
         .put_webhook(&endpoint("wh1", Vec::new()))
         .await
@@ -354,11 +356,13 @@ async fn dynamo_feed(store: &DynamoStore, i: u32, event: &str) {
             entry: &record.entry,
         });
         for (j, e) in projected.into_iter().enumerate() {
-            // Stream records are stamped with their commit time (now).
+            // Stream records are stamped with their commit time (now), rounded down to the
+            // second as DynamoDB Streams does.
             let ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
-                .as_millis() as i64;
+                .as_secs() as i64
+                * 1000;
             events.push((store::dynamo::event_position(ms, &seq.to_string(), j), e));
         }
     }

@@ -227,14 +227,14 @@ impl WebhookStore for DynamoStore {
         };
         let mut stored = endpoint.clone();
         if stored.cursor.is_none() {
-            // A new endpoint starts now: events from this moment on.
-            stored.cursor = Some(event_position(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64),
-                "",
-                0,
-            ));
+            // A new endpoint starts now: events from this moment on. Stream records carry
+            // their creation time rounded down to the second, so the cursor starts at the
+            // previous whole second: an event of this very second is never skipped (one a
+            // little older may come too; receivers deduplicate by id anyway).
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            stored.cursor = Some(event_position((now_ms / 1000 - 1) * 1000, "", 0));
         }
         self.put("put_webhook", &key, &stored).await
     }
