@@ -4,70 +4,22 @@
 //! runs) POSTing to receivers on loopback. Every delivery is verified with the Standard Webhooks
 //! reference library. Needs moto (`./scripts/test -p switchboard-tests --test events_aws`).
 
-use rules::Timestamp;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use switchboard_tests::aws::{AwsPath, sdk};
+use switchboard_tests::aws::AwsPath;
 use switchboard_tests::webhooks::{self, NUMBER};
 use switchboard_tests::{Deployment, Reply};
-use testkit::events_out::{SignedDelivery, stream_records, verify_with_reference_library};
+use testkit::events_out::{receiver, verify_with_reference_library};
 
 const ADMIN: &str = "admin-token";
 const ANA: &str = "ana-token";
 const CUSTOMER: &str = "4915100000777";
 
-/// A receiver on loopback that records every delivery and answers 200.
-async fn receiver() -> (String, Arc<Mutex<Vec<SignedDelivery>>>) {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-            let g = g.clone();
-            async move {
-                let h = |k: &str| {
-                    headers
-                        .get(k)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned()
-                };
-                g.lock().unwrap().push(SignedDelivery {
-                    id: h("webhook-id"),
-                    timestamp: h("webhook-timestamp"),
-                    signature: h("webhook-signature"),
-                    body,
-                });
-                axum::http::StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, got)
-}
-
-/// What runs on AWS after the commits: the stream's records through the projector's handler
-/// (a replay of earlier records writes nothing new), then one deliverer pass.
+/// What runs on AWS after the commits: the stream's records through the projector, then one
+/// deliverer pass.
 async fn project_and_deliver(d: &AwsPath) {
-    let records = serde_json::from_value(stream_records(&d.deployed().table))
-        .expect("stream records in the Lambda event's shape");
-    projector::handle(&d.store, records).await.unwrap();
-    let http = deliverer::client(true).unwrap();
-    let now = Timestamp::from_unix(d.now().await);
-    deliverer::deliver_due(&d.store, &http, now, true)
-        .await
-        .unwrap();
-}
-
-fn events_of(got: &Mutex<Vec<SignedDelivery>>) -> Vec<Value> {
-    got.lock()
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_str(&r.body).unwrap())
-        .collect()
+    d.project_events().await;
+    d.deliver_webhooks(d.now().await).await;
 }
 
 /// Event ids per lane (number#contact), first arrival order, duplicates dropped.
@@ -97,23 +49,10 @@ async fn ok(reply: Reply, status: u16) -> Value {
 #[tokio::test]
 async fn evt_5_an_external_bot_answers_through_v1_and_hands_off_to_an_agent_on_the_aws_path() {
     let d = AwsPath::start().await;
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk(&testkit::moto_endpoint()).await);
-    ddb.update_table()
-        .table_name(&d.deployed().table)
-        .stream_specification(
-            aws_sdk_dynamodb::types::StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    d.enable_event_stream().await;
     // Receivers on loopback (the stack itself allows https to public addresses only).
     console::api::webhooks::allow_loopback_targets(true);
-    let (all_url, all) = receiver().await;
-    let (bot_url, bot) = receiver().await;
+    let (all, bot) = (receiver().await, receiver().await);
 
     switchboard_tests::stories::agent(&d, "ana", 3).await;
     let settings_path = format!("/v1/numbers/{NUMBER}/settings");
@@ -131,7 +70,7 @@ async fn evt_5_an_external_bot_answers_through_v1_and_hands_off_to_an_agent_on_t
             "POST",
             "/v1/webhooks",
             ADMIN,
-            Some(json!({"url": all_url, "numbers": [NUMBER]})),
+            Some(json!({"url": all.url, "numbers": [NUMBER]})),
         )
         .await,
         201,
@@ -142,7 +81,7 @@ async fn evt_5_an_external_bot_answers_through_v1_and_hands_off_to_an_agent_on_t
             "POST",
             "/v1/webhooks",
             ADMIN,
-            Some(json!({"url": bot_url, "numbers": [NUMBER], "bot": "crm-bot"})),
+            Some(json!({"url": bot.url, "numbers": [NUMBER], "bot": "crm-bot"})),
         )
         .await,
         201,
@@ -175,15 +114,12 @@ async fn evt_5_an_external_bot_answers_through_v1_and_hands_off_to_an_agent_on_t
     );
     d.advance(0).await;
     project_and_deliver(&d).await;
-    let to_bot = events_of(&bot);
+    let to_bot = bot.events();
     assert_eq!(to_bot.len(), 1, "{to_bot:?}");
     assert_eq!(to_bot[0]["type"], "message.received");
     assert_eq!(to_bot[0]["data"]["bot"], "crm-bot");
     let secret = bot_hook["secret"].as_str().unwrap();
-    assert_eq!(
-        verify_with_reference_library(secret, &bot.lock().unwrap()),
-        1
-    );
+    assert_eq!(verify_with_reference_library(secret, &bot.deliveries()), 1);
 
     // The bot works through the integration route: a person's token does not pass there.
     let contact = format!("/v1/integration/numbers/{NUMBER}/contacts/{CUSTOMER}");
@@ -255,7 +191,7 @@ async fn evt_5_an_external_bot_answers_through_v1_and_hands_off_to_an_agent_on_t
     .await;
     d.advance(0).await;
     project_and_deliver(&d).await;
-    assert_eq!(events_of(&bot).len(), 1);
+    assert_eq!(bot.events().len(), 1);
     let feed: Vec<Value> = {
         let page = ok(
             d.console(
@@ -270,7 +206,7 @@ async fn evt_5_an_external_bot_answers_through_v1_and_hands_off_to_an_agent_on_t
         .await;
         page["events"].as_array().unwrap().clone()
     };
-    let delivered = events_of(&all);
+    let delivered = all.events();
     let types: Vec<&str> = delivered
         .iter()
         .filter_map(|e| e["type"].as_str())
@@ -291,7 +227,7 @@ async fn evt_5_an_external_bot_answers_through_v1_and_hands_off_to_an_agent_on_t
     );
     let secret = all_hook["secret"].as_str().unwrap();
     assert_eq!(
-        verify_with_reference_library(secret, &all.lock().unwrap()),
+        verify_with_reference_library(secret, &all.deliveries()),
         delivered.len()
     );
 }

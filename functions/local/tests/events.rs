@@ -6,8 +6,7 @@
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 mod common;
@@ -45,48 +44,7 @@ impl Serve {
 
 type Received = testkit::events_out::SignedDelivery;
 
-/// A webhook receiver on loopback that answers 500 while `failing`, else 200.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-    failing: Arc<AtomicBool>,
-}
-
-async fn receiver() -> Receiver {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let failing = Arc::new(AtomicBool::new(false));
-    let (g, f) = (got.clone(), failing.clone());
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-            let (g, f) = (g.clone(), f.clone());
-            async move {
-                let h = |k: &str| {
-                    headers
-                        .get(k)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned()
-                };
-                g.lock().unwrap().push(Received {
-                    id: h("webhook-id"),
-                    timestamp: h("webhook-timestamp"),
-                    signature: h("webhook-signature"),
-                    body,
-                });
-                if f.load(Ordering::SeqCst) {
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    axum::http::StatusCode::OK
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Receiver { url, got, failing }
-}
+use testkit::events_out::{Receiver, receiver};
 
 use testkit::events_out::verify_with_reference_library;
 

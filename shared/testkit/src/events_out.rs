@@ -5,6 +5,8 @@
 
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 fn python() -> &'static str {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python")
@@ -107,4 +109,71 @@ print(n)
         .trim()
         .parse()
         .expect("a count")
+}
+
+/// A webhook receiver on loopback that answers 500 while `failing`, else 200.
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<SignedDelivery>>>,
+    pub failing: Arc<AtomicBool>,
+}
+
+pub async fn receiver() -> Receiver {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let failing = Arc::new(AtomicBool::new(false));
+    let (g, f) = (got.clone(), failing.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let (g, f) = (g.clone(), f.clone());
+            async move {
+                let h = |k: &str| {
+                    headers
+                        .get(k)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                g.lock().expect("the receiver's log").push(SignedDelivery {
+                    id: h("webhook-id"),
+                    timestamp: h("webhook-timestamp"),
+                    signature: h("webhook-signature"),
+                    body,
+                });
+                if f.load(Ordering::SeqCst) {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!(
+        "http://{}/hook",
+        listener.local_addr().expect("its address")
+    );
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .await
+            .expect("the receiver serves")
+    });
+    Receiver { url, got, failing }
+}
+
+impl Receiver {
+    /// The deliveries so far, in arrival order.
+    pub fn deliveries(&self) -> Vec<SignedDelivery> {
+        self.got.lock().expect("the receiver's log").clone()
+    }
+
+    /// The deliveries' bodies as JSON, in arrival order.
+    pub fn events(&self) -> Vec<Value> {
+        self.deliveries()
+            .iter()
+            .map(|d| serde_json::from_str(&d.body).expect("a delivery's body is JSON"))
+            .collect()
+    }
 }
