@@ -5,42 +5,11 @@
 
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 mod common;
-use common::{ADMIN, AGENT, NUMBER, Serve, serve, temp_db};
-
-impl Serve {
-    /// Every event of the number, through `GET /v1/events`, page by page.
-    async fn all_events(&self, token: &str) -> Vec<Value> {
-        self.events_after(token, "").await.0
-    }
-
-    /// The number's events after `after` (`""`: from the first), and the cursor after them.
-    async fn events_after(&self, token: &str, after: &str) -> (Vec<Value>, String) {
-        let mut out = Vec::new();
-        let mut after = after.to_owned();
-        loop {
-            let (status, page) = self
-                .call(
-                    "GET",
-                    &format!("/v1/events?number={NUMBER}&limit=7&after={after}"),
-                    token,
-                    None,
-                )
-                .await;
-            assert_eq!(status, 200, "{page}");
-            let events = page["events"].as_array().unwrap().clone();
-            if events.is_empty() {
-                return (out, after);
-            }
-            after = page["next"].as_str().unwrap().to_owned();
-            out.extend(events);
-        }
-    }
-}
+use common::{ADMIN, AGENT, NUMBER, serve, temp_db};
 
 type Received = testkit::events_out::SignedDelivery;
 

@@ -81,7 +81,6 @@ CREATE TABLE IF NOT EXISTS webhooks (
     data TEXT NOT NULL,
     cursor INTEGER NOT NULL DEFAULT 0
 );
-DROP TABLE IF EXISTS webhook_queue;
 CREATE TABLE IF NOT EXISTS webhook_queue (
     endpoint TEXT NOT NULL,
     seq INTEGER NOT NULL,
