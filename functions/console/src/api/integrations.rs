@@ -81,13 +81,12 @@ fn view(t: &IntegrationToken) -> IntegrationView {
     }
 }
 
-/// A new token: `sbi_` and 32 bytes from the operating system's random source (two v4 UUIDs),
-/// hex.
+/// A new token: `sbi_` and 32 random bytes, hex.
 fn new_token() -> String {
-    let mut bytes = Vec::with_capacity(32);
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    format!("{INTEGRATION_TOKEN_PREFIX}{}", hex::encode(bytes))
+    format!(
+        "{INTEGRATION_TOKEN_PREFIX}{}",
+        hex::encode(super::webhooks::random_32_bytes())
+    )
 }
 
 /// Creates an integration token (admin). The token is in this answer only.

@@ -146,12 +146,17 @@ fn view(w: &WebhookEndpoint) -> WebhookView {
     }
 }
 
-/// A new `whsec_` secret: 32 bytes from the operating system's random source (two v4 UUIDs).
-fn new_secret() -> WebhookSecret {
+/// 32 bytes from the operating system's random source (two v4 UUIDs).
+pub(crate) fn random_32_bytes() -> Vec<u8> {
     let mut bytes = Vec::with_capacity(32);
     bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
     bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    WebhookSecret::from_bytes(bytes).expect("32 bytes is a valid secret length")
+    bytes
+}
+
+/// A new `whsec_` secret of [`random_32_bytes`].
+fn new_secret() -> WebhookSecret {
+    WebhookSecret::from_bytes(random_32_bytes()).expect("32 bytes is a valid secret length")
 }
 
 async fn checked(input: WebhookInput) -> ApiResult<WebhookInput> {
