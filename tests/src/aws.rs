@@ -172,7 +172,15 @@ pub struct AwsPath {
 }
 
 /// The functions whose calls a counted deployment tells apart.
-pub const FUNCTIONS: [&str; 6] = ["ingest", "router", "sender", "timers", "console", "media"];
+pub const FUNCTIONS: [&str; 7] = [
+    "ingest",
+    "router",
+    "sender",
+    "timers",
+    "console",
+    "media",
+    "deliverer",
+];
 
 /// An SDK configuration for moto or a proxy listener at `endpoint` (test credentials, us-east-1).
 pub async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
@@ -244,6 +252,49 @@ impl AwsPath {
             .as_ref()
             .expect("a counted deployment (AwsPath::counted)")
             .requests()
+    }
+
+    /// EVT-1: turns the table's stream on (the stack's table has it; the stories do without).
+    pub async fn enable_event_stream(&self) {
+        aws_sdk_dynamodb::Client::new(&sdk(&testkit::moto_endpoint()).await)
+            .update_table()
+            .table_name(&self.deployed.table)
+            .stream_specification(
+                aws_sdk_dynamodb::types::StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                    .build()
+                    .expect("a stream specification"),
+            )
+            .send()
+            .await
+            .expect("the stream on moto");
+    }
+
+    /// The stream's records so far through the projector's handler, as the stack's event source
+    /// mapping hands them over (a replayed record writes nothing new).
+    pub async fn project_events(&self) {
+        let records =
+            serde_json::from_value(testkit::events_out::stream_records(&self.deployed.table))
+                .expect("stream records in the Lambda event's shape");
+        projector::handle(&self.store, records)
+            .await
+            .expect("the projector handles the records");
+    }
+
+    /// One pass of the deliverer Lambda (EVT-4) at `now` (unix seconds), with its own client
+    /// (its proxy listener on a counted deployment). Loopback receivers allowed (the tests').
+    /// Not part of [`Deployment::advance`]: the stories' call counts stay the router's, the
+    /// sender's and the console's.
+    pub async fn deliver_webhooks(&self, now: i64) -> deliverer::Pass {
+        let store = DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk(&self.deployed.endpoints["deliverer"]).await),
+            self.deployed.table.clone(),
+        );
+        let http = deliverer::client(true).expect("an HTTP client");
+        deliverer::deliver_due(&store, &http, rules::Timestamp::from_unix(now), true)
+            .await
+            .expect("a delivery pass")
     }
 
     /// The deployment's resources on moto.

@@ -13,6 +13,7 @@
 //! --test iam_permissions`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use switchboard_tests::Deployment;
 use switchboard_tests::aws::{AwsPath, Deployed, FUNCTIONS, sdk};
 use switchboard_tests::iam::{self, ACCOUNT, Binding, PARTITION, REGION};
 use switchboard_tests::proxy::Recorded;
@@ -136,8 +137,8 @@ async fn load_configurations(t: &Value, d: &Deployed, b: &Binding) {
             "media" => media_lambda::Config::load_from(&lookup, &aws)
                 .await
                 .map(drop),
-            // No secrets: its configuration makes no call.
-            "timers" => continue,
+            // No secrets: their configuration makes no call.
+            "timers" | "deliverer" => continue,
             other => panic!("unknown function {other}"),
         };
         loaded.unwrap_or_else(|e| {
@@ -470,13 +471,42 @@ fn with_statement(t: &Value, role: &str, action: &str, resource: &str) -> Value 
     t
 }
 
+/// EVT-4 on the AWS path for OPS-1: the deliverer's passes over a story's events (the stream
+/// through the projector): a receiver that fails once (a retry: read, rewritten), then takes
+/// everything (delivered: removed).
+async fn deliveries(d: &AwsPath) {
+    d.enable_event_stream().await;
+    console::api::webhooks::allow_loopback_targets(true);
+    let r = testkit::events_out::receiver().await;
+    let hook = d
+        .console(
+            "POST",
+            "/v1/webhooks",
+            "admin-token",
+            Some(serde_json::json!({"url": r.url})),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    stories::seed_003_window_open_free_form_closed_template(d).await;
+    d.project_events().await;
+    r.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let now = d.now().await;
+    assert!(d.deliver_webhooks(now).await.failed > 0);
+    r.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut later = now;
+    while d.deliver_webhooks(later).await.delivered == 0 {
+        later += 3600;
+        assert!(later < now + 86_400, "the deliveries went out");
+    }
+}
+
 #[tokio::test]
 async fn ops_1_every_call_is_allowed_by_its_functions_role_and_every_grant_is_used() {
     let t = template::template();
     let secrets = create_secrets().await;
     // Each story on its own deployment, all at once (boxed: six story futures overflow the test
     // thread's stack in a debug build).
-    let (a, b, c, d, e, f, g) = tokio::join!(
+    let (a, b, c, d, e, f, g, h) = tokio::join!(
         Box::pin(async {
             let d = AwsPath::counted().await;
             stories::seed_003_window_open_free_form_closed_template(&d).await;
@@ -512,8 +542,13 @@ async fn ops_1_every_call_is_allowed_by_its_functions_role_and_every_grant_is_us
             stories::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted(&d).await;
             d
         }),
+        Box::pin(async {
+            let d = AwsPath::counted().await;
+            deliveries(&d).await;
+            d
+        }),
     );
-    let deployments = [a, b, c, d, e, f, g];
+    let deployments = [a, b, c, d, e, f, g, h];
     load_configurations(
         &t,
         deployments[0].deployed(),

@@ -25,6 +25,7 @@ const FUNCTIONS: &[(&str, &str, &str)] = &[
     ("ConsoleFunction", "console", "console"),
     ("ProjectorFunction", "projector", "projector"),
     ("MediaFunction", "media", "media"),
+    ("DelivererFunction", "deliverer", "deliverer"),
 ];
 
 /// Packages built on other branches at the time of writing: allowed to be missing from the
@@ -601,6 +602,7 @@ fn allow_list(role: &str) -> Grants {
         "ConsoleRole" => "GetAtt:ConsoleLogGroup.Arn",
         "ProjectorRole" => "GetAtt:ProjectorLogGroup.Arn",
         "MediaRole" => "GetAtt:MediaLogGroup.Arn",
+        "DelivererRole" => "GetAtt:DelivererLogGroup.Arn",
         _ => "",
     };
     let mut grants: Grants = vec![(LOGS, vec![log_group]), (XRAY, vec!["Literal:*"])];
@@ -714,6 +716,18 @@ fn allow_list(role: &str) -> Grants {
             ));
             grants.push((&["s3:ListBucket"], vec!["GetAtt:MediaBucket.Arn"]));
             grants.push((read_secret, vec!["Ref:WhatsAppAccessTokenArn"]));
+        }
+        "DelivererRole" => {
+            // EVT-4: the event log and endpoints read, deliveries queued, retried, removed.
+            grants.push((
+                &[
+                    "dynamodb:Query",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:DeleteItem",
+                ],
+                vec![TABLE],
+            ));
         }
         _ => return vec![],
     }
@@ -906,6 +920,8 @@ fn check_http_api(t: &Value) -> Vec<String> {
         ("GET /webhook", "IngestFunction", "NONE"),
         ("POST /webhook", "IngestFunction", "NONE"),
         ("ANY /v1/{proxy+}", "ConsoleFunction", "ConsoleJwt"),
+        // EVT-5: integration tokens only (the console checks them; no JWT authorizer).
+        ("ANY /v1/integration/{proxy+}", "ConsoleFunction", "NONE"),
     ]
     .into_iter()
     .map(|(r, f, a)| (r.to_owned(), (f.to_owned(), a.to_owned())))
@@ -1119,6 +1135,13 @@ fn check_front_door(t: &Value) -> Vec<String> {
             "the console",
             "ANY",
             "/v1/{proxy+}",
+            "Ref:ConsoleRateLimit",
+            "Ref:ConsoleBurstLimit",
+        ),
+        (
+            "the integrations' console",
+            "ANY",
+            "/v1/integration/{proxy+}",
             "Ref:ConsoleRateLimit",
             "Ref:ConsoleBurstLimit",
         ),
@@ -1382,9 +1405,39 @@ fn check_desk(t: &Value) -> Vec<String> {
     problems
 }
 
+/// EVT-4 on AWS: the deliverer runs on a schedule, one pass at a time (a second concurrent pass
+/// would deliver a lane's events side by side).
+fn check_deliverer(t: &Value) -> Vec<String> {
+    let mut problems = vec![];
+    let Some(f) = resource(t, "DelivererFunction") else {
+        return vec!["no DelivererFunction".to_owned()];
+    };
+    let reserved = number(at(f, &["Properties", "ReservedConcurrentExecutions"]));
+    if reserved != Some(1) {
+        problems.push(format!(
+            "DelivererFunction: ReservedConcurrentExecutions {reserved:?}, expected 1"
+        ));
+    }
+    let schedules: Vec<String> = match at(f, &["Properties", "Events"]) {
+        Some(Value::Mapping(events)) => events
+            .values()
+            .filter(|e| text(e.get("Type")).as_deref() == Some("Schedule"))
+            .filter_map(|e| text(at(e, &["Properties", "Schedule"])))
+            .collect(),
+        _ => vec![],
+    };
+    if schedules != ["rate(1 minute)"] {
+        problems.push(format!(
+            "DelivererFunction: schedules {schedules:?}, expected [rate(1 minute)]"
+        ));
+    }
+    problems
+}
+
 fn all_problems(t: &Value) -> Vec<String> {
     [
         check_desk(t),
+        check_deliverer(t),
         check_alarms(t),
         check_front_door(t),
         check_functions(t),

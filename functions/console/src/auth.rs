@@ -58,6 +58,71 @@ impl Caller {
     }
 }
 
+/// EVT-5: the prefix of integration tokens (machine principals, [`store::IntegrationToken`]).
+pub const INTEGRATION_TOKEN_PREFIX: &str = "sbi_";
+
+/// EVT-5: an integrator's machine principal, authenticated by an integration token: it reads
+/// contacts and acts as the number's external bot, on its numbers only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    pub id: String,
+    pub numbers: Vec<rules::BusinessNumberId>,
+}
+
+impl Integration {
+    /// 403 unless the token is scoped to `number`.
+    pub fn require_number(&self, number: &rules::BusinessNumberId) -> Result<(), ApiError> {
+        if self.numbers.contains(number) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "the integration token is not scoped to number {number}"
+            )))
+        }
+    }
+}
+
+/// Who calls a route that takes both people and integrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Person(Caller),
+    Integration(Integration),
+}
+
+impl Principal {
+    /// Whether the caller may read `number`'s contacts: people may (agents see every number,
+    /// as `/v1/me` says); integrations their numbers only.
+    pub fn require_reader_of(&self, number: &rules::BusinessNumberId) -> Result<(), ApiError> {
+        match self {
+            Principal::Person(_) => Ok(()),
+            Principal::Integration(i) => i.require_number(number),
+        }
+    }
+}
+
+/// Marks a request that came in through `/v1/integration/…`: on AWS that prefix is the one
+/// route without the JWT authorizer, so only an integration token may authenticate it.
+#[derive(Debug, Clone, Copy)]
+pub struct IntegrationRoute;
+
+/// The hex SHA-256 of an integration token (only this is stored).
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(request: &Parts) -> Option<&str> {
+    request
+        .headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 /// The identity port.
 pub trait Identify: Send + Sync {
     fn identify(&self, request: &Parts) -> Result<Caller, ApiError>;

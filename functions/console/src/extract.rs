@@ -2,7 +2,9 @@
 //! caller's identity.
 
 use crate::Deps;
-use crate::auth::Caller;
+use crate::auth::{
+    Caller, INTEGRATION_TOKEN_PREFIX, Integration, IntegrationRoute, Principal, bearer, token_hash,
+};
 use crate::error::ApiError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -10,6 +12,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
+use store::IntegrationStore;
 
 /// A JSON body; unreadable bodies answer 400 naming the field serde stopped at.
 pub struct JsonBody<T>(pub T);
@@ -72,11 +75,52 @@ where
 impl<D: Deps> FromRequestParts<Arc<D>> for Caller {
     type Rejection = ApiError;
 
+    /// People only: an integration token (or the integration route) is refused here, so every
+    /// route that does not take integrations says so instead of treating one as an agent.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<D>,
     ) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<IntegrationRoute>().is_some()
+            || bearer(parts).is_some_and(|t| t.starts_with(INTEGRATION_TOKEN_PREFIX))
+        {
+            return Err(ApiError::forbidden(
+                "integration tokens may only read contacts and act as the number's external bot",
+            ));
+        }
         state.identity().identify(parts)
+    }
+}
+
+impl<D: Deps> FromRequestParts<Arc<D>> for Principal {
+    type Rejection = ApiError;
+
+    /// EVT-5: an integration token (`sbi_…`), looked up by its hash in the store (one read, so
+    /// a revocation counts at once), or a person as [`Caller`] says.
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<D>,
+    ) -> Result<Self, Self::Rejection> {
+        match bearer(parts) {
+            Some(token) if token.starts_with(INTEGRATION_TOKEN_PREFIX) => {
+                let found = state
+                    .store()
+                    .integration_by_hash(&token_hash(token))
+                    .await?;
+                match found {
+                    Some(t) if t.revoked_at.is_none() => Ok(Principal::Integration(Integration {
+                        id: t.id,
+                        numbers: t.numbers,
+                    })),
+                    Some(_) => Err(ApiError::unauthorized("the integration token was revoked")),
+                    None => Err(ApiError::unauthorized("unknown token")),
+                }
+            }
+            _ if parts.extensions.get::<IntegrationRoute>().is_some() => Err(
+                ApiError::unauthorized("/v1/integration/… takes integration tokens (sbi_…) only"),
+            ),
+            _ => state.identity().identify(parts).map(Principal::Person),
+        }
     }
 }
 

@@ -25,7 +25,7 @@ pub mod media;
 pub mod submitter;
 
 pub use api::{ApiDoc, app, openapi};
-pub use auth::{Caller, Identify, JwtClaims, Role, StaticTokens};
+pub use auth::{Caller, Identify, Integration, JwtClaims, Principal, Role, StaticTokens};
 pub use config::Config;
 pub use error::{ApiError, ErrorBody};
 pub use submitter::{SubmitError, SubmitterTwin, TemplateCreated, TemplateSubmitter};
@@ -40,7 +40,11 @@ use timers::Clock;
 /// What the handlers use. One generic parameter for every handler instead of three.
 pub trait Deps: Send + Sync + 'static {
     /// Every port, and the sender's (the number's pacing record: limits, stop and resume).
-    type Store: Store + SendingStore + store::EventStore + store::WebhookStore;
+    type Store: Store
+        + SendingStore
+        + store::EventStore
+        + store::WebhookStore
+        + store::IntegrationStore;
     /// The queues, and their dead letters (OPS-4).
     type Queue: EventQueue + queue::DeadLetters + 'static;
     type Submitter: TemplateSubmitter + 'static;
@@ -66,7 +70,7 @@ pub struct Console<S, Q, T> {
 
 impl<S, Q, T> Deps for Console<S, Q, T>
 where
-    S: Store + SendingStore + store::EventStore + store::WebhookStore,
+    S: Store + SendingStore + store::EventStore + store::WebhookStore + store::IntegrationStore,
     Q: EventQueue + queue::DeadLetters + 'static,
     T: TemplateSubmitter + 'static,
 {

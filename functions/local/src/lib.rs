@@ -18,7 +18,7 @@ pub mod engine;
 pub mod http;
 pub mod media;
 pub mod timers;
-pub mod webhooks;
+pub use deliverer as webhooks;
 
 pub use clock::EngineClock;
 pub use config::{ConfigError, Desk, Settings};

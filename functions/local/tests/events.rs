@@ -5,277 +5,17 @@
 
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-const SECRET: &str = "events-test-secret";
-const NUMBER: &str = "106540352242922";
-const ADMIN: &str = "change-me-admin-token";
-const AGENT: &str = "change-me-ana-token";
+mod common;
+use common::{ADMIN, AGENT, NUMBER, serve, temp_db};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+type Received = testkit::events_out::SignedDelivery;
 
-struct Serve {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
+use testkit::events_out::{Receiver, receiver};
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn serve() -> Serve {
-    let dir = std::env::temp_dir().join(testkit::unique("events"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("serve")
-        .args(["--port", &port.to_string(), "--db"])
-        .arg(dir.join("sb.db"))
-        .env(
-            "SWITCHBOARD_CONFIG",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/switchboard.example.toml"),
-        )
-        .env("WHATSAPP_APP_SECRET", SECRET)
-        .env("WHATSAPP_VERIFY_TOKEN", "events-verify")
-        .env("SWITCHBOARD_TEST_CLOCK", "1")
-        .env_remove("WHATSAPP_ACCESS_TOKEN")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the switchboard binary starts");
-    let s = Serve {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        http: switchboard_local::demo::loopback_client().unwrap(),
-    };
-    for _ in 0..200 {
-        if s.http
-            .get(format!("{}/healthz", s.base))
-            .send()
-            .await
-            .is_ok()
-        {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("switchboard serve did not start on {}", s.base);
-}
-
-impl Serve {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut r = self
-            .http
-            .request(
-                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-                format!("{}{path}", self.base),
-            )
-            .bearer_auth(token);
-        if let Some(b) = body {
-            r = r
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn customer_writes(&self, customer: &str, id: &str) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let body = json!({
-            "object": "whatsapp_business_account",
-            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "15550104477", "phone_number_id": NUMBER},
-                "contacts": [{"profile": {"name": "Kim"}, "wa_id": customer}],
-                "messages": [{"from": customer, "id": id, "timestamp": now.to_string(), "type": "text", "text": {"body": "hello"}}]
-            }}]}]
-        })
-        .to_string();
-        let signature = whatsapp::signature::sign(
-            &whatsapp::AppSecret::new(SECRET.as_bytes().to_vec()),
-            body.as_bytes(),
-        );
-        let status = self
-            .http
-            .post(format!("{}/webhook", self.base))
-            .header("x-hub-signature-256", signature)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 200);
-    }
-
-    /// Moves the test clock and waits until the engine handled what fell due.
-    async fn advance(&self, seconds: u64) {
-        let (status, body) = self
-            .call(
-                "POST",
-                "/dev/clock",
-                ADMIN,
-                Some(json!({"advance_seconds": seconds})),
-            )
-            .await;
-        assert_eq!((status, &body["settled"]), (200, &json!(true)), "{body}");
-    }
-
-    /// Every event of the number, through `GET /v1/events`, page by page.
-    async fn all_events(&self, token: &str) -> Vec<Value> {
-        self.events_after(token, "").await.0
-    }
-
-    /// The number's events after `after` (`""`: from the first), and the cursor after them.
-    async fn events_after(&self, token: &str, after: &str) -> (Vec<Value>, String) {
-        let mut out = Vec::new();
-        let mut after = after.to_owned();
-        loop {
-            let (status, page) = self
-                .call(
-                    "GET",
-                    &format!("/v1/events?number={NUMBER}&limit=7&after={after}"),
-                    token,
-                    None,
-                )
-                .await;
-            assert_eq!(status, 200, "{page}");
-            let events = page["events"].as_array().unwrap().clone();
-            if events.is_empty() {
-                return (out, after);
-            }
-            after = page["next"].as_str().unwrap().to_owned();
-            out.extend(events);
-        }
-    }
-}
-
-/// One delivery as the receiver got it.
-#[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
-}
-
-/// A webhook receiver on loopback that answers 500 while `failing`, else 200.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-    failing: Arc<AtomicBool>,
-}
-
-async fn receiver() -> Receiver {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let failing = Arc::new(AtomicBool::new(false));
-    let (g, f) = (got.clone(), failing.clone());
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-            let (g, f) = (g.clone(), f.clone());
-            async move {
-                let h = |k: &str| {
-                    headers
-                        .get(k)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned()
-                };
-                g.lock().unwrap().push(Received {
-                    id: h("webhook-id"),
-                    timestamp: h("webhook-timestamp"),
-                    signature: h("webhook-signature"),
-                    body,
-                });
-                if f.load(Ordering::SeqCst) {
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    axum::http::StatusCode::OK
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Receiver { url, got, failing }
-}
-
-/// Verifies every delivery with the Standard Webhooks reference library (Python). Returns how
-/// many verified; panics with the library's message on the first that does not.
-fn verify_with_reference_library(secret: &str, deliveries: &[Received]) -> usize {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-    let input = json!({
-        "secret": secret,
-        "deliveries": deliveries.iter().map(|d| json!({
-            "body": d.body,
-            "headers": {"webhook-id": d.id, "webhook-timestamp": d.timestamp, "webhook-signature": d.signature},
-        })).collect::<Vec<_>>(),
-    });
-    let script = r#"
-import json, sys
-from standardwebhooks.webhooks import Webhook
-data = json.load(sys.stdin)
-wh = Webhook(data["secret"])
-n = 0
-for d in data["deliveries"]:
-    payload = wh.verify(d["body"], d["headers"])
-    assert payload["id"] == d["headers"]["webhook-id"], "webhook-id is not the event id"
-    n += 1
-print(n)
-"#;
-    let mut child = Command::new(python)
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the test venv's python (scripts/test installs standardwebhooks in .venv)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "standardwebhooks refused a delivery: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
+use testkit::events_out::verify_with_reference_library;
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..300 {
@@ -310,7 +50,7 @@ fn lanes(events: &[Value]) -> BTreeMap<String, Vec<String>> {
 // numbers are refused with a reason. The SSE stream resumes from Last-Event-ID.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evt_3_feed_and_live_stream_on_the_runner() {
-    let s = serve().await;
+    let s = serve(&temp_db("events"), true).await;
     s.customer_writes("4915100000001", "wamid.EV1").await;
     s.advance(0).await;
     let admin = s.all_events(ADMIN).await;
@@ -389,7 +129,7 @@ async fn evt_3_feed_and_live_stream_on_the_runner() {
 // deliveries are dead letters, listed and redelivered; a rotated secret keeps both signing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evt_4_webhooks_retry_in_order_dead_letter_and_redeliver() {
-    let s = serve().await;
+    let s = serve(&temp_db("events"), true).await;
     let r = receiver().await;
 
     // Registration: admin only; https or loopback http only; unknown types refused.
@@ -567,7 +307,7 @@ async fn evt_4_webhooks_retry_in_order_dead_letter_and_redeliver() {
 // every event of the feed at least once and nothing else (ids deduplicate them exactly).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evt_1_meta_delivering_three_times_shuffled_invents_and_doubles_nothing() {
-    let s = serve().await;
+    let s = serve(&temp_db("events"), true).await;
     let r = receiver().await;
     let (_, registered_at) = s.events_after(ADMIN, "").await;
     let (status, created) = s
@@ -627,7 +367,7 @@ async fn evt_1_meta_delivering_three_times_shuffled_invents_and_doubles_nothing(
 // empty with the same cursor when the wait ends; waits past 20 s are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evt_3_long_poll_answers_on_the_next_event_or_after_the_wait() {
-    let s = serve().await;
+    let s = serve(&temp_db("events"), true).await;
     s.customer_writes("4915100000031", "wamid.LP1").await;
     s.advance(0).await;
     let (_, latest) = s.events_after(ADMIN, "").await;
@@ -659,4 +399,158 @@ async fn evt_3_long_poll_answers_on_the_next_event_or_after_the_wait() {
     );
     let (status, _) = s.call("GET", "/v1/events?wait=21", ADMIN, None).await;
     assert_eq!(status, 400);
+}
+
+// EVT-5 on the runner: the number's bot is external. The customer's message reaches the bot's
+// endpoint as a signed event (verified by the reference library); the bot reads it, answers and
+// hands off to an agent through /v1 with its integration token; later messages are the agent's.
+#[tokio::test]
+async fn evt_5_an_external_bot_answers_a_customer_through_v1_and_hands_off_to_an_agent() {
+    const CUSTOMER: &str = "4915100000555";
+    let s = serve(&temp_db("bot"), true).await;
+    let bot_hook = receiver().await;
+    let settings_path = format!("/v1/numbers/{NUMBER}/settings");
+    let (status, mut settings) = s.call("GET", &settings_path, ADMIN, None).await;
+    assert_eq!(status, 200, "{settings}");
+    settings["external_bot"] = json!({"id": "crm-bot"});
+    let (status, body) = s
+        .call("PUT", &settings_path, ADMIN, Some(settings.clone()))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_input")),
+        "a recipe and an external bot: {body}"
+    );
+    settings["recipe"] = Value::Null;
+    let (status, body) = s.call("PUT", &settings_path, ADMIN, Some(settings)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, hook) = s
+        .call(
+            "POST",
+            "/v1/webhooks",
+            ADMIN,
+            Some(json!({"url": bot_hook.url, "numbers": [NUMBER], "bot": "crm-bot"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    assert_eq!(hook["bot"], "crm-bot");
+    // Integration tokens: admins only; shown once; the list never shows them.
+    let integration = json!({"name": "CRM bot", "numbers": [NUMBER]});
+    let (status, _) = s
+        .call("POST", "/v1/integrations", AGENT, Some(integration.clone()))
+        .await;
+    assert_eq!(status, 403);
+    let (status, created) = s
+        .call("POST", "/v1/integrations", ADMIN, Some(integration))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("sbi_"));
+    let (_, listed) = s.call("GET", "/v1/integrations", ADMIN, None).await;
+    assert_eq!(listed[0]["id"], created["id"]);
+    assert!(!listed.to_string().contains(&token));
+    // A token is no agent: the inbox and admin routes refuse it.
+    let (status, _) = s.call("GET", "/v1/webhooks", &token, None).await;
+    assert_eq!(status, 403);
+    let (status, _) = s
+        .call(
+            "GET",
+            &format!("/v1/numbers/{NUMBER}/conversations"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    // The router reads settings through a one-second cache.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    s.customer_writes(CUSTOMER, "wamid.BOT1").await;
+    s.advance(0).await;
+    wait_until("the bot's event", || {
+        !bot_hook.got.lock().unwrap().is_empty()
+    })
+    .await;
+    let secret = hook["secret"].as_str().unwrap();
+    let got = bot_hook.got.lock().unwrap().clone();
+    assert_eq!(verify_with_reference_library(secret, &got), 1);
+    let event: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(event["type"], "message.received", "{event}");
+    assert_eq!(event["data"]["bot"], "crm-bot");
+    assert_eq!(event["contact"], CUSTOMER);
+    let contact = format!("/v1/numbers/{NUMBER}/contacts/{CUSTOMER}");
+
+    // The bot reads what the customer wrote, with its token.
+    let (status, log) = s
+        .call("GET", &format!("{contact}/messages"), &token, None)
+        .await;
+    assert_eq!(status, 200, "{log}");
+    assert!(log.to_string().contains("hello"), "{log}");
+    // An agent's token cannot act as the bot.
+    let (status, _) = s
+        .call("POST", &format!("{contact}/complete"), AGENT, None)
+        .await;
+    assert_eq!(status, 403);
+    // The bot answers, then hands off to Ana.
+    let (status, accepted) = s
+        .call(
+            "POST",
+            &format!("{contact}/messages"),
+            &token,
+            Some(json!({"text": "Hi, I am the CRM's assistant. Let me get Ana."})),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(accepted["agent"], "crm-bot");
+    s.advance(0).await;
+    let (status, body) = s
+        .call(
+            "POST",
+            &format!("{contact}/handoff"),
+            &token,
+            Some(json!({"to": "ana"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    s.advance(0).await;
+    let (_, detail) = s.call("GET", &contact, ADMIN, None).await;
+    assert_eq!(detail["assignee"], "ana", "{detail}");
+    let types: Vec<String> = s
+        .all_events(ADMIN)
+        .await
+        .iter()
+        .filter(|e| e["contact"] == CUSTOMER)
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    for wanted in [
+        "message.received",
+        "conversation.opened",
+        "message.sent",
+        "conversation.handed_off",
+        "conversation.assigned",
+    ] {
+        assert!(types.iter().any(|t| t == wanted), "{wanted} in {types:?}");
+    }
+    // The conversation is Ana's now: the bot's endpoint hears nothing more, and the bot can no
+    // longer act on it.
+    s.customer_writes(CUSTOMER, "wamid.BOT2").await;
+    s.advance(0).await;
+    let (status, body) = s
+        .call("POST", &format!("{contact}/complete"), &token, None)
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("not_handled_by_bot"))
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(bot_hook.got.lock().unwrap().len(), 1);
+    // Revoked: the token stops working at once.
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = s
+        .call("DELETE", &format!("/v1/integrations/{id}"), ADMIN, None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = s
+        .call("GET", &format!("{contact}/messages"), &token, None)
+        .await;
+    assert_eq!(status, 401);
 }

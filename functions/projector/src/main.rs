@@ -6,15 +6,8 @@ use store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    // JSON logs, each line with its invocation's request and X-Ray trace ids.
+    aws_wiring::telemetry::init_logs();
     let table = aws_wiring::required(projector::TABLE_NAME)
         .inspect_err(|e| tracing::error!(error = %e, "projector cannot start"))?;
     let aws = aws_wiring::sdk_config().await;

@@ -9,7 +9,6 @@ use rules::effect::{LogEntry, Notice};
 use rules::{
     BusinessNumberId, ContactKey, ContactState, ConversationId, EventKey, MessageId, Timestamp,
 };
-use std::process::Command;
 use store::*;
 
 fn t(s: i64) -> Timestamp {
@@ -27,6 +26,7 @@ fn inbound(c: &ContactKey, event: &str, expected: Option<u64>, at: Timestamp) ->
             message: MessageId::new(event).unwrap(),
             conversation: Some(conversation.clone()),
             at,
+            bot: None,
         },
         body: Some(serde_json::json!({"text": "hello"})),
     }];
@@ -110,44 +110,10 @@ async fn story<S: Store>(store: &S) {
     }
 }
 
-/// The stream's records as the Lambda event source hands them over, read from moto with boto3.
+/// The stream's records as the Lambda event source hands them over.
 fn stream_records(table: &str) -> Event {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-    let script = r#"
-import boto3, json, os, sys
-url = os.environ.get("AWS_ENDPOINT_URL") or os.environ["SWITCHBOARD_MOTO_URL"]
-ddb = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
-streams = boto3.client("dynamodbstreams", endpoint_url=url, region_name="us-east-1")
-arn = ddb.describe_table(TableName=sys.argv[1])["Table"]["LatestStreamArn"]
-records = []
-for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    while it:
-        out = streams.get_records(ShardIterator=it, Limit=1000)
-        if not out["Records"]:
-            break
-        records.extend(out["Records"])
-        it = out.get("NextShardIterator")
-def lambda_record(r):
-    d = r["dynamodb"]
-    t = d.get("ApproximateCreationDateTime")
-    if t is not None and not isinstance(t, (int, float)):
-        d["ApproximateCreationDateTime"] = t.timestamp()
-    return {"eventID": r["eventID"], "eventName": r["eventName"], "eventVersion": r.get("eventVersion", "1.1"),
-            "eventSource": "aws:dynamodb", "awsRegion": r.get("awsRegion", "us-east-1"),
-            "eventSourceARN": arn, "dynamodb": d}
-print(json.dumps({"Records": [lambda_record(r) for r in records]}, default=str))
-"#;
-    let out = Command::new(python)
-        .args(["-c", script, table])
-        .output()
-        .expect("the test venv's python with boto3 (scripts/test installs it)");
-    assert!(
-        out.status.success(),
-        "reading the stream: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stream records in the Lambda event's shape")
+    serde_json::from_value(testkit::events_out::stream_records(table))
+        .expect("stream records in the Lambda event's shape")
 }
 
 async fn feed<S: EventStore>(store: &S) -> Vec<rules::events::DomainEvent> {

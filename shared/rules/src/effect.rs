@@ -391,6 +391,9 @@ pub enum LogEntry {
         message: MessageId,
         conversation: Option<ConversationId>,
         at: Timestamp,
+        /// EVT-5: the external bot that handled the conversation when the message came.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot: Option<crate::ids::RecipeId>,
     },
     Notice {
         conversation: ConversationId,

@@ -12,11 +12,11 @@ use crate::effect::{
     CloseReason, Decision, Effect, LogEntry, MediaKind, Notice, OutboundContent, SendPurpose,
     SendRequest,
 };
-use crate::event::{AgentAction, Event, Inbound, InboundContent};
-use crate::ids::{AgentId, ConversationId, MessageId, OutreachId};
+use crate::event::{AgentAction, BotAction, Event, Inbound, InboundContent};
+use crate::ids::{AgentId, ConversationId, MessageId, OutreachId, RecipeId};
 use crate::outreach::{ButtonPayload, HandOff, OutreachKey, OutreachRecord};
 use crate::recipe::{BotInput, Next, button_id};
-use crate::settings::NumberSettings;
+use crate::settings::{EXTERNAL_STEP, NumberSettings};
 use crate::state::{
     CampaignInteraction, CampaignOutcome, ClosedConversation, ContactState, Conversation,
     ConversationStatus, Firing, Handler, Origin, TimerKind, fnv1a,
@@ -65,6 +65,7 @@ pub fn decide(state: &ContactState, event: &Event, ctx: &Context<'_>, now: Times
             kind,
             reason,
         } => e.media_not_fetched(message, *kind, reason),
+        Event::Bot(action) => e.bot_action(action),
     }
     Decision {
         next: e.s,
@@ -124,6 +125,7 @@ impl Engine<'_> {
                 message: m.id.clone(),
                 conversation: None,
                 at: m.at,
+                bot: None,
             });
             return;
         }
@@ -152,6 +154,7 @@ impl Engine<'_> {
                 message: m.id.clone(),
                 conversation: Some(conversation),
                 at: m.at,
+                bot: None,
             });
             return;
         }
@@ -334,6 +337,7 @@ impl Engine<'_> {
                     message: m.id.clone(),
                     conversation: None,
                     at: m.at,
+                    bot: None,
                 });
                 self.send(SendPurpose::ExpiredOutreach, expired_text, None);
             }
@@ -344,8 +348,10 @@ impl Engine<'_> {
                     message: m.id.clone(),
                     conversation: Some(id.clone()),
                     at: m.at,
+                    bot: None,
                 });
                 self.touch_customer(m.at);
+                self.mark_for_external_bot(m);
                 self.send(SendPurpose::ExpiredOutreach, expired_text, Some(id));
                 self.arm_bot_timeout();
             }
@@ -398,6 +404,7 @@ impl Engine<'_> {
         // The first message starts the handler; it is not input to the bot's first step.
         self.customer_message(m, true);
         self.start_handler(route);
+        self.mark_for_external_bot(m);
     }
 
     fn open(&mut self, origin: Origin, at: Timestamp) -> ConversationId {
@@ -433,8 +440,18 @@ impl Engine<'_> {
     /// queue (OUT-7); an agent when the route says so (CAMP-8, CAMP-9, agent hand-off).
     fn start_handler(&mut self, route: Route) {
         let recipe = self.settings.recipe.as_ref();
-        match (route, recipe) {
-            (Route::Default, Some(recipe)) => {
+        match (route, recipe, self.settings.external_bot.as_ref()) {
+            (Route::Default, _, Some(bot)) => {
+                // EVT-5: the external bot takes it; it hears of the message as an event.
+                if let Some(c) = self.s.conversation.as_mut() {
+                    c.handler = Handler::Bot {
+                        recipe: bot.id.clone(),
+                        step: EXTERNAL_STEP.to_owned(),
+                    };
+                }
+                self.arm_bot_timeout();
+            }
+            (Route::Default, Some(recipe), None) => {
                 let step = recipe.start.clone();
                 if let Some(c) = self.s.conversation.as_mut() {
                     c.handler = Handler::Bot {
@@ -456,10 +473,16 @@ impl Engine<'_> {
             message: m.id.clone(),
             conversation: Some(id),
             at: m.at,
+            bot: None,
         });
         self.touch_customer(m.at);
         let handler = self.s.conversation.as_ref().map(|c| c.handler.clone());
         match handler {
+            // EVT-5: the message reaches the external bot as its event; AUTO-8 runs again.
+            Some(Handler::Bot { recipe, .. }) if self.settings.is_external_bot(&recipe) => {
+                self.mark_for_external_bot(m);
+                self.arm_bot_timeout();
+            }
             Some(Handler::Bot { step, recipe }) if !opening => {
                 let input = match &m.content {
                     InboundContent::Reply { id } => BotInput::Button(id),
@@ -502,6 +525,12 @@ impl Engine<'_> {
     }
 
     fn hand_off_from_bot(&mut self) {
+        self.hand_off_from_bot_to(None);
+    }
+
+    /// The bot hands off: to the queue (AUTO-3/4), or to a named agent (EVT-5), who takes it as
+    /// by a claim. Either way the customer's last message is now waiting for a person.
+    fn hand_off_from_bot_to(&mut self, agent: Option<AgentId>) {
         self.s.timers.clear(TimerKind::BotInactivity);
         let id = self.current_id();
         self.notice(&id, Notice::HandedOffByBot);
@@ -510,7 +539,87 @@ impl Engine<'_> {
         {
             c.unanswered_since.get_or_insert(at);
         }
-        self.enter_unassigned(None);
+        match agent {
+            None => self.enter_unassigned(None),
+            Some(agent) => {
+                self.effects.push(Effect::TakeCapacity {
+                    agent: agent.clone(),
+                    conversation: id,
+                });
+                self.take(agent);
+            }
+        }
+    }
+
+    /// EVT-5: the external bot handling the current conversation, if one does.
+    fn external_bot(&self) -> Option<RecipeId> {
+        match self.s.conversation.as_ref().map(|c| &c.handler) {
+            Some(Handler::Bot { recipe, .. }) if self.settings.is_external_bot(recipe) => {
+                Some(recipe.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// EVT-5: the customer's message `m` is for the external bot handling the conversation (its
+    /// `message.received` event names the bot, so the bot's endpoint receives it).
+    fn mark_for_external_bot(&mut self, m: &Inbound) {
+        let Some(handling) = self.external_bot() else {
+            return;
+        };
+        for entry in self.log.iter_mut().rev() {
+            if let LogEntry::Inbound { message, bot, .. } = entry
+                && *message == m.id
+            {
+                *bot = Some(handling);
+                return;
+            }
+        }
+    }
+
+    /// EVT-5: the external bot answers, hands off or completes, while it handles the
+    /// conversation.
+    fn bot_action(&mut self, action: &BotAction) {
+        let (BotAction::Send { bot, .. }
+        | BotAction::HandOff { bot, .. }
+        | BotAction::Complete { bot }) = action;
+        let handling = self.external_bot();
+        if handling.as_ref() != Some(bot) {
+            // Too late (the bot timed out, an agent claimed it) or not this bot's: a send is
+            // recorded as refused (SEND-5); a hand-off or completion changes nothing.
+            if let (BotAction::Send { .. }, Some(id)) =
+                (action, self.s.conversation.as_ref().map(|c| c.id.clone()))
+            {
+                self.notice(
+                    &id,
+                    Notice::SendRefused {
+                        reason: format!("the bot {bot} does not handle this conversation"),
+                    },
+                );
+            }
+            return;
+        }
+        match action {
+            BotAction::Send { content, .. } => {
+                // WIN-5, CHAN-1: an automated send; the sender checks again at send time.
+                let may = crate::sending::may_go(
+                    self.s.channel,
+                    self.s.windows.last_inbound_at,
+                    content.kind(),
+                    Sender::Automation,
+                    false,
+                    self.now,
+                );
+                let id = self.current_id();
+                if let crate::sending::MayGo::Refuse(reason) = may {
+                    self.notice(&id, Notice::SendRefused { reason });
+                    return;
+                }
+                self.send(SendPurpose::Bot, content.clone(), Some(id));
+            }
+            BotAction::HandOff { to, .. } => self.hand_off_from_bot_to(to.clone()),
+            BotAction::Complete { .. } => self.close(CloseReason::BotCompleted), // AUTO-8
+        }
     }
 
     fn send_step(&mut self, step: &str) {

@@ -42,6 +42,8 @@ pub enum Event {
         kind: MediaKind,
         reason: String,
     },
+    /// EVT-5: something the number's external bot did through `/v1`.
+    Bot(BotAction),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,4 +107,26 @@ impl AgentAction {
             _ => None,
         }
     }
+}
+
+/// EVT-5: what an external bot does through `/v1` (with an integration token). Each acts only
+/// while the bot handles the contact's current conversation; a send that cannot go is recorded
+/// as refused (SEND-5), a hand-off or completion that comes too late changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum BotAction {
+    /// The bot answers the customer (WIN-5 applies as to any automated send).
+    Send {
+        bot: crate::ids::RecipeId,
+        content: OutboundContent,
+    },
+    /// The bot hands the conversation to the queue (`to: None`, AUTO-3/4 follow) or to a named
+    /// agent.
+    HandOff {
+        bot: crate::ids::RecipeId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<AgentId>,
+    },
+    /// The bot is done: the conversation closes as a completed bot conversation (AUTO-8).
+    Complete { bot: crate::ids::RecipeId },
 }

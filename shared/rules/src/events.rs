@@ -23,7 +23,7 @@ use crate::effect::{CloseReason, LogEntry, MediaKind, Notice};
 use crate::templates::{Quality, Template, TemplateStatus};
 use crate::{
     AgentId, BusinessNumberId, CampaignId, ContactKey, ConversationId, Duration, MessageId,
-    OutreachId, Timestamp,
+    OutreachId, RecipeId, Timestamp,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -64,6 +64,14 @@ impl DomainEvent {
     /// What delivery order is kept per (EVT-4, "in order per conversation"): the contact's lane
     /// (a contact has at most one open conversation, so its order holds each conversation's),
     /// or the number for events of no contact.
+    /// EVT-5: the external bot this event is addressed to (a customer message it is to answer).
+    pub fn for_bot(&self) -> Option<&RecipeId> {
+        match &self.data {
+            EventData::MessageReceived { bot, .. } => bot.as_ref(),
+            _ => None,
+        }
+    }
+
     pub fn ordering_key(&self) -> String {
         match &self.contact {
             Some(c) => format!("{}#{}", self.number, c),
@@ -89,8 +97,13 @@ pub enum DeliveryState {
 pub enum EventData {
     /// The customer's message joined the contact's log (`conversation` is `None` when it joined
     /// none, OUT-EXP-2).
+    /// `bot`: the external bot handling the conversation, which is to answer it (EVT-5).
     #[serde(rename = "message.received")]
-    MessageReceived { message: MessageId },
+    MessageReceived {
+        message: MessageId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot: Option<RecipeId>,
+    },
     /// An outbound message was claimed for sending (by the bot, an agent, a campaign, the
     /// automation); its delivery follows as `delivery.updated`.
     #[serde(rename = "message.sent")]
@@ -296,11 +309,13 @@ pub fn project(change: &ItemChange<'_>) -> Vec<DomainEvent> {
                     message,
                     conversation,
                     at,
+                    bot,
                 } => (
                     conversation.clone(),
                     *at,
                     EventData::MessageReceived {
                         message: message.clone(),
+                        bot: bot.clone(),
                     },
                 ),
                 LogEntry::Notice {
@@ -697,6 +712,20 @@ pub fn subscribed(types: &[String], kind: &str) -> bool {
     types.is_empty() || types.iter().any(|t| t == kind)
 }
 
+/// EVT-4, EVT-5: whether an endpoint with these filters is sent the event: of a type it takes,
+/// of a number it takes (empty: every number), and, for the endpoint of an external bot (`bot`),
+/// only the customer's messages in the conversations that bot handles.
+pub fn delivers(
+    types: &[String],
+    numbers: &[BusinessNumberId],
+    bot: Option<&RecipeId>,
+    event: &DomainEvent,
+) -> bool {
+    subscribed(types, event.kind())
+        && (numbers.is_empty() || numbers.contains(&event.number))
+        && bot.is_none_or(|b| event.for_bot() == Some(b))
+}
+
 /// A checked endpoint URL: its host and port to resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetUrl {
@@ -920,6 +949,7 @@ mod tests {
             message: MessageId::new("wamid.A").unwrap(),
             conversation: None,
             at: at(0),
+            bot: None,
         };
         let e = &log(&inbound, "L#x")[0];
         assert_eq!(e.kind(), "message.received");
@@ -934,6 +964,7 @@ mod tests {
             message: MessageId::new("wamid.A").unwrap(),
             conversation: Some(conv()),
             at: at(0),
+            bot: None,
         };
         let a = log(&entry, "L#00001#wamid.A#000");
         let b = log(&entry, "L#00001#wamid.A#000");

@@ -31,7 +31,7 @@ pub mod window;
 
 pub use effect::{Decision, Effect, LogEntry, Notice, OutboundContent, SendPurpose, SendRequest};
 pub use engine::{Context, decide};
-pub use event::{AgentAction, Event, Inbound, InboundContent};
+pub use event::{AgentAction, BotAction, Event, Inbound, InboundContent};
 pub use ids::*;
 pub use settings::NumberSettings;
 pub use state::{ContactState, Handler, TimerKind};

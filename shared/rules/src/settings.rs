@@ -2,7 +2,7 @@
 //! closing logic (CHAN-3). Loaded by the shell, validated once at the edge with [`validate`].
 
 use crate::effect::OutboundContent;
-use crate::ids::{BusinessNumberId, Channel};
+use crate::ids::{BusinessNumberId, Channel, RecipeId};
 use crate::outreach::{DEFAULT_EXPIRED_TEXT, DEFAULT_EXPIRY};
 use crate::recipe::{Recipe, RecipeError};
 use crate::time::Duration;
@@ -56,6 +56,19 @@ pub struct SilentAgent {
     pub after: Duration,
 }
 
+/// EVT-5: a bot run by an integrator. New conversations are handed to it (`Handler::Bot` with
+/// its id and the step [`EXTERNAL_STEP`]); the customer's messages reach it as
+/// `message.received` events whose `bot` is its id (delivered to the webhook endpoint registered
+/// for it); it answers, hands off or completes through `/v1` with an integration token
+/// ([`crate::event::BotAction`]). AUTO-8's timeout and AUTO-9's rules apply as for a recipe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalBot {
+    pub id: RecipeId,
+}
+
+/// The step an external bot's conversation is on (an external bot has no steps of ours).
+pub const EXTERNAL_STEP: &str = "external";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NumberSettings {
     pub number: BusinessNumberId,
@@ -64,6 +77,10 @@ pub struct NumberSettings {
     /// The enabled bot recipe; `None`: new conversations enter `Unassigned` (OUT-7).
     #[serde(default)]
     pub recipe: Option<Recipe>,
+    /// EVT-5: the number's bot is an integrator's endpoint instead of a recipe (at most one of
+    /// the two is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_bot: Option<ExternalBot>,
     /// AUTO-1.
     #[serde(default)]
     pub welcome: Option<OutboundContent>,
@@ -124,6 +141,7 @@ impl NumberSettings {
             number,
             channel: Channel::WhatsApp,
             recipe: None,
+            external_bot: None,
             welcome: None,
             ice_breakers: Vec::new(),
             unassigned_reply: None,
@@ -190,6 +208,8 @@ pub enum SettingsError {
     EmptyExpiredText,
     #[error("recipe: {0}")]
     Recipe(#[from] RecipeError),
+    #[error("a number's bot is a recipe or external, not both")]
+    TwoBots,
 }
 
 /// Checks settings once, when they are saved or loaded from configuration.
@@ -224,7 +244,17 @@ pub fn validate(s: &NumberSettings) -> Result<(), SettingsError> {
     if let Some(recipe) = &s.recipe {
         recipe.validate()?;
     }
+    if s.recipe.is_some() && s.external_bot.is_some() {
+        return Err(SettingsError::TwoBots);
+    }
     Ok(())
+}
+
+impl NumberSettings {
+    /// EVT-5: whether a bot handler of this id is the number's external bot.
+    pub fn is_external_bot(&self, bot: &RecipeId) -> bool {
+        self.external_bot.as_ref().is_some_and(|b| &b.id == bot)
+    }
 }
 
 #[cfg(test)]

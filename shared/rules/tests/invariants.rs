@@ -232,6 +232,7 @@ fn play(with_bot: bool, ops: &[Op]) -> (World, Vec<(String, bool, Vec<Effect>)>)
             } => format!("queued:{position}:{conversation}:{request}"),
             Event::Agent(_) => format!("agent:{n}"),
             Event::MediaNotFetched { message, .. } => format!("media:{message}"),
+            Event::Bot(_) => format!("bot:{n}"),
             Event::TimerFired { .. } => unreachable!("timers are keyed above"),
         };
         let effects = w.apply(event.clone());

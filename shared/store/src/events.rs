@@ -214,6 +214,10 @@ pub struct WebhookEndpoint {
     pub numbers: Vec<BusinessNumberId>,
     #[serde(default)]
     pub description: Option<String>,
+    /// EVT-5: the endpoint of this external bot: it is sent only the customer's messages in the
+    /// conversations the bot handles (`message.received` naming it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<rules::RecipeId>,
     /// `whsec_…`, shown once when created or rotated.
     pub secret: String,
     /// The secret before the last rotation and when it stops signing.
@@ -223,6 +227,46 @@ pub struct WebhookEndpoint {
     /// Events up to this cursor were queued for this endpoint.
     #[serde(default)]
     pub cursor: Option<String>,
+}
+
+impl WebhookEndpoint {
+    /// Whether this endpoint is sent the event (EVT-4 filters, EVT-5 bot endpoints).
+    pub fn delivers(&self, event: &DomainEvent) -> bool {
+        rules::events::delivers(&self.types, &self.numbers, self.bot.as_ref(), event)
+    }
+}
+
+/// EVT-5: a machine principal for an integrator (an external bot), created and revoked by
+/// admins and scoped to numbers. Only the SHA-256 of its secret is stored; the secret is shown
+/// once. Revoking keeps the record with `revoked_at` (neither store deletes it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationToken {
+    /// `int_…`, public: names the token in lists and in revocation.
+    pub id: String,
+    pub name: String,
+    /// The numbers it may act on (never empty).
+    pub numbers: Vec<BusinessNumberId>,
+    /// Hex SHA-256 of the secret.
+    pub token_hash: String,
+    pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// EVT-5: integration tokens.
+pub trait IntegrationStore: Send + Sync {
+    /// Creates or replaces the token's record (revoking writes it with `revoked_at`).
+    fn put_integration(&self, token: &IntegrationToken) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every token, revoked ones included, in id order.
+    fn integrations(&self) -> impl Future<Output = Result<Vec<IntegrationToken>>> + Send;
+
+    /// The token whose secret hashes to `token_hash` (revoked ones included: the caller
+    /// refuses them).
+    fn integration_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<IntegrationToken>>> + Send;
 }
 
 /// One delivery of one event to one endpoint, as the deliverer and the dead-letter list see it.

@@ -38,7 +38,10 @@ pub mod sqlite;
 
 pub use dynamo::{DynamoStore, TableDefinition};
 pub use error::{Result, StoreError};
-pub use events::{Delivery, EventStore, StoredEvent, WebhookEndpoint, WebhookStore};
+pub use events::{
+    Delivery, EventStore, IntegrationStore, IntegrationToken, StoredEvent, WebhookEndpoint,
+    WebhookStore,
+};
 pub use model::*;
 pub use ports::*;
 pub use sending::{

@@ -49,6 +49,7 @@ fn inbound(
                     message: MessageId::new(event).unwrap(),
                     conversation: Some(conversation.clone()),
                     at,
+                    bot: None,
                 },
                 body: Some(serde_json::json!({"text": "hello"})),
             },
@@ -207,6 +208,7 @@ fn endpoint(id: &str, types: Vec<String>) -> WebhookEndpoint {
         types,
         numbers: Vec::new(),
         description: None,
+        bot: None,
         secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
         previous_secret: None,
         created_at: t(0),
@@ -218,8 +220,10 @@ async fn webhook_queue_contract<S: Store + EventStore + WebhookStore>(
     store: S,
     feed: impl AsyncFn(&S, u32, &str),
 ) {
-    // Events before the endpoint existed are not delivered to it.
+    // Events before the endpoint existed are not delivered to it. (Stream records carry their
+    // time to the second, so a new DynamoDB endpoint starts a second back: "before" is older.)
     feed(&store, 0, "before").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     store
         .put_webhook(&endpoint("wh1", Vec::new()))
         .await
@@ -352,11 +356,13 @@ async fn dynamo_feed(store: &DynamoStore, i: u32, event: &str) {
             entry: &record.entry,
         });
         for (j, e) in projected.into_iter().enumerate() {
-            // Stream records are stamped with their commit time (now).
+            // Stream records are stamped with their commit time (now), rounded down to the
+            // second as DynamoDB Streams does.
             let ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
-                .as_millis() as i64;
+                .as_secs() as i64
+                * 1000;
             events.push((store::dynamo::event_position(ms, &seq.to_string(), j), e));
         }
     }
@@ -404,4 +410,97 @@ async fn evt_4_dynamo_delivery_queue_in_order_per_lane_with_dead_letters() {
         dynamo_feed(s, i, event).await
     })
     .await;
+}
+
+/// EVT-5: integration tokens, by their secret's hash, revoked by rewriting them.
+async fn integration_contract<S: IntegrationStore>(store: S) {
+    let token = |id: &str, hash: &str| IntegrationToken {
+        id: id.into(),
+        name: format!("{id} bot"),
+        numbers: vec![number(1)],
+        token_hash: hash.into(),
+        created_at: t(0),
+        revoked_at: None,
+    };
+    assert!(store.integrations().await.unwrap().is_empty());
+    assert_eq!(store.integration_by_hash("aa").await.unwrap(), None);
+    let b = token("int_b", "bb");
+    store.put_integration(&b).await.unwrap();
+    store.put_integration(&token("int_a", "aa")).await.unwrap();
+    assert_eq!(
+        store.integration_by_hash("bb").await.unwrap().as_ref(),
+        Some(&b)
+    );
+    let ids: Vec<String> = store
+        .integrations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, ["int_a", "int_b"]);
+    let revoked = IntegrationToken {
+        revoked_at: Some(t(5)),
+        ..b
+    };
+    store.put_integration(&revoked).await.unwrap();
+    assert_eq!(
+        store
+            .integration_by_hash("bb")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(t(5))
+    );
+    assert_eq!(store.integrations().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn evt_5_sqlite_integration_tokens() {
+    integration_contract(sqlite().await).await;
+}
+
+#[tokio::test]
+async fn evt_5_dynamo_integration_tokens() {
+    integration_contract(dynamo().await).await;
+}
+
+/// EVT-5: an external bot's endpoint is queued only the customer messages addressed to it.
+#[tokio::test]
+async fn evt_5_sqlite_a_bot_endpoint_is_queued_only_its_bots_messages() {
+    let store = sqlite().await;
+    let bot = rules::RecipeId::new("crm-bot").unwrap();
+    let mut for_bot = endpoint("wh_bot", Vec::new());
+    for_bot.bot = Some(bot.clone());
+    store.put_webhook(&for_bot).await.unwrap();
+    store
+        .put_webhook(&endpoint("wh_all", Vec::new()))
+        .await
+        .unwrap();
+    let (n, c) = (number(1), contact(1));
+    let mut plain = inbound(&n, &c, "wamid.plain", None, t(1));
+    store.commit(plain.clone()).await.unwrap();
+    plain = inbound(&n, &contact(2), "wamid.bot", None, t(2));
+    for m in &mut plain.log {
+        if let LogEntry::Inbound { bot: b, .. } = &mut m.entry {
+            *b = Some(bot.clone());
+        }
+    }
+    store.commit(plain).await.unwrap();
+    store.queue_deliveries(t(3), 100).await.unwrap();
+    let due = store.due_deliveries(t(3), 100).await.unwrap();
+    let to = |e: &str| -> Vec<String> {
+        due.iter()
+            .filter(|d| d.endpoint == e)
+            .map(|d| d.event_type.clone())
+            .collect()
+    };
+    assert_eq!(to("wh_bot"), ["message.received"]);
+    assert!(
+        due.iter()
+            .any(|d| d.endpoint == "wh_bot" && d.body.contains("\"bot\":\"crm-bot\""))
+    );
+    // The other endpoint gets every event of both (two messages, two openings), one lane each.
+    assert_eq!(to("wh_all").len(), 2, "{due:?}");
 }

@@ -5,6 +5,7 @@
 //! [`fake_graph`]: a fake Graph API (a real HTTP server on 127.0.0.1) for the WhatsApp client, the
 //! sender and the end-to-end tests.
 
+pub mod events_out;
 pub mod fake_graph;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

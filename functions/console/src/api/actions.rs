@@ -12,7 +12,7 @@ use super::contacts::{Contact, action_headers, load_contact};
 use super::{Errors, fresh_key};
 use crate::Deps;
 use crate::access::{acting_agent, check_version};
-use crate::auth::Caller;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParams};
 use axum::Json;
@@ -117,11 +117,31 @@ async fn enqueue<D: Deps>(
         caller.agent,
         idempotency.unwrap_or_else(fresh_key)
     );
+    queue_lane_event(
+        d,
+        contact,
+        key,
+        Event::Agent(action),
+        agent.to_string(),
+        recontact,
+    )
+    .await
+}
+
+/// Puts `event` in the contact's lane under `key` and answers 202 (attributed to `by`).
+pub(crate) async fn queue_lane_event<D: Deps>(
+    d: &D,
+    contact: &Contact,
+    key: String,
+    event: Event,
+    by: String,
+    recontact: bool,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let event = whatsapp::lane_event(
         contact.number.as_str(),
         contact.contact.as_str(),
         key.clone(),
-        Event::Agent(action),
+        event,
     );
     if !matches!(event.route(), whatsapp::Route::Inbound { .. }) {
         return Err(ApiError::internal(
@@ -131,12 +151,12 @@ async fn enqueue<D: Deps>(
     d.queue()
         .send(Destination::Inbound, vec![Envelope::of_event(&event)])
         .await?;
-    tracing::info!(key = %key, agent = %agent, "console action queued");
+    tracing::info!(key = %key, by = %by, "console action queued");
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
             key,
-            agent: agent.to_string(),
+            agent: by,
             recontact,
         }),
     ))
@@ -302,13 +322,48 @@ pub(crate) async fn template_content<D: Deps>(
 )]
 pub async fn send_message<D: Deps>(
     State(d): State<Arc<D>>,
-    caller: Caller,
+    principal: Principal,
     headers: HeaderMap,
     PathParams((number, contact)): PathParams<(String, String)>,
     JsonBody(m): JsonBody<SendMessage>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let caller = match principal {
+        Principal::Person(caller) => caller,
+        Principal::Integration(i) => {
+            return super::integrations::bot_send(d.as_ref(), &i, &headers, &number, &contact, m)
+                .await;
+        }
+    };
     let (c, acting, idempotency) =
         prepare(d.as_ref(), &caller, &headers, &number, &contact).await?;
+    let recontact_if_closed = m.recontact_if_closed;
+    let content = message_content(d.as_ref(), &c, m).await?;
+    let state = c.state_or_new();
+    let recontact = check_window(
+        d.as_ref(),
+        &c,
+        &state,
+        &content,
+        recontact_if_closed,
+        Sender::Agent,
+        d.now(),
+    )
+    .await?;
+    let action = AgentAction::Send {
+        agent: acting,
+        content,
+        recontact_if_closed,
+    };
+    enqueue(d.as_ref(), &caller, &c, idempotency, action, recontact).await
+}
+
+/// The message's content (exactly one of text, content or template), checked against Meta's
+/// limits (SEND-5).
+pub(crate) async fn message_content<D: Deps>(
+    d: &D,
+    c: &Contact,
+    m: SendMessage,
+) -> ApiResult<OutboundContent> {
     let given_as = match (&m.text, &m.content) {
         (Some(_), _) => "text",
         (_, Some(_)) => "content",
@@ -317,11 +372,7 @@ pub async fn send_message<D: Deps>(
     let content = match (m.text, m.content, &m.template) {
         (Some(text), None, None) => OutboundContent::text(text),
         (None, Some(content), None) => content,
-        (None, None, Some(t)) => {
-            template_content(d.as_ref(), &c, t, |_| Ok(Vec::new()))
-                .await?
-                .1
-        }
+        (None, None, Some(t)) => template_content(d, c, t, |_| Ok(Vec::new())).await?.1,
         _ => {
             return Err(ApiError::invalid(
                 "text",
@@ -330,22 +381,7 @@ pub async fn send_message<D: Deps>(
         }
     };
     check_content(&content, given_as)?;
-    let state = c.state_or_new();
-    let recontact = check_window(
-        d.as_ref(),
-        &c,
-        &state,
-        &content,
-        m.recontact_if_closed,
-        d.now(),
-    )
-    .await?;
-    let action = AgentAction::Send {
-        agent: acting,
-        content,
-        recontact_if_closed: m.recontact_if_closed,
-    };
-    enqueue(d.as_ref(), &caller, &c, idempotency, action, recontact).await
+    Ok(content)
 }
 
 /// SEND-5: Meta's limits on the content (text length, button titles, list rows and their
@@ -378,19 +414,20 @@ fn check_content(content: &OutboundContent, given_as: &str) -> ApiResult<()> {
 /// WIN-5 / CHAN-1 at the console: refuses what the rules would refuse, with the reason
 /// ([`rules::sending::may_go`], the sender's own answer). Returns whether the recontact template
 /// will replace the message.
-async fn check_window<D: Deps>(
+pub(crate) async fn check_window<D: Deps>(
     d: &D,
     c: &Contact,
     state: &ContactState,
     content: &OutboundContent,
     recontact_if_closed: bool,
+    who: Sender,
     now: Timestamp,
 ) -> ApiResult<bool> {
     match may_go(
         state.channel,
         state.windows.last_inbound_at,
         content.kind(),
-        Sender::Agent,
+        who,
         recontact_if_closed,
         now,
     ) {

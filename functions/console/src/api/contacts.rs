@@ -5,7 +5,7 @@
 use super::{Errors, contact_key, number_id, page_limit};
 use crate::Deps;
 use crate::access::acting_agent;
-use crate::auth::Caller;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use axum::Json;
@@ -718,9 +718,10 @@ fn with_etag(detail: ContactDetail) -> Response {
 )]
 pub async fn get_contact<D: Deps>(
     axum::extract::State(d): axum::extract::State<std::sync::Arc<D>>,
-    _caller: Caller,
+    principal: Principal,
     PathParams((number, contact)): PathParams<(String, String)>,
 ) -> ApiResult<Response> {
+    principal.require_reader_of(&number_id(&number)?)?;
     let c = load_contact(d.as_ref(), &number, &contact).await?;
     let mut shown = detail(&c, d.now());
     queue_position_now(d.as_ref(), &c, &mut shown).await?;
@@ -898,10 +899,11 @@ const MAX_OUTBOUND_PER_PAGE: u32 = 200;
 )]
 pub async fn message_log<D: Deps>(
     axum::extract::State(d): axum::extract::State<std::sync::Arc<D>>,
-    _caller: Caller,
+    principal: Principal,
     PathParams((number, contact)): PathParams<(String, String)>,
     QueryParams(p): QueryParams<LogParams>,
 ) -> ApiResult<Json<LogPage>> {
+    principal.require_reader_of(&number_id(&number)?)?;
     let limit = page_limit(p.limit)?;
     let cursor = match cursor_param(p.cursor)? {
         Some(c) => decode_cursor(&c)?,

@@ -242,7 +242,10 @@ pub fn data_schema(kind: &str) -> Value {
     let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
     match kind {
         "message.received" => obj(
-            json!({"message": id("Meta's message id (wamid)")}),
+            json!({
+                "message": id("Meta's message id (wamid)"),
+                "bot": id("EVT-5: the external bot handling the conversation, which is to answer it (absent otherwise)")
+            }),
             &["message"],
         ),
         "message.sent" => obj(json!({"send": id("the send's idempotency key")}), &["send"]),
@@ -425,6 +428,7 @@ mod tests {
             message: MessageId::new("wamid.1").unwrap(),
             conversation: Some(conv.clone()),
             at,
+            bot: None,
         };
         let mut entries = vec![inbound];
         entries.extend(notices.into_iter().map(|notice| LogEntry::Notice {

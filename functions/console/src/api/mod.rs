@@ -11,6 +11,7 @@ mod costs;
 pub mod dead_letters;
 pub mod events;
 use events::EventSchemas;
+pub mod integrations;
 mod numbers;
 mod outreach;
 pub mod rates;
@@ -82,7 +83,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT (AWS) or a configured token (local)")
+                    .bearer_format(
+                        "JWT (AWS) or a configured token (local); integration tokens sbi_… (EVT-5)",
+                    )
                     .build(),
             ),
         );
@@ -115,6 +118,8 @@ impl Modify for BearerAuth {
         dead_letters::list_dead_letters, dead_letters::redeliver_dead_letter,
         dead_letters::redeliver_all_dead_letters,
         crate::media::upload, crate::media::describe, crate::media::download, crate::media::erase,
+        integrations::create_integration, integrations::list_integrations,
+        integrations::revoke_integration, integrations::bot_hand_off, integrations::bot_complete,
     ),
     components(schemas(ErrorBody, FieldProblem, Role, SearchScope, InboxScope, InboxFilter, MessagingLimitInput)),
     modifiers(&BearerAuth, &EventSchemas),
@@ -124,6 +129,7 @@ impl Modify for BearerAuth {
         (name = "conversations"), (name = "templates"), (name = "campaigns"), (name = "costs"),
         (name = "events"), (name = "webhooks"),
         (name = "operations", description = "Running the deployment: dead letters (OPS-4)"),
+        (name = "integrations", description = "EVT-5: integration tokens (sbi_…) and what an external bot does; on AWS also under /v1/integration/…, where only integration tokens authenticate"),
     )
 )]
 pub struct ApiDoc;
@@ -388,30 +394,92 @@ pub fn routes<D: Deps>() -> Routes<D> {
             "/v1/dead-letters/{id}/redeliver",
             post(dead_letters::redeliver_dead_letter::<D>),
         )
+        .add(
+            Method::POST,
+            "/v1/integrations",
+            post(integrations::create_integration::<D>),
+        )
+        .add(
+            Method::GET,
+            "/v1/integrations",
+            get(integrations::list_integrations::<D>),
+        )
+        .add(
+            Method::DELETE,
+            "/v1/integrations/{integration}",
+            axum::routing::delete(integrations::revoke_integration::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/contacts/{contact}/handoff",
+            post(integrations::bot_hand_off::<D>),
+        )
+        .add(
+            Method::POST,
+            "/v1/numbers/{number}/contacts/{contact}/complete",
+            post(integrations::bot_complete::<D>),
+        )
+}
+
+/// EVT-5: where integrations call on AWS. `/v1/integration/<rest>` is served as `/v1/<rest>`,
+/// marked [`IntegrationRoute`](crate::auth::IntegrationRoute) so that only an integration token
+/// authenticates it (the stack routes that prefix past the JWT authorizer).
+pub const INTEGRATION_PREFIX: &str = "/v1/integration/";
+
+fn integration_route(mut request: axum::extract::Request) -> axum::extract::Request {
+    let rewritten = request
+        .uri()
+        .path_and_query()
+        .and_then(|pq| pq.as_str().strip_prefix(INTEGRATION_PREFIX))
+        .and_then(|rest| {
+            format!("/v1/{rest}")
+                .parse::<axum::http::uri::PathAndQuery>()
+                .ok()
+        });
+    if let Some(path_and_query) = rewritten {
+        let mut parts = request.uri().clone().into_parts();
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+            request
+                .extensions_mut()
+                .insert(crate::auth::IntegrationRoute);
+        }
+    }
+    request
+}
+
+/// The router behind the integration prefix's rewrite (done before routing).
+fn with_integration_prefix(router: Router) -> Router {
+    Router::new().fallback_service(tower::util::MapRequest::new(router, integration_route))
 }
 
 /// The console's router: every `/v1` operation, `/v1/openapi.json`, JSON 404/405 answers.
 pub fn app<D: Deps>(deps: D) -> Router {
     let routes = routes::<D>();
-    routes
-        .router
-        .route("/v1/openapi.json", get(serve_openapi))
-        .fallback(no_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(Arc::new(deps))
+    with_integration_prefix(
+        routes
+            .router
+            .route("/v1/openapi.json", get(serve_openapi))
+            .fallback(no_route)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(Arc::new(deps)),
+    )
 }
 
 /// [`app`] and the live event stream, `GET /v1/events/stream` (server-sent events, EVT-3), for a
 /// server that keeps connections open (the local runner). A Lambda answers once, so on AWS the
 /// feed is long-polled instead (`GET /v1/events?wait=`).
 pub fn app_with_event_stream<D: Deps>(deps: D) -> Router {
-    routes::<D>()
-        .router
-        .route("/v1/events/stream", get(events::stream_events::<D>))
-        .route("/v1/openapi.json", get(serve_openapi))
-        .fallback(no_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(Arc::new(deps))
+    with_integration_prefix(
+        routes::<D>()
+            .router
+            .route("/v1/events/stream", get(events::stream_events::<D>))
+            .route("/v1/openapi.json", get(serve_openapi))
+            .fallback(no_route)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(Arc::new(deps)),
+    )
 }
 
 async fn serve_openapi() -> impl IntoResponse {

@@ -52,6 +52,7 @@ fn settings_field(e: &SettingsError) -> &'static str {
         SettingsError::ExpiryOutOfRange(_) => "outreach_expiry",
         SettingsError::EmptyExpiredText => "expired_outreach_text",
         SettingsError::Recipe(_) => "recipe",
+        SettingsError::TwoBots => "external_bot",
     }
 }
 

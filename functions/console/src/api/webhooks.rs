@@ -70,6 +70,10 @@ pub struct WebhookInput {
     pub numbers: Vec<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// EVT-5: the id of the number's external bot this endpoint serves: it is sent only the
+    /// customer's messages in the conversations that bot handles.
+    #[serde(default)]
+    pub bot: Option<String>,
 }
 
 /// An endpoint as listed (never with its secret).
@@ -80,6 +84,9 @@ pub struct WebhookView {
     pub types: Vec<String>,
     pub numbers: Vec<String>,
     pub description: Option<String>,
+    /// EVT-5: the external bot this endpoint serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<String>,
     pub created_at: i64,
     /// While a rotated-out secret still signs: until when (epoch seconds).
     pub previous_secret_until: Option<i64>,
@@ -133,17 +140,23 @@ fn view(w: &WebhookEndpoint) -> WebhookView {
         types: w.types.clone(),
         numbers: w.numbers.iter().map(|n| n.to_string()).collect(),
         description: w.description.clone(),
+        bot: w.bot.as_ref().map(|b| b.to_string()),
         created_at: w.created_at.unix(),
         previous_secret_until: w.previous_secret.as_ref().map(|(_, until)| until.unix()),
     }
 }
 
-/// A new `whsec_` secret: 32 bytes from the operating system's random source (two v4 UUIDs).
-fn new_secret() -> WebhookSecret {
+/// 32 bytes from the operating system's random source (two v4 UUIDs).
+pub(crate) fn random_32_bytes() -> Vec<u8> {
     let mut bytes = Vec::with_capacity(32);
     bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
     bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    WebhookSecret::from_bytes(bytes).expect("32 bytes is a valid secret length")
+    bytes
+}
+
+/// A new `whsec_` secret of [`random_32_bytes`].
+fn new_secret() -> WebhookSecret {
+    WebhookSecret::from_bytes(random_32_bytes()).expect("32 bytes is a valid secret length")
 }
 
 async fn checked(input: WebhookInput) -> ApiResult<WebhookInput> {
@@ -181,6 +194,14 @@ fn numbers_of(input: &WebhookInput) -> ApiResult<Vec<rules::BusinessNumberId>> {
     input.numbers.iter().map(|n| number_id(n)).collect()
 }
 
+fn bot_of(input: &WebhookInput) -> ApiResult<Option<rules::RecipeId>> {
+    input
+        .bot
+        .as_deref()
+        .map(|b| rules::RecipeId::new(b).map_err(|e| ApiError::invalid("bot", e)))
+        .transpose()
+}
+
 /// Registers an endpoint (admin). The secret is in this answer only.
 #[utoipa::path(
     post, path = "/v1/webhooks", tag = "webhooks",
@@ -198,6 +219,7 @@ pub async fn create_webhook<D: Deps>(
     let endpoint = WebhookEndpoint {
         id: format!("wh_{}", uuid::Uuid::new_v4().simple()),
         numbers: numbers_of(&input)?,
+        bot: bot_of(&input)?,
         url: input.url,
         types: input.types,
         description: input.description,
@@ -262,6 +284,7 @@ pub async fn put_webhook<D: Deps>(
     let mut endpoint = existing(d.as_ref(), &id).await?;
     let input = checked(input).await?;
     endpoint.numbers = numbers_of(&input)?;
+    endpoint.bot = bot_of(&input)?;
     endpoint.url = input.url;
     endpoint.types = input.types;
     endpoint.description = input.description;

@@ -313,6 +313,7 @@ async fn message_log_shows_inbound_outbound_with_delivery_state_and_notices() {
                         message: MessageId::new("wamid.IN1").unwrap(),
                         conversation: Some(conv.clone()),
                         at: t(10),
+                        bot: None,
                     },
                     body: Some(json!({"type": "text", "text": {"body": "hello"}})),
                 },

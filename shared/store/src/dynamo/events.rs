@@ -8,16 +8,21 @@
 //! | a number's events | `V#<number>` | `<record time, 13 digits ms>#<stream sequence number, 40 digits>#<index, 3 digits>` |
 //! | webhook endpoint | `WH` | `<endpoint id>` |
 //! | webhook delivery / dead letter | `WD#<endpoint id>` | the event's position (its `V#` sort key) |
+//! | integration token (EVT-5) | `IT` | the hex SHA-256 of its secret |
 //!
 //! An event's position comes from its stream record (creation time, then the shard's sequence
 //! number), so a replayed record overwrites its own events instead of adding new ones, and one
 //! contact's events (one partition key, one shard) keep their commit order.
 
 use super::*;
-use crate::events::{Delivery, EventStore, StoredEvent, WebhookEndpoint, WebhookStore};
+use crate::events::{
+    Delivery, EventStore, IntegrationStore, IntegrationToken, StoredEvent, WebhookEndpoint,
+    WebhookStore,
+};
 use rules::events::DomainEvent;
 
 const WEBHOOKS_PK: &str = "WH";
+const INTEGRATIONS_PK: &str = "IT";
 /// The attribute of a deleted endpoint's tombstone.
 const DELETED: &str = "deleted";
 
@@ -222,14 +227,14 @@ impl WebhookStore for DynamoStore {
         };
         let mut stored = endpoint.clone();
         if stored.cursor.is_none() {
-            // A new endpoint starts now: events from this moment on.
-            stored.cursor = Some(event_position(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64),
-                "",
-                0,
-            ));
+            // A new endpoint starts now: events from this moment on. Stream records carry
+            // their creation time rounded down to the second, so the cursor starts at the
+            // previous whole second: an event of this very second is never skipped (one a
+            // little older may come too; receivers deduplicate by id anyway).
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            stored.cursor = Some(event_position((now_ms / 1000 - 1) * 1000, "", 0));
         }
         self.put("put_webhook", &key, &stored).await
     }
@@ -294,7 +299,7 @@ impl WebhookStore for DynamoStore {
             };
             for stored in page.items {
                 let event = &stored.event;
-                if !rules::events::subscribed(&endpoint.types, event.kind()) {
+                if !endpoint.delivers(event) {
                     continue;
                 }
                 let item = DeliveryItem {
@@ -427,5 +432,40 @@ impl DynamoStore {
 impl crate::events::ItemImage for Item {
     fn decode<T: DeserializeOwned>(&self) -> Option<T> {
         serde_dynamo::from_item(self.clone()).ok()
+    }
+}
+
+impl IntegrationStore for DynamoStore {
+    async fn put_integration(&self, token: &IntegrationToken) -> Result<()> {
+        let key = Key {
+            pk: INTEGRATIONS_PK.into(),
+            sk: token.token_hash.clone(),
+        };
+        self.put("put_integration", &key, token).await
+    }
+
+    async fn integrations(&self) -> Result<Vec<IntegrationToken>> {
+        let query = self
+            .query()
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_values(":pk", s(INTEGRATIONS_PK));
+        let (items, _) = self.query_until("integrations", query, usize::MAX).await?;
+        let mut tokens = items
+            .into_iter()
+            .map(parse::<IntegrationToken>)
+            .collect::<Result<Vec<_>>>()?;
+        tokens.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(tokens)
+    }
+
+    /// One strongly consistent `GetItem` (a revocation counts at once).
+    async fn integration_by_hash(&self, token_hash: &str) -> Result<Option<IntegrationToken>> {
+        let key = Key {
+            pk: INTEGRATIONS_PK.into(),
+            sk: token_hash.to_owned(),
+        };
+        self.get_typed("integration_by_hash", &key).await
     }
 }

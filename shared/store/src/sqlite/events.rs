@@ -9,7 +9,10 @@
 //! Webhook endpoints, their delivery queue and dead letters live in their own tables.
 
 use super::*;
-use crate::events::{Delivery, EventStore, StoredEvent, WebhookEndpoint, WebhookStore};
+use crate::events::{
+    Delivery, EventStore, IntegrationStore, IntegrationToken, StoredEvent, WebhookEndpoint,
+    WebhookStore,
+};
 use rusqlite::functions::FunctionFlags;
 
 /// Item changes the projector function sees when written: outbound messages' delivery records,
@@ -71,12 +74,16 @@ WHEN (({PROJECTED}) AND old.data IS NOT new.data) OR ({PACING_CHANGED})
 BEGIN
     SELECT switchboard_note(new.pk, new.sk, old.data, new.data, 1);
 END;
+CREATE TABLE IF NOT EXISTS integrations (
+    token_hash TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS webhooks (
     id TEXT PRIMARY KEY,
     data TEXT NOT NULL,
     cursor INTEGER NOT NULL DEFAULT 0
 );
-DROP TABLE IF EXISTS webhook_queue;
 CREATE TABLE IF NOT EXISTS webhook_queue (
     endpoint TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -438,10 +445,7 @@ impl WebhookStore for SqliteStore {
                     let (seq, event) = (row.0, stored.event);
                     let body = serde_json::to_string(&event)
                         .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                    let wanted = rules::events::subscribed(&endpoint.types, event.kind())
-                        && (endpoint.numbers.is_empty()
-                            || endpoint.numbers.contains(&event.number));
-                    if !wanted {
+                    if !endpoint.delivers(&event) {
                         continue;
                     }
                     c.prepare_cached(
@@ -568,4 +572,50 @@ fn endpoint_of(id: &str, data: &str, cursor: i64) -> Result<WebhookEndpoint> {
         serde_json::from_str(data).map_err(|e| StoreError::corrupt("webhooks", id, e))?;
     endpoint.cursor = Some(cursor.to_string());
     Ok(endpoint)
+}
+
+impl IntegrationStore for SqliteStore {
+    async fn put_integration(&self, token: &IntegrationToken) -> Result<()> {
+        let data = encode(token)?;
+        let (hash, id) = (token.token_hash.clone(), token.id.clone());
+        self.run("put_integration", move |c| {
+            c.prepare_cached(
+                "INSERT INTO integrations (token_hash, id, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (token_hash) DO UPDATE SET data = excluded.data",
+            )
+            .and_then(|mut s| s.execute(params![hash, id, data]))
+            .map_err(sql_error("put_integration"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn integrations(&self) -> Result<Vec<IntegrationToken>> {
+        self.read_with("integrations", false, |c| {
+            let rows: Vec<(String, String)> = c
+                .prepare_cached("SELECT id, data FROM integrations ORDER BY id")
+                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .map_err(sql_error("integrations"))?;
+            rows.iter()
+                .map(|(id, data)| {
+                    serde_json::from_str(data)
+                        .map_err(|e| StoreError::corrupt("integrations", id, e))
+                })
+                .collect()
+        })
+    }
+
+    async fn integration_by_hash(&self, token_hash: &str) -> Result<Option<IntegrationToken>> {
+        let hash = token_hash.to_owned();
+        self.read_with("integration_by_hash", false, move |c| {
+            let data: Option<String> = c
+                .prepare_cached("SELECT data FROM integrations WHERE token_hash = ?1")
+                .and_then(|mut s| s.query_row(params![hash], |r| r.get(0)).optional())
+                .map_err(sql_error("integration_by_hash"))?;
+            data.map(|d| {
+                serde_json::from_str(&d).map_err(|e| StoreError::corrupt("integrations", &hash, e))
+            })
+            .transpose()
+        })
+    }
 }

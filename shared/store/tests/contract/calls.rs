@@ -80,6 +80,7 @@ fn message(
                 message: MessageId::new(event).unwrap(),
                 conversation: Some(conversation),
                 at,
+                bot: None,
             }],
         },
         at,

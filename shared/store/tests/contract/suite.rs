@@ -98,6 +98,7 @@ fn inbound(
                 message: MessageId::new(event).unwrap(),
                 conversation: conv,
                 at,
+                bot: None,
             },
             body: Some(serde_json::json!({ "text": format!("hello {event}") })),
         }],

@@ -1,8 +1,11 @@
-//! The outgoing webhook deliverer (EVT-4): queues each endpoint's new events, POSTs them signed
-//! as the Standard Webhooks specification says, one lane (a contact's conversations) at a time
-//! in commit order, retries failures with the rules' backoff for 24 h, then keeps them as dead
-//! letters. It is generic over the store's [`WebhookStore`] port, so the same code delivers
-//! from DynamoDB.
+//! # The deliverer: outgoing webhooks (EVT-4, EVT-5)
+//!
+//! Queues each endpoint's new events, POSTs them signed as the Standard Webhooks specification
+//! says, one lane (a contact's conversations) at a time in commit order, retries failures with
+//! the rules' backoff for 24 h, then keeps them as dead letters. It is generic over the store's
+//! [`WebhookStore`] port, so the same code delivers from SQLite (the local runner's [`run`],
+//! a pass every 200 ms) and from DynamoDB (the `deliverer` Lambda, [`handle`], a pass per
+//! scheduled invocation over the event log the projector writes).
 //!
 //! Headers: `webhook-id` (the event's id: receivers deduplicate by it), `webhook-timestamp`
 //! (the wall clock's epoch seconds: receivers check it against theirs), `webhook-signature`
@@ -71,7 +74,7 @@ pub fn client(allow_loopback: bool) -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
-fn wall_clock() -> Timestamp {
+pub fn wall_clock() -> Timestamp {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -219,4 +222,22 @@ pub async fn run<S: WebhookStore>(
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
     }
+}
+
+/// The deliverer Lambda's configuration: the table.
+pub const TABLE_NAME: &str = "TABLE_NAME";
+
+/// One scheduled invocation on AWS: one pass at the wall clock's `now`. The function runs with
+/// a reserved concurrency of one, so two passes never deliver one lane's events side by side;
+/// an error fails the invocation and the next schedule tries again (the queue and cursors are
+/// in the table, so nothing is lost or skipped).
+pub async fn handle<S: WebhookStore>(store: &S, http: &reqwest::Client) -> store::Result<Pass> {
+    let pass = deliver_due(store, http, wall_clock(), false).await?;
+    tracing::info!(
+        delivered = pass.delivered,
+        failed = pass.failed,
+        dead = pass.dead,
+        "webhook delivery pass"
+    );
+    Ok(pass)
 }
