@@ -43,6 +43,14 @@ const MAX_FOLLOW_UPS: usize = 8;
 /// How often an agent request retries when the chosen agent filled up meanwhile.
 const AGENT_TRIES: usize = 4;
 
+/// OPS-2's router metrics (EMF, see `aws_wiring::telemetry`). `QueuedConversations`, by
+/// `number` (the business number's id): the number's queue length each time a conversation
+/// joins it (its position; no extra read), so the period's maximum is the queue's peak.
+pub const QUEUED_CONVERSATIONS: &str = "QueuedConversations";
+/// Agents' sends refused in the lane because the window is closed, by `reason`
+/// ([`rules::sending::window_refusal`]'s label); the sender counts the same metric at send time.
+pub const WINDOW_REFUSALS: &str = "WindowRefusals";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
     /// The record can never be applied (not a contact event, bad ids): it goes to the DLQ.
@@ -88,7 +96,8 @@ pub struct Router<S, Q, T> {
     store: S,
     queue: Q,
     timers: T,
-    outreach_key: OutreachKey,
+    /// Swapped when the key rotates ([`Router::set_outreach_key`]).
+    outreach_key: std::sync::RwLock<Arc<OutreachKey>>,
     settings: SettingsCache,
 }
 
@@ -124,7 +133,7 @@ where
             store,
             queue,
             timers,
-            outreach_key,
+            outreach_key: std::sync::RwLock::new(Arc::new(outreach_key)),
             settings: SettingsCache {
                 ttl: std::time::Duration::from_secs(60),
                 entries: Mutex::default(),
@@ -137,6 +146,12 @@ where
     pub fn settings_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.settings.ttl = ttl;
         self
+    }
+
+    /// Uses `key` from the next event on (a rotated outreach key, with the previous one for its
+    /// grace period: OUT-8).
+    pub fn set_outreach_key(&self, key: OutreachKey) {
+        *self.outreach_key.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
     }
 
     pub fn store(&self) -> &S {
@@ -255,9 +270,14 @@ where
         source: Source<'_>,
         now: Timestamp,
     ) -> Result<Step, RouterError> {
+        let outreach_key = self
+            .outreach_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let context = rules::Context {
             settings,
-            outreach_key: &self.outreach_key,
+            outreach_key: &outreach_key,
         };
         for _ in 0..MAX_ATTEMPTS {
             let (event, body) = match &source {
@@ -287,8 +307,12 @@ where
             let next = decision.next.clone();
             let commit = commit_of(key.clone(), loaded.version(), decision, &event, body, now);
             let outbox = Outbox::new(key, &commit.effects);
+            let refusals = window_refusals(&commit.log);
             match self.store.commit(commit).await? {
                 CommitOutcome::Committed { version } => {
+                    for reason in refusals {
+                        metrics::counter!(WINDOW_REFUSALS, "reason" => reason).increment(1);
+                    }
                     return Ok(Step::Committed {
                         state: Versioned {
                             version,
@@ -528,6 +552,8 @@ where
                 request,
             })
             .await?;
+        metrics::gauge!(QUEUED_CONVERSATIONS, "number" => lane.number.as_str().to_owned())
+            .set(position);
         Ok(rules::Event::Queued {
             position,
             conversation: conversation.clone(),
@@ -586,6 +612,19 @@ fn pending_for(loaded: &LoadedContact, key: &EventKey) -> bool {
                 .strip_prefix(key.as_str())
                 .is_some_and(|rest| rest.starts_with('#'))
     })
+}
+
+/// The window refusals among a commit's notices (OPS-2), as metric labels.
+fn window_refusals(log: &[LogRecord]) -> Vec<&'static str> {
+    log.iter()
+        .filter_map(|record| match &record.entry {
+            LogEntry::Notice {
+                notice: Notice::SendRefused { reason },
+                ..
+            } => rules::sending::window_refusal(reason),
+            _ => None,
+        })
+        .collect()
 }
 
 fn derived_key(id: &str, suffix: &str) -> Result<EventKey, RouterError> {
