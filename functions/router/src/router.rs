@@ -154,6 +154,14 @@ where
         *self.outreach_key.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
     }
 
+    /// OPS-3: an event key as a log line shows it (a timer's embeds the contact's wa_id).
+    fn log_id(&self, key: &str) -> String {
+        self.outreach_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .log_id(key)
+    }
+
     pub fn store(&self) -> &S {
         &self.store
     }
@@ -186,7 +194,7 @@ where
                 let (effects, follow_ups) = self
                     .finish(&lane, &settings, state, outbox, now, false)
                     .await?;
-                tracing::debug!(event = %key, effects, follow_ups, "event applied");
+                tracing::debug!(event = %self.log_id(key.as_str()), effects, follow_ups, "event applied");
                 Ok(Applied::Decided {
                     effects,
                     follow_ups,
@@ -200,7 +208,7 @@ where
                 if pending_for(&loaded, &key) {
                     return self.resume(&lane, &settings, loaded, now).await;
                 }
-                tracing::info!(event = %key, "duplicate event ignored");
+                tracing::info!(event = %self.log_id(key.as_str()), "duplicate event ignored");
                 Ok(Applied::Duplicate)
             }
         }
@@ -219,7 +227,7 @@ where
             return Ok(Applied::Duplicate);
         };
         let key = outbox.event_key.clone();
-        tracing::info!(event = %key, "resuming the pending effects of a committed event");
+        tracing::info!(event = %self.log_id(key.as_str()), "resuming the pending effects of a committed event");
         let (effects, follow_ups) = self
             .finish(lane, settings, state, outbox, now, true)
             .await?;
@@ -323,7 +331,7 @@ where
                 }
                 CommitOutcome::Duplicate => return Ok(Step::Duplicate),
                 CommitOutcome::VersionConflict => {
-                    tracing::debug!(event = %key, "version conflict: deciding again");
+                    tracing::debug!(event = %self.log_id(key.as_str()), "version conflict: deciding again");
                     loaded = self
                         .store
                         .load_contact(&lane.number, &lane.contact, now)
@@ -463,7 +471,7 @@ where
                     // AUTO-5: the agent acted (claim, transfer, reopen): the conversation is
                     // theirs and counts, even over their reception limit.
                     self.store.take_capacity_by_hand(agent, id, now).await?;
-                    tracing::debug!(%agent, %conversation, "agent took a conversation by hand");
+                    tracing::debug!(%agent, conversation = %self.log_id(conversation.as_str()), "agent took a conversation by hand");
                 }
                 Effect::ReleaseAgent {
                     agent,
@@ -473,7 +481,7 @@ where
                     if let Some(envelope) = self.offer_next(lane, agent, id, now).await? {
                         other_lanes.push(envelope);
                     }
-                    tracing::debug!(%agent, %conversation, "agent released");
+                    tracing::debug!(%agent, conversation = %self.log_id(conversation.as_str()), "agent released");
                 }
                 Effect::LeaveQueue { conversation } => {
                     self.store.leave_queue(&lane.number, conversation).await?;
