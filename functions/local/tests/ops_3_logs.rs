@@ -6,33 +6,8 @@
 //! a conversation id) are logged as a keyed hash (`OutreachKey::log_id`). One test in this
 //! binary: the subscriber is process-wide.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use aws_wiring::telemetry::LogBuffer;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'w> MakeWriter<'w> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'w self) -> Buffer {
-        self.clone()
-    }
-}
 
 /// The demo's customers (`functions/local/src/demo.rs`).
 const WA_IDS: [&str; 5] = [
@@ -45,7 +20,7 @@ const WA_IDS: [&str; 5] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ops_3_no_log_line_of_the_demo_story_carries_a_wa_id() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     tracing::subscriber::set_global_default(aws_wiring::telemetry::log_subscriber(
         EnvFilter::new("debug"),
         buffer.clone(),
@@ -55,7 +30,7 @@ async fn ops_3_no_log_line_of_the_demo_story_carries_a_wa_id() {
         switchboard_local::demo::run(None).await,
         std::process::ExitCode::SUCCESS
     );
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() > 20, "the story logged: {text}");
     let leaks: Vec<&&str> = lines

@@ -25,28 +25,7 @@ async fn ops_2_queued_conversations_per_number_and_window_refusals_are_emf_metri
     let mut emf = Vec::new();
     collector.flush(&mut emf).expect("flushed");
     let text = String::from_utf8(emf).unwrap();
-    let mut seen: BTreeMap<(String, Vec<String>), f64> = BTreeMap::new();
-    for line in text.lines() {
-        let doc: serde_json::Value = serde_json::from_str(line).expect("an EMF document");
-        let declared = &doc["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(declared["Namespace"], aws_wiring::telemetry::NAMESPACE);
-        let dimensions: Vec<String> = declared["Dimensions"][0]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                let d = d.as_str().unwrap();
-                format!("{d}={}", doc[d].as_str().unwrap())
-            })
-            .collect();
-        for metric in declared["Metrics"].as_array().unwrap() {
-            let name = metric["Name"].as_str().unwrap().to_owned();
-            seen.insert(
-                (name.clone(), dimensions.clone()),
-                doc[&name].as_f64().unwrap(),
-            );
-        }
-    }
+    let seen = testkit::emf_metrics(text.as_bytes(), aws_wiring::telemetry::NAMESPACE);
     let expected: BTreeMap<(String, Vec<String>), f64> = [
         (
             (

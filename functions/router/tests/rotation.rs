@@ -39,6 +39,18 @@ async fn press_signed_with(desk: &mut Desk, outreach: &OutreachRecord, key: &[u8
         .origin
 }
 
+/// A desk a day after the rotation at `rotated_at`, the router on `key`, with an outreach sent two
+/// days before the rotation.
+async fn desk_after(rotated_at: Timestamp, key: OutreachKey) -> (Desk, OutreachRecord) {
+    let desk = Desk::new(with_bot()).await;
+    desk.router.set_outreach_key(key);
+    desk.clock.set(rotated_at + Duration::days(1));
+    let o = desk
+        .outreach("before", rotated_at - Duration::days(2))
+        .await;
+    (desk, o)
+}
+
 #[tokio::test]
 async fn out_8_ops_a_button_signed_before_the_outreach_key_rotates_verifies_after_it_and_a_forged_one_does_not()
  {
@@ -83,13 +95,7 @@ async fn out_8_ops_a_button_signed_before_the_outreach_key_rotates_verifies_afte
     let rotated_at = Timestamp::from_unix(after.rotated_at.expect("the version's creation time"));
 
     // A day after the rotation: the button sent before it is recognised.
-    let mut desk = Desk::new(with_bot()).await;
-    desk.router
-        .set_outreach_key(router::outreach_key_of(&after));
-    desk.clock.set(rotated_at + Duration::days(1));
-    let o = desk
-        .outreach("before1", rotated_at - Duration::days(2))
-        .await;
+    let (mut desk, o) = desk_after(rotated_at, router::outreach_key_of(&after)).await;
     assert_eq!(
         press_signed_with(&mut desk, &o, b"outreach-key-before").await,
         Origin::Outreach {
@@ -99,13 +105,7 @@ async fn out_8_ops_a_button_signed_before_the_outreach_key_rotates_verifies_afte
     );
 
     // A forged button (a key that was never ours): a plain message.
-    let mut desk = Desk::new(with_bot()).await;
-    desk.router
-        .set_outreach_key(router::outreach_key_of(&after));
-    desk.clock.set(rotated_at + Duration::days(1));
-    let o = desk
-        .outreach("before2", rotated_at - Duration::days(2))
-        .await;
+    let (mut desk, o) = desk_after(rotated_at, router::outreach_key_of(&after)).await;
     assert_eq!(
         press_signed_with(&mut desk, &o, b"attacker-key").await,
         Origin::Inbound
@@ -113,13 +113,8 @@ async fn out_8_ops_a_button_signed_before_the_outreach_key_rotates_verifies_afte
 
     // Without the previous key (what reading only the current version would give), the button
     // sent before the rotation would be refused as forged too.
-    let mut desk = Desk::new(with_bot()).await;
-    desk.router
-        .set_outreach_key(OutreachKey::new(b"outreach-key-after".to_vec()));
-    desk.clock.set(rotated_at + Duration::days(1));
-    let o = desk
-        .outreach("before3", rotated_at - Duration::days(2))
-        .await;
+    let (mut desk, o) =
+        desk_after(rotated_at, OutreachKey::new(b"outreach-key-after".to_vec())).await;
     assert_eq!(
         press_signed_with(&mut desk, &o, b"outreach-key-before").await,
         Origin::Inbound

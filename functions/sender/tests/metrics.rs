@@ -10,33 +10,6 @@ use sender::handler::{CAMPAIGN_ISSUED, SENDS, Source, UPDATES, WINDOW_REFUSALS, 
 use sender::{Alert, AlertSink, EmfAlerts, Outcome, SenderError};
 use std::collections::BTreeMap;
 
-/// Every EMF document flushed: (metric, dimensions as name=value) → value.
-fn documents(emf: &[u8]) -> BTreeMap<(String, Vec<String>), u64> {
-    let mut out = BTreeMap::new();
-    for line in String::from_utf8(emf.to_vec()).unwrap().lines() {
-        let doc: serde_json::Value = serde_json::from_str(line).expect("an EMF document");
-        let declared = &doc["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(declared["Namespace"], NAMESPACE, "{doc}");
-        let dimensions: Vec<String> = declared["Dimensions"][0]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                let d = d.as_str().unwrap();
-                format!("{d}={}", doc[d].as_str().unwrap())
-            })
-            .collect();
-        for metric in declared["Metrics"].as_array().unwrap() {
-            let name = metric["Name"].as_str().unwrap().to_owned();
-            out.insert(
-                (name.clone(), dimensions.clone()),
-                doc[&name].as_u64().unwrap(),
-            );
-        }
-    }
-    out
-}
-
 #[test]
 fn ops_2_sends_by_outcome_and_error_class_sending_stopped_window_refusals_and_campaign_progress_are_emf_metrics()
  {
@@ -89,7 +62,7 @@ fn ops_2_sends_by_outcome_and_error_class_sending_stopped_window_refusals_and_ca
             dims.iter().map(|d| (*d).to_owned()).collect::<Vec<_>>(),
         )
     };
-    let expected: BTreeMap<(String, Vec<String>), u64> = [
+    let expected: BTreeMap<(String, Vec<String>), f64> = [
         (key(SENDS, &["outcome=sent"]), 2),
         (
             key(
@@ -111,6 +84,7 @@ fn ops_2_sends_by_outcome_and_error_class_sending_stopped_window_refusals_and_ca
         (key(METRIC_BY_NUMBER, &["number=200000000000001"]), 1),
     ]
     .into_iter()
+    .map(|(k, v): (_, u32)| (k, f64::from(v)))
     .collect();
-    assert_eq!(documents(&emf), expected);
+    assert_eq!(testkit::emf_metrics(&emf, NAMESPACE), expected);
 }

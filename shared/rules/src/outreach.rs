@@ -330,7 +330,10 @@ mod tests {
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
         assert!(!id.contains("4915123456789"));
         assert_eq!(id, key().log_id(timer_key), "the same key, the same id");
-        assert_ne!(id, key().log_id("timer:106540352242922:4915123456780:reminder:3"));
+        assert_ne!(
+            id,
+            key().log_id("timer:106540352242922:4915123456780:reminder:3")
+        );
         assert_ne!(id, OutreachKey::new(b"other".to_vec()).log_id(timer_key));
     }
 
