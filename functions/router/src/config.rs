@@ -65,6 +65,20 @@ impl Config {
     }
 }
 
+/// OUT-8's key from the secret as read: the current value, and the value before the last
+/// rotation for its grace period ([`rules::outreach::previous_key_until`]) when Secrets Manager
+/// says when the rotation happened.
+pub fn outreach_key_of(rotation: &aws_wiring::rotating::Rotation) -> OutreachKey {
+    let key = OutreachKey::new(rotation.current.expose().as_bytes().to_vec());
+    match (&rotation.previous, rotation.rotated_at) {
+        (Some(previous), Some(at)) => key.with_previous(
+            previous.expose().as_bytes().to_vec(),
+            rules::outreach::previous_key_until(rules::Timestamp::from_unix(at)),
+        ),
+        _ => key,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

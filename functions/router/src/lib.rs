@@ -26,6 +26,6 @@ mod router;
 mod translate;
 
 pub use batch::{BatchRecord, apply_batch};
-pub use config::{Config, ConfigError};
-pub use router::{Applied, Router, RouterError};
+pub use config::{Config, ConfigError, outreach_key_of};
+pub use router::{Applied, QUEUED_CONVERSATIONS, Router, RouterError, WINDOW_REFUSALS};
 pub use translate::{Lane, TranslateError};

@@ -4,6 +4,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use queue::SqsQueues;
 use router::{Config, Router};
+use std::sync::Arc;
 use store::DynamoStore;
 use timers::{SchedulerConfig, SchedulerTimers, SystemClock};
 
@@ -11,6 +12,7 @@ use timers::{SchedulerConfig, SchedulerTimers, SystemClock};
 async fn main() -> Result<(), Error> {
     // JSON logs, each line with its invocation's request and X-Ray trace ids.
     aws_wiring::telemetry::init_logs();
+    let metrics = aws_wiring::telemetry::init_metrics()?;
 
     // Fail fast, with the variable's name, before taking any record.
     let aws = aws_wiring::sdk_config().await;
@@ -24,14 +26,36 @@ async fn main() -> Result<(), Error> {
         .outbound(config.outbound_queue_url)
         .media(config.media_queue_url.clone().unwrap_or_default());
     let timers = SchedulerTimers::new(&aws, scheduler, config.schedule_names.clone())?;
-    let mut router = Router::new(store, queues, timers, config.outreach_key);
+    // OUT-8: a rotated outreach key is used without a redeploy, and buttons signed with the key
+    // before it still verify for the grace period.
+    let outreach_key = aws_wiring::rotating::RotatingSecret::load_with_previous(
+        &aws_wiring::Env::process(),
+        &aws,
+        "OUTREACH_KEY",
+        aws_wiring::rotating::DEFAULT_TTL,
+    )
+    .await?;
+    let mut router = Router::new(
+        store,
+        queues,
+        timers,
+        router::outreach_key_of(&outreach_key.rotation().await?),
+    );
     if config.media_queue_url.is_some() {
         router = router.fetch_media();
     }
+    let router = Arc::new(router);
+    let rotated = router.clone();
+    outreach_key
+        .keep_applying_rotation(move |r| rotated.set_outreach_key(router::outreach_key_of(r)));
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let router = &router;
-        async move { Ok::<_, Error>(router::handler::handle(router, &SystemClock, event.payload).await) }
+        let router = &*router;
+        async move {
+            let response = router::handler::handle(router, &SystemClock, event.payload).await;
+            aws_wiring::telemetry::flush_metrics(metrics);
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }

@@ -43,6 +43,14 @@ const MAX_FOLLOW_UPS: usize = 8;
 /// How often an agent request retries when the chosen agent filled up meanwhile.
 const AGENT_TRIES: usize = 4;
 
+/// OPS-2's router metrics (EMF, see `aws_wiring::telemetry`). `QueuedConversations`, by
+/// `number` (the business number's id): the number's queue length each time a conversation
+/// joins it (its position; no extra read), so the period's maximum is the queue's peak.
+pub const QUEUED_CONVERSATIONS: &str = "QueuedConversations";
+/// Agents' sends refused in the lane because the window is closed, by `reason`
+/// ([`rules::sending::window_refusal`]'s label); the sender counts the same metric at send time.
+pub const WINDOW_REFUSALS: &str = "WindowRefusals";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
     /// The record can never be applied (not a contact event, bad ids): it goes to the DLQ.
@@ -88,7 +96,8 @@ pub struct Router<S, Q, T> {
     store: S,
     queue: Q,
     timers: T,
-    outreach_key: OutreachKey,
+    /// Swapped when the key rotates ([`Router::set_outreach_key`]).
+    outreach_key: std::sync::RwLock<Arc<OutreachKey>>,
     settings: SettingsCache,
     /// MEDIA-1: put a fetch job on the media queue for every inbound media message.
     fetch_media: bool,
@@ -126,7 +135,7 @@ where
             store,
             queue,
             timers,
-            outreach_key,
+            outreach_key: std::sync::RwLock::new(Arc::new(outreach_key)),
             settings: SettingsCache {
                 ttl: std::time::Duration::from_secs(60),
                 entries: Mutex::default(),
@@ -164,6 +173,20 @@ where
     pub fn settings_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.settings.ttl = ttl;
         self
+    }
+
+    /// Uses `key` from the next event on (a rotated outreach key, with the previous one for its
+    /// grace period: OUT-8).
+    pub fn set_outreach_key(&self, key: OutreachKey) {
+        *self.outreach_key.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
+    }
+
+    /// OPS-3: an event key as a log line shows it (a timer's embeds the contact's wa_id).
+    fn log_id(&self, key: &str) -> String {
+        self.outreach_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .log_id(key)
     }
 
     pub fn store(&self) -> &S {
@@ -204,7 +227,7 @@ where
                 let (effects, follow_ups) = self
                     .finish(&lane, &settings, state, outbox, now, false)
                     .await?;
-                tracing::debug!(event = %key, effects, follow_ups, "event applied");
+                tracing::debug!(event = %self.log_id(key.as_str()), effects, follow_ups, "event applied");
                 Ok(Applied::Decided {
                     effects,
                     follow_ups,
@@ -218,7 +241,7 @@ where
                 if pending_for(&loaded, &key) {
                     return self.resume(&lane, &settings, loaded, now).await;
                 }
-                tracing::info!(event = %key, "duplicate event ignored");
+                tracing::info!(event = %self.log_id(key.as_str()), "duplicate event ignored");
                 Ok(Applied::Duplicate)
             }
         }
@@ -237,7 +260,7 @@ where
             return Ok(Applied::Duplicate);
         };
         let key = outbox.event_key.clone();
-        tracing::info!(event = %key, "resuming the pending effects of a committed event");
+        tracing::info!(event = %self.log_id(key.as_str()), "resuming the pending effects of a committed event");
         let (effects, follow_ups) = self
             .finish(lane, settings, state, outbox, now, true)
             .await?;
@@ -288,9 +311,14 @@ where
         source: Source<'_>,
         now: Timestamp,
     ) -> Result<Step, RouterError> {
+        let outreach_key = self
+            .outreach_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let context = rules::Context {
             settings,
-            outreach_key: &self.outreach_key,
+            outreach_key: &outreach_key,
         };
         for _ in 0..MAX_ATTEMPTS {
             let (event, body) = match &source {
@@ -320,8 +348,12 @@ where
             let next = decision.next.clone();
             let commit = commit_of(key.clone(), loaded.version(), decision, &event, body, now);
             let outbox = Outbox::new(key, &commit.effects);
+            let refusals = window_refusals(&commit.log);
             match self.store.commit(commit).await? {
                 CommitOutcome::Committed { version } => {
+                    for reason in refusals {
+                        metrics::counter!(WINDOW_REFUSALS, "reason" => reason).increment(1);
+                    }
                     return Ok(Step::Committed {
                         state: Versioned {
                             version,
@@ -332,7 +364,7 @@ where
                 }
                 CommitOutcome::Duplicate => return Ok(Step::Duplicate),
                 CommitOutcome::VersionConflict => {
-                    tracing::debug!(event = %key, "version conflict: deciding again");
+                    tracing::debug!(event = %self.log_id(key.as_str()), "version conflict: deciding again");
                     loaded = self
                         .store
                         .load_contact(&lane.number, &lane.contact, now)
@@ -472,7 +504,7 @@ where
                     // AUTO-5: the agent acted (claim, transfer, reopen): the conversation is
                     // theirs and counts, even over their reception limit.
                     self.store.take_capacity_by_hand(agent, id, now).await?;
-                    tracing::debug!(%agent, %conversation, "agent took a conversation by hand");
+                    tracing::debug!(%agent, conversation = %self.log_id(conversation.as_str()), "agent took a conversation by hand");
                 }
                 Effect::ReleaseAgent {
                     agent,
@@ -482,7 +514,7 @@ where
                     if let Some(envelope) = self.offer_next(lane, agent, id, now).await? {
                         other_lanes.push(envelope);
                     }
-                    tracing::debug!(%agent, %conversation, "agent released");
+                    tracing::debug!(%agent, conversation = %self.log_id(conversation.as_str()), "agent released");
                 }
                 Effect::LeaveQueue { conversation } => {
                     self.store.leave_queue(&lane.number, conversation).await?;
@@ -561,6 +593,8 @@ where
                 request,
             })
             .await?;
+        metrics::gauge!(QUEUED_CONVERSATIONS, "number" => lane.number.as_str().to_owned())
+            .set(position);
         Ok(rules::Event::Queued {
             position,
             conversation: conversation.clone(),
@@ -619,6 +653,19 @@ fn pending_for(loaded: &LoadedContact, key: &EventKey) -> bool {
                 .strip_prefix(key.as_str())
                 .is_some_and(|rest| rest.starts_with('#'))
     })
+}
+
+/// The window refusals among a commit's notices (OPS-2), as metric labels.
+fn window_refusals(log: &[LogRecord]) -> Vec<&'static str> {
+    log.iter()
+        .filter_map(|record| match &record.entry {
+            LogEntry::Notice {
+                notice: Notice::SendRefused { reason },
+                ..
+            } => rules::sending::window_refusal(reason),
+            _ => None,
+        })
+        .collect()
 }
 
 fn derived_key(id: &str, suffix: &str) -> Result<EventKey, RouterError> {

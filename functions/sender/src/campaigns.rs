@@ -421,7 +421,11 @@ where
             };
             self.requeue_tick(&tick, at).await?;
         }
-        Ok(Outcome::Ticked { issued, next })
+        Ok(Outcome::Ticked {
+            campaign: loaded.id,
+            issued,
+            next,
+        })
     }
 
     /// CAMP-2 (issue 16, case 12): a campaign completed by its end closes the contacts it never

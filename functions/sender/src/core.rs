@@ -72,6 +72,7 @@ pub enum Outcome {
     Parked { on: ParkReason },
     /// A campaign tick: `issued` sends queued; the chain's next tick (if any).
     Ticked {
+        campaign: rules::CampaignId,
         issued: u32,
         next: Option<Timestamp>,
     },

@@ -116,6 +116,11 @@ where
 /// SEND-2's error class; updates by outcome.
 pub const SENDS: &str = "Sends";
 pub const UPDATES: &str = "Updates";
+/// Sends refused because the window (or the channel's period) is closed, by `reason`
+/// ([`rules::sending::window_refusal`]'s label).
+pub const WINDOW_REFUSALS: &str = "WindowRefusals";
+/// Campaign progress: the sends each tick of a campaign queued, by `campaign` (its id).
+pub const CAMPAIGN_ISSUED: &str = "CampaignSendsIssued";
 
 /// A record's result for the metrics: its outcome, and for a send that failed for good the error
 /// class of Meta's code (SEND-2's table), else `None`.
@@ -164,6 +169,18 @@ pub fn count(source: Source, result: &Result<Outcome, SenderError>) {
             metrics::counter!(name, "outcome" => outcome, "error_class" => class).increment(1)
         }
         (outcome, None) => metrics::counter!(name, "outcome" => outcome).increment(1),
+    }
+    match result {
+        Ok(Outcome::Refused { reason }) => {
+            if let Some(label) = rules::sending::window_refusal(reason) {
+                metrics::counter!(WINDOW_REFUSALS, "reason" => label).increment(1);
+            }
+        }
+        Ok(Outcome::Ticked {
+            campaign, issued, ..
+        }) => metrics::counter!(CAMPAIGN_ISSUED, "campaign" => campaign.as_str().to_owned())
+            .increment(u64::from(*issued)),
+        _ => {}
     }
 }
 

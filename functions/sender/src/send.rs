@@ -526,7 +526,7 @@ where
                 };
                 record.updated_at = now;
                 self.store.put_send_record(&record, Some(version)).await?;
-                tracing::warn!(key = %job.key, number = %job.number, %reason, "send ambiguous: waiting for a status webhook before deciding");
+                tracing::warn!(key = %self.outreach_key.log_id(&job.key), number = %job.number, %reason, "send ambiguous: waiting for a status webhook before deciding");
                 self.requeue_job(job, ms_of(check_until)).await?;
                 Ok(Outcome::Ambiguous { check_until })
             }
@@ -643,7 +643,7 @@ where
                     ..
                 }) => {
                     if other != wamid {
-                        tracing::error!(key = %job.key, first = %other, second = %wamid, "one key was sent twice (a lease expired during a call)");
+                        tracing::error!(key = %self.outreach_key.log_id(&job.key), first = %other, second = %wamid, "one key was sent twice (a lease expired during a call)");
                     }
                     return Ok(Outcome::AlreadySent { wamid: other });
                 }
@@ -697,7 +697,7 @@ where
             })
             .await?;
         }
-        tracing::info!(key = %job.key, number = %job.number, wamid = %wamid, "sent");
+        tracing::info!(key = %self.outreach_key.log_id(&job.key), number = %job.number, wamid = %wamid, "sent");
         Ok(Outcome::Sent { wamid })
     }
 
@@ -746,7 +746,7 @@ where
         {
             self.template_paused_by_meta(&job.number, event).await?;
         }
-        tracing::warn!(key = %job.key, number = %job.number, code, class = ?plan.class, attempt = record.attempts, reason = %plan.reason, "send failed");
+        tracing::warn!(key = %self.outreach_key.log_id(&job.key), number = %job.number, code, class = ?plan.class, attempt = record.attempts, reason = %plan.reason, "send failed");
 
         if let Some(mut loaded) = campaign {
             // CAMP-6 / SEND-4: the contact's fate, planned with the row's own attempts (each
@@ -986,7 +986,7 @@ where
             },
         )
         .await?;
-        tracing::info!(key = %job.key, number = %job.number, on = ?on, "send parked");
+        tracing::info!(key = %self.outreach_key.log_id(&job.key), number = %job.number, on = ?on, "send parked");
         Ok(Outcome::Parked { on })
     }
 
@@ -1008,7 +1008,7 @@ where
             },
         )
         .await?;
-        tracing::info!(key = %job.key, number = %job.number, %reason, "send refused");
+        tracing::info!(key = %self.outreach_key.log_id(&job.key), number = %job.number, %reason, "send refused");
         Ok(Outcome::Refused { reason })
     }
 
@@ -1028,7 +1028,7 @@ where
             .await?
             .is_none()
         {
-            tracing::warn!(key = %job.key, "send record changed by another invocation; its state stands");
+            tracing::warn!(key = %self.outreach_key.log_id(&job.key), "send record changed by another invocation; its state stands");
         }
         Ok(())
     }

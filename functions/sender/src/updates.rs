@@ -352,7 +352,7 @@ where
             campaign: sent.campaign.is_some(),
         };
         let (plan, next) = sending::after_failure(&attempt, &self.options.retry, now_ms);
-        tracing::warn!(wamid = %sent.wamid, key = %sent.key, code, class = ?plan.class, "message failed after it was accepted");
+        tracing::warn!(wamid = %sent.wamid, key = %self.outreach_key.log_id(&sent.key), code, class = ?plan.class, "message failed after it was accepted");
         // The recipient's and the number's side, as for a refused send.
         if matches!(
             plan.class,
@@ -481,7 +481,7 @@ where
             SendOrigin::Campaign { campaign } => self.load_campaign(campaign).await?,
             _ => None,
         };
-        tracing::info!(key, wamid = %wamid, "ambiguous send linked by its status");
+        tracing::info!(key = %self.outreach_key.log_id(key), wamid = %wamid, "ambiguous send linked by its status");
         self.accept(
             &job,
             current.value,

@@ -21,7 +21,8 @@ pub enum Outcome {
 /// dead-letters it after the last attempt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandlerError {
-    #[error("wake-up {key} not queued: {source}")]
+    /// `key` is kept for the caller; the message leaves it out (it embeds the contact's wa_id).
+    #[error("wake-up not queued: {source}")]
     Queue {
         key: String,
         #[source]
@@ -46,9 +47,6 @@ pub async fn handle<Q: EventQueue>(
     deliver(inbound, &event.payload, &event.context.request_id).await
 }
 
-/// The longest piece of a rejected payload that goes into the log.
-const LOGGED_PAYLOAD_CHARS: usize = 512;
-
 /// Checks `payload` and queues its event; `invocation` names the invocation in the logs.
 pub async fn deliver<Q: EventQueue>(
     inbound: &Q,
@@ -58,12 +56,15 @@ pub async fn deliver<Q: EventQueue>(
     let wake_up = match WakeUp::from_value(payload) {
         Ok(wake_up) => wake_up,
         Err(error) => {
-            let text = payload.to_string();
-            let shown: String = text.chars().take(LOGGED_PAYLOAD_CHARS).collect();
+            // OPS-3: the field names only; a value may be a phone number.
+            let fields: Vec<&str> = payload
+                .as_object()
+                .map(|o| o.keys().map(String::as_str).collect())
+                .unwrap_or_default();
             tracing::error!(
                 invocation,
                 %error,
-                payload = %shown,
+                ?fields,
                 "wake-up payload dropped: it is not a wake-up and retrying cannot make it one"
             );
             return Ok(Outcome::Dropped {
@@ -76,14 +77,16 @@ pub async fn deliver<Q: EventQueue>(
         envelope.key.clone(),
         envelope.group.clone().unwrap_or_default(),
     );
+    // OPS-3: the key and the group embed the contact's wa_id: the lines name the number, the
+    // kind and the token instead (the invocation id finds the schedule).
     if let Err(source) = inbound.send(Destination::Inbound, vec![envelope]).await {
-        tracing::warn!(invocation, %key, error = %source, "wake-up not queued; Scheduler retries");
+        tracing::warn!(invocation, number = %wake_up.number, kind = wake_up.kind.as_str(), token = wake_up.token, error = %source, "wake-up not queued; Scheduler retries");
         return Err(HandlerError::Queue { key, source });
     }
     tracing::info!(
         invocation,
-        %key,
-        %group,
+        number = %wake_up.number,
+        token = wake_up.token,
         kind = wake_up.kind.as_str(),
         deadline = wake_up.deadline.unix(),
         "wake-up queued"

@@ -90,24 +90,57 @@ impl SecretsManager {
 
     /// One `GetSecretValue`: the secret's current text (`SecretString`), as stored.
     pub async fn fetch(&self, name: &'static str, arn: &str) -> Result<Secret, ConfigError> {
-        let output = self
+        match self.fetch_stage(name, arn, None).await? {
+            Some((secret, _)) => Ok(secret),
+            None => Err(ConfigError::Fetch {
+                name,
+                arn: arn.to_owned(),
+                problem: "the secret has no current version".to_owned(),
+            }),
+        }
+    }
+
+    /// One `GetSecretValue` of the version labelled `stage` (`None`: `AWSCURRENT`): its text
+    /// and when that version was created (Unix seconds), or `None` when no version has the label
+    /// (`AWSPREVIOUS` before the first rotation).
+    pub async fn fetch_stage(
+        &self,
+        name: &'static str,
+        arn: &str,
+        stage: Option<&str>,
+    ) -> Result<Option<(Secret, Option<i64>)>, ConfigError> {
+        let output = match self
             .client
             .get_secret_value()
             .secret_id(arn)
+            .set_version_stage(stage.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| ConfigError::Fetch {
-                name,
-                arn: arn.to_owned(),
-                problem: match (e.code(), e.message()) {
-                    (Some(code), message) => format!("{code}: {}", message.unwrap_or("")),
-                    _ => DisplayErrorContext(&e).to_string(),
-                },
-            })?;
+        {
+            Ok(output) => output,
+            Err(e)
+                if stage.is_some()
+                    && e.as_service_error()
+                        .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(ConfigError::Fetch {
+                    name,
+                    arn: arn.to_owned(),
+                    problem: match (e.code(), e.message()) {
+                        (Some(code), message) => format!("{code}: {}", message.unwrap_or("")),
+                        _ => DisplayErrorContext(&e).to_string(),
+                    },
+                });
+            }
+        };
+        let created = output.created_date.map(|d| d.secs());
         output
             .secret_string
             .filter(|v| !v.is_empty())
-            .map(Secret)
+            .map(|v| Some((Secret(v), created)))
             .ok_or_else(|| ConfigError::NotText {
                 name,
                 arn: arn.to_owned(),

@@ -133,6 +133,25 @@ pub enum RefusalReason {
 }
 
 impl RefusalReason {
+    pub const ALL: [RefusalReason; 5] = [
+        RefusalReason::WindowClosedTemplatesOnly,
+        RefusalReason::HumanAgentPeriodOver,
+        RefusalReason::HumanAgentOnly,
+        RefusalReason::WaitForCustomer,
+        RefusalReason::NoTemplatesOnChannel,
+    ];
+
+    /// Its snake_case name (as serialised), for a metric's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            RefusalReason::WindowClosedTemplatesOnly => "window_closed_templates_only",
+            RefusalReason::HumanAgentPeriodOver => "human_agent_period_over",
+            RefusalReason::HumanAgentOnly => "human_agent_only",
+            RefusalReason::WaitForCustomer => "wait_for_customer",
+            RefusalReason::NoTemplatesOnChannel => "no_templates_on_channel",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             RefusalReason::WindowClosedTemplatesOnly => {

@@ -200,7 +200,8 @@ impl Engine<'_> {
             InboundContent::Reply { id } => Some(id.as_str()),
             _ => None,
         };
-        if let Some(p) = payload.and_then(|p| ButtonPayload::verify(self.key, p).ok()) {
+        if let Some(p) = payload.and_then(|p| ButtonPayload::verify_at(self.key, p, self.now).ok())
+        {
             let record = m.outreach.clone().filter(|r| r.id == p.outreach);
             return Touch::Interaction {
                 outreach: p.outreach,

@@ -72,12 +72,47 @@ pub fn is_active(sent_at: Timestamp, expiry: Duration, at: Timestamp) -> bool {
 }
 
 /// The deployment's key for outreach payloads (OUT-8). Never logged.
+///
+/// After a rotation it also holds the key before it, until the end of the grace period
+/// ([`previous_key_until`]): buttons sent before the rotation still verify after it (sent for 30
+/// days, pressed later). New payloads are always signed with the current key.
 #[derive(Clone)]
-pub struct OutreachKey(Vec<u8>);
+pub struct OutreachKey {
+    current: Vec<u8>,
+    previous: Option<(Vec<u8>, Timestamp)>,
+}
+
+/// How long payloads signed with the previous key still verify after a rotation: an outreach's
+/// whole life ([`DEFAULT_EXPIRY`]), so every button sent before the rotation keeps working. To
+/// revoke a leaked key at once, rotate twice (the leaked key is then no longer the previous one).
+pub const PREVIOUS_KEY_GRACE: Duration = DEFAULT_EXPIRY;
+
+/// Until when the key before a rotation made at `rotated_at` still verifies payloads.
+pub fn previous_key_until(rotated_at: Timestamp) -> Timestamp {
+    rotated_at + PREVIOUS_KEY_GRACE
+}
 
 impl OutreachKey {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        OutreachKey(bytes.into())
+        OutreachKey {
+            current: bytes.into(),
+            previous: None,
+        }
+    }
+
+    /// OPS-3: a key (an event's or a send's, which may embed a contact's wa_id, as a timer's
+    /// does) as a log line may show it: 16 hex digits of an HMAC under the current key, so the
+    /// router's and the sender's lines about one key still match, and nobody without the key
+    /// can test phone numbers against it.
+    pub fn log_id(&self, key: &str) -> String {
+        let tag = mac(&self.current, format!("log:{key}").as_bytes());
+        tag[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The same key, also verifying payloads signed with `previous` before `until`.
+    pub fn with_previous(mut self, previous: impl Into<Vec<u8>>, until: Timestamp) -> Self {
+        self.previous = Some((previous.into(), until));
+        self
     }
 }
 
@@ -126,7 +161,7 @@ impl ButtonPayload {
             return Err(PayloadError::BadOutreachId(id.len()));
         }
         let body = format!("{PREFIX}.{id}.{}.{}", self.sent_at.unix(), self.button);
-        let tag = mac(key, body.as_bytes());
+        let tag = mac(&key.current, body.as_bytes());
         Ok(format!(
             "{body}.{}",
             URL_SAFE_NO_PAD.encode(&tag[..MAC_LEN])
@@ -136,6 +171,25 @@ impl ButtonPayload {
     /// Verifies and decodes a payload. Anything that is not ours, malformed or forged is an error;
     /// the caller treats the message as plain inbound (OUT-8).
     pub fn verify(key: &OutreachKey, payload: &str) -> Result<ButtonPayload, PayloadError> {
+        ButtonPayload::verify_with(&[&key.current], payload)
+    }
+
+    /// [`ButtonPayload::verify`] at `now`: with the current key, or with the key before the last
+    /// rotation while its grace period lasts (OUT-8 across a key rotation).
+    pub fn verify_at(
+        key: &OutreachKey,
+        payload: &str,
+        now: Timestamp,
+    ) -> Result<ButtonPayload, PayloadError> {
+        match &key.previous {
+            Some((previous, until)) if now < *until => {
+                ButtonPayload::verify_with(&[&key.current, previous], payload)
+            }
+            _ => ButtonPayload::verify(key, payload),
+        }
+    }
+
+    fn verify_with(keys: &[&[u8]], payload: &str) -> Result<ButtonPayload, PayloadError> {
         let Some((body, tag)) = payload.rsplit_once('.') else {
             return Err(PayloadError::NotOurs);
         };
@@ -151,13 +205,14 @@ impl ButtonPayload {
         let tag = URL_SAFE_NO_PAD
             .decode(tag)
             .map_err(|_| PayloadError::Malformed("signature is not base64url"))?;
-        let expected = mac(key, body.as_bytes());
-        if tag.len() != MAC_LEN
-            || !bool::from(subtle::ConstantTimeEq::ct_eq(
+        let verifies = |key: &&[u8]| {
+            let expected = mac(key, body.as_bytes());
+            bool::from(subtle::ConstantTimeEq::ct_eq(
                 &expected[..MAC_LEN],
                 &tag[..],
             ))
-        {
+        };
+        if tag.len() != MAC_LEN || !keys.iter().any(verifies) {
             return Err(PayloadError::BadSignature);
         }
         let sent_at = sent
@@ -177,9 +232,9 @@ impl ButtonPayload {
     }
 }
 
-fn mac(key: &OutreachKey, body: &[u8]) -> [u8; 32] {
+fn mac(key: &[u8], body: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length; this cannot fail.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("HMAC takes any key length");
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     m.update(body);
     m.finalize().into_bytes().into()
 }
@@ -229,6 +284,57 @@ mod tests {
         assert!(ButtonPayload::verify(&key(), "sb1.a.b.c").is_err());
         assert!(ButtonPayload::verify(&key(), "sb1.a.1.2.!!!").is_err());
         assert!(ButtonPayload::verify(&key(), "").is_err());
+    }
+
+    #[test]
+    fn out_8_a_payload_signed_before_a_rotation_verifies_during_the_grace_period_only() {
+        let old = key();
+        let signed = payload().encode(&old).unwrap();
+        let rotated_at = Timestamp::from_unix(1_760_000_000);
+        let new = OutreachKey::new(b"the-rotated-key".to_vec()).with_previous(
+            b"deployment-key-for-tests".to_vec(),
+            previous_key_until(rotated_at),
+        );
+        // Signed with the new key from now on.
+        assert_ne!(payload().encode(&new).unwrap(), signed);
+        let during = rotated_at + PREVIOUS_KEY_GRACE - Duration::seconds(1);
+        assert_eq!(
+            ButtonPayload::verify_at(&new, &signed, during),
+            Ok(payload())
+        );
+        let after = rotated_at + PREVIOUS_KEY_GRACE;
+        assert_eq!(
+            ButtonPayload::verify_at(&new, &signed, after),
+            Err(PayloadError::BadSignature)
+        );
+        // Without `now`, only the current key.
+        assert_eq!(
+            ButtonPayload::verify(&new, &signed),
+            Err(PayloadError::BadSignature)
+        );
+        let fresh = payload().encode(&new).unwrap();
+        assert_eq!(ButtonPayload::verify_at(&new, &fresh, after), Ok(payload()));
+        // A forgery verifies with neither key.
+        let forged = signed.replace(".1750000000.", ".1760000000.");
+        assert_eq!(
+            ButtonPayload::verify_at(&new, &forged, during),
+            Err(PayloadError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn ops_3_a_logged_key_is_a_keyed_hash_without_the_wa_id() {
+        let timer_key = "timer:106540352242922:4915123456789:reminder:3";
+        let id = key().log_id(timer_key);
+        assert_eq!(id.len(), 16);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        assert!(!id.contains("4915123456789"));
+        assert_eq!(id, key().log_id(timer_key), "the same key, the same id");
+        assert_ne!(
+            id,
+            key().log_id("timer:106540352242922:4915123456780:reminder:3")
+        );
+        assert_ne!(id, OutreachKey::new(b"other".to_vec()).log_id(timer_key));
     }
 
     #[test]

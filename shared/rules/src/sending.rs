@@ -71,6 +71,24 @@ pub fn may_go(
     }
 }
 
+/// The start of the refusal when the window is closed and the recontact template asked for
+/// cannot be sent (WIN-5).
+const NO_RECONTACT_TEMPLATE: &str = "window closed and no recontact template can be sent";
+
+/// OPS-2: whether a refusal's reason is a window refusal (CHAN-1 / WIN-5: the customer service
+/// window or the channel's period is closed), and which, as a metric label: the
+/// [`RefusalReason`]'s snake_case name, or `no_recontact_template`. `None` for every other
+/// refusal (campaign, template, content, billing). A label is a fixed name, never the text.
+pub fn window_refusal(reason: &str) -> Option<&'static str> {
+    if reason.starts_with(NO_RECONTACT_TEMPLATE) {
+        return Some("no_recontact_template");
+    }
+    RefusalReason::ALL
+        .into_iter()
+        .find(|r| r.describe() == reason)
+        .map(RefusalReason::label)
+}
+
 /// CHAN-1: who sends, for the `HUMAN_AGENT` tag. An agent's console send, or any send made for an
 /// agent's purpose, is a person's; everything else (bot, automation, campaign) is not.
 pub fn sender_of(console_agent: bool, purpose: SendPurpose) -> Sender {
@@ -127,7 +145,7 @@ pub fn recontact_content(
     let chosen = candidates.first().map(|t| (&t.name, t.language.as_str()));
     let template = catalogue
         .recontact_template(chosen)
-        .map_err(|e| format!("window closed and no recontact template can be sent: {e}"))?;
+        .map_err(|e| format!("{NO_RECONTACT_TEMPLATE}: {e}"))?;
     let rendered = render_parameters(template, fields)
         .map_err(|e| e.to_string())
         .and_then(|p| template_header(template, &p).map(|header| (p, header)));
@@ -771,6 +789,34 @@ mod tests {
         match v {
             Verdict::Refuse { reason, .. } => reason,
             other => panic!("not a refusal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ops_2_window_refusals_are_labelled_by_reason_and_nothing_else_is() {
+        let at = t(0);
+        let closed = Some(t(-25 * 3600));
+        let refusal =
+            |channel, who| match may_go(channel, closed, MessageKind::FreeForm, who, false, at) {
+                MayGo::Refuse(reason) => reason,
+                other => panic!("not refused: {other:?}"),
+            };
+        assert_eq!(
+            window_refusal(&refusal(Channel::WhatsApp, Sender::Agent)),
+            Some("window_closed_templates_only")
+        );
+        for r in RefusalReason::ALL {
+            assert_eq!(window_refusal(r.describe()), Some(r.label()));
+        }
+        let missing = recontact_content(&TemplateCatalogue::default(), &ContactFields::default())
+            .unwrap_err();
+        assert_eq!(window_refusal(&missing), Some("no_recontact_template"));
+        for other in [
+            "campaign c1 is stopped",
+            "invalid message: too long",
+            "CAMP-5: back",
+        ] {
+            assert_eq!(window_refusal(other), None, "{other}");
         }
     }
 

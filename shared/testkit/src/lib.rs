@@ -66,6 +66,35 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Every metric in CloudWatch EMF lines (as `aws_wiring::telemetry` flushes them), each
+/// document checked to be of `namespace`: (metric, its dimensions as `name=value`) → value.
+pub fn emf_metrics(
+    emf: &[u8],
+    namespace: &str,
+) -> std::collections::BTreeMap<(String, Vec<String>), f64> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(emf).lines() {
+        let doc: serde_json::Value = serde_json::from_str(line).expect("an EMF document");
+        let declared = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], namespace, "{doc}");
+        let dimensions: Vec<String> = declared["Dimensions"][0]
+            .as_array()
+            .expect("the dimensions")
+            .iter()
+            .map(|d| {
+                let d = d.as_str().expect("a dimension name");
+                format!("{d}={}", doc[d].as_str().expect("a dimension value"))
+            })
+            .collect();
+        for metric in declared["Metrics"].as_array().expect("the metrics") {
+            let name = metric["Name"].as_str().expect("a metric name").to_owned();
+            let value = doc[&name].as_f64().expect("a metric value");
+            out.insert((name, dimensions.clone()), value);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

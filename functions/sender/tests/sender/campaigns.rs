@@ -275,6 +275,7 @@ async fn camp_10_a_stopped_campaign_sends_nothing_more() {
     assert_eq!(
         outcomes,
         vec![Outcome::Ticked {
+            campaign: id.clone(),
             issued: 0,
             next: None
         }]
