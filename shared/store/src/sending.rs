@@ -36,7 +36,7 @@ use crate::model::{CampaignRow, NewOutreach, Versioned};
 use rules::billing::{
     BilledConversation, BillingHistory, ChargePrediction, RateTable, ReportedPricing,
 };
-use rules::campaign::{Bucket, CampaignContact};
+use rules::campaign::CampaignContact;
 use rules::pacing::{NumberPacing, PacingSettings, RecipientPace};
 use rules::templates::Template;
 use rules::{
