@@ -350,6 +350,7 @@ def test_desk_5_bill_6_costs_page_shows_a_priced_line_after_a_send(switchboard, 
     switchboard.api("PUT", "/v1/rates", RATES, expect=200)
     contact = "4915100000300"
     # A marketing template to a German number: charged, priced for the +49 market; Meta reports the same.
+    switchboard.api("PUT", f"/v1/numbers/{NUMBER}/contacts/{contact}", {"first_name": "Uwe", "last_name": "Brandt"}, expect=200)
     switchboard.api("POST", f"/v1/numbers/{NUMBER}/contacts/{contact}/outreach", {"name": "spring_sale", "language": "en_US"}, expect=202)
     switchboard.advance(0)
     sent = next(i for i in switchboard.log(contact) if i["kind"] == "outbound")
@@ -357,7 +358,7 @@ def test_desk_5_bill_6_costs_page_shows_a_priced_line_after_a_send(switchboard, 
     switchboard.status(contact, sent["message"], "delivered",
                        {"billable": True, "pricing_model": "PMP", "category": "marketing", "type": "regular"})
     report = switchboard.api("GET", f"/v1/numbers/{NUMBER}/costs", expect=200)
-    [line] = [l for l in report["lines"] if l["category"] == "marketing" and l["charge"] == "charged"]
+    [line] = [l for l in report["lines"] if l["category"] == "marketing" and l["charge"] == "charged" and l["day"] == report["to"]]
     assert line["predicted_micros"] >= 131000 and line["reported_micros"] >= 131000, line
 
     sign_in(browser, switchboard.base, ADMIN)
