@@ -167,7 +167,7 @@ async function showCosts(section, desk) {
       r.currency ? null : h('p', { class: 'note' }, 'No rate table is set: messages are counted, but priced at 0. ',
         h('a', { href: '#/admin/rates' }, 'Set the rates'), '.'),
       table(`Costs from ${r.from} to ${r.to}${r.currency ? `, in ${r.currency}` : ''}`, [
-        ['day', 'Day'], ['category', 'Category'], [(l) => chargeText(l.charge), 'Charge'],
+        [(l) => h('time', { datetime: l.day, class: 'day' }, l.day), 'Day'], ['category', 'Category'], [(l) => chargeText(l.charge), 'Charge'],
         ['predicted_count', 'Predicted messages'], [(l) => amount(l.predicted_micros), `Predicted amount${unit}`],
         ['reported_count', 'Reported by Meta'], [(l) => amount(l.reported_micros), `Reported amount${unit}`],
       ], r.lines ?? [],

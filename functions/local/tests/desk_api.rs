@@ -27,7 +27,14 @@ async fn desk_with(extra: &str) -> Desk {
     let dir = std::env::temp_dir().join(testkit::unique("desk-api"));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("desk.db").display().to_string();
-    let example = include_str!("../switchboard.example.toml");
+    // The example's `[rates] file` is relative to the example; the copy here names it in full.
+    let example = include_str!("../switchboard.example.toml").replace(
+        "\"../../examples/rates.example.json\"",
+        &format!(
+            "{:?}",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/rates.example.json")
+        ),
+    );
     let file = dir.join("desk.toml");
     std::fs::write(&file, format!("{example}\n{extra}")).unwrap();
     let config = file.display().to_string();
