@@ -32,7 +32,10 @@ async fn desk_with(extra: &str) -> Desk {
         "\"../../examples/rates.example.json\"",
         &format!(
             "{:?}",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/rates.example.json")
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../examples/rates.example.json"
+            )
         ),
     );
     let file = dir.join("desk.toml");
@@ -833,7 +836,10 @@ async fn desk_5_bill_6_evt_5_rates_costs_and_integrations_calls_are_admin_only()
     let mut bad = rates.clone();
     bad["rates"][0]["market"] = json!("4x9");
     let refused = d.op_ok("putRates", &[], ADMIN, Some(bad), 400).await;
-    assert_eq!(refused["fields"][0]["field"], "rates[0].market", "{refused}");
+    assert_eq!(
+        refused["fields"][0]["field"], "rates[0].market",
+        "{refused}"
+    );
     assert_eq!(d.op_ok("rates", &[], ADMIN, None, 200).await, example);
     assert_eq!(
         d.op_ok("putRates", &[], ADMIN, Some(rates.clone()), 200)
@@ -866,10 +872,22 @@ async fn desk_5_bill_6_evt_5_rates_costs_and_integrations_calls_are_admin_only()
     d.op_ok("integrations", &[], ANA, None, 403).await;
     d.op_ok("revokeIntegration", &[("integration", &id)], ANA, None, 403)
         .await;
-    d.op_ok("revokeIntegration", &[("integration", &id)], ADMIN, None, 204)
-        .await;
-    d.op_ok("revokeIntegration", &[("integration", &id)], ADMIN, None, 404)
-        .await;
+    d.op_ok(
+        "revokeIntegration",
+        &[("integration", &id)],
+        ADMIN,
+        None,
+        204,
+    )
+    .await;
+    d.op_ok(
+        "revokeIntegration",
+        &[("integration", &id)],
+        ADMIN,
+        None,
+        404,
+    )
+    .await;
     let listed = d.op_ok("integrations", &[], ADMIN, None, 200).await;
     assert!(listed[0]["revoked_at"].as_i64().is_some(), "{listed}");
     d.running.shutdown().await;
