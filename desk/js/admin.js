@@ -1,11 +1,13 @@
 // DESK-5, the admin side, as far as the API offers it: the number's automation settings, agents
-// and presence, templates (the recontact flag), campaigns with their live hopper, the cost report,
-// outgoing webhooks (EVT-4: create, change, delete, rotate the secret, shown once; their dead
-// letters) and the engine's dead letters (OPS-4: list, redeliver).
+// and presence, templates (the recontact flag), campaigns with their live hopper, the cost report
+// (BILL-6: per day, category and charge, predicted against reported), the rate table (BILL-6),
+// integration tokens for external bots (EVT-5: create, shown once; revoke), outgoing webhooks
+// (EVT-4: create, change, delete, rotate the secret, shown once; their dead letters) and the
+// engine's dead letters (OPS-4: list, redeliver).
 
-import { call } from './api.js';
+import { ApiError, call } from './api.js';
 import { fill, h, say } from './dom.js';
-import { when } from './format.js';
+import { amount, chargeText, when } from './format.js';
 import * as live from './live.js';
 
 const PAGES = [
@@ -14,17 +16,30 @@ const PAGES = [
   ['templates', 'Templates'],
   ['campaigns', 'Campaigns'],
   ['costs', 'Costs'],
+  ['rates', 'Rates'],
+  ['integrations', 'Integrations'],
   ['webhooks', 'Webhooks'],
   ['dead-letters', 'Dead letters'],
 ];
 
-function table(caption, columns, rows) {
+/** A table of `rows` by `columns` ([key or function, label]); `foot`, when given, one cell per column. */
+function table(caption, columns, rows, foot = null) {
   return h('div', { class: 'table-wrap' }, h('table', {},
     h('caption', {}, caption),
     h('thead', {}, h('tr', {}, columns.map(([, label]) => h('th', { scope: 'col' }, label)))),
     h('tbody', {}, rows.length === 0
       ? h('tr', {}, h('td', { colspan: columns.length }, 'None yet.'))
-      : rows.map((row) => h('tr', {}, columns.map(([key]) => h('td', {}, typeof key === 'function' ? key(row) : String(row[key] ?? ''))))))));
+      : rows.map((row) => h('tr', {}, columns.map(([key]) => h('td', {}, typeof key === 'function' ? key(row) : String(row[key] ?? '')))))),
+    foot && rows.length ? h('tfoot', {}, h('tr', {}, foot.map((cell, i) => (i === 0 ? h('th', { scope: 'row' }, cell) : h('td', {}, cell))))) : null));
+}
+
+/** What a refusal says, with each input a 400 names that its message does not already. */
+function explain(err, prefix) {
+  const fields = (err instanceof ApiError ? err.fields : []).filter((f) => !err.message.includes(`${f.field}: ${f.problem}`));
+  return [
+    h('span', {}, `${prefix}: ${err.message}`),
+    fields.length ? h('ul', {}, fields.map((f) => h('li', {}, h('code', {}, f.field), `: ${f.problem}`))) : null,
+  ];
 }
 
 const pages = {
@@ -90,18 +105,9 @@ const pages = {
       [control, 'Action'],
     ], items));
   },
-  async costs(section, desk) {
-    const to = new Date();
-    const from = new Date(to.getTime() - 30 * 86400 * 1000);
-    const day = (d) => d.toISOString().slice(0, 10);
-    const report = await call('costs', { number: desk.number }, { query: { from: day(from), to: day(to) } });
-    const rows = Object.entries(report.categories ?? {}).map(([category, f]) => ({ category, ...f }));
-    const money = (m) => (m / 1e6).toFixed(4);
-    fill(section, table(`Costs from ${report.from} to ${report.to}`, [
-      ['category', 'Category'], ['predicted_count', 'Predicted messages'], [(r) => money(r.predicted_micros), 'Predicted (USD)'],
-      ['reported_count', 'Reported by Meta'], [(r) => money(r.reported_micros), 'Reported (USD)'],
-    ], rows));
-  },
+  costs: showCosts,
+  rates: showRates,
+  integrations: showIntegrations,
   webhooks: showWebhooks,
   async 'dead-letters'(section) {
     const page = await call('deadLetters', {}, { query: { limit: 100 } });
@@ -135,6 +141,173 @@ function stamp(rfc3339) {
 /** A comma- or space-separated list as the API wants it. */
 function words(text) {
   return text.split(/[\s,]+/).filter(Boolean);
+}
+
+/** BILL-6: the cost report, one line per day, category and charge, predicted against reported. */
+async function showCosts(section, desk) {
+  const from = h('input', { id: 'costs-from', name: 'from', type: 'date', required: true });
+  const to = h('input', { id: 'costs-to', name: 'to', type: 'date', required: true });
+  const error = h('div', { class: 'error', id: 'costs-error', role: 'alert' });
+  const report = h('div', { class: 'cost-report' }, h('p', {}, 'Loading…'));
+  const submit = h('button', { type: 'submit' }, 'Show costs');
+  const form = h('form', { class: 'range', 'aria-label': 'Days of the cost report' },
+    h('p', { class: 'field' }, h('label', { for: 'costs-from' }, 'From (UTC)'), from),
+    h('p', { class: 'field' }, h('label', { for: 'costs-to' }, 'To, inclusive'), to),
+    h('p', { class: 'buttons' }, submit));
+
+  // Without dates the console picks the last 30 days by its own clock (the engine's, not this
+  // browser's); the fields then show the range it chose.
+  const load = async (query) => {
+    const r = await call('costs', { number: desk.number }, { query });
+    from.value = r.from;
+    to.value = r.to;
+    const unit = r.currency ? ` (${r.currency})` : '';
+    const t = r.total ?? {};
+    fill(report,
+      r.currency ? null : h('p', { class: 'note' }, 'No rate table is set: messages are counted, but priced at 0. ',
+        h('a', { href: '#/admin/rates' }, 'Set the rates'), '.'),
+      table(`Costs from ${r.from} to ${r.to}${r.currency ? `, in ${r.currency}` : ''}`, [
+        [(l) => h('time', { datetime: l.day, class: 'day' }, l.day), 'Day'], ['category', 'Category'], [(l) => chargeText(l.charge), 'Charge'],
+        ['predicted_count', 'Predicted messages'], [(l) => amount(l.predicted_micros), `Predicted amount${unit}`],
+        ['reported_count', 'Reported by Meta'], [(l) => amount(l.reported_micros), `Reported amount${unit}`],
+      ], r.lines ?? [],
+      ['Total', '', '', String(t.predicted_count ?? 0), amount(t.predicted_micros), String(t.reported_count ?? 0), amount(t.reported_micros)]));
+  };
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    error.replaceChildren();
+    submit.disabled = true;
+    try { await load({ from: from.value, to: to.value }); } catch (err) { fill(error, explain(err, 'Cannot show the report')); } finally { submit.disabled = false; }
+  });
+  fill(section,
+    h('p', {}, 'What the engine predicted when it sent each message, against what Meta reported in its delivery statuses, per day (UTC), pricing category and charge: charged, or free and why (BILL-6). A prediction and Meta’s report of one message count on the lines of their own charge, so a line where they disagree shows it.'),
+    form, error, report);
+  await load({});
+}
+
+/** BILL-6: the rate table, shown, and replaced whole (admin). */
+async function showRates(section) {
+  let current = null;
+  try {
+    current = await call('rates');
+  } catch (err) {
+    // 404: none set yet, which the page says.
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+  }
+  const market = (m) => (m === '*' ? 'every other market (*)' : `+${m}`);
+  const text = h('textarea', { id: 'rates-json', name: 'rates', rows: 16, spellcheck: 'false', class: 'code', 'aria-describedby': 'rates-json-hint' },
+    JSON.stringify(current ?? { currency: 'USD', source: 'where the prices come from, and as of when', rates: [] }, null, 2));
+  const error = h('div', { class: 'error', id: 'rates-error', role: 'alert' });
+  const submit = h('button', { type: 'submit' }, 'Replace the rate table');
+  const form = h('form', { 'aria-label': 'Replace the rate table' },
+    h('label', { for: 'rates-json' }, 'Rate table (JSON)'), text,
+    h('p', { class: 'hint', id: 'rates-json-hint' },
+      'currency: an ISO 4217 code; source: where the prices come from; rates: entries like ',
+      h('code', {}, '{"category": "marketing", "market": "49", "effective_from": "2025-07-01", "micros": 136500}'),
+      ' (market: the recipient’s country calling code, or * for every other; micros: millionths of the currency, 0.1365 is 136500). Saving replaces the whole table; predictions and Meta’s reports from then on are priced by it.'),
+    error, h('p', { class: 'buttons' }, submit));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    error.replaceChildren();
+    let body;
+    try { body = JSON.parse(text.value); } catch (err) { fill(error, `Not JSON: ${err.message}`); return; }
+    submit.disabled = true;
+    try {
+      const saved = await call('putRates', {}, { body });
+      say(`Rate table replaced: ${saved.rates.length} ${saved.rates.length === 1 ? 'entry' : 'entries'} in ${saved.currency}.`);
+      await showRates(section);
+    } catch (err) {
+      fill(error, explain(err, 'Not saved'));
+      submit.disabled = false;
+    }
+  });
+  fill(section,
+    h('p', {}, 'Meta’s API returns no prices: the cost report is priced by this table, per pricing category and recipient market, each price from its effective date (BILL-6).'),
+    current
+      ? [current.source ? h('p', { class: 'hint' }, `Source: ${current.source}`) : null,
+        table(`Rates in ${current.currency}`, [
+          ['category', 'Category'], [(r) => market(r.market), 'Market'], ['effective_from', 'Effective from'],
+          [(r) => `${amount(r.micros)} ${current.currency}`, 'Price per charged message'],
+        ], current.rates)]
+      : h('p', { class: 'note' }, 'No rate table is set: messages are counted, but priced at 0.'),
+    form);
+}
+
+/** EVT-5: integration tokens for external bots: the list, create (the token shown once), revoke. */
+async function showIntegrations(section, desk) {
+  const secretBox = h('div', { class: 'secret', id: 'integration-secret', tabindex: '-1', hidden: true });
+  const list = h('div', {}, h('p', {}, 'Loading…'));
+  const error = h('div', { class: 'error', id: 'integration-error', role: 'alert' });
+  const name = h('input', { id: 'integration-name', name: 'name', type: 'text', required: true, maxlength: 100 });
+  const numbers = h('input', { id: 'integration-numbers', name: 'numbers', type: 'text', inputmode: 'numeric', required: true,
+    value: desk.number ?? '', 'aria-describedby': 'integration-numbers-hint' });
+  const submit = h('button', { type: 'submit' }, 'Create token');
+  const form = h('form', { class: 'integration-form', 'aria-label': 'Create an integration token' },
+    h('fieldset', {}, h('legend', {}, 'Create an integration token'),
+      h('p', { class: 'field' }, h('label', { for: 'integration-name' }, 'Name'), name),
+      h('p', { class: 'field' }, h('label', { for: 'integration-numbers' }, 'Business numbers'), numbers,
+        h('span', { class: 'hint', id: 'integration-numbers-hint' }, 'Phone number ids it may act on, separated by spaces or commas; at least one.')),
+      error, h('p', { class: 'buttons' }, submit)));
+
+  // The token is in the answer to the create only: shown here once, never stored.
+  const showToken = (created) => {
+    const value = h('input', { id: 'integration-token-value', type: 'text', readonly: true, class: 'code', value: created.token, spellcheck: 'false' });
+    fill(secretBox,
+      h('h2', {}, `Created: the token of ${created.name}`),
+      h('p', {}, 'Give it to the integration now: it is shown only this once (revoke it and create another if it is lost). It goes in the Authorization header: Bearer and the token.'),
+      h('label', { for: 'integration-token-value' }, 'Integration token'), value,
+      h('p', {}, h('button', { type: 'button', onclick: () => { secretBox.hidden = true; secretBox.replaceChildren(); } }, 'I have copied it')));
+    secretBox.hidden = false;
+    value.addEventListener('focus', () => value.select());
+    secretBox.focus();
+  };
+
+  const revoke = (t) => {
+    if (t.revoked_at) return '';
+    const cell = h('span', { class: 'row-actions' });
+    const hidden = h('span', { class: 'visually-hidden' }, ` ${t.name}`);
+    const normal = () => fill(cell, h('button', { type: 'button', class: 'danger', onclick: confirm }, 'Revoke', hidden.cloneNode(true)));
+    const confirm = () => {
+      const yes = h('button', { type: 'button', class: 'danger', onclick: async () => {
+        try { await call('revokeIntegration', { integration: t.id }); say(`Revoked the token of ${t.name}.`); await refresh(); } catch (err) { say(`Not revoked: ${err.message}`, 'error'); }
+      } }, 'Yes, revoke', hidden.cloneNode(true));
+      fill(cell, 'It stops working at once. ', yes, ' ', h('button', { type: 'button', onclick: normal }, 'Keep it'));
+      yes.focus();
+    };
+    normal();
+    return cell;
+  };
+
+  const refresh = async () => {
+    const tokens = await call('integrations');
+    fill(list, table('Integration tokens (the bots and systems that act through the API)', [
+      ['name', 'Name'],
+      [(t) => t.numbers.join(', '), 'Numbers'],
+      [(t) => when(t.created_at), 'Created'],
+      [(t) => (t.revoked_at ? `revoked ${when(t.revoked_at)}` : 'works'), 'Status'],
+      [revoke, 'Action'],
+    ], tokens));
+  };
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    error.replaceChildren();
+    submit.disabled = true;
+    try {
+      showToken(await call('createIntegration', {}, { body: { name: name.value.trim(), numbers: words(numbers.value) } }));
+      name.value = '';
+      await refresh();
+    } catch (err) {
+      fill(error, explain(err, 'Not created'));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  fill(section,
+    h('p', {}, 'An external bot (EVT-5) works through the API with one of these tokens: it reads its numbers’ contacts and logs, and answers, hands off or completes the conversations its number’s bot handles.'),
+    secretBox, list, form);
+  await refresh();
 }
 
 /** EVT-4's endpoints: the list, a form to add or change one, the secret shown once, dead letters. */

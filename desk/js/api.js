@@ -18,10 +18,12 @@ export function apiUrl(path) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  /** `fields`: the inputs a 400 names, `[{field, problem}]` (the API's error body). */
+  constructor(status, code, message, fields = []) {
     super(message);
     this.status = status;
     this.code = code;
+    this.fields = fields;
   }
 }
 
@@ -58,6 +60,11 @@ export const OPERATIONS = {
   startCampaign: ['POST', '/v1/numbers/{number}/campaigns/{campaign}/start'],
   stopCampaign: ['POST', '/v1/numbers/{number}/campaigns/{campaign}/stop'],
   costs: ['GET', '/v1/numbers/{number}/costs'],
+  rates: ['GET', '/v1/rates'],
+  putRates: ['PUT', '/v1/rates'],
+  integrations: ['GET', '/v1/integrations'],
+  createIntegration: ['POST', '/v1/integrations'],
+  revokeIntegration: ['DELETE', '/v1/integrations/{integration}'],
   webhooks: ['GET', '/v1/webhooks'],
   createWebhook: ['POST', '/v1/webhooks'],
   putWebhook: ['PUT', '/v1/webhooks/{webhook}'],
@@ -104,7 +111,8 @@ export async function call(operation, params = {}, { query, body, signal, header
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
   if (!response.ok) {
-    throw new ApiError(response.status, data?.error ?? 'error', data?.message ?? `${response.status} ${response.statusText}`);
+    throw new ApiError(response.status, data?.error ?? 'error', data?.message ?? `${response.status} ${response.statusText}`,
+      Array.isArray(data?.fields) ? data.fields : []);
   }
   return data;
 }

@@ -88,3 +88,28 @@ export function templateText(body, templates) {
   const values = Array.isArray(body.parameters) ? body.parameters : [];
   return t.body.replace(/\{\{(\d+)\}\}/g, (m, n) => values[Number(n) - 1] ?? m);
 }
+
+const charges = {
+  charged: 'charged',
+  free_service_window: 'free: service inside the customer service window',
+  free_utility_in_service_window: 'free: utility inside the customer service window',
+  free_entry_point: 'free: inside a free entry point window',
+  free_conversation_open: 'free: a conversation was already open',
+  free_service_tier: 'free: the month’s free service messages',
+  free: 'free (no reason given)',
+  '': 'not recorded (counted before charges were kept)',
+};
+
+/** BILL-6: a cost line's charge, `charged` or free and why, in the desk's words. */
+export function chargeText(charge) {
+  return charges[charge ?? ''] ?? String(charge).replaceAll('_', ' ');
+}
+
+/** Millionths of a currency unit as an amount: 69100 → "0.0691", 0 → "0.00", 1500000 → "1.50". */
+export function amount(micros) {
+  const m = Math.trunc(Number(micros) || 0);
+  const sign = m < 0 ? '-' : '';
+  const abs = Math.abs(m);
+  const fraction = String(abs % 1e6).padStart(6, '0').replace(/0{1,4}$/, '');
+  return `${sign}${Math.floor(abs / 1e6)}.${fraction}`;
+}

@@ -158,9 +158,13 @@ class Switchboard:
         self.webhook({"contacts": [{"profile": {"name": name}, "wa_id": contact}], "messages": [message]})
         return message["id"]
 
-    def status(self, contact, wamid, status):
-        """Meta's delivery status for one of our messages."""
-        self.webhook({"statuses": [{"id": wamid, "status": status, "timestamp": str(self.now()), "recipient_id": contact}]})
+    def status(self, contact, wamid, status, pricing=None):
+        """Meta's delivery status for one of our messages, with how Meta priced it when given
+        (`{"billable": …, "pricing_model": "PMP", "category": …, "type": …}`)."""
+        update = {"id": wamid, "status": status, "timestamp": str(self.now()), "recipient_id": contact}
+        if pricing is not None:
+            update["pricing"] = pricing
+        self.webhook({"statuses": [update]})
 
     def bury(self, contact, name, text, key):
         """A customer message the engine gave up on, as the runner keeps it (its `local_dead`

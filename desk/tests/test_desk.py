@@ -297,6 +297,143 @@ def test_desk_5_campaigns_page_starts_and_stops_with_the_hopper_live(switchboard
     assert switchboard.api("GET", f"/v1/numbers/{NUMBER}/campaigns/autumn", expect=200)["status"] == "STOPPED"
 
 
+# BILL-6's rate table as the Rates page sets it: EUR, so the pages show the table's currency.
+RATES = {"currency": "EUR", "source": "desk test prices, not Meta's",
+         "rates": [{"category": "marketing", "market": "49", "effective_from": "2025-07-01", "micros": 131000},
+                   {"category": "utility", "market": "*", "effective_from": "2025-07-01", "micros": 8000}]}
+
+
+def amount(micros):
+    """As the desk writes millionths (format.js `amount`): at least 2 decimals, at most 6."""
+    whole, fraction = divmod(abs(micros), 1_000_000)
+    return f"{'-' if micros < 0 else ''}{whole}.{re.sub('0{1,4}$', '', f'{fraction:06d}')}"
+
+
+def no_axe_violations(driver, page):
+    found = [(v["id"], v["impact"], v["help"]) for v in axe_violations(driver)]
+    assert found == [], f"{page}: {found}"
+
+
+def type_into(field, text):
+    field.clear()
+    field.send_keys(text)
+
+
+def test_desk_5_bill_6_rates_page_replaces_the_table_and_names_a_refused_field(switchboard, browser, shots):
+    sign_in(browser, switchboard.base, ADMIN)
+    browser.get(f"{switchboard.base}/#/admin/rates")
+    editor = wait(browser, lambda d: d.find_element(By.ID, "rates-json"), "the rate table editor")
+    if switchboard.request("GET", "/v1/rates", token=ADMIN)[0] == 404:
+        assert "No rate table is set" in text_of(browser, ".note")
+    # A market that is no calling code: the 400 names the entry's field, nothing is replaced.
+    before = switchboard.request("GET", "/v1/rates", token=ADMIN)
+    bad = {**RATES, "rates": [{**RATES["rates"][0], "market": "4x9"}]}
+    type_into(editor, json.dumps(bad))
+    browser.find_element(By.XPATH, "//button[normalize-space()='Replace the rate table']").click()
+    wait(browser, lambda d: "rates[0].market" in d.find_element(By.ID, "rates-error").text, "the refused field")
+    assert "Not saved" in browser.find_element(By.ID, "rates-error").text
+    assert switchboard.request("GET", "/v1/rates", token=ADMIN) == before
+    type_into(browser.find_element(By.ID, "rates-json"), json.dumps(RATES))
+    browser.find_element(By.XPATH, "//button[normalize-space()='Replace the rate table']").click()
+    wait(browser, lambda d: "Rates in EUR" in text_of(d, "caption"), "the table shown")
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert any("marketing" in r and "+49" in r and "2025-07-01" in r and "0.131 EUR" in r for r in rows), rows
+    assert any("utility" in r and "every other market (*)" in r and "0.008 EUR" in r for r in rows), rows
+    assert "Source: desk test prices" in text_of(browser, ".hint")
+    assert switchboard.api("GET", "/v1/rates", expect=200) == RATES
+    assert json.loads(browser.find_element(By.ID, "rates-json").get_attribute("value")) == RATES
+    no_axe_violations(browser, "rates")
+    browser.save_screenshot(str(shots / "admin-rates.png"))
+
+
+def test_desk_5_bill_6_costs_page_shows_a_priced_line_after_a_send(switchboard, browser, shots):
+    switchboard.api("PUT", "/v1/rates", RATES, expect=200)
+    contact = "4915100000300"
+    # A marketing template to a German number: charged, priced for the +49 market; Meta reports the same.
+    switchboard.api("PUT", f"/v1/numbers/{NUMBER}/contacts/{contact}", {"first_name": "Uwe", "last_name": "Brandt"}, expect=200)
+    switchboard.api("POST", f"/v1/numbers/{NUMBER}/contacts/{contact}/outreach", {"name": "spring_sale", "language": "en_US"}, expect=202)
+    switchboard.advance(0)
+    sent = next(i for i in switchboard.log(contact) if i["kind"] == "outbound")
+    assert sent.get("message"), sent
+    switchboard.status(contact, sent["message"], "delivered",
+                       {"billable": True, "pricing_model": "PMP", "category": "marketing", "type": "regular"})
+    report = switchboard.api("GET", f"/v1/numbers/{NUMBER}/costs", expect=200)
+    [line] = [l for l in report["lines"] if l["category"] == "marketing" and l["charge"] == "charged" and l["day"] == report["to"]]
+    assert line["predicted_micros"] >= 131000 and line["reported_micros"] >= 131000, line
+
+    sign_in(browser, switchboard.base, ADMIN)
+    browser.get(f"{switchboard.base}/#/admin/costs")
+    wait(browser, lambda d: f"Costs from {report['from']} to {report['to']}, in EUR" in text_of(d, "caption"), "the cost report")
+    headers = text_of(browser, "thead th")
+    assert "Predicted amount (EUR)" in headers and "Reported amount (EUR)" in headers, headers
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    priced = [r for r in rows if line["day"] in r and "marketing" in r and "charged" in r]
+    assert len(priced) == 1, rows
+    for figure in [str(line["predicted_count"]), amount(line["predicted_micros"]),
+                   str(line["reported_count"]), amount(line["reported_micros"])]:
+        assert figure in priced[0].split(), (figure, priced[0])
+    total = browser.find_element(By.CSS_SELECTOR, "tfoot tr").text
+    assert total.startswith("Total") and amount(report["total"]["predicted_micros"]) in total.split(), total
+    # Free lines say why (the replies inside Kim's window, earlier in this run).
+    if any(l["charge"] == "free_service_window" for l in report["lines"]):
+        assert any("free: service inside the customer service window" in r for r in rows), rows
+    # The range is the console's (its clock, not the browser's); a backwards one is refused by field.
+    assert browser.find_element(By.ID, "costs-from").get_attribute("value") == report["from"]
+    browser.execute_script("document.getElementById('costs-from').value = arguments[0]", report["to"])
+    browser.execute_script("document.getElementById('costs-to').value = arguments[0]", report["from"])
+    browser.find_element(By.XPATH, "//button[normalize-space()='Show costs']").click()
+    if report["from"] != report["to"]:
+        wait(browser, lambda d: "from: must not be after to" in d.find_element(By.ID, "costs-error").text, "the refused range")
+    browser.execute_script("document.getElementById('costs-from').value = arguments[0]", report["from"])
+    browser.execute_script("document.getElementById('costs-to').value = arguments[0]", report["to"])
+    browser.find_element(By.XPATH, "//button[normalize-space()='Show costs']").click()
+    wait(browser, lambda d: d.find_element(By.ID, "costs-error").text == "" and "charged" in text_of(d, "tbody"), "the report again")
+    no_axe_violations(browser, "costs")
+    browser.save_screenshot(str(shots / "admin-costs.png"))
+
+
+def test_desk_5_evt_5_integrations_page_creates_a_token_shown_once_and_revokes_it(switchboard, browser, shots):
+    sign_in(browser, switchboard.base, ADMIN)
+    browser.get(f"{switchboard.base}/#/admin/integrations")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table"), "the list of integration tokens")
+    numbers = browser.find_element(By.ID, "integration-numbers")
+    assert numbers.get_attribute("value") == NUMBER
+    # A number that is no phone number id: the 400 is shown, nothing is created.
+    browser.find_element(By.ID, "integration-name").send_keys("Order bot")
+    type_into(numbers, "12ab")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Create token']").click()
+    wait(browser, lambda d: "Not created: number:" in d.find_element(By.ID, "integration-error").text, "the refusal")
+    assert switchboard.api("GET", "/v1/integrations", expect=200) == []
+    type_into(numbers, NUMBER)
+    browser.find_element(By.XPATH, "//button[normalize-space()='Create token']").click()
+    box = wait(browser, lambda d: (b := d.find_element(By.ID, "integration-secret")) and b.is_displayed() and b, "the new token")
+    token = browser.find_element(By.ID, "integration-token-value").get_attribute("value")
+    assert token.startswith("sbi_"), token
+    assert "shown only this once" in box.text
+    wait(browser, lambda d: "Order bot" in text_of(d, "tbody") and "works" in text_of(d, "tbody"), "the token listed")
+    [listed] = switchboard.api("GET", "/v1/integrations", expect=200)
+    assert listed["name"] == "Order bot" and listed["numbers"] == [NUMBER] and "revoked_at" not in listed, listed
+    assert NUMBER in text_of(browser, "tbody")
+    # The token works: an integration reads its number's logs.
+    log = f"/v1/numbers/{NUMBER}/contacts/{KIM}/messages"
+    assert switchboard.request("GET", log, token=token)[0] not in (401, 403)
+    no_axe_violations(browser, "integrations")
+    browser.save_screenshot(str(shots / "admin-integrations.png"))
+    browser.find_element(By.XPATH, "//button[normalize-space()='I have copied it']").click()
+    wait(browser, lambda d: not d.find_element(By.ID, "integration-secret").is_displayed(), "the token put away")
+    browser.refresh()
+    wait(browser, lambda d: "Order bot" in text_of(d, "tbody"), "the list again")
+    assert token not in browser.page_source, "the token is shown again"
+
+    # Revoke, after a confirmation: listed as revoked, and it stops authenticating at once.
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Revoke')]").click()
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Yes, revoke')]").click()
+    wait(browser, lambda d: "revoked" in text_of(d, "tbody"), "the token revoked")
+    assert browser.find_elements(By.XPATH, "//button[starts-with(normalize-space(), 'Revoke')]") == []
+    assert switchboard.api("GET", "/v1/integrations", expect=200)[0].get("revoked_at"), "not revoked"
+    assert switchboard.request("GET", log, token=token)[0] == 401
+
+
 def test_desk_6_no_serious_accessibility_violations(switchboard, browser):
     browser.get(switchboard.base + "/")
     browser.execute_script("sessionStorage.clear()")
@@ -366,9 +503,9 @@ def test_desk_6_usable_at_phone_width(switchboard, shots):
         # The admin pages with forms and wide tables: nothing wider than the screen but the tables'
         # own scrolling boxes.
         sign_in(phone, switchboard.base, ADMIN)
-        for page in ["webhooks", "dead-letters"]:
+        for page in ["costs", "rates", "integrations", "webhooks", "dead-letters"]:
             phone.get(f"{switchboard.base}/#/admin/{page}")
-            wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, "table"), f"the {page} page")
+            wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, "table, textarea"), f"the {page} page")
             assert phone.execute_script("return document.documentElement.scrollWidth") <= width, page
         phone.get(f"{switchboard.base}/#/admin/webhooks")
         url = wait(phone, lambda d: d.find_element(By.ID, "webhook-url"), "the webhook form")

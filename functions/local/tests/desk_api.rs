@@ -27,7 +27,17 @@ async fn desk_with(extra: &str) -> Desk {
     let dir = std::env::temp_dir().join(testkit::unique("desk-api"));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("desk.db").display().to_string();
-    let example = include_str!("../switchboard.example.toml");
+    // The example's `[rates] file` is relative to the example; the copy here names it in full.
+    let example = include_str!("../switchboard.example.toml").replace(
+        "\"../../examples/rates.example.json\"",
+        &format!(
+            "{:?}",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../examples/rates.example.json"
+            )
+        ),
+    );
     let file = dir.join("desk.toml");
     std::fs::write(&file, format!("{example}\n{extra}")).unwrap();
     let config = file.display().to_string();
@@ -804,5 +814,81 @@ async fn desk_5_admin_pages_calls_are_admin_only_and_show_the_secret_once() {
     d.op_ok("deadLetters", &[], ANA, None, 403).await;
     d.op_ok("redeliverAllDeadLetters", &[], ANA, Some(json!({})), 403)
         .await;
+    d.running.shutdown().await;
+}
+
+/// DESK-5's Rates, Costs and Integrations pages through their calls (desk/js/admin.js): the rate
+/// table (BILL-6: the desk file's, a 400 naming the entry's field, replaced whole), the cost report
+/// with its lines and currency (BILL-6), integration tokens (EVT-5: the `sbi_` token only in the
+/// answer to the create, revoked once); an agent gets 403 from each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_5_bill_6_evt_5_rates_costs_and_integrations_calls_are_admin_only() {
+    let d = desk().await;
+    // The example desk file's table (examples/rates.example.json).
+    let example = d.op_ok("rates", &[], ADMIN, None, 200).await;
+    assert_eq!(example["currency"], "USD", "{example}");
+    d.op_ok("rates", &[], ANA, None, 403).await;
+    let rates = json!({"currency": "EUR", "rates": [
+        {"category": "marketing", "market": "49", "effective_from": "2025-07-01", "micros": 131000}
+    ]});
+    d.op_ok("putRates", &[], ANA, Some(rates.clone()), 403)
+        .await;
+    let mut bad = rates.clone();
+    bad["rates"][0]["market"] = json!("4x9");
+    let refused = d.op_ok("putRates", &[], ADMIN, Some(bad), 400).await;
+    assert_eq!(
+        refused["fields"][0]["field"], "rates[0].market",
+        "{refused}"
+    );
+    assert_eq!(d.op_ok("rates", &[], ADMIN, None, 200).await, example);
+    assert_eq!(
+        d.op_ok("putRates", &[], ADMIN, Some(rates.clone()), 200)
+            .await,
+        rates
+    );
+    assert_eq!(d.op_ok("rates", &[], ADMIN, None, 200).await, rates);
+
+    let report = d.op_ok("costs", &[], ADMIN, None, 200).await;
+    assert_eq!(report["currency"], "EUR", "{report}");
+    assert!(report["lines"].is_array(), "{report}");
+    assert_eq!(report["total"]["predicted_micros"], 0, "{report}");
+    d.op_ok("costs", &[], ANA, None, 403).await;
+
+    let token = json!({"name": "Order bot", "numbers": [NUMBER]});
+    d.op_ok("createIntegration", &[], ANA, Some(token.clone()), 403)
+        .await;
+    let created = d
+        .op_ok("createIntegration", &[], ADMIN, Some(token), 201)
+        .await;
+    let secret = created["token"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("sbi_"), "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let listed = d.op_ok("integrations", &[], ADMIN, None, 200).await;
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the list shows the token: {listed}"
+    );
+    d.op_ok("integrations", &[], ANA, None, 403).await;
+    d.op_ok("revokeIntegration", &[("integration", &id)], ANA, None, 403)
+        .await;
+    d.op_ok(
+        "revokeIntegration",
+        &[("integration", &id)],
+        ADMIN,
+        None,
+        204,
+    )
+    .await;
+    d.op_ok(
+        "revokeIntegration",
+        &[("integration", &id)],
+        ADMIN,
+        None,
+        404,
+    )
+    .await;
+    let listed = d.op_ok("integrations", &[], ADMIN, None, 200).await;
+    assert!(listed[0]["revoked_at"].as_i64().is_some(), "{listed}");
     d.running.shutdown().await;
 }
