@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
+use rules::campaign::Handoff;
 use rules::effect::{CloseReason, Notice, SendPurpose};
-use rules::outreach::HandOff;
 use rules::settings::{Csat, Nudge, QueueMessage, Reminder, SilentAgent};
 use rules::state::{CampaignOutcome, ConversationStatus, Origin};
 use rules::*;
@@ -645,7 +645,7 @@ async fn auto_13_no_unassigned_reply_when_an_agent_takes_it_in_the_same_step() {
 
 // --- Campaign answers (CAMP-7..9) ----------------------------------------------------------------
 
-async fn campaign_sent(desk: &mut Desk, hand_off: HandOff) -> rules::outreach::OutreachRecord {
+async fn campaign_sent(desk: &mut Desk, hand_off: Handoff) -> rules::outreach::OutreachRecord {
     let o = desk
         .campaign_outreach("camp-c1", desk.now(), Duration::hours(2), hand_off)
         .await;
@@ -664,7 +664,7 @@ fn outcomes(desk: &Desk) -> Vec<CampaignOutcome> {
 #[tokio::test]
 async fn camp_7_a_quick_reply_in_time_is_the_result_forwarded_to_the_sender() {
     let mut desk = Desk::new(with_bot()).await;
-    let o = campaign_sent(&mut desk, HandOff::Bot).await;
+    let o = campaign_sent(&mut desk, Handoff::Bot { recipe: None }).await;
     desk.advance(Duration::minutes(30)).await;
     desk.press(&o, 1).await;
     assert_eq!(
@@ -685,7 +685,7 @@ async fn camp_7_a_quick_reply_in_time_is_the_result_forwarded_to_the_sender() {
 #[tokio::test]
 async fn camp_8_an_answer_after_the_timeout_is_late_and_goes_to_an_agent() {
     let mut desk = Desk::new(with_bot()).await;
-    let o = campaign_sent(&mut desk, HandOff::Bot).await;
+    let o = campaign_sent(&mut desk, Handoff::Bot { recipe: None }).await;
     desk.advance(Duration::hours(3)).await;
     assert_eq!(outcomes(&desk), vec![CampaignOutcome::TimedOut]);
     desk.press(&o, 2).await;
@@ -699,7 +699,7 @@ async fn camp_8_an_answer_after_the_timeout_is_late_and_goes_to_an_agent() {
 #[tokio::test]
 async fn camp_9_free_text_instead_of_a_button_ends_the_interaction_for_an_agent() {
     let mut desk = Desk::new(with_bot()).await;
-    campaign_sent(&mut desk, HandOff::Bot).await;
+    campaign_sent(&mut desk, Handoff::Bot { recipe: None }).await;
     desk.advance(Duration::minutes(10)).await;
     desk.text().await;
     assert_eq!(outcomes(&desk), vec![CampaignOutcome::FreeText]);

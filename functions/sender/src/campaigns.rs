@@ -14,10 +14,10 @@ use queue::{
     CampaignResult, CampaignTick, DelayedQueue, Destination, OutreachPlan, SendJob, SendOrigin,
 };
 use rules::campaign::{
-    AnswerVerdict, Campaign, Handoff, ImportedContact, PendingReason, RowEvent, RowState,
-    SendingGate, TransitionError,
+    AnswerVerdict, Campaign, ImportedContact, PendingReason, RowEvent, RowState, SendingGate,
+    TransitionError,
 };
-use rules::outreach::{CampaignLink, HandOff};
+use rules::outreach::CampaignLink;
 use rules::pacing::{MessagingLimit, Reach};
 use rules::state::CampaignOutcome;
 use rules::templates::{CampaignEffect, Template, TemplateStatus, render_parameters};
@@ -693,10 +693,7 @@ where
             return Ok(None);
         }
         let settings = &loaded.campaign.settings;
-        let hand_off = match settings.handoff {
-            Handoff::Bot { .. } => HandOff::Bot,
-            Handoff::Agent { .. } => HandOff::Agent,
-        };
+        let hand_off = settings.handoff.clone();
         Ok(Some(SendJob {
             key: key.clone(),
             number: loaded.number.clone(),

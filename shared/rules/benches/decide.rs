@@ -6,8 +6,9 @@
 //! cargo bench -p switchboard-rules --bench decide
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rules::campaign::Handoff;
 use rules::effect::Effect;
-use rules::outreach::{ButtonPayload, CampaignLink, HandOff, OutreachKey, OutreachRecord};
+use rules::outreach::{ButtonPayload, CampaignLink, OutreachKey, OutreachRecord};
 use rules::recipe::{Next, Recipe, RecipeButton, Step, button_id};
 use rules::settings::{Csat, Reminder};
 use rules::*;
@@ -141,7 +142,7 @@ fn stream(settings: &NumberSettings, key: &OutreachKey) -> Vec<(ContactState, Ev
             campaign: (c % 3 == 0).then(|| CampaignLink {
                 campaign: CampaignId::new("spring").unwrap(),
                 response_timeout: Duration::hours(4),
-                hand_off: HandOff::Bot,
+                hand_off: Handoff::Bot { recipe: None },
             }),
         };
         let press = |o: &OutreachRecord, sent_at: Timestamp, b: u8| InboundContent::QuickReply {

@@ -141,6 +141,34 @@ impl Default for Handoff {
     }
 }
 
+impl Handoff {
+    /// Reads a hand-off as written now (`{"to": "agent", "agent": "ana"}`) or as outreach
+    /// records and campaign interactions wrote it before they carried the recipe or agent
+    /// (`"bot"`, `"agent"`: the number's recipe, the queue).
+    pub fn deserialize_either<'de, D>(d: D) -> Result<Handoff, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Bare {
+            Bot,
+            Agent,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Now(Handoff),
+            Before(Bare),
+        }
+        Ok(match Either::deserialize(d)? {
+            Either::Now(h) => h,
+            Either::Before(Bare::Bot) => Handoff::Bot { recipe: None },
+            Either::Before(Bare::Agent) => Handoff::Agent { agent: None },
+        })
+    }
+}
+
 /// CAMP-1: what an administrator sets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignSettings {

@@ -7,6 +7,7 @@
 //! timers (TIME-2) follow. Where the seeds disagree or are silent, `DECISIONS.md` says what was
 //! chosen and why.
 
+use crate::campaign::Handoff;
 use crate::channel::Sender;
 use crate::effect::{
     CloseReason, Decision, Effect, LogEntry, MediaKind, Notice, OutboundContent, SendPurpose,
@@ -14,7 +15,7 @@ use crate::effect::{
 };
 use crate::event::{AgentAction, BotAction, Event, Inbound, InboundContent};
 use crate::ids::{AgentId, ConversationId, MessageId, OutreachId, RecipeId};
-use crate::outreach::{ButtonPayload, HandOff, OutreachKey, OutreachRecord};
+use crate::outreach::{ButtonPayload, OutreachKey, OutreachRecord};
 use crate::recipe::{BotInput, Next, button_id};
 use crate::settings::{EXTERNAL_STEP, NumberSettings};
 use crate::state::{
@@ -91,12 +92,32 @@ enum Touch {
 }
 
 /// Who should take a conversation that a campaign answer opens or touches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
-    /// The number's bot recipe, else the queue (OUT-7).
+    /// The number's bot (its external bot, else its enabled recipe), else the queue (OUT-7).
     Default,
-    /// An agent (CAMP-8, CAMP-9, or a campaign whose hand-off is an agent).
-    Agent,
+    /// CAMP-7: a campaign's hand-off naming a bot: that one if it is the number's bot now, else
+    /// the queue.
+    Bot(RecipeId),
+    /// An agent (CAMP-8, CAMP-9, or a campaign whose hand-off is an agent): the one the campaign
+    /// names, else the queue chooses.
+    Agent(Option<AgentId>),
+}
+
+impl Route {
+    /// CAMP-7..9: where a settled campaign interaction sends the conversation. An answer in time
+    /// goes to the campaign's hand-off; a late or free-text answer to a person: the agent the
+    /// campaign names, else the queue.
+    fn after_campaign(outcome: &CampaignOutcome, hand_off: &Handoff) -> Route {
+        match (outcome, hand_off) {
+            (_, Handoff::Agent { agent }) => Route::Agent(agent.clone()),
+            (CampaignOutcome::Answered { .. }, Handoff::Bot { recipe: None }) => Route::Default,
+            (CampaignOutcome::Answered { .. }, Handoff::Bot { recipe: Some(r) }) => {
+                Route::Bot(r.clone())
+            }
+            (_, Handoff::Bot { .. }) => Route::Agent(None),
+        }
+    }
 }
 
 struct Engine<'a> {
@@ -251,10 +272,7 @@ impl Engine<'_> {
             };
             self.s.campaign = None;
             self.s.timers.clear(TimerKind::CampaignResponse);
-            let route = match (&outcome, ci.hand_off) {
-                (CampaignOutcome::Answered { .. }, HandOff::Bot) => Route::Default,
-                _ => Route::Agent,
-            };
+            let route = Route::after_campaign(&outcome, &ci.hand_off);
             self.effects.push(Effect::CampaignAnswer {
                 campaign: ci.campaign,
                 outreach: ci.outreach,
@@ -285,11 +303,7 @@ impl Engine<'_> {
             } else {
                 CampaignOutcome::Late // CAMP-8
             };
-            let route = if in_time && link.hand_off == HandOff::Bot {
-                Route::Default
-            } else {
-                Route::Agent
-            };
+            let route = Route::after_campaign(&outcome, &link.hand_off);
             self.effects.push(Effect::CampaignAnswer {
                 campaign: link.campaign.clone(),
                 outreach: outreach.clone(),
@@ -372,7 +386,7 @@ impl Engine<'_> {
             self.open_from(m, origin, route);
             return;
         }
-        if route == Route::Agent
+        if let Route::Agent(to) = &route
             && matches!(
                 self.s.conversation.as_ref().map(|c| &c.handler),
                 Some(Handler::Bot { .. })
@@ -380,7 +394,7 @@ impl Engine<'_> {
         {
             self.customer_message(m, true);
             if self.s.conversation.is_some() {
-                self.hand_off_from_bot();
+                self.hand_off_from_bot_to(to.clone());
             }
             return;
         }
@@ -438,11 +452,33 @@ impl Engine<'_> {
     }
 
     /// Starts the handler of a just-opened conversation: the number's enabled recipe, else the
-    /// queue (OUT-7); an agent when the route says so (CAMP-8, CAMP-9, agent hand-off).
+    /// queue (OUT-7); the bot or agent a campaign names (CAMP-7); a person when the route says
+    /// so (CAMP-8, CAMP-9, agent hand-off).
     fn start_handler(&mut self, route: Route) {
-        let recipe = self.settings.recipe.as_ref();
-        match (route, recipe, self.settings.external_bot.as_ref()) {
-            (Route::Default, _, Some(bot)) => {
+        if let Route::Agent(Some(agent)) = route {
+            // CAMP-7: the campaign's agent takes it, as by a claim (AUTO-5 counts it).
+            let id = self.current_id();
+            self.effects.push(Effect::TakeCapacity {
+                agent: agent.clone(),
+                conversation: id,
+            });
+            self.take(agent);
+            return;
+        }
+        // A campaign naming a bot that is no longer the number's leaves it to the queue.
+        let wanted = |id: &RecipeId| match &route {
+            Route::Default => true,
+            Route::Bot(named) => named == id,
+            Route::Agent(_) => false,
+        };
+        let recipe = self.settings.recipe.as_ref().filter(|r| wanted(&r.id));
+        let external = self
+            .settings
+            .external_bot
+            .as_ref()
+            .filter(|b| wanted(&b.id));
+        match (recipe, external) {
+            (_, Some(bot)) => {
                 // EVT-5: the external bot takes it; it hears of the message as an event.
                 if let Some(c) = self.s.conversation.as_mut() {
                     c.handler = Handler::Bot {
@@ -452,7 +488,7 @@ impl Engine<'_> {
                 }
                 self.arm_bot_timeout();
             }
-            (Route::Default, Some(recipe), None) => {
+            (Some(recipe), None) => {
                 let step = recipe.start.clone();
                 if let Some(c) = self.s.conversation.as_mut() {
                     c.handler = Handler::Bot {
@@ -936,7 +972,7 @@ impl Engine<'_> {
             outreach: record.id.clone(),
             sent_at: record.sent_at,
             respond_by,
-            hand_off: link.hand_off,
+            hand_off: link.hand_off.clone(),
             buttons: record.buttons.clone(),
         });
         self.set_timer(TimerKind::CampaignResponse, respond_by);

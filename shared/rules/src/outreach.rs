@@ -11,6 +11,7 @@
 //! HMAC-SHA256 under a deployment key. A payload that does not verify is ignored (the message is
 //! a plain inbound one).
 
+use crate::campaign::Handoff;
 use crate::ids::{CampaignId, MessageId, OutreachId, TemplateName};
 use crate::time::{Duration, Timestamp};
 use base64::Engine as _;
@@ -24,25 +25,20 @@ pub const DEFAULT_EXPIRY: Duration = Duration::days(30);
 /// Seed 000's default text for an interaction with an expired outreach.
 pub const DEFAULT_EXPIRED_TEXT: &str = "The message has expired, how can we help you?";
 
-/// Who takes the conversation after a campaign answer (CAMP-7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HandOff {
-    /// The number's enabled bot recipe, falling back to the queue when none is enabled (OUT-7).
-    #[default]
-    Bot,
-    /// Straight to an agent (XCALLY's behaviour, seed 002).
-    Agent,
-}
-
 /// The campaign an outreach belongs to, with what the contact's lane needs to judge answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignLink {
     pub campaign: CampaignId,
     /// The campaign's response timeout, from the send time (CAMP-7, CAMP-8).
     pub response_timeout: Duration,
-    #[serde(default)]
-    pub hand_off: HandOff,
+    /// CAMP-7: the campaign's hand-off as its settings say it (one type from the admin's
+    /// settings to the contact's lane; records written before it named the recipe or agent read
+    /// as the bare `"bot"` / `"agent"`).
+    #[serde(
+        default,
+        deserialize_with = "crate::campaign::Handoff::deserialize_either"
+    )]
+    pub hand_off: Handoff,
 }
 
 /// A sent outreach, as stored for the contact (its record expires with a TTL; OUT-8 covers that).

@@ -2,12 +2,12 @@
 //! conditional write. Kept small (well under 1 KB serialised in the common case): the message log,
 //! outreach records and campaign rows live in their own items.
 
+use crate::campaign::Handoff;
 use crate::effect::Wake;
 use crate::ids::{
     AgentId, BusinessNumberId, CampaignId, Channel, ContactKey, ConversationId, OutreachId,
     RecipeId,
 };
-use crate::outreach::HandOff;
 use crate::time::Timestamp;
 use crate::window::Windows;
 use serde::{Deserialize, Serialize};
@@ -211,8 +211,11 @@ pub struct CampaignInteraction {
     pub sent_at: Timestamp,
     /// Answers after this are late (CAMP-8).
     pub respond_by: Timestamp,
-    #[serde(default)]
-    pub hand_off: HandOff,
+    #[serde(
+        default,
+        deserialize_with = "crate::campaign::Handoff::deserialize_either"
+    )]
+    pub hand_off: Handoff,
     /// The template's quick replies, by index.
     #[serde(default)]
     pub buttons: Vec<String>,

@@ -9,8 +9,8 @@
 mod common;
 use common::*;
 use proptest::prelude::*;
+use rules::campaign::Handoff;
 use rules::effect::Effect;
-use rules::outreach::HandOff;
 use rules::settings::{Csat, QueueMessage, Reminder, SilentAgent};
 use rules::*;
 
@@ -151,7 +151,7 @@ fn play(with_bot: bool, ops: &[Op]) -> (World, Vec<(String, bool, Vec<Effect>)>)
                 &format!("c{n}"),
                 w.now,
                 Duration::hours(1),
-                HandOff::Bot,
+                Handoff::Bot { recipe: None },
             )),
             Op::Assign(a) => match w.requested() {
                 Some((conversation, request)) => Event::AgentAssigned {

@@ -7,7 +7,8 @@
 
 use queue::{CampaignResult, Destination, EventQueue, MemoryQueue, OutboundJob, SendJob};
 use router::{Applied, Router};
-use rules::outreach::{ButtonPayload, CampaignLink, HandOff, OutreachKey, OutreachRecord};
+use rules::campaign::Handoff;
+use rules::outreach::{ButtonPayload, CampaignLink, OutreachKey, OutreachRecord};
 use rules::recipe::{Next, Recipe, RecipeButton, Step};
 use rules::*;
 use std::sync::Arc;
@@ -501,7 +502,7 @@ impl Desk {
         id: &str,
         sent_at: Timestamp,
         timeout: Duration,
-        hand_off: HandOff,
+        hand_off: Handoff,
     ) -> OutreachRecord {
         let link = CampaignLink {
             campaign: CampaignId::new("spring").unwrap(),

@@ -3,8 +3,9 @@
 //! answer agent requests. Time moves by assignment, never by sleeping.
 #![allow(dead_code)]
 
+use rules::campaign::Handoff;
 use rules::effect::{Effect, SendPurpose, SendRequest, Wake};
-use rules::outreach::{ButtonPayload, CampaignLink, HandOff, OutreachKey, OutreachRecord};
+use rules::outreach::{ButtonPayload, CampaignLink, OutreachKey, OutreachRecord};
 use rules::recipe::{Next, Recipe, RecipeButton, Step};
 use rules::settings::NumberSettings;
 use rules::*;
@@ -284,7 +285,7 @@ impl World {
         id: &str,
         sent_at: Timestamp,
         timeout: Duration,
-        hand_off: HandOff,
+        hand_off: Handoff,
     ) -> OutreachRecord {
         let mut o = self.outreach(id, sent_at);
         o.campaign = Some(CampaignLink {
