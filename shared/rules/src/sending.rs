@@ -1113,12 +1113,13 @@ mod tests {
         let offer = template_content("offer");
         let text = OutboundContent::text("hi");
         let strs = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let table: [(
-            &str,
-            &OutboundContent,
-            Option<&Template>,
+        type Row<'a> = (
+            &'a str,
+            &'a OutboundContent,
+            Option<&'a Template>,
             Option<Vec<String>>,
-        ); 7] = [
+        );
+        let table: [Row<'_>; 7] = [
             ("quick replies", &offer, Some(&quick), strs(&["Yes"])),
             (
                 "quick replies among calls to action, in order",
