@@ -77,3 +77,11 @@ async fn bill_6_rates_and_charged_or_free_lines() {
     let d = LocalPath::start().await;
     stories::bill_6_rates_and_charged_or_free_lines(&d).await;
 }
+
+/// OUT-10: an agent's quick-reply template through the message endpoint is an outreach (issue 16,
+/// case 4; see the story).
+#[tokio::test]
+async fn out_10_an_agents_quick_reply_template_is_an_outreach() {
+    let d = LocalPath::start().await;
+    stories::out_10_an_agents_quick_reply_template_is_an_outreach(&d).await;
+}

@@ -30,7 +30,7 @@
 use crate::core::{Outcome, Result, Sender, SenderError, ms_of, second_of};
 use crate::graph::{GraphApi, GraphError, OutgoingMessage};
 use crate::{Clock, alerts::Alert};
-use queue::{DelayedQueue, Destination, SendJob, SendOrigin};
+use queue::{DelayedQueue, Destination, OutreachPlan, SendJob, SendOrigin};
 use rules::billing;
 use rules::campaign::RowEvent;
 use rules::channel::MessageKind;
@@ -109,12 +109,15 @@ where
 {
     /// Handles one send job (SEND-1..3, BILL-3, CAMP-3/5/6).
     pub async fn send(&self, job: SendJob) -> Result<Outcome> {
+        let mut job = job;
         let query = SendContextQuery {
             key: job.key.clone(),
             number: job.number.clone(),
             contact: job.contact.clone(),
-            // The outreach's expiry, for the acceptance.
-            settings: job.outreach.is_some(),
+            // The outreach's expiry, for the acceptance (a template may be one: OUT-10).
+            settings: job.outreach.is_some()
+                || job.request.recontact_if_closed
+                || matches!(job.request.content, OutboundContent::Template { .. }),
             // TPL-1: the template's status.
             template: match &job.request.content {
                 OutboundContent::Template { name, language, .. } => {
@@ -134,6 +137,11 @@ where
                     ..query.clone()
                 })
                 .await?;
+            // OUT-10: a template with buttons is an outreach whoever sends it.
+            if job.outreach.is_none() {
+                job.outreach =
+                    implied_outreach(&job.key, &job.request.content, context.template.as_ref());
+            }
             let outcome = match self.take(&job, &context, now).await? {
                 Take::Go(taken) => {
                     let contended = pacing_conflicts >= CONFLICT_RETRIES * 4;
@@ -327,6 +335,9 @@ where
                 .map_err(|e| e.to_string())
         };
         let mut recontact = None;
+        // OUT-10: the recontact template that replaces a free-form message (WIN-5) is an outreach
+        // when it has buttons, as any template is.
+        let mut recontact_outreach: Option<OutreachPlan> = None;
         let mut service_messages_this_month = None;
         let mut inline_waits = 0;
         let go = loop {
@@ -353,11 +364,15 @@ where
                     contended: contended || inline_waits >= CONFLICT_RETRIES * 4,
                     hopper_beyond: self.options.campaign_idle_tick,
                 },
-                outreach: job.outreach.as_ref().map(|plan| OutreachRead {
-                    id: &plan.id,
-                    buttons: plan.buttons.len(),
-                    key: &self.outreach_key,
-                }),
+                outreach: job
+                    .outreach
+                    .as_ref()
+                    .or(recontact_outreach.as_ref())
+                    .map(|plan| OutreachRead {
+                        id: &plan.id,
+                        buttons: plan.buttons.len(),
+                        key: &self.outreach_key,
+                    }),
                 billing: BillingRead {
                     schedule: &self.options.pricing,
                     rates: &rates,
@@ -369,7 +384,13 @@ where
             match sending::verdict(&case, now_ms) {
                 Verdict::Go(go) => break go,
                 Verdict::Need(Need::Recontact) => {
-                    recontact = Some(self.recontact_content(job).await?);
+                    let read = self.recontact_content(job).await?;
+                    if job.outreach.is_none()
+                        && let Ok((template, content)) = &read
+                    {
+                        recontact_outreach = implied_outreach(&job.key, content, Some(template));
+                    }
+                    recontact = Some(read);
                 }
                 Verdict::Need(Need::ServiceMessagesThisMonth) => {
                     service_messages_this_month = Some(
@@ -442,6 +463,19 @@ where
             }
         };
         let campaign = campaign.and_then(|(_, loaded)| loaded);
+        // The job as it goes out: with the recontact template's outreach, kept on the record so
+        // that an ambiguous send linked later by its status records it too.
+        let with_outreach;
+        let job = match recontact_outreach {
+            Some(plan) => {
+                with_outreach = SendJob {
+                    outreach: Some(plan),
+                    ..job.clone()
+                };
+                &with_outreach
+            }
+            None => job,
+        };
         let Go {
             content,
             template,
@@ -472,6 +506,9 @@ where
         // pacing taken: if this invocation dies during the call, the next one knows the send is
         // ambiguous; if another invocation wrote first, this one writes nothing and reads again.
         let mut record = taken.record;
+        if job.outreach.is_some() {
+            record.job = job_json(job);
+        }
         record.state = SendState::InFlight {
             since: now,
             lease_until: now + self.options.lease,
@@ -1150,6 +1187,21 @@ pub(crate) fn park_reason(on: ParkOn) -> ParkReason {
 pub(crate) fn jitter_seed(key: &str) -> u64 {
     key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// OUT-10: a template with buttons sent without an outreach planned (an agent's or a bot's, through
+/// the contact's lane) is an outreach as the console's outreach action makes one: the same plan,
+/// with an id from the send key (as a campaign's), so a redelivered job is the same outreach.
+fn implied_outreach(
+    key: &str,
+    content: &OutboundContent,
+    template: Option<&Template>,
+) -> Option<OutreachPlan> {
+    sending::outreach_buttons(content, template).map(|buttons| OutreachPlan {
+        id: crate::campaigns::outreach_id(key),
+        buttons,
+        campaign: None,
     })
 }
 

@@ -186,6 +186,28 @@ pub fn template_header(
     }
 }
 
+/// OUT-10: every template with buttons that the business sends to one contact is an outreach,
+/// whoever sends it. A campaign's send and the console's outreach action come with their outreach
+/// planned; an agent's template through the message endpoint (or a bot's) reaches the sender
+/// through the contact's lane without one, and is an outreach all the same when the catalogue's
+/// template, the one sent, has buttons. The answer is its quick replies' titles in order (each
+/// carries an OUT-8 payload); a template whose buttons are all calls to action is an outreach
+/// without payloads (a reply quoting it still counts, OUT-ACT-1). `None`: not an outreach
+/// (free-form, a template without buttons, or one the catalogue does not have).
+pub fn outreach_buttons(
+    content: &OutboundContent,
+    template: Option<&Template>,
+) -> Option<Vec<String>> {
+    match (content, template) {
+        (OutboundContent::Template { name, language, .. }, Some(t))
+            if &t.name == name && &t.language == language && !t.buttons.is_empty() =>
+        {
+            Some(t.quick_replies().map(str::to_owned).collect())
+        }
+        _ => None,
+    }
+}
+
 /// The campaign a send belongs to, as the sender read it.
 #[derive(Debug, Clone, Copy)]
 pub enum CampaignRead<'a> {
@@ -1064,6 +1086,70 @@ mod tests {
             verdict(&case(&throttled, &text, Some(&open), None), millis(t(0))),
             Verdict::WaitUntil { at, .. } if at == millis(t(60))
         ));
+    }
+
+    // OUT-10: a template with buttons is an outreach whoever sends it; its quick replies are the
+    // buttons that carry OUT-8 payloads.
+    #[test]
+    fn out_10_a_template_with_buttons_is_an_outreach() {
+        let quick = approved("offer", TemplateCategory::Marketing); // one quick reply "Yes"
+        let mut two = approved("offer", TemplateCategory::Marketing);
+        two.buttons = vec![
+            Button::QuickReply { text: "Yes".into() },
+            Button::Url {
+                text: "Shop".into(),
+                url: "https://example.com".into(),
+            },
+            Button::QuickReply { text: "No".into() },
+        ];
+        let mut links = approved("offer", TemplateCategory::Marketing);
+        links.buttons = vec![Button::Url {
+            text: "Shop".into(),
+            url: "https://example.com".into(),
+        }];
+        let mut plain = approved("offer", TemplateCategory::Marketing);
+        plain.buttons.clear();
+        let other = approved("other", TemplateCategory::Marketing);
+        let offer = template_content("offer");
+        let text = OutboundContent::text("hi");
+        let strs = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        type Row<'a> = (
+            &'a str,
+            &'a OutboundContent,
+            Option<&'a Template>,
+            Option<Vec<String>>,
+        );
+        let table: [Row<'_>; 7] = [
+            ("quick replies", &offer, Some(&quick), strs(&["Yes"])),
+            (
+                "quick replies among calls to action, in order",
+                &offer,
+                Some(&two),
+                strs(&["Yes", "No"]),
+            ),
+            (
+                "calls to action only: an outreach without payloads",
+                &offer,
+                Some(&links),
+                strs(&[]),
+            ),
+            (
+                "no buttons: a plain template send",
+                &offer,
+                Some(&plain),
+                None,
+            ),
+            ("not in the catalogue", &offer, None, None),
+            ("another template read", &offer, Some(&other), None),
+            ("free-form", &text, Some(&quick), None),
+        ];
+        for (what, content, template, expected) in table {
+            assert_eq!(
+                outreach_buttons(content, template),
+                expected,
+                "OUT-10: {what}"
+            );
+        }
     }
 
     // CAMP-3 / CAMP-5 / CAMP-10 / OUT-8: a campaign's send.

@@ -21,7 +21,10 @@ pub use console_views::{
     win_3_referral_shown_on_contact_conversation_and_log,
 };
 pub use media::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted;
-pub use outreach::seed_000_outreach_expired_and_active_interactions;
+pub use outreach::{
+    out_10_an_agents_quick_reply_template_is_an_outreach,
+    seed_000_outreach_expired_and_active_interactions,
+};
 pub use reopen::seed_001_agent_reopens_a_closed_conversation;
 pub use window::seed_003_window_open_free_form_closed_template;
 

@@ -416,3 +416,171 @@ pub async fn seed_000_outreach_expired_and_active_interactions<D: Deployment>(d:
     );
     assert_eq!(shown_to(d, c), [MENU_TEXT], "OUT-9: the bot answers");
 }
+
+/// Ana sends the approved offer to `contact` through the message endpoint (an agent's template
+/// send, not the outreach action); the sent template's (wamid, payloads).
+async fn agent_template<D: Deployment>(d: &D, contact: &str) -> (String, Vec<String>) {
+    let accepted = ok(
+        d,
+        "POST",
+        &contact_path(contact, "/messages"),
+        ANA,
+        Some(json!({"template": {"name": "spring_offer", "language": "en_US"}})),
+    )
+    .await;
+    assert_eq!(accepted["agent"], "ana", "{accepted}");
+    d.advance(30).await;
+    let (wamid, payloads) = last_template_to(d, contact);
+    assert_eq!(
+        payloads.len(),
+        2,
+        "OUT-10 / OUT-8: an agent's template carries a payload per quick reply"
+    );
+    assert!(
+        payloads.iter().all(|p| p.starts_with("sb1.")),
+        "OUT-10 / OUT-8: signed payloads: {payloads:?}"
+    );
+    (wamid, payloads)
+}
+
+/// OUT-10 (issue 16, case 4): an agent's template with quick replies, sent through
+/// `POST …/contacts/{c}/messages`, is an outreach: its buttons carry OUT-8's signed payloads and
+/// seed 000's table applies to it, while the send stays an agent's (CHAN-2: it opens a
+/// conversation assigned to Ana). A template without buttons stays a plain template send.
+///
+/// - OUT-ACT-5: a press while Ana's conversation is open is shown to her with the button.
+/// - OUT-ACT-2: a press after she closed it starts a conversation from the outreach with the
+///   button recorded (the bot handles it), not a plain inbound one.
+/// - OUT-EXP-2: a press 31 days after such a send gets the expired text and opens nothing, not
+///   the bot.
+pub async fn out_10_an_agents_quick_reply_template_is_an_outreach<D: Deployment>(d: &D) {
+    settings(d, json!({"recipe": recipe()})).await;
+    agent(d, "ana", 5).await;
+    approved_template(
+        d,
+        json!({
+            "name": "spring_offer",
+            "language": "en_US",
+            "category": "MARKETING",
+            "body": "Spring sale: 20% off everything this week.",
+            "buttons": [
+                {"kind": "quick_reply", "text": "Show me"},
+                {"kind": "quick_reply", "text": "Not now"}
+            ]
+        }),
+    )
+    .await;
+    approved_template(
+        d,
+        json!({
+            "name": "order_shipped",
+            "language": "en_US",
+            "category": "UTILITY",
+            "body": "Your order shipped."
+        }),
+    )
+    .await;
+    let expired = "4915100001001";
+    let held = "4915100001002";
+    let closed = "4915100001003";
+    let plain = "4915100001004";
+    for (i, c) in [expired, held, closed, plain].iter().enumerate() {
+        contact(d, c, &format!("Customer{i}")).await;
+    }
+
+    // A template without buttons stays a plain template send: nothing to sign.
+    ok(
+        d,
+        "POST",
+        &contact_path(plain, "/messages"),
+        ANA,
+        Some(json!({"template": {"name": "order_shipped", "language": "en_US"}})),
+    )
+    .await;
+    d.advance(30).await;
+    let (_, none) = last_template_to(d, plain);
+    assert!(none.is_empty(), "no buttons, no payloads: {none:?}");
+
+    // OUT-EXP-2: Ana's template, closed by her, pressed 31 days later: the expired text, no
+    // conversation, not the bot.
+    let (wamid, payloads) = agent_template(d, expired).await;
+    let (_, status, handler, agent) = conversation(d, expired).await;
+    assert_eq!(
+        (status.as_str(), handler.as_str(), agent.as_deref()),
+        ("open", "agent", Some("ana")),
+        "CHAN-2: the agent's send is still an agent's"
+    );
+    ok(d, "POST", &contact_path(expired, "/close"), ANA, None).await;
+    d.advance(31 * DAY).await;
+    presses(d, expired, &wamid, &payloads[0], "Show me").await;
+    d.advance(0).await;
+    let shown = shown_to(d, expired);
+    assert_eq!(
+        shown.last().map(String::as_str),
+        Some(EXPIRED_TEXT),
+        "OUT-10 / OUT-EXP-2: {shown:?}"
+    );
+    assert!(
+        !shown.iter().any(|s| s == MENU_TEXT),
+        "OUT-10 / OUT-EXP-2: not the bot: {shown:?}"
+    );
+    let after = detail(d, expired).await;
+    assert_eq!(
+        after["status"], "closed",
+        "OUT-EXP-2: no conversation: {after}"
+    );
+
+    // OUT-ACT-5: pressed while Ana's conversation is open: shown to her with the button.
+    let (wamid, payloads) = agent_template(d, held).await;
+    let (conv, ..) = conversation(d, held).await;
+    d.advance(3 * DAY).await;
+    let before = sent_to(d, held).len();
+    presses(d, held, &wamid, &payloads[1], "Not now").await;
+    d.advance(0).await;
+    assert_eq!(
+        sent_to(d, held).len(),
+        before,
+        "OUT-10 / OUT-ACT-5: nothing sent automatically"
+    );
+    let pressed = has_notice(d, held, "outreach_pressed")
+        .await
+        .expect("OUT-10 / OUT-ACT-5: the press is an outreach interaction");
+    assert_eq!(pressed["notice"]["button"], 1, "{pressed}");
+    assert_eq!(pressed["conversation"], conv.as_str(), "{pressed}");
+    let (id, status, handler, agent) = conversation(d, held).await;
+    assert_eq!(
+        (
+            id.as_str(),
+            status.as_str(),
+            handler.as_str(),
+            agent.as_deref()
+        ),
+        (conv.as_str(), "open", "agent", Some("ana")),
+        "OUT-ACT-5: Ana keeps it"
+    );
+
+    // OUT-ACT-2: pressed within 30 days after Ana closed the conversation: a conversation from
+    // the outreach with the button recorded, for the bot.
+    let (wamid, payloads) = agent_template(d, closed).await;
+    ok(d, "POST", &contact_path(closed, "/close"), ANA, None).await;
+    d.advance(29 * DAY).await;
+    presses(d, closed, &wamid, &payloads[0], "Show me").await;
+    d.advance(0).await;
+    let (_, status, handler, _) = conversation(d, closed).await;
+    assert_eq!(
+        (status.as_str(), handler.as_str()),
+        ("open", "bot"),
+        "OUT-10 / OUT-ACT-2"
+    );
+    let started = has_notice(d, closed, "started_from_outreach")
+        .await
+        .expect("OUT-10 / OUT-ACT-2: started from the outreach, not plain inbound");
+    assert_eq!(
+        started["notice"]["button"], 0,
+        "OUT-ACT-2: the pressed button: {started}"
+    );
+    assert!(
+        !shown_to(d, closed).iter().any(|s| s == EXPIRED_TEXT),
+        "OUT-ACT-2: active, not expired"
+    );
+}

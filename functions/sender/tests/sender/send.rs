@@ -491,6 +491,100 @@ async fn an_outreach_is_recorded_and_announced_in_the_contacts_lane() {
     assert_eq!(record.buttons, vec!["Yes".to_owned(), "No".to_owned()]);
 }
 
+// OUT-10: an agent's template with quick replies that reaches the sender without an outreach
+// planned (through the contact's lane) is an outreach all the same: signed payloads, its record,
+// the lane told; the id comes from the send key. A template without buttons stays plain.
+#[tokio::test]
+async fn out_10_a_template_with_buttons_sent_without_a_plan_is_an_outreach() {
+    let w = world();
+    w.template(&approved("offer", TemplateCategory::Utility))
+        .await;
+    let mut plain = approved("notice", TemplateCategory::Utility);
+    plain.buttons.clear();
+    w.template(&plain).await;
+    let job = template_job("console:ana:k1#0", &contact(1), "offer");
+    assert!(job.outreach.is_none());
+    let wamid = wamid_of(&w.send(job).await);
+    let OutboundContent::Template {
+        button_payloads, ..
+    } = &w.graph.accepted()[0].message.content
+    else {
+        panic!("a template");
+    };
+    assert_eq!(button_payloads.len(), 2, "OUT-8: a payload per quick reply");
+    let key = rules::outreach::OutreachKey::new(b"test-outreach-key".to_vec());
+    let payload = rules::outreach::ButtonPayload::verify(&key, &button_payloads[0]).unwrap();
+    let id = sender::campaigns::outreach_id("console:ana:k1#0");
+    assert_eq!(payload.outreach, id);
+    assert_eq!(payload.sent_at, t(0));
+    let inbound = w.queue.messages(queue::Destination::Inbound);
+    assert_eq!(inbound.len(), 1, "the contact's lane hears of the outreach");
+    let event: whatsapp::Event = serde_json::from_str(&inbound[0].body).unwrap();
+    let whatsapp::EventBody::Lane(lane) = event.body else {
+        panic!("a lane event");
+    };
+    let rules::Event::OutreachSent(record) = lane.event else {
+        panic!("OutreachSent");
+    };
+    assert_eq!((record.id, record.wamid), (id, wamid));
+    assert_eq!(record.buttons, vec!["Yes".to_owned(), "No".to_owned()]);
+    assert!(record.campaign.is_none());
+
+    // No buttons: a plain template send, no payloads, no outreach.
+    wamid_of(
+        &w.send(template_job("console:ana:k2#0", &contact(2), "notice"))
+            .await,
+    );
+    let OutboundContent::Template {
+        button_payloads, ..
+    } = &w.graph.accepted()[1].message.content
+    else {
+        panic!("a template");
+    };
+    assert!(button_payloads.is_empty());
+    assert_eq!(w.queue.messages(queue::Destination::Inbound).len(), 1);
+
+    // WIN-5: the recontact template that replaces a free-form message is one too when it has
+    // buttons; the send record keeps the plan (an ambiguous send linked later records it).
+    let w = world();
+    let mut recontact = approved("come_back", TemplateCategory::Utility);
+    recontact.recontact = true;
+    w.template(&recontact).await;
+    let mut job = text_job("console:ana:k3#0", &contact(3), "are you there?");
+    job.request.recontact_if_closed = true;
+    let wamid = wamid_of(&w.send(job).await);
+    let OutboundContent::Template {
+        name,
+        button_payloads,
+        ..
+    } = &w.graph.accepted()[0].message.content
+    else {
+        panic!("the recontact template");
+    };
+    assert_eq!(name.as_str(), "come_back");
+    let payload = rules::outreach::ButtonPayload::verify(&key, &button_payloads[1]).unwrap();
+    let id = sender::campaigns::outreach_id("console:ana:k3#0");
+    assert_eq!((&payload.outreach, payload.button), (&id, 1));
+    let inbound = w.queue.messages(queue::Destination::Inbound);
+    let event: whatsapp::Event = serde_json::from_str(&inbound[0].body).unwrap();
+    let whatsapp::EventBody::Lane(lane) = event.body else {
+        panic!("a lane event");
+    };
+    let rules::Event::OutreachSent(record) = lane.event else {
+        panic!("OutreachSent");
+    };
+    assert_eq!((record.id, record.wamid), (id, wamid));
+    assert_eq!(record.template.as_str(), "come_back");
+    let kept = w
+        .store
+        .send_record("console:ana:k3#0")
+        .await
+        .unwrap()
+        .unwrap();
+    let job: queue::SendJob = serde_json::from_str(&kept.value.job).unwrap();
+    assert!(job.outreach.is_some(), "the record keeps the outreach");
+}
+
 // SEND-3: at most the number's throughput in any second, nothing dropped.
 #[tokio::test]
 async fn send_3_throughput_is_never_exceeded_and_nothing_is_dropped() {
