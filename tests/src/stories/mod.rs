@@ -7,8 +7,8 @@
 mod automation;
 mod billing;
 mod campaign;
-mod media;
 mod console_views;
+mod media;
 mod outreach;
 mod reopen;
 mod window;
@@ -16,11 +16,11 @@ mod window;
 pub use automation::seed_004_welcome_queue_reminder_auto_close_csat;
 pub use billing::bill_6_rates_and_charged_or_free_lines;
 pub use campaign::seed_002_campaign_answers_in_time_late_and_free_text;
-pub use media::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted;
 pub use console_views::{
     auto_4_contact_shows_its_current_queue_position, tpl_2_template_names_are_counted_per_account,
     win_3_referral_shown_on_contact_conversation_and_log,
 };
+pub use media::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted;
 pub use outreach::seed_000_outreach_expired_and_active_interactions;
 pub use reopen::seed_001_agent_reopens_a_closed_conversation;
 pub use window::seed_003_window_open_free_form_closed_template;
