@@ -172,7 +172,7 @@ pub struct AwsPath {
 }
 
 /// The functions whose calls a counted deployment tells apart.
-pub const FUNCTIONS: [&str; 7] = [
+pub const FUNCTIONS: [&str; 8] = [
     "ingest",
     "router",
     "sender",
@@ -180,6 +180,7 @@ pub const FUNCTIONS: [&str; 7] = [
     "console",
     "media",
     "deliverer",
+    "projector",
 ];
 
 /// An SDK configuration for moto or a proxy listener at `endpoint` (test credentials, us-east-1).
@@ -272,14 +273,39 @@ impl AwsPath {
     }
 
     /// The stream's records so far through the projector's handler, as the stack's event source
-    /// mapping hands them over (a replayed record writes nothing new).
+    /// mapping hands them over (a replayed record writes nothing new). The mapping reads the
+    /// stream with the projector's role, so on a counted deployment the stream calls and the
+    /// projector's writes both go through its listener (OPS-1).
     pub async fn project_events(&self) {
-        let records =
-            serde_json::from_value(testkit::events_out::stream_records(&self.deployed.table))
-                .expect("stream records in the Lambda event's shape");
-        projector::handle(&self.store, records)
+        let endpoint = self.deployed.endpoints["projector"].clone();
+        let table = self.deployed.table.clone();
+        // Off the runtime's thread: the proxy listener it calls runs on this runtime.
+        let read = {
+            let (table, endpoint) = (table.clone(), endpoint.clone());
+            tokio::task::spawn_blocking(move || {
+                testkit::events_out::stream_records_through(&table, &endpoint)
+            })
+        };
+        let records = serde_json::from_value(read.await.expect("the stream read"))
+            .expect("stream records in the Lambda event's shape");
+        // Boxed: the SDK's futures are large in a debug build, and the stories' are deep.
+        let sdk = Box::pin(sdk(&endpoint)).await;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+        Box::pin(projector::handle(&store, records))
             .await
             .expect("the projector handles the records");
+    }
+
+    /// The table's stream ARN (what `Table.StreamArn` resolves to), once the stream is on.
+    pub async fn stream_arn(&self) -> Option<String> {
+        aws_sdk_dynamodb::Client::new(&sdk(&testkit::moto_endpoint()).await)
+            .describe_table()
+            .table_name(&self.deployed.table)
+            .send()
+            .await
+            .expect("the table on moto")
+            .table
+            .and_then(|t| t.latest_stream_arn)
     }
 
     /// One pass of the deliverer Lambda (EVT-4) at `now` (unix seconds), with its own client

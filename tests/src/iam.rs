@@ -254,6 +254,27 @@ fn dynamodb(operation: &str, p: &Json) -> Option<Result<Vec<Need>, String>> {
             ("ConditionCheck", "dynamodb:ConditionCheckItem"),
         ]),
         "TransactGetItems" => transaction(&[("Get", "dynamodb:GetItem")]),
+        // DynamoDB Streams (its own endpoint prefix, `DynamoDBStreams_20120810`, and the
+        // `dynamodb:` actions): on the stream's ARN. GetRecords names no ARN, but its shard
+        // iterator starts with it (`<stream arn>|1|…`, on AWS as on moto). ListStreams of one
+        // table: that table's streams (the developer guide grants it on `table/T/stream/*`).
+        "DescribeStream" | "GetShardIterator" => {
+            field(p, "StreamArn").map(|arn| vec![Need::new(&format!("dynamodb:{operation}"), arn)])
+        }
+        "GetRecords" => {
+            field(p, "ShardIterator").and_then(|iterator| match iterator.split_once('|') {
+                Some((arn, _)) if arn.starts_with("arn:") => {
+                    Ok(vec![Need::new("dynamodb:GetRecords", arn)])
+                }
+                _ => Err(format!("a shard iterator that names no stream: {iterator}")),
+            })
+        }
+        "ListStreams" => Ok(vec![Need::new(
+            "dynamodb:ListStreams",
+            p["TableName"]
+                .as_str()
+                .map_or_else(|| "*".to_owned(), |t| format!("{}/stream/*", table_arn(t))),
+        )]),
         _ => return None,
     })
 }
@@ -404,6 +425,52 @@ mod tests {
             target: target.map(str::to_owned),
             body: Bytes::from(body.to_owned()),
         }
+    }
+
+    #[test]
+    fn ops_1_stream_reads_need_their_actions_on_the_stream() {
+        let stream =
+            "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000";
+        let need = |op: &str, body: String| {
+            let r = recorded(
+                "POST",
+                "/",
+                Some(&format!("DynamoDBStreams_20120810.{op}")),
+                &body,
+            );
+            needs(&r)
+                .unwrap()
+                .into_iter()
+                .map(|n| (n.action, n.resource))
+                .collect::<Vec<_>>()
+        };
+        for op in ["DescribeStream", "GetShardIterator"] {
+            assert_eq!(
+                need(op, format!(r#"{{"StreamArn":"{stream}","ShardId":"s"}}"#)),
+                [(format!("dynamodb:{op}"), stream.to_owned())]
+            );
+        }
+        assert_eq!(
+            need(
+                "GetRecords",
+                format!(r#"{{"ShardIterator":"{stream}|1|AAAA"}}"#)
+            ),
+            [("dynamodb:GetRecords".to_owned(), stream.to_owned())]
+        );
+        assert_eq!(
+            need("ListStreams", r#"{"TableName":"t"}"#.to_owned()),
+            [(
+                "dynamodb:ListStreams".to_owned(),
+                "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/*".to_owned()
+            )]
+        );
+        let opaque = recorded(
+            "POST",
+            "/",
+            Some("DynamoDBStreams_20120810.GetRecords"),
+            r#"{"ShardIterator":"AAAA"}"#,
+        );
+        assert!(needs(&opaque).is_err(), "never silently allowed");
     }
 
     #[test]

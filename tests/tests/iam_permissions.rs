@@ -73,6 +73,14 @@ fn binding(t: &Value, d: &Deployed, secrets: &BTreeMap<String, String>) -> Bindi
         .with("TimerSchedulerRole.Arn", &d.scheduler_role_arn)
         .with("TimersFunction.Arn", &d.timers_function_arn)
         .with("TimerDeadLetterQueue.Arn", &d.timer_dead_letter_arn)
+        // Its URL, for the console's TIMER_DLQ_URL (OPS-4).
+        .with(
+            "TimerDeadLetterQueue",
+            sibling_url(
+                &d.inbound_queue_url,
+                d.timer_dead_letter_arn.rsplit(':').next().unwrap_or(""),
+            ),
+        )
         // The AWS path's stories have no dead-letter queues (see NOT_IN_THE_STORIES; OPS-4's own
         // test, tests/tests/ops_4_aws.rs, drives them on moto): names for the configuration.
         .queue(
@@ -138,13 +146,19 @@ async fn load_configurations(t: &Value, d: &Deployed, b: &Binding) {
                 .await
                 .map(drop),
             // No secrets: their configuration makes no call.
-            "timers" | "deliverer" => continue,
+            "timers" | "deliverer" | "projector" => continue,
             other => panic!("unknown function {other}"),
         };
         loaded.unwrap_or_else(|e| {
             panic!("{function} cannot start with the template's environment: {e}")
         });
     }
+}
+
+/// The URL of the queue `name` beside the queue at `url`.
+fn sibling_url(url: &str, name: &str) -> String {
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    format!("{base}/{name}")
 }
 
 /// A source queue's dead-letter queue, named as the stack would (a FIFO queue's stays FIFO).
@@ -267,6 +281,30 @@ const NOT_IN_THE_STORIES: &[(&str, &str, &str, &str)] = &[
         "ConsoleRole",
         "sqs:SendMessage",
         "GetAtt:MediaQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:ReceiveMessage",
+        "GetAtt:TimerDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:ChangeMessageVisibility",
+        "GetAtt:TimerDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:DeleteMessage",
+        "GetAtt:TimerDeadLetterQueue.Arn",
+        OPS_4,
+    ),
+    (
+        "ConsoleRole",
+        "sqs:GetQueueAttributes",
+        "GetAtt:TimerDeadLetterQueue.Arn",
         OPS_4,
     ),
     (
@@ -472,7 +510,8 @@ fn with_statement(t: &Value, role: &str, action: &str, resource: &str) -> Value 
 }
 
 /// EVT-4 on the AWS path for OPS-1: the deliverer's passes over a story's events (the stream
-/// through the projector): a receiver that fails once (a retry: read, rewritten), then takes
+/// through the projector, which reads it and writes the events through its own listener, as the
+/// event source mapping does with its role): a receiver that fails once (a retry: read, rewritten), then takes
 /// everything (delivered: removed).
 async fn deliveries(d: &AwsPath) {
     d.enable_event_stream().await;
@@ -502,24 +541,24 @@ async fn deliveries(d: &AwsPath) {
 
 #[test]
 fn ops_1_every_call_is_allowed_by_its_functions_role_and_every_grant_is_used() {
-    // Every story's future at once outgrows the test thread's stack in a debug build: run them
-    // on a thread of their own with room.
+    // Eight deployments' state and their stories' futures are more than a test thread's 2 MiB
+    // stack holds in a debug build: the check runs on a thread of its own with room for them.
     std::thread::Builder::new()
-        .name("ops_1".to_owned())
-        .stack_size(64 << 20)
+        .name("ops_1".into())
+        .stack_size(32 << 20)
         .spawn(|| {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime")
-                .block_on(ops_1())
+                .block_on(every_call_is_allowed_and_every_grant_is_used())
         })
-        .expect("a thread")
+        .expect("the check's thread")
         .join()
-        .expect("ops_1 passed (its panic is printed above)");
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
 }
 
-async fn ops_1() {
+async fn every_call_is_allowed_and_every_grant_is_used() {
     let t = template::template();
     let secrets = create_secrets().await;
     // Each story on its own deployment, all at once (boxed: the join's own future stays small).
@@ -572,13 +611,18 @@ async fn ops_1() {
         &binding(&t, deployments[0].deployed(), &secrets),
     )
     .await;
-    let runs: Vec<Run> = deployments
-        .iter()
-        .map(|d| Run {
-            binding: binding(&t, d.deployed(), &secrets),
+    let mut runs: Vec<Run> = Vec::new();
+    for d in &deployments {
+        let mut binding = binding(&t, d.deployed(), &secrets);
+        // The stream, where a run turned it on (the projector's reads are on it).
+        if let Some(arn) = Box::pin(d.stream_arn()).await {
+            binding = binding.with("Table.StreamArn", arn);
+        }
+        runs.push(Run {
+            binding,
             calls: d.requests().snapshot(),
-        })
-        .collect();
+        });
+    }
 
     // What each function did, for the record.
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -626,6 +670,17 @@ async fn ops_1() {
             .iter()
             .any(|p| p.starts_with("sender: dynamodb:BatchGetItem on arn:aws:dynamodb:")),
         "{before:?}"
+    );
+    // ... the projector's stream reads, which the event source mapping makes with its role ...
+    let unread = problems(
+        &without_action(&t, "ProjectorRole", "dynamodb:GetRecords"),
+        &runs,
+    );
+    assert!(
+        unread
+            .iter()
+            .any(|p| p.starts_with("projector: dynamodb:GetRecords on arn:aws:dynamodb:")),
+        "{unread:?}"
     );
     // ... and a grant no call uses.
     let creep = problems(

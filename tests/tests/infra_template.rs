@@ -669,6 +669,8 @@ fn allow_list(role: &str) -> Grants {
                     "GetAtt:UpdatesDeadLetterQueue.Arn",
                     "GetAtt:OutboundDeadLetterQueue.Arn",
                     "GetAtt:MediaDeadLetterQueue.Arn",
+                    // The wake-ups Scheduler could not deliver (back to inbound as TimerFired).
+                    "GetAtt:TimerDeadLetterQueue.Arn",
                 ],
             ));
             grants.push((DYNAMODB, vec![TABLE]));
@@ -698,10 +700,11 @@ fn allow_list(role: &str) -> Grants {
                     "dynamodb:DescribeStream",
                     "dynamodb:GetRecords",
                     "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
                 ],
                 vec!["GetAtt:Table.StreamArn"],
             ));
+            // Listing a table's streams is authorized on its stream ARNs.
+            grants.push((&["dynamodb:ListStreams"], vec!["Sub:${Table.Arn}/stream/*"]));
             grants.push((&["dynamodb:BatchWriteItem"], vec![TABLE]));
         }
         "MediaRole" => {

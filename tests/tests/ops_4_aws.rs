@@ -1,7 +1,9 @@
 //! OPS-4 on the AWS path: the console's `/v1/dead-letters` over the stack's dead-letter queues on
 //! moto (the console's real `SqsQueues` with its DLQs, as `functions/console/src/main.rs` wires
-//! them from `INBOUND_DLQ_URL`, `UPDATES_DLQ_URL`, `OUTBOUND_DLQ_URL`). Each queue has a redrive
-//! policy of one receive, so a message is dead after one failed delivery. The local path of the
+//! them from `INBOUND_DLQ_URL`, `UPDATES_DLQ_URL`, `OUTBOUND_DLQ_URL`, `TIMER_DLQ_URL`). Each queue
+//! has a redrive policy of one receive, so a message is dead after one failed delivery; the
+//! timers' dead-letter queue is written as EventBridge Scheduler writes it (the wake-up as the
+//! body, why in the message attributes). The local path of the
 //! same: `functions/local/tests/edge_and_dead_letters.rs`. Needs moto (`./scripts/test`).
 
 use aws_sdk_sqs::Client;
@@ -120,6 +122,15 @@ async fn ops_4_admins_list_and_redeliver_the_stacks_dead_letters_through_the_con
     let (inbound, inbound_dlq) = queue_pair(&client, "ops4-in", true).await;
     let (updates, updates_dlq) = queue_pair(&client, "ops4-up", false).await;
     let (outbound, outbound_dlq) = queue_pair(&client, "ops4-out", false).await;
+    // Scheduler's dead-letter queue: standard, no source queue of its own.
+    let timers_dlq = client
+        .create_queue()
+        .queue_name(testkit::unique("ops4-timers-dlq"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     let queues = SqsQueues::new(&config, inbound.clone(), String::new())
         .outbound(outbound.clone())
         .dead_letters(vec![
@@ -127,17 +138,21 @@ async fn ops_4_admins_list_and_redeliver_the_stacks_dead_letters_through_the_con
                 queue: Destination::Inbound,
                 dlq_url: inbound_dlq,
                 source_url: inbound.clone(),
+                translation: None,
             },
             DeadLetterQueue {
                 queue: Destination::Updates,
                 dlq_url: updates_dlq,
                 source_url: updates.clone(),
+                translation: None,
             },
             DeadLetterQueue {
                 queue: Destination::Outbound,
                 dlq_url: outbound_dlq,
                 source_url: outbound.clone(),
+                translation: None,
             },
+            timers::dead_letter_queue(&timers_dlq, &inbound),
         ]);
     let app = console(store.clone(), queues.clone());
 
@@ -229,6 +244,83 @@ async fn ops_4_admins_list_and_redeliver_the_stacks_dead_letters_through_the_con
     assert_eq!((status, &body["redelivered"]), (200, &json!(1)), "{body}");
     let (_, body) = call(&app, "GET", "/v1/dead-letters", ADMIN).await;
     assert_eq!(body["dead_letters"], json!([]));
+
+    // A wake-up Scheduler could not deliver to the timers function, as Scheduler dead-letters it.
+    let wake_up = json!({"number": "106540352242922", "contact": "4915187654321",
+        "kind": "bot_inactivity", "deadline": 1_772_442_600, "token": 4});
+    let attribute = |v: &str| {
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(v)
+            .build()
+            .unwrap()
+    };
+    client
+        .send_message()
+        .queue_url(&timers_dlq)
+        .message_body(wake_up.to_string())
+        .message_attributes("ERROR_CODE", attribute("Lambda.TooManyRequestsException"))
+        .message_attributes("ERROR_MESSAGE", attribute("Rate exceeded"))
+        .message_attributes("RETRY_ATTEMPTS", attribute("185"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = call(&app, "GET", "/v1/dead-letters", ADMIN).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.to_string().contains("4915187654321"), "OPS-3: {body}");
+    let letter = &body["dead_letters"][0];
+    assert_eq!(body["dead_letters"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(
+        (&letter["queue"], &letter["kind"], &letter["key"]),
+        (
+            &json!("timers"),
+            &json!("wake_up"),
+            &json!("106540352242922:bot_inactivity:4")
+        ),
+        "{letter}"
+    );
+    assert_eq!(
+        letter["reason"],
+        "Lambda.TooManyRequestsException: Rate exceeded"
+    );
+    assert_eq!(letter["attempts"], 186);
+    let id = letter["id"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/v1/dead-letters/{id}/redeliver"),
+        ADMIN,
+    )
+    .await;
+    assert_eq!((status, &body["redelivered"]), (200, &json!(1)), "{body}");
+    let (_, body) = call(&app, "GET", "/v1/dead-letters", ADMIN).await;
+    assert_eq!(body["dead_letters"], json!([]));
+    // On the inbound FIFO as the timers function would have queued it: its TimerFired event in
+    // the contact's group, with a fresh deduplication id.
+    let back = client
+        .receive_message()
+        .queue_url(&inbound)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(back.len(), 1);
+    let expected = timers::WakeUp::from_value(&wake_up).unwrap().envelope();
+    assert_eq!(back[0].body.as_deref(), Some(expected.body.as_str()));
+    let attrs = back[0].attributes.clone().unwrap();
+    use aws_sdk_sqs::types::MessageSystemAttributeName as A;
+    assert_eq!(attrs[&A::MessageGroupId], "106540352242922#4915187654321");
+    assert!(attrs[&A::MessageDeduplicationId].starts_with("redeliver-"));
+    let event: whatsapp::Event = serde_json::from_str(back[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (event.kind_name(), event.key.as_str()),
+        (
+            "timer_fired",
+            "timer:106540352242922:4915187654321:bot_inactivity:4"
+        )
+    );
 
     // A console without the DLQs configured says so (503), it does not pretend there are none.
     let bare = console(store, SqsQueues::new(&config, inbound, String::new()));

@@ -5,7 +5,9 @@
 //! (default `https://graph.facebook.com`), `WHATSAPP_GRAPH_VERSION` (default `v23.0`),
 //! `CONSOLE_ROLE_CLAIM` (default `role`), the dead-letter queues (OPS-4, each optional:
 //! `INBOUND_DLQ_URL`, `OUTBOUND_DLQ_URL`, `UPDATES_DLQ_URL` with `UPDATES_QUEUE_URL` and
-//! `MEDIA_DLQ_URL` with `MEDIA_QUEUE_URL`, where their letters go back to) and, locally only, `CONSOLE_TOKENS`. Secrets
+//! `MEDIA_DLQ_URL` with `MEDIA_QUEUE_URL`, where their letters go back to; `TIMER_DLQ_URL`, the
+//! wake-ups Scheduler could not deliver, which go back to the inbound queue as `TimerFired`
+//! events) and, locally only, `CONSOLE_TOKENS`. Secrets
 //! (`WHATSAPP_ACCESS_TOKEN`, `OUTREACH_KEY`) come through `aws_wiring` like every function's:
 //! `<NAME>` plain locally, or `<NAME>_ARN`, a Secrets Manager secret read once (how
 //! `infra/template.yaml` passes them). Secrets are never logged.
@@ -146,7 +148,18 @@ where
             queue,
             dlq_url: env.required_url(dlq)?,
             source_url,
+            translation: None,
         });
+    }
+    // The timers' wake-ups: not inbound messages themselves, rewritten by the timers crate.
+    if env
+        .get("TIMER_DLQ_URL")
+        .is_some_and(|v| !v.trim().is_empty())
+    {
+        queues.push(timers::dead_letter_queue(
+            env.required_url("TIMER_DLQ_URL")?,
+            inbound_queue_url,
+        ));
     }
     Ok(queues)
 }
@@ -247,6 +260,22 @@ mod tests {
             (media.queue, media.source_url.as_str()),
             (queue::Destination::Media, "http://127.0.0.1:5005/1/media")
         );
+        // The timers' wake-ups go back to the inbound queue, named `timers` (OPS-4).
+        vars.insert("TIMER_DLQ_URL", "http://127.0.0.1:5005/1/timers-dlq".into());
+        let timers = load(&vars).await.unwrap().dead_letter_queues.pop().unwrap();
+        assert_eq!(
+            (timers.name(), timers.queue, timers.source_url.as_str()),
+            (
+                "timers",
+                queue::Destination::Inbound,
+                "http://127.0.0.1:5005/1/inbound.fifo"
+            )
+        );
+        assert!(timers.translation.is_some());
+        vars.insert("TIMER_DLQ_URL", "timers".into());
+        let error = load(&vars).await.unwrap_err().to_string();
+        assert!(error.contains("TIMER_DLQ_URL"), "{error}");
+        vars.remove("TIMER_DLQ_URL");
         vars.insert("OUTBOUND_DLQ_URL", "not a url".into());
         let error = load(&vars).await.unwrap_err().to_string();
         assert!(error.contains("OUTBOUND_DLQ_URL"), "{error}");

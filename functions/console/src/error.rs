@@ -163,6 +163,10 @@ impl From<store::StoreError> for ApiError {
 
 impl From<queue::QueueError> for ApiError {
     fn from(e: queue::QueueError) -> Self {
+        // OPS-4: a dead letter that cannot go back is refused with why (it stays listed).
+        if let queue::QueueError::NotRedeliverable { .. } = &e {
+            return ApiError::refused("not_redeliverable", e.to_string());
+        }
         tracing::error!(error = %e, "queue refused");
         ApiError::unavailable(
             "the queue did not accept the request; try again with the same Idempotency-Key",

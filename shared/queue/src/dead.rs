@@ -7,18 +7,23 @@
 //!   one contact's group show at a time, and `more` says so); redelivering sends the body to the source
 //!   queue and then deletes it from the dead-letter queue (a crash in between leaves a duplicate,
 //!   which the consumers recognise by key).
+//!   A dead-letter queue whose letters are not the source queue's own messages carries a
+//!   [`Translation`]: the timers' (`TimerDeadLetterQueue`) holds the wake-ups EventBridge Scheduler
+//!   could not deliver to the timers function (and the function's failed invocations), which go
+//!   back onto the inbound FIFO as the event the timers function would have queued. The timers
+//!   crate supplies it (`timers::dead_letter_queue`): this crate knows no wake-up.
 //! - the local runner's `local_dead` table (`store::SqliteQueue`, in the store crate).
 //!
 //! What a [`DeadLetter`] shows is where it came from, why, how often and when, and the event's kind
 //! and key: never the message's text. [`contract`] is the one suite both adapters pass.
 
-use crate::{Destination, OutboundJob, QueueError};
+use crate::{Destination, Envelope, OutboundJob, QueueError};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 /// One dead letter, as admins see it.
@@ -27,7 +32,7 @@ pub struct DeadLetter {
     /// Names it for [`DeadLetters::redeliver`]: `<queue>-<position>` locally, `<queue>-<SQS
     /// message id>` on AWS.
     pub id: String,
-    /// The queue it was taken from: `inbound`, `updates` or `outbound`.
+    /// The queue it was taken from: `inbound`, `updates`, `outbound`, `media` or [`TIMERS`].
     pub queue: &'static str,
     /// What the event is (`text`, `status`, `timer_fired`, `lane`, `send`, `campaign_tick`, …),
     /// `unreadable` when the body is not one Switchboard wrote.
@@ -103,6 +108,20 @@ pub fn queue_name(queue: Destination) -> &'static str {
     }
 }
 
+/// The name of the timers' dead-letter queue in listings and ids (its letters are wake-ups; see
+/// [`Translation`]).
+pub const TIMERS: &str = "timers";
+
+/// The queue's name and the rest of any dead letter's id, the timers' included (`timers-9f…` →
+/// (`timers`, `9f…`)): what an id must look like before any queue is asked.
+pub fn split_id(id: &str) -> Option<(&str, &str)> {
+    if let Some((queue, rest)) = parse_id(id) {
+        return Some((queue_name(queue), rest));
+    }
+    let rest = id.strip_prefix(TIMERS)?.strip_prefix('-')?;
+    (!rest.is_empty()).then_some((TIMERS, rest))
+}
+
 /// The queue and the rest of a dead letter's id (`inbound-42` → (inbound, `42`)).
 pub fn parse_id(id: &str) -> Option<(Destination, &str)> {
     let (queue, rest) = id.split_once('-')?;
@@ -143,12 +162,68 @@ pub fn describe(queue: Destination, body: &str) -> (String, String) {
     })
 }
 
-/// One dead-letter queue of the stack and the queue its messages came from.
+/// One dead-letter queue of the stack and the queue its messages go back to.
 #[derive(Debug, Clone)]
 pub struct DeadLetterQueue {
     pub queue: Destination,
     pub dlq_url: String,
     pub source_url: String,
+    /// `None`: the letters are the source queue's own messages and go back as they are. `Some`:
+    /// they are something else (the timers' wake-ups), read and rewritten by it.
+    pub translation: Option<Translation>,
+}
+
+impl DeadLetterQueue {
+    /// The name its letters are listed and named by.
+    pub fn name(&self) -> &'static str {
+        self.translation
+            .map_or_else(|| queue_name(self.queue), |t| t.name)
+    }
+}
+
+/// How the letters of a dead-letter queue that are not its source queue's messages are described
+/// and go back (see the module documentation). Plain function pointers: the crate that knows the
+/// letters (timers) supplies them, and this crate gains no dependency on it.
+#[derive(Clone, Copy)]
+pub struct Translation {
+    /// The name in listings and ids (at most one translated queue per name).
+    pub name: &'static str,
+    /// A body read as what it is and what goes back on the source queue; `Err` says why it is
+    /// not one (it then cannot be redelivered, and is listed as `unreadable` with that reason).
+    pub read: fn(&str) -> Result<Translated, String>,
+}
+
+impl std::fmt::Debug for Translation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Translation")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One translated dead letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Translated {
+    pub kind: String,
+    /// A key that carries no phone number (OPS-3).
+    pub key: String,
+    /// What goes back on the source queue (its `key` is not reused as the deduplication id: a
+    /// redelivery gets a fresh one).
+    pub envelope: Envelope,
+    /// Why it died, when the body says so (a Lambda on-failure record does).
+    pub reason: Option<String>,
+    /// Deliveries tried, when the body says so.
+    pub attempts: Option<u32>,
+    /// Text never shown in a listing (the contact's wa_id), should a reason carry it (OPS-3).
+    pub redact: Vec<String>,
+}
+
+/// `text` with every non-empty `secret` in it replaced.
+fn redacted(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_owned(), |t, s| t.replace(s.as_str(), "<redacted>"))
 }
 
 /// The stack's dead-letter queues on SQS (see the module documentation).
@@ -172,6 +247,8 @@ struct Received {
     group: Option<String>,
     attempts: u32,
     sent_ms: Option<i64>,
+    /// The message attributes of its sender (EventBridge Scheduler's `ERROR_CODE`, …), as text.
+    attributes: HashMap<String, String>,
 }
 
 fn sqs_error<E: std::error::Error + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> QueueError {
@@ -183,8 +260,8 @@ impl SqsDeadLetters {
         SqsDeadLetters { client, queues }
     }
 
-    fn queue(&self, queue: Destination) -> Option<&DeadLetterQueue> {
-        self.queues.iter().find(|q| q.queue == queue)
+    fn queue(&self, name: &str) -> Option<&DeadLetterQueue> {
+        self.queues.iter().find(|q| q.name() == name)
     }
 
     /// Up to ten messages, hidden for [`PEEK_SECONDS`].
@@ -197,6 +274,7 @@ impl SqsDeadLetters {
             .visibility_timeout(PEEK_SECONDS)
             .wait_time_seconds(0)
             .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(sqs_error)?;
@@ -220,6 +298,12 @@ impl SqsDeadLetters {
                         .and_then(|n| u32::try_from(n).ok())
                         .unwrap_or(0),
                     sent_ms: number(MessageSystemAttributeName::SentTimestamp),
+                    attributes: m
+                        .message_attributes
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|(name, value)| value.string_value.map(|v| (name, v)))
+                        .collect(),
                 }
             })
             .collect())
@@ -272,22 +356,36 @@ impl SqsDeadLetters {
         Ok(())
     }
 
+    /// What goes back to the source queue for a received message: its own body and group, or
+    /// its translation's; `Err` says why a translated queue's letter cannot go back.
+    fn outgoing(q: &DeadLetterQueue, m: &Received) -> Result<(String, Option<String>), String> {
+        match q.translation {
+            None => Ok((m.body.clone(), m.group.clone())),
+            Some(t) => (t.read)(&m.body).map(|tr| (tr.envelope.body, tr.envelope.group)),
+        }
+    }
+
     /// Sends received messages back to their source queue (in order), then deletes them from the
-    /// dead-letter queue.
+    /// dead-letter queue. Each must have an [`Self::outgoing`] (callers leave the others).
     async fn move_back(&self, q: &DeadLetterQueue, batch: &[Received]) -> Result<(), QueueError> {
         for chunk in batch.chunks(10) {
             let entries = chunk
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
+                    let (body, group) =
+                        Self::outgoing(q, m).map_err(|reason| QueueError::NotRedeliverable {
+                            id: format!("{}-{}", q.name(), m.message_id),
+                            reason,
+                        })?;
                     let mut entry = SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
-                        .message_body(&m.body);
+                        .message_body(body);
                     if q.queue == Destination::Inbound {
                         // A fresh deduplication id: the original one may still be inside SQS's
                         // five-minute window, which would drop the redelivery silently.
                         entry = entry
-                            .message_group_id(m.group.clone().unwrap_or_default())
+                            .message_group_id(group.unwrap_or_default())
                             .message_deduplication_id(format!("redeliver-{}", m.message_id));
                     }
                     entry
@@ -323,18 +421,58 @@ impl SqsDeadLetters {
     }
 
     fn letter(q: &DeadLetterQueue, m: &Received) -> DeadLetter {
-        let (kind, key) = describe(q.queue, &m.body);
+        let name = q.name();
+        let Some(translation) = q.translation else {
+            let (kind, key) = describe(q.queue, &m.body);
+            return DeadLetter {
+                id: format!("{name}-{}", m.message_id),
+                queue: name,
+                kind,
+                key,
+                // SQS keeps no reason: it moved the message after the source queue's
+                // maxReceiveCount.
+                reason: format!(
+                    "failed every delivery on the {name} queue; moved by its redrive policy (the function's log names the error under this key)"
+                ),
+                attempts: m.attempts,
+                first_seen_ms: m.sent_ms,
+                last_seen_ms: None,
+            };
+        };
+        // EventBridge Scheduler says why in its message attributes.
+        let attribute = |name: &str| m.attributes.get(name).filter(|v| !v.trim().is_empty());
+        let said = match (attribute("ERROR_CODE"), attribute("ERROR_MESSAGE")) {
+            (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+            (code, message) => code.or(message).cloned(),
+        };
+        let retries = attribute("RETRY_ATTEMPTS").and_then(|v| v.trim().parse::<u32>().ok());
+        let (kind, key, reason, attempts) = match (translation.read)(&m.body) {
+            Ok(t) => {
+                let reason = said.or(t.reason).unwrap_or_else(|| {
+                    format!("not delivered; moved to the {name} dead-letter queue")
+                });
+                let attempts = t
+                    .attempts
+                    .or(retries.map(|r| r.saturating_add(1)))
+                    .unwrap_or(m.attempts);
+                (t.kind, t.key, redacted(&reason, &t.redact), attempts)
+            }
+            Err(why) => {
+                let reason = match said {
+                    Some(said) => format!("{said}; not redeliverable: {why}"),
+                    None => format!("not redeliverable: {why}"),
+                };
+                let attempts = retries.map_or(m.attempts, |r| r.saturating_add(1));
+                ("unreadable".to_owned(), String::new(), reason, attempts)
+            }
+        };
         DeadLetter {
-            id: format!("{}-{}", queue_name(q.queue), m.message_id),
-            queue: queue_name(q.queue),
+            id: format!("{name}-{}", m.message_id),
+            queue: name,
             kind,
             key,
-            // SQS keeps no reason: it moved the message after the source queue's maxReceiveCount.
-            reason: format!(
-                "failed every delivery on the {} queue; moved by its redrive policy (the function's log names the error under this key)",
-                queue_name(q.queue)
-            ),
-            attempts: m.attempts,
+            reason,
+            attempts,
             first_seen_ms: m.sent_ms,
             last_seen_ms: None,
         }
@@ -389,10 +527,10 @@ impl DeadLetters for SqsDeadLetters {
     }
 
     async fn redeliver(&self, id: &str) -> Result<bool, QueueError> {
-        let Some((queue, message_id)) = parse_id(id) else {
+        let Some((name, message_id)) = split_id(id) else {
             return Ok(false);
         };
-        let Some(q) = self.queue(queue) else {
+        let Some(q) = self.queue(name) else {
             return Ok(false);
         };
         let mut others = Vec::new();
@@ -414,6 +552,14 @@ impl DeadLetters for SqsDeadLetters {
                     }
                 }
                 if let Some(m) = found {
+                    if let Err(reason) = Self::outgoing(q, &m) {
+                        // Left where it is, listed with why.
+                        others.push(m.receipt);
+                        return Err(QueueError::NotRedeliverable {
+                            id: id.to_owned(),
+                            reason,
+                        });
+                    }
                     self.move_back(q, std::slice::from_ref(&m)).await?;
                     return Ok(true);
                 }
@@ -444,8 +590,21 @@ impl DeadLetters for SqsDeadLetters {
                 if fresh.is_empty() {
                     break;
                 }
-                self.move_back(q, &fresh).await?;
-                moved += fresh.len();
+                // A letter that cannot go back stays, listed as `unreadable` with why.
+                let (movable, kept): (Vec<_>, Vec<_>) = fresh
+                    .into_iter()
+                    .partition(|m| Self::outgoing(q, m).is_ok());
+                if !kept.is_empty() {
+                    tracing::warn!(
+                        queue = q.name(),
+                        kept = kept.len(),
+                        "dead letters left in place: not redeliverable (listed with why)"
+                    );
+                }
+                self.release(&q.dlq_url, kept.into_iter().map(|m| m.receipt).collect())
+                    .await?;
+                self.move_back(q, &movable).await?;
+                moved += movable.len();
             }
         }
         Ok(moved)
@@ -457,7 +616,6 @@ impl DeadLetters for SqsDeadLetters {
 #[doc(hidden)]
 pub mod contract {
     use super::*;
-    use crate::Envelope;
 
     /// What the suite needs from a test deployment of an adapter.
     pub trait Harness: Send + Sync {
@@ -585,6 +743,25 @@ mod tests {
         for bad in ["", "inbound-", "timers-1", "42", "../../etc"] {
             assert_eq!(parse_id(bad), None, "{bad}");
         }
+        // The timers' dead letters have no source queue of their own: only `split_id` knows them.
+        assert_eq!(split_id("timers-9f2c"), Some((TIMERS, "9f2c")));
+        assert_eq!(split_id("media-1"), Some(("media", "1")));
+        for bad in ["", "timers-", "timers", "timersx-1", "wake-1", "../../etc"] {
+            assert_eq!(split_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ops_4_a_reason_never_shows_what_is_redacted() {
+        let secrets = vec!["4915123456789".to_owned(), String::new()];
+        assert_eq!(
+            redacted(
+                "event timer:106:4915123456789:reminder:3: too big",
+                &secrets
+            ),
+            "event timer:106:<redacted>:reminder:3: too big"
+        );
+        assert_eq!(redacted("throttled", &secrets), "throttled");
     }
 
     #[test]

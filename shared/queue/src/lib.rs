@@ -28,7 +28,10 @@ pub mod lanes;
 mod memory;
 pub mod sqs;
 
-pub use dead::{DeadLetter, DeadLetterList, DeadLetterQueue, DeadLetters, SqsDeadLetters};
+pub use dead::{
+    DeadLetter, DeadLetterList, DeadLetterQueue, DeadLetters, SqsDeadLetters, Translated,
+    Translation,
+};
 
 pub use fetch::FetchJob;
 pub use job::{CampaignResult, CampaignTick, OutboundJob, OutreachPlan, SendJob, SendOrigin};
@@ -94,6 +97,10 @@ pub enum QueueError {
     DelayOnFifo { key: String },
     #[error("queue unavailable: {0}")]
     Unavailable(String),
+    /// OPS-4: a dead letter that cannot go back (a translated queue's letter that is not what
+    /// the queue holds); it stays where it is.
+    #[error("dead letter {id} cannot be redelivered: {reason}")]
+    NotRedeliverable { id: String, reason: String },
 }
 
 /// The queue port. Implementations accept every envelope or return an error; on error some

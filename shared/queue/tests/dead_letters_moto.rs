@@ -68,6 +68,7 @@ async fn moto() -> Moto {
             queue,
             dlq_url: dlq,
             source_url: source,
+            translation: None,
         });
     }
     Moto {
@@ -188,4 +189,134 @@ async fn ops_4_sqs_listing_hides_nothing_and_redelivery_keeps_fifo_order() {
             .collect::<Vec<_>>(),
         "back on the FIFO queue in their order"
     );
+}
+
+/// A stand-in for the timers' translation (the queue crate knows no wake-up): `{"n","c","t"}`
+/// goes back as `{"key":"w:<n>:<c>:<t>"}` in the group `<n>#<c>`.
+fn read_test_letter(body: &str) -> Result<queue::Translated, String> {
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let field = |name: &str| {
+        v[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no `{name}`"))
+    };
+    let (n, c, t) = (field("n")?, field("c")?, field("t")?);
+    let key = format!("w:{n}:{c}:{t}");
+    Ok(queue::Translated {
+        kind: "wake_up".into(),
+        key: format!("{n}:{t}"),
+        envelope: Envelope {
+            body: format!(r#"{{"key":"{key}"}}"#),
+            group: Some(format!("{n}#{c}")),
+            key,
+        },
+        reason: None,
+        attempts: None,
+        redact: vec![c],
+    })
+}
+
+#[tokio::test]
+async fn ops_4_a_translated_queue_lists_scheduler_reasons_and_redelivers_rewritten() {
+    let m = moto().await;
+    let client = &m.client;
+    // As Scheduler writes its dead letters: a standard queue, the input as the body, why in
+    // the message attributes.
+    let dlq = create(client, "ops4-timers-dlq", false, None).await;
+    let inbound = m.source(Destination::Inbound).to_owned();
+    let attribute = |v: &str| {
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(v)
+            .build()
+            .unwrap()
+    };
+    client
+        .send_message()
+        .queue_url(&dlq)
+        .message_body(r#"{"n":"106","c":"4915100000007","t":"3"}"#)
+        .message_attributes("ERROR_CODE", attribute("Lambda.TooManyRequestsException"))
+        .message_attributes(
+            "ERROR_MESSAGE",
+            attribute("Rate exceeded for input naming 4915100000007"),
+        )
+        .message_attributes("RETRY_ATTEMPTS", attribute("185"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .send_message()
+        .queue_url(&dlq)
+        .message_body(r#"{"n":"106"}"#)
+        .send()
+        .await
+        .unwrap();
+    let letters = SqsDeadLetters::new(
+        client.clone(),
+        vec![DeadLetterQueue {
+            queue: Destination::Inbound,
+            dlq_url: dlq.clone(),
+            source_url: inbound.clone(),
+            translation: Some(queue::Translation {
+                name: queue::dead::TIMERS,
+                read: read_test_letter,
+            }),
+        }],
+    );
+
+    let mut listed = letters.list(100).await.unwrap().letters;
+    listed.sort_by(|a, b| a.kind.cmp(&b.kind));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let (bad, good) = (&listed[0], &listed[1]);
+    assert_eq!(
+        (good.queue, good.kind.as_str(), good.key.as_str()),
+        ("timers", "wake_up", "106:3")
+    );
+    assert!(good.id.starts_with("timers-"), "{good:?}");
+    assert_eq!(
+        good.reason,
+        "Lambda.TooManyRequestsException: Rate exceeded for input naming <redacted>"
+    );
+    assert_eq!(good.attempts, 186, "Scheduler's retries and the first try");
+    assert!(
+        !serde_json::to_string(&listed)
+            .unwrap()
+            .contains("4915100000007")
+    );
+    assert_eq!((bad.kind.as_str(), bad.key.as_str()), ("unreadable", ""));
+    assert_eq!(bad.reason, "not redeliverable: no `c`");
+
+    // What cannot go back is refused with why and stays listed.
+    let refused = letters.redeliver(&bad.id).await.unwrap_err();
+    assert!(
+        matches!(&refused, queue::QueueError::NotRedeliverable { id, reason } if id == &bad.id && reason == "no `c`"),
+        "{refused:?}"
+    );
+    // The wake-up goes back rewritten, in its contact's group, with a fresh deduplication id.
+    assert!(letters.redeliver(&good.id).await.unwrap());
+    assert!(!letters.redeliver(&good.id).await.unwrap());
+    let back = client
+        .receive_message()
+        .queue_url(&inbound)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        back[0].body.as_deref(),
+        Some(r#"{"key":"w:106:4915100000007:3"}"#)
+    );
+    let attrs = back[0].attributes.clone().unwrap();
+    use aws_sdk_sqs::types::MessageSystemAttributeName as A;
+    assert_eq!(attrs[&A::MessageGroupId], "106#4915100000007");
+    assert!(attrs[&A::MessageDeduplicationId].starts_with("redeliver-"));
+    // Redeliver-all leaves the unreadable one, and says it moved nothing.
+    assert_eq!(letters.redeliver_all().await.unwrap(), 0);
+    let left = letters.list(100).await.unwrap().letters;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, bad.id);
 }

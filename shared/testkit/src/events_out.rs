@@ -16,12 +16,28 @@ fn python() -> &'static str {
 /// read from moto with boto3's `dynamodbstreams` client (moto does not trigger Lambdas from
 /// streams).
 pub fn stream_records(table: &str) -> Value {
+    read_stream(table, None)
+}
+
+/// As [`stream_records`], with every stream call (ListStreams, DescribeStream, GetShardIterator,
+/// GetRecords) sent to `endpoint`: a proxy listener that records them as the projector's, since
+/// the event source mapping reads the stream with the projector's role (OPS-1).
+pub fn stream_records_through(table: &str, endpoint: &str) -> Value {
+    read_stream(table, Some(endpoint))
+}
+
+fn read_stream(table: &str, endpoint: Option<&str>) -> Value {
     let script = r#"
 import boto3, json, os, sys
 url = os.environ.get("AWS_ENDPOINT_URL") or os.environ["SWITCHBOARD_MOTO_URL"]
-ddb = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
-streams = boto3.client("dynamodbstreams", endpoint_url=url, region_name="us-east-1")
-arn = ddb.describe_table(TableName=sys.argv[1])["Table"]["LatestStreamArn"]
+through = sys.argv[2] if len(sys.argv) > 2 else None
+streams = boto3.client("dynamodbstreams", endpoint_url=through or url, region_name="us-east-1")
+if through:
+    # As the event source mapping: the table's streams listed, the newest read.
+    arn = streams.list_streams(TableName=sys.argv[1])["Streams"][-1]["StreamArn"]
+else:
+    ddb = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
+    arn = ddb.describe_table(TableName=sys.argv[1])["Table"]["LatestStreamArn"]
 records = []
 for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
     it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
@@ -41,8 +57,10 @@ def lambda_record(r):
             "eventSourceARN": arn, "dynamodb": d}
 print(json.dumps({"Records": [lambda_record(r) for r in records]}, default=str))
 "#;
+    let mut args = vec!["-c", script, table];
+    args.extend(endpoint);
     let out = Command::new(python())
-        .args(["-c", script, table])
+        .args(args)
         .output()
         .expect("the test venv's python with boto3 (scripts/test installs it)");
     assert!(

@@ -13,6 +13,8 @@
 //! - [`TimerWheel`]: the in-process twin for the local runner, driven by a [`Clock`].
 //! - [`Clock`]: [`SystemClock`] and [`ManualClock`] (tests and the local runner's test clock move
 //!   it forward instead of sleeping).
+//! - [`dead`] (OPS-4): the wake-ups that never reached the inbound queue, as dead letters the
+//!   console lists and redelivers.
 //! - [`CountingTimers`]: counts calls on any port (goal P3: at most 0.2 Scheduler calls per
 //!   inbound message).
 //!
@@ -28,11 +30,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod clock;
+pub mod dead;
 pub mod scheduler;
 pub mod wake_up;
 pub mod wheel;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use dead::dead_letter_queue;
 pub use scheduler::{ScheduleNames, SchedulerConfig, SchedulerTimers};
 pub use wake_up::{PayloadError, WakeUp};
 pub use wheel::TimerWheel;

@@ -1,5 +1,5 @@
 //! OPS-4, dead letters in the open (admin only): the messages the router and the sender gave up
-//! on, listed with why, how often and when, by the event's kind and key (never its text), and
+//! on, and the timers' wake-ups that never reached the inbound queue, listed with why, how often and when, by the event's kind and key (never its text), and
 //! delivered again, one or all. The queue port behind [`Deps::Queue`] is also the dead-letter
 //! port: the stack's DLQs on AWS, the runner's `local_dead` table locally.
 
@@ -20,12 +20,14 @@ use utoipa::{IntoParams, ToSchema};
 pub struct DeadLetterView {
     /// Names it for `POST /v1/dead-letters/{id}/redeliver`.
     pub id: String,
-    /// The queue it was taken from: `inbound`, `updates` or `outbound`.
+    /// The queue it was taken from: `inbound`, `updates`, `outbound`, `media`, or `timers` (a
+    /// wake-up Scheduler could not deliver; it goes back to the inbound queue).
     pub queue: String,
     /// What the event is: a message type (`text`, `image`, …), `status`, `timer_fired`, `lane`,
-    /// `send`, `campaign_tick`, …; `unreadable` for a body Switchboard did not write.
+    /// `send`, `campaign_tick`, `wake_up`, …; `unreadable` for a body Switchboard did not write.
     pub kind: String,
-    /// The event's key (a message id, `wamid:status`, a send's key, …).
+    /// The event's key (a message id, `wamid:status`, a send's key, a wake-up's
+    /// `number:kind:token`, …).
     pub key: String,
     pub reason: String,
     /// Deliveries tried (on AWS, SQS's receive count: a listing counts as one).
@@ -89,7 +91,7 @@ fn dead_letter_id(text: &str) -> ApiResult<&str> {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if fits && queue::dead::parse_id(text).is_some() {
+    if fits && queue::dead::split_id(text).is_some() {
         Ok(text)
     } else {
         Err(ApiError::invalid(
@@ -120,7 +122,8 @@ pub async fn list_dead_letters<D: Deps>(
 }
 
 /// Puts one dead letter back on the queue it came from (admin); 404 when there is no such dead
-/// letter (already redelivered).
+/// letter (already redelivered), 422 when it cannot go back (a timers' letter that is not a
+/// wake-up; it stays listed, with why).
 #[utoipa::path(
     post, path = "/v1/dead-letters/{id}/redeliver", tag = "operations",
     params(("id" = String, Path, description = "The dead letter's id, as listed")),
@@ -165,10 +168,12 @@ mod tests {
     fn ops_4_dead_letter_ids_are_checked_before_any_queue_call() {
         assert_eq!(dead_letter_id("inbound-42").unwrap(), "inbound-42");
         assert!(dead_letter_id("outbound-0b6f1c2e-4a1d-4d8b-9c6e-2f0e8d1a7b3c").is_ok());
+        assert!(dead_letter_id("timers-0b6f1c2e-4a1d-4d8b-9c6e-2f0e8d1a7b3c").is_ok());
         for bad in [
             "",
             "42",
-            "timers-1",
+            "wake-1",
+            "timers-",
             "inbound-",
             "inbound-1' OR 1=1",
             "inbound-../../etc/passwd",
