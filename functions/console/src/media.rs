@@ -402,8 +402,19 @@ pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
                 }
                 let (media_id, _) =
                     send_to_meta(&api, &number, &key, &mime_type, &filename, stored.size).await?;
-                let (send_status, send) =
-                    send_by_id(&api, &headers, &number, &contact, kind, &media_id, caption).await?;
+                let (send_status, send) = send_by_id(
+                    &api,
+                    &headers,
+                    &number,
+                    &contact,
+                    ById {
+                        kind,
+                        media_id: &media_id,
+                        caption,
+                        default_key: None,
+                    },
+                )
+                .await?;
                 if !send_status.is_success() {
                     // The send's own refusal (window, rights, conflict), as the messages route
                     // answers it.
@@ -492,16 +503,29 @@ async fn send_to_meta<M: MediaStore>(
     Ok((media_id, sent))
 }
 
-/// `POST …/messages` with `content: media by id`, through the console's own router. (The
+/// A file at Meta to send by its id.
+struct ById<'a> {
+    kind: MediaKind,
+    media_id: &'a str,
+    caption: Option<String>,
+    /// The send's idempotency key when the client gives none.
+    default_key: Option<&'a str>,
+}
+
+/// `POST …/messages` with `content: media by id`, through the console's own router, with the
+/// client's `Idempotency-Key`, else `default_key`. (The
 /// document's file name is Meta's to show from the upload: the send's content has no such field.)
 async fn send_by_id<M>(
     api: &MediaApi<M>,
     headers: &HeaderMap,
     number: &BusinessNumberId,
     contact: &ContactKey,
-    kind: MediaKind,
-    media_id: &str,
-    caption: Option<String>,
+    ById {
+        kind,
+        media_id,
+        caption,
+        default_key,
+    }: ById<'_>,
 ) -> ApiResult<(StatusCode, serde_json::Value)> {
     let mut content = serde_json::json!({
         "type": "media",
@@ -528,8 +552,10 @@ async fn send_by_id<M>(
             request = request.header(name, value);
         }
     }
-    if let Some(value) = headers.get("idempotency-key") {
-        request = request.header("idempotency-key", value);
+    match (headers.get("idempotency-key"), default_key) {
+        (Some(value), _) => request = request.header("idempotency-key", value),
+        (None, Some(key)) => request = request.header("idempotency-key", key),
+        (None, None) => {}
     }
     let request = request
         .body(Body::from(body.to_string()))
@@ -898,8 +924,20 @@ pub async fn send_upload<M: MediaStore + LocalFiles + Clone + 'static>(
     {
         return Err(refusal(MediaRefusal::HashMismatch));
     }
+    // Without the client's Idempotency-Key, the upload's id is the send's: two sends of one
+    // upload (a retry, a double click) are one message.
+    let default_key = format!("media-upload-{upload}");
     let (send_status, send) = send_by_id(
-        &api, &headers, &number, &contact, meta.kind, &media_id, caption,
+        &api,
+        &headers,
+        &number,
+        &contact,
+        ById {
+            kind: meta.kind,
+            media_id: &media_id,
+            caption,
+            default_key: Some(&default_key),
+        },
     )
     .await?;
     if !send_status.is_success() {

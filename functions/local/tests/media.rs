@@ -694,3 +694,43 @@ async fn media_3_two_step_uploads_are_held_to_the_limits_and_the_declared_size()
     assert_eq!(r.put(&forged, vec![1]).await.0, 403);
     assert!(r.graph.uploads().is_empty());
 }
+
+/// MEDIA-3: two sends of one upload at once (a double click, a retry racing the first) are one
+/// message: without the client's Idempotency-Key the upload's id keys the send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_3_two_sends_of_one_upload_at_once_are_one_message() {
+    let r = runner("media-two-sends").await;
+    let hash = r
+        .graph
+        .serve_media("777201", "image/jpeg", testkit::noise(1_000, 1));
+    r.customer_media(
+        "wamid.HELLO3",
+        "image",
+        json!({ "id": "777201", "mime_type": "image/jpeg", "sha256": hash }),
+    )
+    .await;
+    let pdf = testkit::noise(300_000, 11);
+    let (status, ticket) = r
+        .call(
+            "POST",
+            UPLOADS,
+            Some(json!({ "type": "application/pdf", "size": pdf.len() })),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    assert_eq!(r.put(&ticket, pdf).await.0, 200);
+    let send = format!("{UPLOADS}/{}/send", ticket["upload"].as_str().unwrap());
+    let (a, b) = tokio::join!(r.call("POST", &send, None), r.call("POST", &send, None));
+    assert!(
+        [a.0, b.0].contains(&202) && [a.0, b.0].iter().all(|s| [202, 409].contains(s)),
+        "{a:?} {b:?}"
+    );
+    r.clock(0).await;
+    let documents = r
+        .graph
+        .sent()
+        .into_iter()
+        .filter(|s| s.body["type"] == "document")
+        .count();
+    assert_eq!(documents, 1);
+}
