@@ -49,6 +49,8 @@ export const OPERATIONS = {
   window: ['GET', '/v1/numbers/{number}/contacts/{contact}/window'],
   log: ['GET', '/v1/numbers/{number}/contacts/{contact}/messages'],
   send: ['POST', '/v1/numbers/{number}/contacts/{contact}/messages'],
+  declareUpload: ['POST', '/v1/numbers/{number}/contacts/{contact}/media/uploads'],
+  sendUpload: ['POST', '/v1/numbers/{number}/contacts/{contact}/media/uploads/{upload}/send'],
   claim: ['POST', '/v1/numbers/{number}/contacts/{contact}/claim'],
   transfer: ['POST', '/v1/numbers/{number}/contacts/{contact}/transfer'],
   close: ['POST', '/v1/numbers/{number}/contacts/{contact}/close'],
@@ -115,4 +117,29 @@ export async function call(operation, params = {}, { query, body, signal, header
       Array.isArray(data?.fields) ? data.fields : []);
   }
   return data;
+}
+
+/**
+ * MEDIA-3: sends a file to the contact in two steps, whatever its size: declares it (Meta's limits
+ * are checked at once), PUTs its bytes to the link the console answers (S3's presigned URL on AWS,
+ * where a request through the API is at most 6 MB; the console's own signed route locally), then
+ * sends it. No bearer token goes to the link: the link is the grant.
+ */
+export async function sendFile({ number, contact }, file, caption) {
+  const body = { type: file.type || 'application/octet-stream', size: file.size, filename: file.name };
+  if (caption) body.caption = caption;
+  const ticket = await call('declareUpload', { number, contact }, { body });
+  const headers = {};
+  for (const [name, value] of Object.entries(ticket.headers ?? {})) {
+    // The browser sets Content-Length (and Host) itself, from the file.
+    if (!['content-length', 'host'].includes(name.toLowerCase())) headers[name] = value;
+  }
+  const url = ticket.url.startsWith('/') ? apiUrl(ticket.url) : ticket.url;
+  const put = await fetch(url, { method: ticket.method ?? 'PUT', headers, body: file, cache: 'no-store' });
+  if (!put.ok) {
+    let data = null;
+    try { data = await put.json(); } catch { data = null; }
+    throw new ApiError(put.status, data?.error ?? 'upload_failed', data?.message ?? `the upload failed (${put.status})`);
+  }
+  return call('sendUpload', { number, contact, upload: ticket.upload }, {});
 }

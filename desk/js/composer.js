@@ -2,7 +2,7 @@
 // the customer service window is open, free-form text with the closing time; when it is closed,
 // templates only: a picker that fills the variables, and a one-click recontact template.
 
-import { call } from './api.js';
+import { call, sendFile } from './api.js';
 import { fill, h, say } from './dom.js';
 import { span, when } from './format.js';
 
@@ -24,14 +24,28 @@ export function renderComposer(section, { number, contact, window, status, templ
       ? `Window open: closes at ${when(window.closes_at, now)} (in ${span(window.closes_at - now)}).`
       : 'Window open.';
     const text = h('textarea', { id: 'reply-text', name: 'text', rows: 3, maxlength: 4096, required: true });
+    // MEDIA-3: a file goes with the message as its caption (at most 1024 characters then).
+    const file = h('input', { id: 'reply-file', name: 'file', type: 'file' });
+    file.addEventListener('change', () => { text.required = file.files.length === 0; });
     const form = h('form', { class: 'reply', 'aria-labelledby': 'composer-title' },
       h('p', { class: 'window open', id: 'window-state' }, closes, window.free_form_reason ? ` ${window.free_form_reason}.` : ''),
       h('label', { for: 'reply-text' }, 'Message'),
       text,
+      h('label', { for: 'reply-file' }, 'Attach a file (documents up to 100 MB; the message is its caption)'),
+      file,
       h('button', { type: 'submit' }, 'Send'));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const body = text.value.trim();
+      const chosen = file.files[0];
+      if (chosen) {
+        if (await sendAttachment(form, number, contact, chosen, body, sent)) {
+          text.value = '';
+          file.value = '';
+          text.required = true;
+        }
+        return;
+      }
       if (!body) return;
       await send(form, number, contact, { text: body }, sent);
       text.value = '';
@@ -107,6 +121,24 @@ async function send(control, number, contact, body, sent) {
     sent?.();
   } catch (e) {
     say(`Not sent: ${e.message}`, 'error');
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
+/** MEDIA-3: the two-step upload (any size; past the API's request limit on AWS). */
+async function sendAttachment(form, number, contact, file, caption, sent) {
+  const buttons = [...form.querySelectorAll('button')];
+  buttons.forEach((b) => { b.disabled = true; });
+  say(`Uploading ${file.name}…`);
+  try {
+    await sendFile({ number, contact }, file, caption);
+    say(`Sent ${file.name}.`);
+    sent?.();
+    return true;
+  } catch (e) {
+    say(`Not sent: ${e.message}`, 'error');
+    return false;
   } finally {
     buttons.forEach((b) => { b.disabled = false; });
   }

@@ -813,6 +813,33 @@ impl Deployment for AwsPath {
         Reply { status, body }
     }
 
+    async fn put_upload(&self, url: &str, headers: &[(String, String)], body: Vec<u8>) -> Reply {
+        if !url.starts_with('/') {
+            return crate::deployment::put_over_http(url, headers, body).await;
+        }
+        let mut request = axum::http::Request::builder().method("PUT").uri(url);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request
+            .body(axum::body::Body::from(body))
+            .expect("an upload request");
+        let response = self
+            .console
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the console answers");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("the console's answer");
+        Reply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
     async fn advance(&self, seconds: u64) {
         // Settle what is due now first, so that work queued before the jump runs at its time.
         self.settle_all().await;

@@ -38,8 +38,37 @@ pub trait Deployment {
         token: &str,
         body: Option<serde_json::Value>,
     ) -> Reply;
+    /// MEDIA-3: PUTs `body` to an upload link the console handed out, with its headers and no
+    /// bearer (the link is the grant): an absolute URL (S3's presigned `PUT`) over HTTP, a
+    /// console path (`/v1/media/uploads/…`) to the console. The answer's status and JSON.
+    async fn put_upload(&self, url: &str, headers: &[(String, String)], body: Vec<u8>) -> Reply;
     /// Moves the engine's clock forward by `seconds` (0 = not at all), fires every timer that is due,
     /// and delivers all queued work (inbound FIFO in group order, updates, outbound, delayed messages
     /// that are due) until nothing is left to do.
     async fn advance(&self, seconds: u64);
+}
+
+/// A PUT of `body` to an absolute upload link (S3's presigned URL on loopback), with `headers`
+/// (`Content-Length` is the body's own: HTTP clients, as browsers, set it themselves).
+pub async fn put_over_http(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Reply {
+    let http = switchboard_local::demo::loopback_client().expect("an HTTP client");
+    let mut request = http.put(url);
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("content-length") {
+            request = request.header(name.as_str(), value.as_str());
+        }
+    }
+    let r = request
+        .body(body)
+        .send()
+        .await
+        .expect("the upload link answers");
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    let body = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    };
+    Reply { status, body }
 }

@@ -143,6 +143,15 @@ impl Deployment for LocalPath {
         Reply { status, body }
     }
 
+    async fn put_upload(&self, url: &str, headers: &[(String, String)], body: Vec<u8>) -> Reply {
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_owned()
+        };
+        crate::deployment::put_over_http(&url, headers, body).await
+    }
+
     async fn advance(&self, seconds: u64) {
         let answer = self.clock(Some(json!({"advance_seconds": seconds}))).await;
         assert_eq!(answer["settled"], true, "the runner settled: {answer}");

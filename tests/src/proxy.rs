@@ -126,6 +126,10 @@ pub fn classify(method: &str, path: &str, target: Option<&str>, body: &[u8]) -> 
     if let Some(op) = s3_operation(path) {
         return ("s3".to_owned(), op);
     }
+    // `HeadObject` carries no `x-id`: a HEAD of a path-style key (`/bucket/key…`).
+    if method == "HEAD" && path.trim_start_matches('/').contains('/') {
+        return ("s3".to_owned(), "HeadObject".to_owned());
+    }
     let path = path.split('?').next().unwrap_or("");
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let op = match (method, segments.as_slice()) {
@@ -453,6 +457,11 @@ mod tests {
         assert_eq!(
             c("GET", "/schedules?ScheduleGroup=g", None, ""),
             ("scheduler".into(), "ListSchedules".into())
+        );
+        // MEDIA-3: the console measures an uploaded file with HeadObject (no `x-id`).
+        assert_eq!(
+            c("HEAD", "/bucket/106540352242922/ab12/cd34", None, ""),
+            ("s3".into(), "HeadObject".into())
         );
     }
 }

@@ -50,6 +50,13 @@ async fn media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted() {
     stories::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted(&d).await;
 }
 
+/// MEDIA-3 (see the story): a 20 MB document declared, put to its link and sent.
+#[tokio::test]
+async fn media_3_a_large_document_goes_up_in_two_steps() {
+    let d = AwsPath::start().await;
+    stories::media_3_a_large_document_goes_up_in_two_steps(&d).await;
+}
+
 /// TPL-2 per account (issue 16, case 6; see the story).
 #[tokio::test]
 async fn tpl_2_template_names_are_counted_per_account() {

@@ -562,7 +562,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
     let t = template::template();
     let secrets = create_secrets().await;
     // Each story on its own deployment, all at once (boxed: the join's own future stays small).
-    let (a, b, c, d, e, f, g, h) = tokio::join!(
+    let (a, b, c, d, e, f, g, h, i) = tokio::join!(
         Box::pin(async {
             let d = AwsPath::counted().await;
             stories::seed_003_window_open_free_form_closed_template(&d).await;
@@ -598,13 +598,20 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
             stories::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted(&d).await;
             d
         }),
+        // MEDIA-3's two steps: the console presigns a PUT (used as the console's role) and
+        // measures what arrived (HeadObject, s3:GetObject).
+        Box::pin(async {
+            let d = AwsPath::counted().await;
+            stories::media_3_a_large_document_goes_up_in_two_steps(&d).await;
+            d
+        }),
         Box::pin(async {
             let d = AwsPath::counted().await;
             deliveries(&d).await;
             d
         }),
     );
-    let deployments = [a, b, c, d, e, f, g, h];
+    let deployments = [a, b, c, d, e, f, g, h, i];
     load_configurations(
         &t,
         deployments[0].deployed(),

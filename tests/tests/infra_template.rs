@@ -1313,11 +1313,33 @@ fn check_desk(t: &Value) -> Vec<String> {
     if behaviour("ResponseHeadersPolicyId").map(token).as_deref() != Some("Ref:DeskHeaders") {
         problems.push("DeskDistribution: not served with DeskHeaders".to_owned());
     }
-    // The same policy as switchboard serve's, the API and the token endpoint added to connect-src.
+    // The same policy as switchboard serve's, the API, the media bucket (MEDIA-3: the desk
+    // PUTs large files to S3's presigned URLs) and the token endpoint added to connect-src.
     let want_csp = switchboard_local::desk::CONTENT_SECURITY_POLICY.replace(
         "connect-src 'self'",
-        "connect-src 'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix} ${TokenUrl}",
+        "connect-src 'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix} https://*.s3.${AWS::Region}.${AWS::URLSuffix} ${TokenUrl}",
     );
+    // MEDIA-3: the media bucket takes only PUTs, only from the desk's origins.
+    let rules = list(prop("MediaBucket", &["CorsConfiguration", "CorsRules"]));
+    let desk_origins = yaml(
+        r#"!If [HasAllowedOrigins, !Split [",", !Join [",", [!Sub "https://${DeskDistribution.DomainName}", !Join [",", !Ref AllowedOrigins]]]], [!Sub "https://${DeskDistribution.DomainName}"]]"#,
+    );
+    let cors_ok = match rules.as_slice() {
+        [rule] => {
+            list(rule.get("AllowedMethods"))
+                .iter()
+                .filter_map(|m| text(Some(m)))
+                .collect::<Vec<_>>()
+                == ["PUT"]
+                && rule.get("AllowedOrigins") == Some(&desk_origins)
+        }
+        _ => false,
+    };
+    if !cors_ok {
+        problems.push(format!(
+            "MediaBucket: CORS is {rules:?}, expected one rule: PUT from the desk's origins"
+        ));
+    }
     let csp = prop(
         "DeskHeaders",
         &[

@@ -12,7 +12,13 @@ use rules::{AgentId, ContactState};
 
 /// The agent an action on the contact's current conversation is attributed to, or 403.
 pub fn acting_agent(caller: &Caller, state: Option<&ContactState>) -> Result<AgentId, ApiError> {
-    match state.and_then(ContactState::agent) {
+    acting_for(caller, state.and_then(ContactState::agent))
+}
+
+/// [`acting_agent`] given the conversation's holder (the media routes know it from the
+/// contact's detail).
+pub fn acting_for(caller: &Caller, holder: Option<&AgentId>) -> Result<AgentId, ApiError> {
+    match holder {
         Some(holder) if holder == &caller.agent => Ok(caller.agent.clone()),
         Some(holder) if caller.is_admin() => Ok(holder.clone()),
         Some(holder) => Err(ApiError::forbidden(format!(

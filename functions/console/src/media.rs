@@ -10,11 +10,22 @@
 //!   then from there to Meta's media endpoint, and the message goes out by the returned id
 //!   through `POST …/messages`, the route every free-form message takes, so the window, the
 //!   caller's right to act and the idempotency key apply as for any message.
+//! - Two steps for files of any size (MEDIA-3): on AWS a request to the console Lambda is at
+//!   most 6 MB (API Gateway's payload limit, and a binary body arrives base64-encoded: about
+//!   4.5 MB of file), while Meta takes documents up to 100 MB. So the bytes go around the console:
+//!   `POST …/contacts/{contact}/media/uploads` declares the file (JSON: `kind`, `type`, `size`,
+//!   `filename`, `caption`, `sha256`), checked at once against Meta's limits and the caller's
+//!   right to act on the contact, and answers a link to `PUT` exactly those bytes to (S3's
+//!   presigned `PUT` on AWS, with the size and type signed; `PUT /v1/media/uploads/{token}`
+//!   locally); then `POST …/media/uploads/{upload}/send` checks what arrived against the
+//!   declaration and sends it as the one-step upload does.
 //! - `GET /v1/numbers/{number}/contacts/{contact}/media/{message}` (MEDIA-1, MEDIA-2): the file's
 //!   record (type, size, SHA-256, or why its fetch failed and when it is tried again) and, when
 //!   it is stored, a short-lived link: S3's presigned URL on AWS, `GET /v1/media/{token}` here.
 //!   Anyone who may read the contact's message log (any signed-in agent) may have it.
 //! - `GET /v1/media/{token}`: the signed, expiring download (no bearer: the link is the grant).
+//! - `PUT /v1/media/uploads/{token}`: the signed, expiring upload of a declared file (no bearer:
+//!   the link is the grant), refused past the declared size.
 //! - `DELETE /v1/numbers/{number}/contacts/{contact}/media`: admins erase a contact's files.
 
 use crate::auth::{Identify, Role};
@@ -62,13 +73,22 @@ pub struct MediaApi<M> {
 const FILES: &str = "/v1/numbers/{number}/contacts/{contact}/media";
 const FILE: &str = "/v1/numbers/{number}/contacts/{contact}/media/{message}";
 const LINK: &str = "/v1/media/{token}";
+const UPLOADS: &str = "/v1/numbers/{number}/contacts/{contact}/media/uploads";
+const UPLOAD_SEND: &str = "/v1/numbers/{number}/contacts/{contact}/media/uploads/{upload}/send";
+const UPLOAD_LINK: &str = "/v1/media/uploads/{token}";
+
+/// How long a two-step upload's link works (a 100 MB file on a slow line fits).
+pub const UPLOAD_TTL_SECONDS: u64 = 900;
 
 /// The (method, path) of every media route (the OpenAPI document lists them with the console's).
-pub const ROUTES: [(&str, &str); 4] = [
+pub const ROUTES: [(&str, &str); 7] = [
     ("POST", FILES),
     ("DELETE", FILES),
     ("GET", FILE),
     ("GET", LINK),
+    ("POST", UPLOADS),
+    ("POST", UPLOAD_SEND),
+    ("PUT", UPLOAD_LINK),
 ];
 
 /// The media routes (merge them with the console's router).
@@ -77,26 +97,60 @@ pub fn routes<M: MediaStore + LocalFiles + Clone + 'static>(api: MediaApi<M>) ->
         .route(FILES, post(upload::<M>).delete(erase::<M>))
         .route(FILE, get(describe::<M>))
         .route(LINK, get(download::<M>))
+        .route(UPLOADS, post(declare::<M>))
+        .route(UPLOAD_SEND, post(send_upload::<M>))
+        .route(UPLOAD_LINK, axum::routing::put(receive::<M>))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(Arc::new(api))
 }
 
-/// Stores that can serve a signed link's object themselves (the local folder); S3 serves its
-/// own presigned URLs and answers `None`.
+/// Stores that serve a signed link's object themselves (the local folder); S3 serves its own
+/// presigned URLs and answers `None` (no such object here).
 pub trait LocalFiles: Send + Sync {
     fn open_object(
         &self,
         object: &str,
     ) -> impl Future<Output = Result<Option<(MediaRecord, media::ByteStream)>, MediaError>> + Send;
+
+    /// The record of the object a signed upload link names.
+    fn object_record(
+        &self,
+        object: &str,
+    ) -> impl Future<Output = Result<Option<MediaRecord>, MediaError>> + Send;
+
+    /// Writes an upload link's bytes as the object (its record left as it is).
+    fn receive_object(
+        &self,
+        object: &str,
+        body: media::ByteStream,
+        check: PutCheck<'_>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<media::StoredMedia, MediaError>> + Send;
 }
 
-/// S3's links are presigned URLs: the console's own download route serves nothing from it.
+/// S3's links are presigned URLs: the console's own link routes serve nothing from it.
 impl LocalFiles for media::S3Store {
     async fn open_object(
         &self,
         _object: &str,
     ) -> Result<Option<(MediaRecord, media::ByteStream)>, MediaError> {
         Ok(None)
+    }
+
+    async fn object_record(&self, _object: &str) -> Result<Option<MediaRecord>, MediaError> {
+        Ok(None)
+    }
+
+    async fn receive_object(
+        &self,
+        _object: &str,
+        _body: media::ByteStream,
+        _check: PutCheck<'_>,
+        _now: Timestamp,
+    ) -> Result<media::StoredMedia, MediaError> {
+        Err(MediaError::Store(
+            "uploads go to S3's presigned links".into(),
+        ))
     }
 }
 
@@ -106,6 +160,20 @@ impl LocalFiles for media::FolderStore {
         object: &str,
     ) -> Result<Option<(MediaRecord, media::ByteStream)>, MediaError> {
         media::FolderStore::open_object(self, object).await
+    }
+
+    async fn object_record(&self, object: &str) -> Result<Option<MediaRecord>, MediaError> {
+        media::FolderStore::object_record(self, object).await
+    }
+
+    async fn receive_object(
+        &self,
+        object: &str,
+        body: media::ByteStream,
+        check: PutCheck<'_>,
+        now: Timestamp,
+    ) -> Result<media::StoredMedia, MediaError> {
+        media::FolderStore::receive_object(self, object, body, check, now).await
     }
 }
 
@@ -149,6 +217,37 @@ fn kind_of(name: &str) -> Option<MediaKind> {
         "sticker" => MediaKind::Sticker,
         _ => return None,
     })
+}
+
+/// The file's name as Meta is told it (quotes and line breaks dropped), else `{kind}.bin`.
+fn file_name(given: Option<&str>, kind: MediaKind) -> String {
+    given
+        .map(|n| n.replace(['"', '\r', '\n'], ""))
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| format!("{}.bin", rules::media::kind_name(kind)))
+}
+
+/// The kind named by the client, else the one its media type is sent as.
+fn kind_named_or_for(name: Option<&str>, mime_type: &str, field: &str) -> ApiResult<MediaKind> {
+    match name {
+        Some(name) => kind_of(name).ok_or_else(|| {
+            ApiError::invalid("kind", "one of image, audio, video, document, sticker")
+        }),
+        None => kind_for_type(mime_type).ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                format!("{mime_type} is not a media type WhatsApp sends"),
+            )
+        }),
+    }
+}
+
+/// A caption as the messages route takes it: at most 1024 characters; blank is none.
+fn caption_of(text: String) -> ApiResult<Option<String>> {
+    if text.chars().count() > 1024 {
+        return Err(ApiError::invalid("caption", "at most 1024 characters"));
+    }
+    Ok(Some(text).filter(|t| !t.trim().is_empty()))
 }
 
 /// The kind a media type is sent as when the client does not say.
@@ -225,9 +324,7 @@ pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
         )
     })?;
     let declared = match params.kind.as_deref() {
-        Some(name) => Some(kind_of(name).ok_or_else(|| {
-            ApiError::invalid("kind", "one of image, audio, video, document, sticker")
-        })?),
+        Some(name) => Some(kind_named_or_for(Some(name), "", "kind")?),
         None => None,
     };
     // The whole request's size, when told, refuses a file far over every limit before reading.
@@ -246,11 +343,7 @@ pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
     while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
         match field.name() {
             Some("caption") => {
-                let text = field.text().await.map_err(unreadable)?;
-                if text.chars().count() > 1024 {
-                    return Err(ApiError::invalid("caption", "at most 1024 characters"));
-                }
-                caption = Some(text).filter(|t| !t.trim().is_empty());
+                caption = caption_of(field.text().await.map_err(unreadable)?)?;
             }
             Some("file") => {
                 let mime_type = field.content_type().map(str::to_owned).ok_or_else(|| {
@@ -258,22 +351,13 @@ pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
                 })?;
                 let kind = match declared {
                     Some(kind) => kind,
-                    None => kind_for_type(&mime_type).ok_or_else(|| {
-                        ApiError::invalid(
-                            "file",
-                            format!("{mime_type} is not a media type WhatsApp sends"),
-                        )
-                    })?,
+                    None => kind_named_or_for(None, &mime_type, "file")?,
                 };
                 check_type(kind, &mime_type).map_err(refusal)?;
                 if let Some(length) = length {
                     check_size(kind, length.saturating_sub(8 * 1024)).map_err(refusal)?;
                 }
-                let filename = field
-                    .file_name()
-                    .map(|n| n.replace(['"', '\r', '\n'], ""))
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| format!("{}.bin", rules::media::kind_name(kind)));
+                let filename = file_name(field.file_name(), kind);
                 let key = MediaKey::new(
                     number.clone(),
                     contact.clone(),
@@ -316,9 +400,21 @@ pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
                 if stored.size == 0 {
                     return Err(refusal(MediaRefusal::Empty));
                 }
-                let media_id = send_to_meta(&api, &number, &key, &mime_type, &filename).await?;
-                let (send_status, send) =
-                    send_by_id(&api, &headers, &number, &contact, kind, &media_id, caption).await?;
+                let (media_id, _) =
+                    send_to_meta(&api, &number, &key, &mime_type, &filename, stored.size).await?;
+                let (send_status, send) = send_by_id(
+                    &api,
+                    &headers,
+                    &number,
+                    &contact,
+                    ById {
+                        kind,
+                        media_id: &media_id,
+                        caption,
+                        default_key: None,
+                    },
+                )
+                .await?;
                 if !send_status.is_success() {
                     // The send's own refusal (window, rights, conflict), as the messages route
                     // answers it.
@@ -349,50 +445,87 @@ pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
     Err(ApiError::invalid("file", "the upload has no file part"))
 }
 
+/// Streams `key`'s file (whatever its record says) to Meta's media endpoint, hashing it as it
+/// goes (at most `limit` bytes): Meta's media id, and the size and SHA-256 of what was sent.
 async fn send_to_meta<M: MediaStore>(
     api: &MediaApi<M>,
     number: &BusinessNumberId,
     key: &MediaKey,
     mime_type: &str,
     filename: &str,
-) -> ApiResult<String> {
-    match &api.uploader {
-        MediaUploader::Sink => Ok(format!(
-            "sink{}",
-            &media::sha256_hex(key.object().as_bytes())[..12]
-        )),
-        MediaUploader::Cloud(client) => {
-            let (_, stream) = api
-                .store
-                .open(key)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| ApiError::unavailable("the upload was not kept; try again"))?;
-            client
-                .upload_media(
-                    number.as_str(),
-                    &MediaUpload {
-                        mime_type: mime_type.to_owned(),
-                        filename: filename.to_owned(),
-                    },
-                    stream,
-                )
-                .await
-                .map_err(|e| ApiError::bad_gateway(format!("Meta refused the upload: {e}")))
+    limit: u64,
+) -> ApiResult<(String, media::StoredMedia)> {
+    let stream = api
+        .store
+        .open_file(key)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::unavailable("the upload was not kept; try again"))?;
+    let measure = Arc::new(std::sync::Mutex::new(media::Measure::new(limit)));
+    let counting = measure.clone();
+    let stream = stream.map(move |chunk| {
+        let chunk = chunk?;
+        counting
+            .lock()
+            .map_err(|_| MediaError::Store("the hash was poisoned".into()))?
+            .add(&chunk)?;
+        Ok::<_, MediaError>(chunk)
+    });
+    let media_id = match &api.uploader {
+        MediaUploader::Sink => {
+            // Nowhere to send: the bytes are read (and hashed) all the same.
+            let mut stream = std::pin::pin!(stream);
+            while let Some(chunk) = stream.next().await {
+                chunk.map_err(store_error)?;
+            }
+            format!("sink{}", &media::sha256_hex(key.object().as_bytes())[..12])
         }
-    }
+        MediaUploader::Cloud(client) => client
+            .upload_media(
+                number.as_str(),
+                &MediaUpload {
+                    mime_type: mime_type.to_owned(),
+                    filename: filename.to_owned(),
+                },
+                stream,
+            )
+            .await
+            .map_err(|e| ApiError::bad_gateway(format!("Meta refused the upload: {e}")))?,
+    };
+    // The HTTP client may keep the (spent) stream a while: the measure is taken out of it.
+    let measure = std::mem::replace(
+        &mut *measure
+            .lock()
+            .map_err(|_| ApiError::internal("the upload's hash was poisoned"))?,
+        media::Measure::new(0),
+    );
+    let sent = measure.finish(None, api.clock.now()).map_err(store_error)?;
+    Ok((media_id, sent))
 }
 
-/// `POST …/messages` with `content: media by id`, through the console's own router. (The
+/// A file at Meta to send by its id.
+struct ById<'a> {
+    kind: MediaKind,
+    media_id: &'a str,
+    caption: Option<String>,
+    /// The send's idempotency key when the client gives none.
+    default_key: Option<&'a str>,
+}
+
+/// `POST …/messages` with `content: media by id`, through the console's own router, with the
+/// client's `Idempotency-Key`, else `default_key`. (The
 /// document's file name is Meta's to show from the upload: the send's content has no such field.)
 async fn send_by_id<M>(
     api: &MediaApi<M>,
     headers: &HeaderMap,
     number: &BusinessNumberId,
     contact: &ContactKey,
-    kind: MediaKind,
-    media_id: &str,
-    caption: Option<String>,
+    ById {
+        kind,
+        media_id,
+        caption,
+        default_key,
+    }: ById<'_>,
 ) -> ApiResult<(StatusCode, serde_json::Value)> {
     let mut content = serde_json::json!({
         "type": "media",
@@ -419,8 +552,10 @@ async fn send_by_id<M>(
             request = request.header(name, value);
         }
     }
-    if let Some(value) = headers.get("idempotency-key") {
-        request = request.header("idempotency-key", value);
+    match (headers.get("idempotency-key"), default_key) {
+        (Some(value), _) => request = request.header("idempotency-key", value),
+        (None, Some(key)) => request = request.header("idempotency-key", key),
+        (None, None) => {}
     }
     let request = request
         .body(Body::from(body.to_string()))
@@ -439,6 +574,411 @@ async fn send_by_id<M>(
         status,
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
     ))
+}
+
+/// A two-step upload's declaration (MEDIA-3): what the file is, before any byte is sent.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadDeclaration {
+    /// `image`, `audio`, `video`, `document` or `sticker`; by default from `type`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The file's media type (`application/pdf`, `image/jpeg` …).
+    #[serde(rename = "type")]
+    pub mime_type: String,
+    /// The file's size in bytes: exactly this many must be put to the link.
+    pub size: u64,
+    /// The name Meta shows for a document.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// Shown under an image, video or document (at most 1024 characters).
+    #[serde(default)]
+    pub caption: Option<String>,
+    /// The file's SHA-256 (hex), when the client knows it: checked before the send.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+/// Where to put a declared file's bytes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UploadTicket {
+    /// The upload's id (for `POST …/media/uploads/{upload}/send`).
+    pub upload: String,
+    /// Where to `PUT` the bytes: S3's presigned URL on AWS, `/v1/media/uploads/{token}` on the
+    /// runner (relative to the console). No bearer token goes with it: the link is the grant.
+    pub url: String,
+    /// Always `PUT`.
+    pub method: &'static str,
+    /// Headers to send as they are (`Content-Type`; on AWS `Content-Length` is signed too and
+    /// must be the declared size, which a browser sets itself).
+    #[schema(value_type = Object)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// When the link stops working (epoch seconds).
+    pub expires_at: i64,
+}
+
+/// An upload's id: 32 lower-case hex digits (anything else is no upload of ours).
+fn upload_key(number: BusinessNumberId, contact: ContactKey, upload: &str) -> ApiResult<MediaKey> {
+    let valid = upload.len() == 32
+        && upload
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+    if !valid {
+        return Err(ApiError::not_found("no such upload"));
+    }
+    Ok(MediaKey::new(number, contact, format!("upload-{upload}")))
+}
+
+/// The caller's right to act on the contact's conversation, as `POST …/messages` decides it
+/// (`access::acting_for`), from the contact's detail read through the console as the caller.
+/// A contact never seen yet is anyone's to write to.
+async fn may_act<M>(
+    api: &MediaApi<M>,
+    headers: &HeaderMap,
+    caller: &crate::Caller,
+    number: &BusinessNumberId,
+    contact: &ContactKey,
+) -> ApiResult<()> {
+    let mut request = Request::get(format!(
+        "/v1/numbers/{}/contacts/{}",
+        number.as_str(),
+        contact.as_str()
+    ));
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let request = request
+        .body(Body::empty())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let response = api
+        .console
+        .clone()
+        .oneshot(request)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if response.status() == StatusCode::NOT_FOUND {
+        return Ok(());
+    }
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1024 * 1024)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let detail: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    if !status.is_success() {
+        return Err(ApiError {
+            status,
+            code: "contact_unreadable",
+            message: detail["message"]
+                .as_str()
+                .unwrap_or("the contact cannot be read")
+                .to_owned(),
+            fields: Vec::new(),
+        });
+    }
+    let holder = detail["conversation"]["agent"]
+        .as_str()
+        .and_then(|a| rules::AgentId::new(a).ok());
+    crate::access::acting_for(caller, holder.as_ref()).map(|_| ())
+}
+
+/// MEDIA-3, step 1 of an upload of any size: declares the file; Meta's limits for its kind are
+/// checked at once (400 naming the reason) and the caller's right to act on the contact as for
+/// any send; answers where to `PUT` exactly `size` bytes, until `expires_at`.
+#[utoipa::path(
+    post, path = "/v1/numbers/{number}/contacts/{contact}/media/uploads", tag = "conversations",
+    params(("number" = String, Path, description = "Business number"), ("contact" = String, Path, description = "Contact key (wa_id)")),
+    request_body = UploadDeclaration,
+    responses((status = 201, description = "Declared: put the bytes to the link", body = UploadTicket), crate::api::Errors)
+)]
+pub async fn declare<M: MediaStore + LocalFiles + Clone + 'static>(
+    State(api): State<Arc<MediaApi<M>>>,
+    Path((number, contact)): Path<(String, String)>,
+    headers: HeaderMap,
+    crate::extract::JsonBody(declared): crate::extract::JsonBody<UploadDeclaration>,
+) -> ApiResult<Response> {
+    let caller = caller_of(&api, &headers)?;
+    let (number, contact) = ids(&number, &contact)?;
+    let kind = kind_named_or_for(declared.kind.as_deref(), &declared.mime_type, "type")?;
+    rules::media::check_declared(kind, &declared.mime_type, declared.size).map_err(refusal)?;
+    let caption = caption_of(declared.caption.unwrap_or_default())?;
+    let sha256 = match declared.sha256 {
+        Some(hash) if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Some(hash.to_ascii_lowercase())
+        }
+        Some(_) => return Err(ApiError::invalid("sha256", "64 hex digits")),
+        None => None,
+    };
+    may_act(&api, &headers, &caller, &number, &contact).await?;
+    let upload = uuid::Uuid::new_v4().simple().to_string();
+    let key = upload_key(number.clone(), contact, &upload)?;
+    let expires_at = Timestamp::from_unix(api.clock.now().unix() + UPLOAD_TTL_SECONDS as i64);
+    api.store
+        .put_record(
+            &key,
+            &MediaRecord {
+                meta: MediaMeta {
+                    kind,
+                    mime_type: declared.mime_type.clone(),
+                    filename: Some(file_name(declared.filename.as_deref(), kind)),
+                },
+                status: media::MediaStatus::Awaiting {
+                    size: declared.size,
+                    expires_at,
+                    caption,
+                    sha256,
+                },
+            },
+        )
+        .await
+        .map_err(store_error)?;
+    let (url, headers) = match api
+        .store
+        .upload_link(&key, &declared.mime_type, declared.size, UPLOAD_TTL_SECONDS)
+        .await
+        .map_err(store_error)?
+    {
+        Some(link) => (link.url, link.headers.into_iter().collect()),
+        None => (
+            format!(
+                "/v1/media/uploads/{}",
+                api.signer.for_uploads().sign(&key, expires_at)
+            ),
+            [(
+                header::CONTENT_TYPE.as_str().to_owned(),
+                declared.mime_type.clone(),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+    };
+    tracing::info!(number = %number, agent = %caller.agent, upload = %upload, kind = ?kind, size = declared.size, "media upload declared");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(UploadTicket {
+            upload,
+            url,
+            method: "PUT",
+            headers,
+            expires_at: expires_at.unix(),
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Received {
+    pub size: u64,
+    pub sha256: String,
+}
+
+fn too_large(declared: u64) -> ApiError {
+    ApiError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "upload_too_large",
+        message: format!("more than the {declared} bytes declared; declare the file again"),
+        fields: Vec::new(),
+    }
+}
+
+/// MEDIA-3 locally: the bytes of a declared upload (the signed link is the grant: no bearer),
+/// streamed into the media folder; refused past the declared size (nothing kept), and a file
+/// shorter than declared is refused too.
+#[utoipa::path(
+    put, path = "/v1/media/uploads/{token}", tag = "conversations", security(()),
+    params(("token" = String, Path, description = "The signed token of an upload link the console handed out")),
+    request_body(content_type = "application/octet-stream", content = Vec<u8>),
+    responses(
+        (status = 200, description = "Stored; send it with POST …/media/uploads/{upload}/send", body = Received),
+        (status = 410, description = "The link expired; declare the file again", body = crate::error::ErrorBody),
+        (status = 413, description = "More bytes than declared", body = crate::error::ErrorBody),
+        crate::api::Errors,
+    )
+)]
+pub async fn receive<M: MediaStore + LocalFiles + Clone + 'static>(
+    State(api): State<Arc<MediaApi<M>>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<axum::Json<Received>> {
+    let now = api.clock.now();
+    let object = api
+        .signer
+        .for_uploads()
+        .verify(&token, now)
+        .map_err(link_error)?;
+    let record = api
+        .store
+        .object_record(&object)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found("no such upload"))?;
+    let media::MediaStatus::Awaiting { size: declared, .. } = record.status else {
+        return Err(ApiError::conflict(
+            "upload_sent",
+            "this upload was sent already; declare a new one",
+        ));
+    };
+    if let Some(given) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        && !given.eq_ignore_ascii_case(&record.meta.mime_type)
+    {
+        return Err(ApiError::invalid(
+            "content-type",
+            format!("{} was declared", record.meta.mime_type),
+        ));
+    }
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|length| length > declared) {
+        return Err(too_large(declared));
+    }
+    let stream: media::ByteStream = Box::pin(
+        body.into_data_stream()
+            .map(|chunk| chunk.map_err(|e| MediaError::Source(e.to_string()))),
+    );
+    let stored = api
+        .store
+        .receive_object(
+            &object,
+            stream,
+            PutCheck {
+                limit: declared,
+                sha256: None,
+            },
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            MediaError::TooLarge { .. } => too_large(declared),
+            e => store_error(e),
+        })?;
+    rules::media::check_arrived(declared, stored.size).map_err(refusal)?;
+    Ok(axum::Json(Received {
+        size: stored.size,
+        sha256: stored.sha256,
+    }))
+}
+
+/// MEDIA-3, step 2: the declared upload, once its bytes are stored (exactly the size declared,
+/// and the SHA-256 when one was declared), streamed to Meta's media endpoint and sent to the
+/// contact by the returned id as `POST …/messages` does (window, rights and idempotency key as
+/// for any message; a refused send is answered as it is, and the upload can be sent again).
+#[utoipa::path(
+    post, path = "/v1/numbers/{number}/contacts/{contact}/media/uploads/{upload}/send", tag = "conversations",
+    params(("number" = String, Path, description = "Business number"), ("contact" = String, Path, description = "Contact key (wa_id)"), ("upload" = String, Path, description = "The upload's id (from POST …/media/uploads)")),
+    responses((status = 202, description = "Uploaded to Meta and queued for sending by its id", body = Uploaded), crate::api::Errors)
+)]
+pub async fn send_upload<M: MediaStore + LocalFiles + Clone + 'static>(
+    State(api): State<Arc<MediaApi<M>>>,
+    Path((number, contact, upload)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let caller = caller_of(&api, &headers)?;
+    let (number, contact) = ids(&number, &contact)?;
+    let key = upload_key(number.clone(), contact.clone(), &upload)?;
+    let record = api
+        .store
+        .record(&key)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found("no such upload"))?;
+    let (declared, caption, sha256) = match record.status {
+        media::MediaStatus::Awaiting {
+            size,
+            caption,
+            sha256,
+            ..
+        } => (size, caption, sha256),
+        media::MediaStatus::Stored(_) => {
+            return Err(ApiError::conflict(
+                "upload_sent",
+                "this upload was sent already; declare a new one",
+            ));
+        }
+        media::MediaStatus::Failed { .. } => {
+            return Err(ApiError::not_found("no such upload"));
+        }
+    };
+    let stored = api
+        .store
+        .file_size(&key)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "upload_pending",
+                "the file has not been uploaded yet: PUT it to the upload's link first",
+            )
+        })?;
+    rules::media::check_arrived(declared, stored).map_err(refusal)?;
+    let meta = record.meta;
+    let filename = file_name(meta.filename.as_deref(), meta.kind);
+    let (media_id, sent) =
+        send_to_meta(&api, &number, &key, &meta.mime_type, &filename, declared).await?;
+    rules::media::check_arrived(declared, sent.size).map_err(refusal)?;
+    if let Some(expected) = sha256
+        && expected != sent.sha256
+    {
+        return Err(refusal(MediaRefusal::HashMismatch));
+    }
+    // Without the client's Idempotency-Key, the upload's id is the send's: two sends of one
+    // upload (a retry, a double click) are one message.
+    let default_key = format!("media-upload-{upload}");
+    let (send_status, send) = send_by_id(
+        &api,
+        &headers,
+        &number,
+        &contact,
+        ById {
+            kind: meta.kind,
+            media_id: &media_id,
+            caption,
+            default_key: Some(&default_key),
+        },
+    )
+    .await?;
+    if !send_status.is_success() {
+        return Ok((send_status, axum::Json(send)).into_response());
+    }
+    let kind = meta.kind;
+    api.store
+        .put_record(
+            &key,
+            &MediaRecord {
+                meta,
+                status: media::MediaStatus::Stored(sent.clone()),
+            },
+        )
+        .await
+        .map_err(store_error)?;
+    tracing::info!(number = %number, agent = %caller.agent, upload = %upload, kind = ?kind, size = sent.size, "declared upload sent by id");
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(Uploaded {
+            media_id,
+            kind,
+            size: sent.size,
+            sha256: sent.sha256,
+            send_status: send_status.as_u16(),
+            send,
+        }),
+    )
+        .into_response())
+}
+
+fn link_error(e: LinkError) -> ApiError {
+    match e {
+        LinkError::Expired => ApiError {
+            status: StatusCode::GONE,
+            code: "link_expired",
+            message: e.to_string(),
+            fields: Vec::new(),
+        },
+        LinkError::Forged => ApiError::forbidden(e.to_string()),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -522,15 +1062,7 @@ pub async fn download<M: MediaStore + LocalFiles + Clone + 'static>(
     let object = api
         .signer
         .verify(&token, api.clock.now())
-        .map_err(|e| match e {
-            LinkError::Expired => ApiError {
-                status: StatusCode::GONE,
-                code: "link_expired",
-                message: e.to_string(),
-                fields: Vec::new(),
-            },
-            LinkError::Forged => ApiError::forbidden(e.to_string()),
-        })?;
+        .map_err(link_error)?;
     let (record, stream) = api
         .store
         .open_object(&object)

@@ -457,3 +457,280 @@ async fn media_3_uploads_outside_metas_limits_are_refused_at_once_with_the_reaso
         "{answer}"
     );
 }
+
+impl Runner {
+    /// A console call with a JSON body as the admin: the status and the JSON answer.
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(ADMIN);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let r = request.send().await.unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
+        )
+    }
+
+    /// PUTs `bytes` to an upload link with its headers (no bearer: the link is the grant).
+    async fn put(&self, ticket: &Value, bytes: Vec<u8>) -> (u16, Value) {
+        let url = ticket["url"].as_str().unwrap();
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_owned()
+        };
+        let mut request = self.http.put(url);
+        for (name, value) in ticket["headers"].as_object().unwrap() {
+            if !name.eq_ignore_ascii_case("content-length") {
+                request = request.header(name.as_str(), value.as_str().unwrap());
+            }
+        }
+        // Streamed in 1 MB pieces, as a browser sends a file.
+        let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+            bytes.chunks(1024 * 1024).map(|c| Ok(c.to_vec())).collect();
+        let r = request
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                pieces,
+            )))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
+        )
+    }
+}
+
+const UPLOADS: &str = "/v1/numbers/106540352242922/contacts/16505550199/media/uploads";
+
+/// MEDIA-3, two steps (the way past the 6 MB request limit of the console Lambda): a 20 MB
+/// document is declared, put to the signed link, then sent; the fake Graph API receives the very
+/// bytes and the send carries the returned id. A link cannot be replayed once sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_3_a_20_mb_document_goes_up_in_two_steps_and_reaches_meta_intact() {
+    let r = runner("media-two-step").await;
+    let hash = r
+        .graph
+        .serve_media("777101", "image/jpeg", testkit::noise(1_000, 1));
+    r.customer_media(
+        "wamid.HELLO2",
+        "image",
+        json!({ "id": "777101", "mime_type": "image/jpeg", "sha256": hash }),
+    )
+    .await;
+
+    let pdf = testkit::noise(20 * 1024 * 1024, 7);
+    let (status, ticket) = r
+        .call(
+            "POST",
+            UPLOADS,
+            Some(json!({
+                "type": "application/pdf", "size": pdf.len(), "filename": "catalogue.pdf",
+                "caption": "The full catalogue", "sha256": sha256_hex(&pdf),
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    assert_eq!(ticket["method"], "PUT");
+    assert_eq!(ticket["headers"]["content-type"], "application/pdf");
+    assert!(ticket["expires_at"].as_i64().unwrap() > r.now().await);
+    let upload = ticket["upload"].as_str().unwrap().to_owned();
+    let url = ticket["url"].as_str().unwrap();
+    assert!(url.starts_with("/v1/media/uploads/"), "{url}");
+    assert!(!url.contains(CONTACT), "no phone number in the link: {url}");
+
+    // Sending before the bytes are there: 409.
+    let send = format!("{UPLOADS}/{upload}/send");
+    let (status, answer) = r.call("POST", &send, None).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some("upload_pending")),
+        "{answer}"
+    );
+
+    let (status, stored) = r.put(&ticket, pdf.clone()).await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["sha256"], sha256_hex(&pdf).as_str());
+
+    let (status, answer) = r.call("POST", &send, None).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["kind"], "document");
+    assert_eq!(answer["size"], pdf.len());
+    assert_eq!(answer["sha256"], sha256_hex(&pdf).as_str());
+    let media_id = answer["media_id"].as_str().unwrap().to_owned();
+    let uploads = r.graph.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].media_id, media_id);
+    assert_eq!(uploads[0].mime_type, "application/pdf");
+    assert_eq!(uploads[0].filename.as_deref(), Some("catalogue.pdf"));
+    assert_eq!(sha256_hex(&uploads[0].bytes), sha256_hex(&pdf));
+
+    r.clock(0).await;
+    let sent = r.graph.sent();
+    let document = sent
+        .iter()
+        .find(|s| s.body["type"] == "document")
+        .unwrap_or_else(|| panic!("no document sent: {sent:?}"));
+    assert_eq!(document.body["document"]["id"], media_id.as_str());
+    assert_eq!(document.body["document"]["caption"], "The full catalogue");
+
+    // Sent once: neither the send nor the link works again.
+    let (status, answer) = r.call("POST", &send, None).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some("upload_sent")),
+        "{answer}"
+    );
+    let (status, _) = r.put(&ticket, b"again".to_vec()).await;
+    assert_eq!(status, 409);
+    let (status, _) = r
+        .call("POST", &format!("{UPLOADS}/{}/send", "0".repeat(32)), None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+/// MEDIA-3, two steps: a declaration outside Meta's limits is refused at once with the reason;
+/// a PUT larger than declared is refused with nothing kept, a shorter one too, and such an upload
+/// is never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_3_two_step_uploads_are_held_to_the_limits_and_the_declared_size() {
+    let r = runner("media-two-step-limits").await;
+    let (status, answer) = r
+        .call(
+            "POST",
+            UPLOADS,
+            Some(json!({ "kind": "video", "type": "video/mp4", "size": 17 * 1024 * 1024 })),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("media_too_large")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"].as_str().unwrap().contains("16777216"),
+        "{answer}"
+    );
+    let (status, answer) = r
+        .call(
+            "POST",
+            UPLOADS,
+            Some(json!({ "type": "application/x-msdownload", "size": 10 })),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/x-msdownload"),
+        "{answer}"
+    );
+    let (status, answer) = r
+        .call(
+            "POST",
+            UPLOADS,
+            Some(json!({ "type": "application/pdf", "size": 0 })),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("media_empty")),
+        "{answer}"
+    );
+    let (status, answer) = r
+        .call("POST", UPLOADS, Some(json!({ "type": "application/pdf" })))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+
+    let declared = 2_000_000;
+    let (status, ticket) = r
+        .call(
+            "POST",
+            UPLOADS,
+            Some(json!({ "type": "application/pdf", "size": declared })),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    let upload = ticket["upload"].as_str().unwrap().to_owned();
+    // Streamed without a length: cut off past the declared size, nothing kept.
+    let (status, answer) = r.put(&ticket, testkit::noise(declared + 1, 3)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (413, Some("upload_too_large")),
+        "{answer}"
+    );
+    let send = format!("{UPLOADS}/{upload}/send");
+    let (status, answer) = r.call("POST", &send, None).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some("upload_pending")),
+        "{answer}"
+    );
+    // Shorter than declared: refused, and the send refuses it too.
+    let (status, answer) = r.put(&ticket, testkit::noise(declared - 1, 3)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("media_size_mismatch")),
+        "{answer}"
+    );
+    let (status, answer) = r.call("POST", &send, None).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("media_size_mismatch")),
+        "{answer}"
+    );
+    // A forged link is refused.
+    let forged = json!({ "url": format!("{}x", ticket["url"].as_str().unwrap()), "headers": {} });
+    assert_eq!(r.put(&forged, vec![1]).await.0, 403);
+    assert!(r.graph.uploads().is_empty());
+}
+
+/// MEDIA-3: two sends of one upload at once (a double click, a retry racing the first) are one
+/// message: without the client's Idempotency-Key the upload's id keys the send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_3_two_sends_of_one_upload_at_once_are_one_message() {
+    let r = runner("media-two-sends").await;
+    let hash = r
+        .graph
+        .serve_media("777201", "image/jpeg", testkit::noise(1_000, 1));
+    r.customer_media(
+        "wamid.HELLO3",
+        "image",
+        json!({ "id": "777201", "mime_type": "image/jpeg", "sha256": hash }),
+    )
+    .await;
+    let pdf = testkit::noise(300_000, 11);
+    let (status, ticket) = r
+        .call(
+            "POST",
+            UPLOADS,
+            Some(json!({ "type": "application/pdf", "size": pdf.len() })),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    assert_eq!(r.put(&ticket, pdf).await.0, 200);
+    let send = format!("{UPLOADS}/{}/send", ticket["upload"].as_str().unwrap());
+    let (a, b) = tokio::join!(r.call("POST", &send, None), r.call("POST", &send, None));
+    assert!(
+        [a.0, b.0].contains(&202) && [a.0, b.0].iter().all(|s| [202, 409].contains(s)),
+        "{a:?} {b:?}"
+    );
+    r.clock(0).await;
+    let documents = r
+        .graph
+        .sent()
+        .into_iter()
+        .filter(|s| s.body["type"] == "document")
+        .count();
+    assert_eq!(documents, 1);
+}

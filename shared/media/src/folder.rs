@@ -5,7 +5,7 @@
 
 use crate::{
     ByteStream, Checked, MediaError, MediaKey, MediaMeta, MediaRecord, MediaStatus, MediaStore,
-    PutCheck, StoredMedia, parse_record,
+    PutCheck, StoredMedia, UploadLink, parse_record,
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -115,29 +115,79 @@ impl FolderStore {
             .map_err(|e| store_error("sync a file", e))?;
         checked.finish(now)
     }
+    /// Whether `object` is one of the store's names (`{number}/{hash}/{hash}`): a signed link's
+    /// name is checked before it touches the disk.
+    fn valid_object(object: &str) -> bool {
+        object.split('/').count() == 3
+            && object
+                .split('/')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()))
+    }
+
+    /// The record of the file named `object`; `None` when there is none or the name is not one
+    /// of the store's.
+    pub async fn object_record(&self, object: &str) -> Result<Option<MediaRecord>, MediaError> {
+        if !Self::valid_object(object) {
+            return Ok(None);
+        }
+        match tokio::fs::read(self.root.join(format!("{object}.json"))).await {
+            Ok(bytes) => parse_record(&bytes).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(store_error("read a record", e)),
+        }
+    }
+
     /// The stored file named `object` (the name a signed link carries), with its record; `None`
     /// when it is not stored or the name is not one of the store's.
     pub async fn open_object(
         &self,
         object: &str,
     ) -> Result<Option<(MediaRecord, ByteStream)>, MediaError> {
-        let valid = !object.is_empty()
-            && object.split('/').count() == 3
-            && object
-                .split('/')
-                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
-        if !valid {
+        let Some(record) = self.object_record(object).await? else {
             return Ok(None);
-        }
-        let record = match tokio::fs::read(self.root.join(format!("{object}.json"))).await {
-            Ok(bytes) => parse_record(&bytes)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(store_error("read a record", e)),
         };
         if record.stored().is_none() {
             return Ok(None);
         }
-        let file = match tokio::fs::File::open(self.root.join(object)).await {
+        Ok(self
+            .read_file(&self.root.join(object))
+            .await?
+            .map(|stream| (record, stream)))
+    }
+
+    /// MEDIA-3, two-step upload locally: writes `body` as the file named `object` (its record
+    /// left as it is), refused past `check.limit` with nothing kept; the size and SHA-256.
+    pub async fn receive_object<S>(
+        &self,
+        object: &str,
+        body: S,
+        check: PutCheck<'_>,
+        now: Timestamp,
+    ) -> Result<StoredMedia, MediaError>
+    where
+        S: Stream<Item = Result<Bytes, MediaError>> + Send,
+    {
+        if !Self::valid_object(object) {
+            return Err(MediaError::Store("not a media object's name".into()));
+        }
+        let path = self.root.join(object);
+        ensure_parent(&path).await?;
+        let part = self.part_path(&path);
+        let stored = match self.write_stream(&part, body, check, now).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(error);
+            }
+        };
+        tokio::fs::rename(&part, &path)
+            .await
+            .map_err(|e| store_error("keep a file", e))?;
+        Ok(stored)
+    }
+
+    async fn read_file(&self, path: &Path) -> Result<Option<ByteStream>, MediaError> {
+        let file = match tokio::fs::File::open(path).await {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(store_error("open a file", e)),
@@ -154,7 +204,7 @@ impl FolderStore {
             buffer.truncate(n);
             Ok(Some((Bytes::from(buffer), file)))
         });
-        Ok(Some((record, Box::pin(stream))))
+        Ok(Some(Box::pin(stream)))
     }
 }
 
@@ -216,6 +266,28 @@ impl MediaStore for FolderStore {
         _ttl_seconds: u64,
     ) -> Result<Option<String>, MediaError> {
         Ok(None)
+    }
+
+    async fn upload_link(
+        &self,
+        _key: &MediaKey,
+        _mime_type: &str,
+        _size: u64,
+        _ttl_seconds: u64,
+    ) -> Result<Option<UploadLink>, MediaError> {
+        Ok(None)
+    }
+
+    async fn file_size(&self, key: &MediaKey) -> Result<Option<u64>, MediaError> {
+        match tokio::fs::metadata(self.file(key)).await {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(store_error("measure a file", e)),
+        }
+    }
+
+    async fn open_file(&self, key: &MediaKey) -> Result<Option<ByteStream>, MediaError> {
+        self.read_file(&self.file(key)).await
     }
 
     async fn delete_contact(

@@ -104,6 +104,17 @@ pub enum MediaStatus {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next_at: Option<Timestamp>,
     },
+    /// MEDIA-3, two-step upload: an agent declared a file of `size` bytes (and the caption to
+    /// send it with); its bytes come through the link handed out, valid until `expires_at`.
+    Awaiting {
+        size: u64,
+        expires_at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+        /// The SHA-256 the agent declared (hex), checked before the send.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+    },
 }
 
 /// The record kept beside each file (the console shows it in the log).
@@ -119,7 +130,7 @@ impl MediaRecord {
     pub fn stored(&self) -> Option<&StoredMedia> {
         match &self.status {
             MediaStatus::Stored(s) => Some(s),
-            MediaStatus::Failed { .. } => None,
+            MediaStatus::Failed { .. } | MediaStatus::Awaiting { .. } => None,
         }
     }
 }
@@ -145,6 +156,14 @@ pub enum MediaError {
     /// The store failed (disk, S3).
     #[error("media store: {0}")]
     Store(String),
+}
+
+/// Where and how a client puts an upload's bytes itself (S3's presigned `PUT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadLink {
+    pub url: String,
+    /// The headers the `PUT` must carry as they are (signed: `Content-Type`, `Content-Length`).
+    pub headers: Vec<(String, String)>,
 }
 
 /// The port where media files live (SPEC section 13). One contract suite, two adapters.
@@ -188,6 +207,29 @@ pub trait MediaStore: Send + Sync {
         key: &MediaKey,
         ttl_seconds: u64,
     ) -> impl Future<Output = Result<Option<String>, MediaError>> + Send;
+
+    /// MEDIA-3, two-step upload: a link the client `PUT`s exactly `size` bytes of `mime_type`
+    /// to as `key`'s file, for `ttl_seconds` (S3's presigned `PUT`, with the size and type
+    /// signed); `None` when the store has no such links (the console then signs its own route).
+    fn upload_link(
+        &self,
+        key: &MediaKey,
+        mime_type: &str,
+        size: u64,
+        ttl_seconds: u64,
+    ) -> impl Future<Output = Result<Option<UploadLink>, MediaError>> + Send;
+
+    /// The size of `key`'s file as it is (whatever its record says); `None` when there is none.
+    fn file_size(
+        &self,
+        key: &MediaKey,
+    ) -> impl Future<Output = Result<Option<u64>, MediaError>> + Send;
+
+    /// `key`'s file as it is (whatever its record says); `None` when there is none.
+    fn open_file(
+        &self,
+        key: &MediaKey,
+    ) -> impl Future<Output = Result<Option<ByteStream>, MediaError>> + Send;
 
     /// Erasure: deletes every file and record of the contact; returns how many files went.
     fn delete_contact(

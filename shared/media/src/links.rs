@@ -43,6 +43,18 @@ impl LinkSigner {
         }
     }
 
+    /// The signer of MEDIA-3's local upload links (`PUT /v1/media/uploads/{token}`): a key of
+    /// its own, so a download link is never an upload link or the other way round.
+    pub fn for_uploads(&self) -> LinkSigner {
+        LinkSigner {
+            key: self
+                .mac("switchboard media uploads v1")
+                .finalize()
+                .into_bytes()
+                .to_vec(),
+        }
+    }
+
     fn mac(&self, payload: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
         mac.update(payload.as_bytes());
@@ -111,6 +123,21 @@ mod tests {
         );
         assert_eq!(
             signer.verify("nonsense", Timestamp::from_unix(0)),
+            Err(LinkError::Forged)
+        );
+        // MEDIA-3: upload links are signed under a key of their own.
+        let uploads = signer.for_uploads();
+        let upload = uploads.sign(&key, Timestamp::from_unix(1_000));
+        assert_eq!(
+            uploads.verify(&upload, Timestamp::from_unix(0)),
+            Ok(key.object())
+        );
+        assert_eq!(
+            uploads.verify(&token, Timestamp::from_unix(0)),
+            Err(LinkError::Forged)
+        );
+        assert_eq!(
+            signer.verify(&upload, Timestamp::from_unix(0)),
             Err(LinkError::Forged)
         );
     }

@@ -7,7 +7,7 @@
 
 use crate::{
     ByteStream, Checked, MediaError, MediaKey, MediaMeta, MediaRecord, MediaStatus, MediaStore,
-    PutCheck, StoredMedia, parse_record,
+    PutCheck, StoredMedia, UploadLink, parse_record,
 };
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream as S3Body;
@@ -262,6 +262,10 @@ impl MediaStore for S3Store {
         if record.stored().is_none() {
             return Ok(None);
         }
+        Ok(self.open_file(key).await?.map(|stream| (record, stream)))
+    }
+
+    async fn open_file(&self, key: &MediaKey) -> Result<Option<ByteStream>, MediaError> {
         let answer = self
             .client
             .get_object()
@@ -281,7 +285,58 @@ impl MediaStore for S3Store {
                 None => Ok(None),
             }
         });
-        Ok(Some((record, Box::pin(stream))))
+        Ok(Some(Box::pin(stream)))
+    }
+
+    async fn file_size(&self, key: &MediaKey) -> Result<Option<u64>, MediaError> {
+        let answer = self
+            .client
+            .head_object()
+            .bucket(self.bucket.as_ref())
+            .key(key.object())
+            .send()
+            .await;
+        match answer {
+            Ok(head) => Ok(Some(
+                head.content_length
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+            )),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(sdk_error("measure a file", e)),
+        }
+    }
+
+    /// A presigned `PutObject` with `Content-Length` and `Content-Type` signed: S3 refuses a
+    /// body of any other size (or type), so the declaration's checks hold for what arrives.
+    async fn upload_link(
+        &self,
+        key: &MediaKey,
+        mime_type: &str,
+        size: u64,
+        ttl_seconds: u64,
+    ) -> Result<Option<UploadLink>, MediaError> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(
+            std::time::Duration::from_secs(ttl_seconds),
+        )
+        .map_err(|e| s3_error("presign", e))?;
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(self.bucket.as_ref())
+            .key(key.object())
+            .content_type(mime_type)
+            .content_length(i64::try_from(size).map_err(|e| s3_error("presign", e))?)
+            .presigned(config)
+            .await
+            .map_err(|e| s3_error("presign", e))?;
+        Ok(Some(UploadLink {
+            url: presigned.uri().to_owned(),
+            headers: presigned
+                .headers()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+        }))
     }
 
     async fn direct_link(

@@ -161,6 +161,162 @@ async fn suite<S: MediaStore>(store: &S, sizes: &[usize]) {
     assert_eq!(read(store, &other).await.unwrap(), b"sticker");
 }
 
+/// MEDIA-3, two-step upload: a declared file's record says `awaiting` and the file is not
+/// there; once `deliver` wrote the bytes (the adapter's upload link), its size and bytes are read
+/// whatever the record says, while it is still not a stored file to download; erasure removes it.
+async fn awaiting_upload<S, F, Fut>(store: &S, deliver: F)
+where
+    S: MediaStore,
+    F: FnOnce(MediaKey, Vec<u8>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let k = key("16505550009", "upload-0123456789abcdef0123456789abcdef");
+    let declared = MediaRecord {
+        meta: meta(MediaKind::Document, "application/pdf"),
+        status: MediaStatus::Awaiting {
+            size: 70_000,
+            expires_at: NOW,
+            caption: Some("The manual".into()),
+            sha256: None,
+        },
+    };
+    store.put_record(&k, &declared).await.unwrap();
+    assert_eq!(store.record(&k).await.unwrap(), Some(declared.clone()));
+    assert_eq!(store.file_size(&k).await.unwrap(), None);
+    assert!(store.open_file(&k).await.unwrap().is_none());
+    let bytes = testkit::noise(70_000, 9);
+    deliver(k.clone(), bytes.clone()).await;
+    assert_eq!(store.file_size(&k).await.unwrap(), Some(70_000));
+    let read: Vec<Bytes> = store
+        .open_file(&k)
+        .await
+        .unwrap()
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(sha256_hex(&read.concat()), sha256_hex(&bytes));
+    assert!(
+        store.open(&k).await.unwrap().is_none(),
+        "not a stored file yet"
+    );
+    assert_eq!(store.record(&k).await.unwrap(), Some(declared));
+    store
+        .delete_contact(
+            &BusinessNumberId::new("106540352242922").unwrap(),
+            &ContactKey::new("16505550009").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.file_size(&k).await.unwrap(), None);
+    assert_eq!(store.record(&k).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn media_3_the_folder_store_takes_a_declared_upload() {
+    let dir = std::env::temp_dir().join(testkit::unique("media-upload"));
+    let store = FolderStore::open(&dir).unwrap();
+    // The console's signed route is the folder's upload link: it has none of its own.
+    let k = key("1", "m");
+    assert_eq!(
+        store
+            .upload_link(&k, "application/pdf", 10, 60)
+            .await
+            .unwrap(),
+        None
+    );
+    awaiting_upload(&store, |k, bytes| {
+        let store = store.clone();
+        async move {
+            // Past the declared size nothing is kept.
+            let over = store
+                .receive_object(
+                    &k.object(),
+                    chunks(&testkit::noise(70_001, 1)),
+                    PutCheck {
+                        limit: 70_000,
+                        sha256: None,
+                    },
+                    NOW,
+                )
+                .await;
+            assert_eq!(over, Err(MediaError::TooLarge { limit: 70_000 }));
+            assert_eq!(store.file_size(&k).await.unwrap(), None);
+            let stored = store
+                .receive_object(
+                    &k.object(),
+                    chunks(&bytes),
+                    PutCheck {
+                        limit: 70_000,
+                        sha256: None,
+                    },
+                    NOW,
+                )
+                .await
+                .unwrap();
+            assert_eq!(stored.size, 70_000);
+            // Only the store's own names are written.
+            assert!(
+                store
+                    .receive_object(
+                        "../x/y",
+                        chunks(b"x"),
+                        PutCheck {
+                            limit: 9,
+                            sha256: None
+                        },
+                        NOW
+                    )
+                    .await
+                    .is_err()
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn media_3_the_s3_store_takes_a_declared_upload_by_its_presigned_put_on_moto() {
+    let config = testkit::moto_config().await;
+    let bucket = testkit::unique("media-upload").to_lowercase();
+    let store = S3Store::new(&config, &bucket, true);
+    store
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    awaiting_upload(&store, |k, bytes| {
+        let store = store.clone();
+        async move {
+            let link = store
+                .upload_link(&k, "application/pdf", bytes.len() as u64, 60)
+                .await
+                .unwrap()
+                .expect("a presigned PUT");
+            let signed = link
+                .url
+                .split(['?', '&'])
+                .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+                .unwrap()
+                .to_ascii_lowercase();
+            assert!(
+                signed.contains("content-length") && signed.contains("content-type"),
+                "{signed}"
+            );
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let mut put = reqwest::Client::new().put(&link.url);
+            for (name, value) in &link.headers {
+                put = put.header(name, value);
+            }
+            let answer = put.body(bytes).send().await.unwrap();
+            assert!(answer.status().is_success(), "{}", answer.status());
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn media_1_the_folder_store_keeps_the_contract() {
     let dir = std::env::temp_dir().join(testkit::unique("media-contract"));

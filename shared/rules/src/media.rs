@@ -75,6 +75,12 @@ pub enum MediaRefusal {
     },
     #[error("the file is empty")]
     Empty,
+    /// A two-step upload whose stored file is not the size its declaration named.
+    #[error("{declared} bytes were declared but {stored} arrived; upload the file again")]
+    SizeMismatch { declared: u64, stored: u64 },
+    /// A two-step upload whose stored file does not hash to the SHA-256 declared.
+    #[error("the file's SHA-256 is not the one declared; upload the file again")]
+    HashMismatch,
 }
 
 impl MediaRefusal {
@@ -84,6 +90,8 @@ impl MediaRefusal {
             MediaRefusal::Type { .. } => "media_type",
             MediaRefusal::TooLarge { .. } => "media_too_large",
             MediaRefusal::Empty => "media_empty",
+            MediaRefusal::SizeMismatch { .. } => "media_size_mismatch",
+            MediaRefusal::HashMismatch => "media_hash_mismatch",
         }
     }
 }
@@ -129,6 +137,26 @@ pub fn check_size(kind: MediaKind, size: u64) -> Result<(), MediaRefusal> {
         })
     } else {
         Ok(())
+    }
+}
+
+/// MEDIA-3, two-step upload: a declared file (kind, type, size) is checked against Meta's
+/// limits before any byte is sent, as the one-step upload checks its part.
+pub fn check_declared(kind: MediaKind, mime_type: &str, size: u64) -> Result<(), MediaRefusal> {
+    check_type(kind, mime_type)?;
+    if size == 0 {
+        return Err(MediaRefusal::Empty);
+    }
+    check_size(kind, size)
+}
+
+/// MEDIA-3, two-step upload: the file stored is sent only when it is exactly the size declared
+/// (so a link cannot be used to slip a larger or other file past the declaration's check).
+pub fn check_arrived(declared: u64, stored: u64) -> Result<(), MediaRefusal> {
+    if declared == stored {
+        Ok(())
+    } else {
+        Err(MediaRefusal::SizeMismatch { declared, stored })
     }
 }
 
@@ -183,6 +211,39 @@ mod tests {
             assert!(refused.to_string().contains(&max.to_string()), "{refused}");
             assert!(max <= MAX_ANY_BYTES);
         }
+    }
+
+    #[test]
+    fn media_3_a_two_step_upload_is_checked_when_declared_and_when_it_arrived() {
+        let mb = 1024 * 1024;
+        assert_eq!(
+            check_declared(MediaKind::Document, "application/pdf", 20 * mb),
+            Ok(())
+        );
+        assert_eq!(
+            check_declared(MediaKind::Document, "application/pdf", 0),
+            Err(MediaRefusal::Empty)
+        );
+        assert_eq!(
+            check_declared(MediaKind::Video, "video/mp4", 17 * mb)
+                .unwrap_err()
+                .code(),
+            "media_too_large"
+        );
+        assert_eq!(
+            check_declared(MediaKind::Image, "image/gif", 10)
+                .unwrap_err()
+                .code(),
+            "media_type"
+        );
+        assert_eq!(check_arrived(20, 20), Ok(()));
+        let refusal = check_arrived(20, 21).unwrap_err();
+        assert_eq!(refusal.code(), "media_size_mismatch");
+        assert!(
+            refusal
+                .to_string()
+                .contains("20 bytes were declared but 21")
+        );
     }
 
     #[test]

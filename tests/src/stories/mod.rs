@@ -20,7 +20,10 @@ pub use console_views::{
     auto_4_contact_shows_its_current_queue_position, tpl_2_template_names_are_counted_per_account,
     win_3_referral_shown_on_contact_conversation_and_log,
 };
-pub use media::media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted;
+pub use media::{
+    media_1_a_customers_photo_is_kept_and_a_lost_file_is_noted,
+    media_3_a_large_document_goes_up_in_two_steps,
+};
 pub use outreach::{
     out_10_an_agents_quick_reply_template_is_an_outreach,
     seed_000_outreach_expired_and_active_interactions,

@@ -118,6 +118,7 @@ impl Modify for BearerAuth {
         dead_letters::list_dead_letters, dead_letters::redeliver_dead_letter,
         dead_letters::redeliver_all_dead_letters,
         crate::media::upload, crate::media::describe, crate::media::download, crate::media::erase,
+        crate::media::declare, crate::media::receive, crate::media::send_upload,
         integrations::create_integration, integrations::list_integrations,
         integrations::revoke_integration, integrations::bot_hand_off, integrations::bot_complete,
     ),
