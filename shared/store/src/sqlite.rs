@@ -345,8 +345,8 @@ impl SqliteStore {
             .and_then(|()| conn.pragma_update(None, "journal_size_limit", 64i64 << 20))
             .and_then(|()| conn.execute_batch(WRITER_PRAGMAS))
             .and_then(|()| conn.execute_batch(SCHEMA))
+            .and_then(|()| events::install(&conn))
             .map_err(sql_error("open"))?;
-        let pending = events::install(&conn).map_err(sql_error("open"))?;
         conn.set_prepared_statement_cache_capacity(64);
         let checkpointer = Connection::open(&path).map_err(sql_error("open"))?;
         checkpointer
@@ -369,7 +369,7 @@ impl SqliteStore {
         )?;
         spawn(
             "sqlite-writer",
-            Box::new(move || write_loop(conn, jobs, wake, pending)),
+            Box::new(move || write_loop(conn, jobs, wake)),
         )?;
         let store = SqliteStore {
             inner: Arc::new(Inner {
@@ -708,7 +708,6 @@ fn write_loop(
     mut conn: Connection,
     jobs: mpsc::Receiver<Box<dyn Job>>,
     checkpoint: mpsc::SyncSender<()>,
-    pending: events::Pending,
 ) {
     let mut since_checkpoint = 0;
     while let Ok(first) = jobs.recv() {
@@ -720,7 +719,7 @@ fn write_loop(
             }
         }
         since_checkpoint += batch.len();
-        group_commit(&mut conn, batch, &pending);
+        group_commit(&mut conn, batch);
         if since_checkpoint >= CHECKPOINT_EVERY {
             since_checkpoint = 0;
             let _ = checkpoint.try_send(()); // full: one is already due
@@ -740,13 +739,11 @@ fn checkpoint_loop(conn: Connection, wakes: mpsc::Receiver<()>) {
 /// only its own writes. Conditions see the earlier jobs of the batch, exactly as if they had run
 /// one after the other. Results are handed out only after the transaction committed; if it
 /// fails, the jobs are dropped and every caller sees a retryable error (nothing was written).
-/// The event-log rows the jobs' writes noted are written last, in the same transaction.
-fn group_commit(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>, pending: &events::Pending) {
+fn group_commit(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
     let run = |conn: &mut Connection, batch: &mut [Box<dyn Job>]| -> rusqlite::Result<()> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for job in batch.iter_mut() {
             let savepoint = job.savepoint();
-            let mark = pending.mark();
             if savepoint {
                 tx.prepare_cached("SAVEPOINT one_job")?.execute([])?;
             }
@@ -756,7 +753,6 @@ fn group_commit(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>, pending: &e
                 (Applied::Clean, _) => {}
                 (Applied::Undo | Applied::Abort, true) => {
                     tx.prepare_cached("ROLLBACK TO one_job")?.execute([])?;
-                    pending.undo_to(mark);
                 }
                 (Applied::Undo | Applied::Abort, false) => {
                     return Err(rusqlite::Error::InvalidQuery);
@@ -766,13 +762,9 @@ fn group_commit(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>, pending: &e
                 tx.prepare_cached("RELEASE one_job")?.execute([])?;
             }
         }
-        pending.write(&tx)?;
         tx.commit()
     };
-    let committed = run(conn, &mut batch);
-    // Written or not, nothing noted outlives the transaction.
-    pending.clear();
-    if committed.is_ok() {
+    if run(conn, &mut batch).is_ok() {
         for job in batch {
             job.finish();
         }

@@ -1,10 +1,9 @@
-//! Events on SQLite (EVT-1, EVT-3, EVT-4): the event log is noted by triggers on the `items`
+//! Events on SQLite (EVT-1, EVT-3, EVT-4): the event log is written by triggers on the `items`
 //! table, inside the transaction of the change itself, through the same pure projector the
-//! DynamoDB stream's function calls ([`crate::events::project_item`], called by the SQL function
-//! `switchboard_note` registered on the writer's connection), and written before that
-//! transaction commits ([`Pending`]). A rolled-back job (its savepoint) takes its events with it;
-//! a committed one has them, in commit order (`seq`). Nothing in the router's or the sender's
-//! code writes an event.
+//! DynamoDB stream's function calls ([`crate::events::project_item`], registered on the writer's
+//! connection as the SQL function `switchboard_project`). A rolled-back job (its savepoint) takes
+//! its events with it; a committed one has them, in commit order (`seq`). Nothing in the router's
+//! or the sender's code writes an event.
 //!
 //! Webhook endpoints, their delivery queue and dead letters live in their own tables.
 
@@ -30,25 +29,18 @@ const PACING_CHANGED: &str = "substr(new.pk, 1, 2) = 'N#' AND new.sk = 'PACING' 
         OR json_extract(old.data, '$.pacing.stopped') IS NOT json_extract(new.data, '$.pacing.stopped')
         OR json_extract(old.data, '$.settings.messaging_limit') IS NOT json_extract(new.data, '$.settings.messaging_limit'))";
 
-/// The event log and the triggers that note its rows.
+/// The event log and the triggers that write it.
 ///
 /// Message-log entries and send pointers (most events: one or more per message) are written
-/// once and never change, so their trigger notes only their position (`pk`, `sk`, no body):
+/// once and never change, so their trigger records only their position (`pk`, `sk`, no body):
 /// one small row, no projection on the writer's thread. Reading projects them from the item
 /// with the same pure projector, which gives the same event and id every time. Items that change
 /// in place (delivery records, campaigns, templates, pacing) keep their projected events'
 /// JSON (`body`), since their earlier images are gone after the next write.
-///
-/// The triggers do not insert into `event_log` themselves: they hand each row to
-/// `switchboard_note`, which keeps it in the writer's [`Pending`] rows, and the group commit
-/// writes them, in the order noted, just before it commits (see [`Pending`] for why).
 fn schema() -> String {
     format!(
         "
 DROP TRIGGER IF EXISTS items_events_insert;
-DROP TRIGGER IF EXISTS event_log_appended;
-DROP TRIGGER IF EXISTS event_log_created;
-DROP TRIGGER IF EXISTS event_log_changed;
 DROP TRIGGER IF EXISTS items_events_update;
 DROP TABLE IF EXISTS events;
 CREATE TABLE IF NOT EXISTS event_log (
@@ -62,17 +54,22 @@ DROP INDEX IF EXISTS event_log_by_number;
 CREATE TRIGGER IF NOT EXISTS event_log_appended AFTER INSERT ON items
 WHEN substr(new.pk, 1, 2) = 'C#' AND substr(new.sk, 1, 2) IN ('L#', 'S#')
 BEGIN
-    SELECT switchboard_note(new.pk, new.sk, NULL, NULL, 0);
+    INSERT INTO event_log (number, pk, sk)
+    VALUES (substr(new.pk, 3, instr(substr(new.pk, 3), '#') - 1), new.pk, new.sk);
 END;
 CREATE TRIGGER IF NOT EXISTS event_log_created AFTER INSERT ON items
 WHEN {PROJECTED} OR (substr(new.pk, 1, 2) = 'N#' AND new.sk = 'PACING')
 BEGIN
-    SELECT switchboard_note(new.pk, new.sk, NULL, new.data, 1);
+    INSERT INTO event_log (number, body)
+    SELECT json_extract(j.value, '$.number'), j.value
+    FROM json_each(switchboard_project(new.pk, new.sk, NULL, new.data)) AS j;
 END;
 CREATE TRIGGER IF NOT EXISTS event_log_changed AFTER UPDATE ON items
 WHEN (({PROJECTED}) AND old.data IS NOT new.data) OR ({PACING_CHANGED})
 BEGIN
-    SELECT switchboard_note(new.pk, new.sk, old.data, new.data, 1);
+    INSERT INTO event_log (number, body)
+    SELECT json_extract(j.value, '$.number'), j.value
+    FROM json_each(switchboard_project(new.pk, new.sk, old.data, new.data)) AS j;
 END;
 CREATE TABLE IF NOT EXISTS integrations (
     token_hash TEXT PRIMARY KEY,
@@ -111,132 +108,34 @@ fn wall_clock() -> Timestamp {
     Timestamp::from_unix(secs)
 }
 
-/// One row of the event log noted during the writer's transaction, not yet written.
-struct PendingRow {
-    number: String,
-    /// The projected event's JSON, or `None` for a row recorded by position.
-    body: Option<String>,
-    pk: Option<String>,
-    sk: Option<String>,
-}
-
-/// The event-log rows the triggers noted in the writer's open transaction, in the order noted.
-///
-/// Why not insert from the trigger: every statement that writes `items` runs in its own
-/// statement savepoint (the table has indexes and triggers), and SQLite copies each page a
-/// statement changes into the savepoint's journal first. An `event_log` insert inside the
-/// statement added the log's last page to that copy for every message written. Noted here
-/// instead, the rows are written by [`Pending::write`] once per group commit, after the jobs'
-/// savepoints are released: same transaction (atomic with the change, EVT-1), same order, no
-/// copy. A job's savepoint rolled back drops what it noted ([`Pending::mark`] /
-/// [`Pending::undo_to`]); a failed transaction drops everything ([`Pending::clear`]).
-#[derive(Clone, Default)]
-pub(super) struct Pending(Arc<Mutex<Vec<PendingRow>>>);
-
-impl Pending {
-    fn rows(&self) -> std::sync::MutexGuard<'_, Vec<PendingRow>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Where the rows of the job about to run start.
-    pub(super) fn mark(&self) -> usize {
-        self.rows().len()
-    }
-
-    /// The job whose rows start at `mark` was undone (its savepoint rolled back).
-    pub(super) fn undo_to(&self, mark: usize) {
-        self.rows().truncate(mark);
-    }
-
-    /// The transaction failed: nothing it noted happened.
-    pub(super) fn clear(&self) {
-        self.rows().clear();
-    }
-
-    /// Writes the noted rows into `event_log`, in order, inside the writer's transaction.
-    pub(super) fn write(&self, c: &Connection) -> rusqlite::Result<()> {
-        let rows = std::mem::take(&mut *self.rows());
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut insert = c.prepare_cached(
-            "INSERT INTO event_log (number, body, pk, sk) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        for row in rows {
-            insert.execute(params![row.number, row.body, row.pk, row.sk])?;
-        }
-        Ok(())
-    }
-
-    /// What `switchboard_note(pk, sk, old, new, projected)` does: a position row (projected 0:
-    /// a message-log entry or send pointer, whose number is the contact key's), or the projected
-    /// events of the change (projected 1).
-    fn note(
-        &self,
-        pk: String,
-        sk: String,
-        old: Option<String>,
-        new: Option<String>,
-        projected: bool,
-    ) -> serde_json::Result<()> {
-        if !projected {
-            let number = pk
-                .strip_prefix("C#")
-                .and_then(|rest| rest.split('#').next())
-                .unwrap_or_default()
-                .to_owned();
-            self.rows().push(PendingRow {
-                number,
-                body: None,
-                pk: Some(pk),
-                sk: Some(sk),
-            });
-            return Ok(());
-        }
-        // The items' own times are the events' times; the commit's clock only dates campaign
-        // and number changes (their items carry no time).
-        let events = crate::events::project_item::<str>(
-            &pk,
-            &sk,
-            old.as_deref(),
-            new.as_deref(),
-            wall_clock(),
-        );
-        let mut noted = Vec::with_capacity(events.len());
-        for event in events {
-            noted.push(PendingRow {
-                number: event.number.to_string(),
-                body: Some(serde_json::to_string(&event)?),
-                pk: None,
-                sk: None,
-            });
-        }
-        self.rows().extend(noted);
-        Ok(())
-    }
-}
-
-/// Registers `switchboard_note` on the writer's connection and creates the tables and triggers;
-/// the rows they note, for the group commit to write.
-pub(super) fn install(conn: &Connection) -> rusqlite::Result<Pending> {
-    let pending = Pending::default();
-    let noted = pending.clone();
+/// Registers the projector on the writer's connection and creates the tables and triggers.
+pub(super) fn install(conn: &Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function(
-        "switchboard_note",
-        5,
+        "switchboard_project",
+        4,
         FunctionFlags::SQLITE_UTF8,
-        move |ctx| {
+        |ctx| {
             let text = |i: usize| -> rusqlite::Result<Option<String>> { ctx.get(i) };
             let (pk, sk) = (text(0)?.unwrap_or_default(), text(1)?.unwrap_or_default());
-            let projected = ctx.get::<i64>(4)? != 0;
-            noted
-                .note(pk, sk, text(2)?, text(3)?, projected)
-                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
-            Ok(rusqlite::types::Null)
+            let (old, new) = (text(2)?, text(3)?);
+            // The items' own times are the events' times; the commit's clock only dates
+            // campaign and number changes (their items carry no time).
+            let events = crate::events::project_item::<str>(
+                &pk,
+                &sk,
+                old.as_deref(),
+                new.as_deref(),
+                wall_clock(),
+            );
+            if events.is_empty() {
+                return Ok(None);
+            }
+            serde_json::to_string(&events)
+                .map(Some)
+                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
         },
     )?;
-    conn.execute_batch(&schema())?;
-    Ok(pending)
+    conn.execute_batch(&schema())
 }
 
 fn seq_of(cursor: Option<&str>) -> Result<i64> {
