@@ -155,6 +155,33 @@ impl FolderStore {
             .map(|stream| (record, stream)))
     }
 
+    /// Writes `body` beside `path` and renames it into place once whole and checked; a refused
+    /// or broken stream leaves nothing behind.
+    async fn keep_stream<S>(
+        &self,
+        path: &Path,
+        body: S,
+        check: PutCheck<'_>,
+        now: Timestamp,
+    ) -> Result<StoredMedia, MediaError>
+    where
+        S: Stream<Item = Result<Bytes, MediaError>> + Send,
+    {
+        ensure_parent(path).await?;
+        let part = self.part_path(path);
+        let stored = match self.write_stream(&part, body, check, now).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(error);
+            }
+        };
+        tokio::fs::rename(&part, path)
+            .await
+            .map_err(|e| store_error("keep a file", e))?;
+        Ok(stored)
+    }
+
     /// MEDIA-3, two-step upload locally: writes `body` as the file named `object` (its record
     /// left as it is), refused past `check.limit` with nothing kept; the size and SHA-256.
     pub async fn receive_object<S>(
@@ -171,18 +198,7 @@ impl FolderStore {
             return Err(MediaError::Store("not a media object's name".into()));
         }
         let path = self.root.join(object);
-        ensure_parent(&path).await?;
-        let part = self.part_path(&path);
-        let stored = match self.write_stream(&part, body, check, now).await {
-            Ok(stored) => stored,
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&part).await;
-                return Err(error);
-            }
-        };
-        tokio::fs::rename(&part, &path)
-            .await
-            .map_err(|e| store_error("keep a file", e))?;
+        let stored = self.keep_stream(&path, body, check, now).await?;
         Ok(stored)
     }
 
@@ -221,18 +237,7 @@ impl MediaStore for FolderStore {
         S: Stream<Item = Result<Bytes, MediaError>> + Send,
     {
         let path = self.file(key);
-        ensure_parent(&path).await?;
-        let part = self.part_path(&path);
-        let stored = match self.write_stream(&part, body, check, now).await {
-            Ok(stored) => stored,
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&part).await;
-                return Err(error);
-            }
-        };
-        tokio::fs::rename(&part, &path)
-            .await
-            .map_err(|e| store_error("keep a file", e))?;
+        let stored = self.keep_stream(&path, body, check, now).await?;
         self.write_record(
             key,
             &MediaRecord {
