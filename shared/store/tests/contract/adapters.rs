@@ -121,3 +121,26 @@ fn table_definition_has_the_keys_indexes_and_billing_the_adapter_uses() {
     );
     assert_eq!(store::dynamo::TTL_ATTRIBUTE, "expires_at");
 }
+
+/// The bundled SQLite is compiled as `.cargo/config.toml` says: each connection keeps its own
+/// page cache (no global page-cache mutex shared by the writer and the readers) and SQLite keeps
+/// no allocation statistics (no global mutex around every allocation).
+#[test]
+fn sqlite_is_built_without_shared_page_cache_or_memory_statistics() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let options: Vec<String> = conn
+        .prepare("PRAGMA compile_options")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{options:?}"
+    );
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "{options:?}"
+    );
+}
