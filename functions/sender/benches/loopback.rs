@@ -131,7 +131,7 @@ async fn batch(sender: &Arc<Bench>, clock: &ManualClock, size: usize) {
     for _ in 0..size {
         let sender = sender.clone();
         let i = NEXT.fetch_add(1, Ordering::Relaxed);
-        if i > 0 && i % CONTACTS as u64 == 0 {
+        if i > 0 && i.is_multiple_of(CONTACTS as u64) {
             clock.advance(PAIR_PACE);
         }
         let job = job(i);
