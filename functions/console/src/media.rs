@@ -401,7 +401,7 @@ pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
                     return Err(refusal(MediaRefusal::Empty));
                 }
                 let (media_id, _) =
-                    send_to_meta(&api, &number, &key, &mime_type, &filename, stored.size).await?;
+                    send_to_meta(&api, &number, &key, &mime_type, &filename, None).await?;
                 let (send_status, send) = send_by_id(
                     &api,
                     &headers,
@@ -445,36 +445,41 @@ pub async fn upload<M: MediaStore + LocalFiles + Clone + 'static>(
     Err(ApiError::invalid("file", "the upload has no file part"))
 }
 
-/// Streams `key`'s file (whatever its record says) to Meta's media endpoint, hashing it as it
-/// goes (at most `limit` bytes): Meta's media id, and the size and SHA-256 of what was sent.
+/// Streams `key`'s file (whatever its record says) to Meta's media endpoint: Meta's media id.
+/// With `measure` (at most that many bytes), the file is hashed as it goes and the size and
+/// SHA-256 of what was sent come back too (the two-step upload checks them; the one-step upload
+/// measured its file as it stored it).
 async fn send_to_meta<M: MediaStore>(
     api: &MediaApi<M>,
     number: &BusinessNumberId,
     key: &MediaKey,
     mime_type: &str,
     filename: &str,
-    limit: u64,
-) -> ApiResult<(String, media::StoredMedia)> {
+    measure: Option<u64>,
+) -> ApiResult<(String, Option<media::StoredMedia>)> {
     let stream = api
         .store
         .open_file(key)
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::unavailable("the upload was not kept; try again"))?;
-    let measure = Arc::new(std::sync::Mutex::new(media::Measure::new(limit)));
+    let measure = measure.map(|limit| Arc::new(std::sync::Mutex::new(media::Measure::new(limit))));
     let counting = measure.clone();
-    let stream = stream.map(move |chunk| {
-        let chunk = chunk?;
-        counting
-            .lock()
-            .map_err(|_| MediaError::Store("the hash was poisoned".into()))?
-            .add(&chunk)?;
-        Ok::<_, MediaError>(chunk)
-    });
+    let stream: media::ByteStream = match counting {
+        None => stream,
+        Some(counting) => Box::pin(stream.map(move |chunk| {
+            let chunk = chunk?;
+            counting
+                .lock()
+                .map_err(|_| MediaError::Store("the hash was poisoned".into()))?
+                .add(&chunk)?;
+            Ok::<_, MediaError>(chunk)
+        })),
+    };
     let media_id = match &api.uploader {
         MediaUploader::Sink => {
-            // Nowhere to send: the bytes are read (and hashed) all the same.
-            let mut stream = std::pin::pin!(stream);
+            // Nowhere to send: the bytes are read (and hashed when asked) all the same.
+            let mut stream = stream;
             while let Some(chunk) = stream.next().await {
                 chunk.map_err(store_error)?;
             }
@@ -492,6 +497,9 @@ async fn send_to_meta<M: MediaStore>(
             .await
             .map_err(|e| ApiError::bad_gateway(format!("Meta refused the upload: {e}")))?,
     };
+    let Some(measure) = measure else {
+        return Ok((media_id, None));
+    };
     // The HTTP client may keep the (spent) stream a while: the measure is taken out of it.
     let measure = std::mem::replace(
         &mut *measure
@@ -500,7 +508,7 @@ async fn send_to_meta<M: MediaStore>(
         media::Measure::new(0),
     );
     let sent = measure.finish(None, api.clock.now()).map_err(store_error)?;
-    Ok((media_id, sent))
+    Ok((media_id, Some(sent)))
 }
 
 /// A file at Meta to send by its id.
@@ -916,14 +924,18 @@ pub async fn send_upload<M: MediaStore + LocalFiles + Clone + 'static>(
     rules::media::check_arrived(declared, stored).map_err(refusal)?;
     let meta = record.meta;
     let filename = file_name(meta.filename.as_deref(), meta.kind);
-    let (media_id, sent) =
-        send_to_meta(&api, &number, &key, &meta.mime_type, &filename, declared).await?;
+    let (media_id, sent) = send_to_meta(
+        &api,
+        &number,
+        &key,
+        &meta.mime_type,
+        &filename,
+        Some(declared),
+    )
+    .await?;
+    let sent = sent.ok_or_else(|| ApiError::internal("the upload was not measured"))?;
     rules::media::check_arrived(declared, sent.size).map_err(refusal)?;
-    if let Some(expected) = sha256
-        && expected != sent.sha256
-    {
-        return Err(refusal(MediaRefusal::HashMismatch));
-    }
+    rules::media::check_hash(sha256.as_deref(), &sent.sha256).map_err(refusal)?;
     // Without the client's Idempotency-Key, the upload's id is the send's: two sends of one
     // upload (a retry, a double click) are one message.
     let default_key = format!("media-upload-{upload}");

@@ -466,6 +466,7 @@ where
         // The job as it goes out: with the recontact template's outreach, kept on the record so
         // that an ambiguous send linked later by its status records it too.
         let with_outreach;
+        let recontact_planned = recontact_outreach.is_some();
         let job = match recontact_outreach {
             Some(plan) => {
                 with_outreach = SendJob {
@@ -506,7 +507,8 @@ where
         // pacing taken: if this invocation dies during the call, the next one knows the send is
         // ambiguous; if another invocation wrote first, this one writes nothing and reads again.
         let mut record = taken.record;
-        if job.outreach.is_some() {
+        if recontact_planned {
+            // Only the recontact's plan is new here: any other job was recorded as it is.
             record.job = job_json(job);
         }
         record.state = SendState::InFlight {

@@ -160,6 +160,15 @@ pub fn check_arrived(declared: u64, stored: u64) -> Result<(), MediaRefusal> {
     }
 }
 
+/// MEDIA-3, two-step upload: when the declaration named the file's SHA-256, the file sent must
+/// hash to it (hex, compared without regard to case).
+pub fn check_hash(declared: Option<&str>, sent: &str) -> Result<(), MediaRefusal> {
+    match declared {
+        Some(declared) if !declared.eq_ignore_ascii_case(sent) => Err(MediaRefusal::HashMismatch),
+        _ => Ok(()),
+    }
+}
+
 /// Attempts at fetching one inbound media file before it is given up (MEDIA-1).
 pub const FETCH_ATTEMPTS: u32 = 6;
 
@@ -235,6 +244,12 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "media_type"
+        );
+        assert_eq!(check_hash(None, "ab12"), Ok(()));
+        assert_eq!(check_hash(Some("AB12"), "ab12"), Ok(()));
+        assert_eq!(
+            check_hash(Some("ab12"), "ab13").unwrap_err().code(),
+            "media_hash_mismatch"
         );
         assert_eq!(check_arrived(20, 20), Ok(()));
         let refusal = check_arrived(20, 21).unwrap_err();

@@ -37,11 +37,17 @@ const PACING_CHANGED: &str = "substr(new.pk, 1, 2) = 'N#' AND new.sk = 'PACING' 
 /// with the same pure projector, which gives the same event and id every time. Items that change
 /// in place (delivery records, campaigns, templates, pacing) keep their projected events'
 /// JSON (`body`), since their earlier images are gone after the next write.
+///
+/// The triggers are dropped and made again at every open, so a file written by an earlier build
+/// gets the triggers of this one.
 fn schema() -> String {
     format!(
         "
 DROP TRIGGER IF EXISTS items_events_insert;
 DROP TRIGGER IF EXISTS items_events_update;
+DROP TRIGGER IF EXISTS event_log_appended;
+DROP TRIGGER IF EXISTS event_log_created;
+DROP TRIGGER IF EXISTS event_log_changed;
 DROP TABLE IF EXISTS events;
 CREATE TABLE IF NOT EXISTS event_log (
     seq INTEGER PRIMARY KEY,
