@@ -779,6 +779,14 @@ pub struct Received {
     pub sha256: String,
 }
 
+/// An upload that was sent already cannot be put or sent again.
+fn upload_sent() -> ApiError {
+    ApiError::conflict(
+        "upload_sent",
+        "this upload was sent already; declare a new one",
+    )
+}
+
 fn too_large(declared: u64) -> ApiError {
     ApiError {
         status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -821,10 +829,7 @@ pub async fn receive<M: MediaStore + LocalFiles + Clone + 'static>(
         .map_err(store_error)?
         .ok_or_else(|| ApiError::not_found("no such upload"))?;
     let media::MediaStatus::Awaiting { size: declared, .. } = record.status else {
-        return Err(ApiError::conflict(
-            "upload_sent",
-            "this upload was sent already; declare a new one",
-        ));
+        return Err(upload_sent());
     };
     if let Some(given) = headers
         .get(header::CONTENT_TYPE)
@@ -901,10 +906,7 @@ pub async fn send_upload<M: MediaStore + LocalFiles + Clone + 'static>(
             ..
         } => (size, caption, sha256),
         media::MediaStatus::Stored(_) => {
-            return Err(ApiError::conflict(
-                "upload_sent",
-                "this upload was sent already; declare a new one",
-            ));
+            return Err(upload_sent());
         }
         media::MediaStatus::Failed { .. } => {
             return Err(ApiError::not_found("no such upload"));
